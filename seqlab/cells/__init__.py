@@ -1,0 +1,32 @@
+"""Recurrent cells (the math of one step) and the runner that loops them. Built-ins register by name here."""
+
+from seqlab.cells.base import Cell, State
+from seqlab.cells.elman import IRNNCell, ReLURNNCell, TanhRNNCell
+from seqlab.cells.gru import GRUCell
+from seqlab.cells.lstm import CoupledLSTMCell, LSTMCell, PeepholeLSTMCell
+from seqlab.cells.recurrent import Recurrent
+from seqlab.registry import CELLS
+
+for _name, _cls in {
+    "rnn_tanh": TanhRNNCell,
+    "rnn_relu": ReLURNNCell,
+    "irnn": IRNNCell,
+    "lstm": LSTMCell,
+    "peephole_lstm": PeepholeLSTMCell,
+    "coupled_lstm": CoupledLSTMCell,
+    "gru": GRUCell,
+}.items():
+    CELLS.register(_name, _cls)
+
+__all__ = [
+    "Cell",
+    "State",
+    "Recurrent",
+    "TanhRNNCell",
+    "ReLURNNCell",
+    "IRNNCell",
+    "LSTMCell",
+    "PeepholeLSTMCell",
+    "CoupledLSTMCell",
+    "GRUCell",
+]

@@ -1,0 +1,100 @@
+"""The Cell contract: the math of one recurrent time step, and nothing more.
+
+The runner (:class:`seqlab.cells.recurrent.Recurrent`) owns the time loop, stacking, direction, masking,
+dropout between layers, compilation and the gradient-flow diagnostics. A cell states how one step turns the
+projected input and the projected previous output into a new state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+State = tuple[Tensor, ...]
+
+
+class Cell(nn.Module):
+    """Base class of every recurrent cell (the public plugin API).
+
+    A cell owns four parameters that the runner multiplies itself, so it can batch the products over time:
+
+    - ``W_x`` ``(gates*H, I)`` and ``b_x`` ``(gates*H,)``: the input projection, applied to all steps at once;
+    - ``W_h`` ``(gates*H, H)`` and optional ``b_h``: the recurrent projection of ``h_{t-1}``, one product per step
+      (``b_h`` stays separate only where the math needs it, as in GRU's ``r * (W_hn h + b_hn)``).
+
+    and implements the pointwise rest in :meth:`update`. ``state[0]`` is always the output ``h_t``.
+
+    Cells whose recurrence is not ``W_h h_{t-1}`` (e.g. a gate applied to ``h`` before the product) override
+    :meth:`step` instead and set ``structured = False``; the runner then calls ``step`` in its loop.
+    Cells whose recurrence is linear in the state can override :meth:`scan` to run all steps in parallel.
+
+    Example — an Elman cell in a few lines, trained with stacking, masks and diagnostics for free::
+
+        >>> import torch
+        >>> from seqlab.cells import Cell, Recurrent
+        >>> class Elman(Cell):
+        ...     '''h_t = tanh(W_x x_t + b_x + W_h h_{t-1})'''
+        ...     state_names = ("h",)
+        ...     gates = 1
+        ...     def update(self, xp_t, hp_t, state):
+        ...         return (torch.tanh(xp_t + hp_t),)
+        >>> rnn = Recurrent(Elman, input_size=3, hidden_size=5, num_layers=2, bidirectional=True)
+        >>> out, final = rnn(torch.randn(4, 7, 3), lengths=torch.tensor([7, 5, 3, 1]))
+        >>> tuple(out.shape), len(final), tuple(final[0][0].shape)
+        ((4, 7, 10), 4, (4, 5))
+
+    Shapes: ``update(xp_t (B, gates*H), hp_t (B, gates*H), state (tuple of (B, H)))`` returns the new state tuple.
+    """
+
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+    gates: ClassVar[int] = 1
+    #: whether the cell fits ``update`` (the fast structured path); ``False`` means the runner calls ``step``
+    structured: ClassVar[bool] = True
+    #: whether the recurrent projection has its own bias ``b_h`` (kept apart from ``b_x``)
+    recurrent_bias: ClassVar[bool] = False
+    #: name of the equivalent fused ``torch.nn.RNNBase`` mode ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") or None
+    fused_mode: ClassVar[str | None] = None
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(f"cell sizes must be positive, got input_size={input_size}, hidden_size={hidden_size}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        rows = self.gates * hidden_size
+        self.W_x = nn.Parameter(torch.empty(rows, input_size))
+        self.b_x = nn.Parameter(torch.empty(rows))
+        self.W_h = nn.Parameter(torch.empty(rows, hidden_size))
+        self.b_h = nn.Parameter(torch.empty(rows)) if self.recurrent_bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, as ``torch.nn.RNN`` does. Cells refine this."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters(recurse=False):
+            nn.init.uniform_(p, -bound, bound)
+
+    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
+        """Pointwise update: ``xp_t = W_x x_t + b_x``, ``hp_t = W_h h_{t-1} (+ b_h)`` → new state."""
+        raise NotImplementedError(f"{type(self).__name__} must implement update() or step()")
+
+    def step(self, x_t: Tensor, state: State) -> State:
+        """General form of one step, ``(x_t (B, I), state) → state``. Default: project, then :meth:`update`."""
+        xp_t = nn.functional.linear(x_t, self.W_x, self.b_x)
+        hp_t = nn.functional.linear(state[0], self.W_h, self.b_h)
+        return self.update(xp_t, hp_t, state)
+
+    def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
+        """Zeros for every named state, each ``(batch, H)``."""
+        return tuple(
+            torch.zeros(batch, self.hidden_size, device=device, dtype=dtype) for _ in self.state_names
+        )
+
+    # Cells with a linear recurrence may run all steps at once (see seqlab.cells.minimal).
+    scan = None
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}"

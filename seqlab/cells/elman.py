@@ -1,0 +1,59 @@
+"""Elman recurrences: the vanilla tanh RNN, the ReLU RNN, and the IRNN (ReLU with identity initialisation)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.cells.base import Cell, State
+
+
+class TanhRNNCell(Cell):
+    """Vanilla (Elman) RNN — Elman, "Finding structure in time", 1990.
+
+    .. math::  h_t = \\tanh(W_x x_t + b_x + W_h h_{t-1})
+
+    Shapes: ``x_t (B, I)``, ``h_t (B, H)``. Fused equivalent: ``torch.nn.RNN(nonlinearity="tanh")``.
+    """
+
+    state_names = ("h",)
+    gates = 1
+    fused_mode = "RNN_TANH"
+
+    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
+        return (torch.tanh(xp_t + hp_t),)
+
+
+class ReLURNNCell(Cell):
+    """Elman RNN with a rectifier: :math:`h_t = \\max(0, W_x x_t + b_x + W_h h_{t-1})`.
+
+    Fused equivalent: ``torch.nn.RNN(nonlinearity="relu")``.
+    """
+
+    state_names = ("h",)
+    gates = 1
+    fused_mode = "RNN_RELU"
+
+    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
+        return (torch.relu(xp_t + hp_t),)
+
+
+class IRNNCell(ReLURNNCell):
+    """IRNN — Le, Jaitly & Hinton, "A simple way to initialize recurrent networks of rectified linear units", 2015.
+
+    .. math::  h_t = \\max(0, W_x x_t + b_x + W_h h_{t-1}),\\quad W_h^{(0)} = s I,\\ b_x^{(0)} = 0
+
+    ``recurrent_scale`` is ``s`` (1.0 in the paper; smaller values such as 0.01 help for long-range tasks).
+    The input weights are drawn from N(0, ``input_std``²), as in the paper's experiments (0.001).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, recurrent_scale: float = 1.0, input_std: float = 0.001):
+        self.recurrent_scale = recurrent_scale
+        self.input_std = input_std
+        super().__init__(input_size, hidden_size)
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            nn.init.normal_(self.W_x, 0.0, self.input_std)
+            self.W_h.copy_(torch.eye(self.hidden_size) * self.recurrent_scale)
+            self.b_x.zero_()

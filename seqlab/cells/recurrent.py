@@ -1,0 +1,300 @@
+"""The time-loop runner: stacks, directions, masks and execution paths for any :class:`~seqlab.cells.Cell`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, _VF, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqlab.cells.base import Cell, State
+from seqlab.registry import CELLS, ConfigError
+
+PATHS = ("auto", "fused", "structured", "step", "scan")
+
+
+class _StepGrads:
+    """What the structured loop keeps to form the recurrent weight gradient as one product after the loop."""
+
+    def __init__(self, steps: int):
+        self.h_prev: list[Tensor | None] = [None] * steps
+        self.d_hp: list[Tensor | None] = [None] * steps
+
+
+class _RecordGrad(torch.autograd.Function):
+    """Identity on ``hp_t = W_h h_{t-1}``; its backward keeps ``∂L/∂hp_t`` for the weight gradient."""
+
+    @staticmethod
+    def forward(ctx, hp: Tensor, grads: _StepGrads, t: int) -> Tensor:
+        ctx.grads, ctx.t = grads, t
+        return hp.view_as(hp)
+
+    @staticmethod
+    def backward(ctx, d_hp: Tensor):
+        ctx.grads.d_hp[ctx.t] = d_hp
+        return d_hp, None, None
+
+
+class _RecurrentWeightGrad(torch.autograd.Function):
+    """Identity on ``hp_0``, attached to ``W_h``. Its backward runs after every later step's (it depends on all of
+    them), so it can form ``∂L/∂W_h = Σ_t ∂L/∂hp_tᵀ h_{t-1}`` as a single matrix product."""
+
+    @staticmethod
+    def forward(ctx, hp: Tensor, W_h: Tensor, grads: _StepGrads) -> Tensor:
+        ctx.grads = grads
+        return hp.view_as(hp)
+
+    @staticmethod
+    def backward(ctx, d_hp: Tensor):
+        grads = ctx.grads
+        grads.d_hp[0] = d_hp
+        d = [g if g is not None else torch.zeros_like(d_hp) for g in grads.d_hp]
+        rows = d_hp.shape[-1]
+        d_all = torch.stack(d).reshape(-1, rows)
+        h_all = torch.stack(grads.h_prev).reshape(d_all.shape[0], -1)
+        return d_hp, d_all.t() @ h_all, None
+
+
+class _TapGradNorm(torch.autograd.Function):
+    """Identity on ``h_t``; its backward writes ‖∂L/∂h_t‖ (the total gradient, through output and recurrence)."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, sink: Tensor, t: int) -> Tensor:
+        ctx.sink, ctx.t = sink, t
+        return h.view_as(h)
+
+    @staticmethod
+    def backward(ctx, d_h: Tensor):
+        ctx.sink[ctx.t] = d_h.detach().float().norm()
+        return d_h, None, None
+
+
+def length_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Tensor | None:
+    """``(B, T)`` boolean mask, True on real steps; None when there are no lengths."""
+    if lengths is None:
+        return None
+    return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence of ``x (B, T, ...)`` within its own length; padding stays where it is."""
+    if lengths is None:
+        return x.flip(1)
+    B, T = x.shape[:2]
+    t = torch.arange(T, device=x.device)[None, :]
+    L = lengths.to(x.device)[:, None]
+    index = torch.where(t < L, L - 1 - t, t)
+    return x.gather(1, index.view(B, T, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class Recurrent(nn.Module):
+    """Runs a cell over sequences: stacked layers, both directions, padding masks, and four execution paths.
+
+    Input ``x (B, T, I)`` with optional ``lengths (B,)`` and ``state`` (a tuple, one tensor per state name, each
+    ``(num_layers * D, B, H)`` as in ``torch.nn.LSTM``); returns ``output (B, T, D*H)`` (zero past each length) and
+    the final state in the same layout (taken at each sequence's last real step). ``D`` is 2 when bidirectional.
+
+    Paths (``path=``): ``fused`` — ``torch.nn``'s RNN/LSTM/GRU kernels (oneDNN/cuDNN) for cells that name a
+    ``fused_mode``; ``structured`` — input projection of all steps in one product, one recurrent product per step,
+    the cell's pointwise ``update``, and the recurrent weight gradient as one product after the loop; ``step`` — the
+    cell's general ``step``; ``scan`` — the cell's parallel ``scan``. ``auto`` picks the fastest the cell allows,
+    and leaves the fused path whenever per-step gradients are being recorded.
+
+    >>> rnn = Recurrent("lstm", input_size=8, hidden_size=16, num_layers=2)
+    >>> out, (h, c) = rnn(torch.randn(3, 5, 8))
+    >>> tuple(out.shape), tuple(h.shape)
+    ((3, 5, 16), (2, 3, 16))
+    """
+
+    def __init__(
+        self,
+        cell: str | type[Cell],
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        path: str = "auto",
+        compile: bool = False,
+        **cell_options: Any,
+    ):
+        super().__init__()
+        cell_cls = CELLS.get(cell) if isinstance(cell, str) else cell
+        if num_layers < 1:
+            raise ConfigError(f"model.encoder.num_layers must be >= 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"model.encoder.dropout must be in [0, 1), got {dropout}")
+        if path not in PATHS:
+            raise ConfigError(f"model.encoder.path must be one of {', '.join(PATHS)}, got '{path}'")
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.hidden_size = hidden_size
+        self.input_size = input_size
+        self.dropout = dropout
+        self.output_size = hidden_size * self.num_directions
+        try:
+            self.cells = nn.ModuleList(
+                cell_cls(input_size if layer == 0 else self.output_size, hidden_size, **cell_options)
+                for layer in range(num_layers)
+                for _ in range(self.num_directions)
+            )
+        except TypeError as err:
+            raise ConfigError(f"model.cell: {cell_cls.__name__} does not accept these options ({err})") from None
+        first = self.cells[0]
+        self.state_names = first.state_names
+        self.path = path
+        self._check_path(path)
+        self.compile = compile
+        self._updates: dict[int, Any] = {}
+        #: set to True (e.g. by the gradient-flow callback) to record ‖∂L/∂h_t‖ per step and layer
+        self.record_step_grads = False
+        #: after a recorded backward: {(layer, direction): tensor (T,)} of per-step gradient norms, indexed in the
+    #: order the cell ran (for direction 1, step k is k steps back from each sequence's end)
+        self.step_grad_norms: dict[tuple[int, int], Tensor] = {}
+
+    def _check_path(self, path: str) -> None:
+        cell = self.cells[0]
+        name = type(cell).__name__
+        if path == "fused" and cell.fused_mode is None:
+            raise ConfigError(f"model.encoder.path=fused: {name} has no fused torch.nn equivalent")
+        if path == "structured" and not cell.structured:
+            raise ConfigError(f"model.encoder.path=structured: {name} does not implement update()")
+        if path == "scan" and cell.scan is None:
+            raise ConfigError(f"model.encoder.path=scan: {name} has no parallel scan")
+
+    def resolve_path(self) -> str:
+        """The path the next forward will take."""
+        if self.path != "auto":
+            return "structured" if self.path == "fused" and self.record_step_grads else self.path
+        cell = self.cells[0]
+        if cell.fused_mode is not None and not self.record_step_grads:
+            return "fused"
+        if cell.scan is not None and not self.record_step_grads:
+            return "scan"
+        return "structured" if cell.structured else "step"
+
+    def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
+        per_cell = [c.initial_state(batch, device, dtype) for c in self.cells]
+        return tuple(torch.stack([s[i] for s in per_cell]) for i in range(len(self.state_names)))
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
+        if lengths is not None and bool((lengths == x.shape[1]).all()):
+            lengths = None  # nothing is padded: skip masking work
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device, x.dtype)
+        path = self.resolve_path()
+        if path == "fused":
+            return self._forward_fused(x, lengths, state)
+        return self._forward_layers(x, lengths, state, path)
+
+    # -- fused path ---------------------------------------------------------------------------------------------
+    def _flat_weights(self) -> list[Tensor]:
+        weights = []
+        for cell in self.cells:
+            b_h = cell.b_h if cell.b_h is not None else torch.zeros_like(cell.b_x)
+            weights += [cell.W_x, cell.W_h, cell.b_x, b_h]
+        return weights
+
+    def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+        mode = self.cells[0].fused_mode
+        fn = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}[mode]
+        hx: Any = tuple(s.contiguous() for s in state) if mode == "LSTM" else state[0].contiguous()
+        args = (self._flat_weights(), True, self.num_layers, self.dropout, self.training, self.num_directions == 2)
+        if lengths is None:
+            result = fn(x, hx, *args, True)
+            return result[0], tuple(result[1:])
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        hx = tuple(h.index_select(1, order) for h in hx) if mode == "LSTM" else hx.index_select(1, order)
+        result = fn(packed.data, packed.batch_sizes, hx, *args)
+        out = type(packed)(result[0], packed.batch_sizes, order, unorder)
+        output, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return output, tuple(s.index_select(1, unorder) for s in result[1:])
+
+    # -- the runner's own paths ---------------------------------------------------------------------------------
+    def _update_fn(self, cell: Cell):
+        if not self.compile:
+            return cell.update
+        key = id(cell)
+        if key not in self._updates:
+            self._updates[key] = torch.compile(cell.update, dynamic=False)
+        return self._updates[key]
+
+    def _forward_layers(self, x: Tensor, lengths: Tensor | None, state: State, path: str) -> tuple[Tensor, State]:
+        mask = length_mask(lengths, x.shape[1], x.device)
+        finals: list[State] = []
+        layer_input = x
+        record = self.record_step_grads and torch.is_grad_enabled()
+        if record:
+            self.step_grad_norms = {}
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                cell = self.cells[index]
+                s0 = tuple(s[index] for s in state)
+                inp = reverse_padded(layer_input, lengths) if direction else layer_input
+                sink = None
+                if record:
+                    sink = torch.zeros(x.shape[1], device=x.device)
+                    self.step_grad_norms[(layer, direction)] = sink
+                if path == "scan":
+                    out, final = cell.scan(inp, s0, mask)
+                else:
+                    out, final = self._loop(cell, inp, mask, s0, path, sink)
+                if direction:
+                    out = reverse_padded(out, lengths)
+                outputs.append(out)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+        if mask is not None:
+            layer_input = layer_input * mask[..., None].to(layer_input.dtype)
+        final_state = tuple(torch.stack([f[i] for f in finals]) for i in range(len(self.state_names)))
+        return layer_input, final_state
+
+    def _loop(
+        self, cell: Cell, x: Tensor, mask: Tensor | None, state: State, path: str, sink: Tensor | None
+    ) -> tuple[Tensor, State]:
+        steps = x.shape[1]
+        outs = []
+        if path == "step":
+            for t in range(steps):
+                new = cell.step(x[:, t], state)
+                state = self._finish_step(new, state, mask, t, sink)
+                outs.append(state[0])
+            return torch.stack(outs, 1), state
+        update = self._update_fn(cell)
+        xp = F.linear(x, cell.W_x, cell.b_x)  # all steps' input projections in one product
+        track = torch.is_grad_enabled() and cell.W_h.requires_grad
+        W_h = cell.W_h.detach() if track else cell.W_h
+        grads = _StepGrads(steps) if track else None
+        for t in range(steps):
+            h_prev = state[0]
+            hp = F.linear(h_prev, W_h, cell.b_h)
+            if grads is not None:
+                grads.h_prev[t] = h_prev.detach()
+                hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads) if t == 0 else _RecordGrad.apply(hp, grads, t)
+            new = update(xp[:, t], hp, state)
+            state = self._finish_step(new, state, mask, t, sink)
+            outs.append(state[0])
+        return torch.stack(outs, 1), state
+
+    @staticmethod
+    def _finish_step(new: State, old: State, mask: Tensor | None, t: int, sink: Tensor | None) -> State:
+        if mask is not None:
+            m = mask[:, t, None]
+            new = tuple(torch.where(m, n, o) for n, o in zip(new, old))
+        if sink is not None:
+            new = (_TapGradNorm.apply(new[0], sink, t), *new[1:])
+        return new
+
+    def extra_repr(self) -> str:
+        return (
+            f"layers={self.num_layers}, directions={self.num_directions}, hidden_size={self.hidden_size}, "
+            f"dropout={self.dropout}, path={self.path}"
+        )
+
