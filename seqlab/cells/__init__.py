@@ -3,7 +3,9 @@
 from seqlab.cells.base import Cell, State
 from seqlab.cells.elman import IRNNCell, ReLURNNCell, TanhRNNCell
 from seqlab.cells.gru import GRUCell
+from seqlab.cells.indrnn import IndRNNCell
 from seqlab.cells.lstm import CoupledLSTMCell, LSTMCell, PeepholeLSTMCell
+from seqlab.cells.minimal import MinGRUCell, MinLSTMCell
 from seqlab.cells.recurrent import Recurrent
 from seqlab.registry import CELLS
 
@@ -15,6 +17,9 @@ for _name, _cls in {
     "peephole_lstm": PeepholeLSTMCell,
     "coupled_lstm": CoupledLSTMCell,
     "gru": GRUCell,
+    "indrnn": IndRNNCell,
+    "mingru": MinGRUCell,
+    "minlstm": MinLSTMCell,
 }.items():
     CELLS.register(_name, _cls)
 
@@ -29,4 +34,7 @@ __all__ = [
     "PeepholeLSTMCell",
     "CoupledLSTMCell",
     "GRUCell",
+    "IndRNNCell",
+    "MinGRUCell",
+    "MinLSTMCell",
 ]

@@ -8,6 +8,7 @@ projected input and the projected previous output into a new state.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -43,10 +44,13 @@ class Cell(nn.Module):
         ...         return (torch.tanh(xp_t + hp_t),)
         >>> rnn = Recurrent(Elman, input_size=3, hidden_size=5, num_layers=2, bidirectional=True)
         >>> out, final = rnn(torch.randn(4, 7, 3), lengths=torch.tensor([7, 5, 3, 1]))
-        >>> tuple(out.shape), len(final), tuple(final[0][0].shape)
-        ((4, 7, 10), 4, (4, 5))
+        >>> tuple(out.shape), len(final), tuple(final[0].shape)  # final: one (layers*directions, B, H) per state
+        ((4, 7, 10), 1, (4, 4, 5))
 
     Shapes: ``update(xp_t (B, gates*H), hp_t (B, gates*H), state (tuple of (B, H)))`` returns the new state tuple.
+
+    Cells without a recurrent matrix (``recurrent_weight = False``: IndRNN's elementwise ``u * h``, minGRU/minLSTM's
+    gates that read only ``x_t``) have ``W_h = None`` and get ``hp_t = None`` in :meth:`update`.
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)
@@ -55,6 +59,8 @@ class Cell(nn.Module):
     structured: ClassVar[bool] = True
     #: whether the recurrent projection has its own bias ``b_h`` (kept apart from ``b_x``)
     recurrent_bias: ClassVar[bool] = False
+    #: whether the cell has the recurrent matrix ``W_h`` (False: ``W_h`` is None and ``update`` gets ``hp_t=None``)
+    recurrent_weight: ClassVar[bool] = True
     #: name of the equivalent fused ``torch.nn.RNNBase`` mode ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") or None
     fused_mode: ClassVar[str | None] = None
 
@@ -67,8 +73,8 @@ class Cell(nn.Module):
         rows = self.gates * hidden_size
         self.W_x = nn.Parameter(torch.empty(rows, input_size))
         self.b_x = nn.Parameter(torch.empty(rows))
-        self.W_h = nn.Parameter(torch.empty(rows, hidden_size))
-        self.b_h = nn.Parameter(torch.empty(rows)) if self.recurrent_bias else None
+        self.W_h = nn.Parameter(torch.empty(rows, hidden_size)) if self.recurrent_weight else None
+        self.b_h = nn.Parameter(torch.empty(rows)) if self.recurrent_bias and self.recurrent_weight else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -77,14 +83,17 @@ class Cell(nn.Module):
         for p in self.parameters(recurse=False):
             nn.init.uniform_(p, -bound, bound)
 
-    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
-        """Pointwise update: ``xp_t = W_x x_t + b_x``, ``hp_t = W_h h_{t-1} (+ b_h)`` → new state."""
+    def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
+        """Pointwise update: ``xp_t = W_x x_t + b_x``, ``hp_t = W_h h_{t-1} (+ b_h)`` → new state.
+
+        Must be free of Python control flow on tensor values and of ``.item()``: the runner compiles it as one graph
+        (``Recurrent(compile=True)``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement update() or step()")
 
     def step(self, x_t: Tensor, state: State) -> State:
         """General form of one step, ``(x_t (B, I), state) → state``. Default: project, then :meth:`update`."""
         xp_t = nn.functional.linear(x_t, self.W_x, self.b_x)
-        hp_t = nn.functional.linear(state[0], self.W_h, self.b_h)
+        hp_t = None if self.W_h is None else nn.functional.linear(state[0], self.W_h, self.b_h)
         return self.update(xp_t, hp_t, state)
 
     def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
@@ -93,8 +102,10 @@ class Cell(nn.Module):
             torch.zeros(batch, self.hidden_size, device=device, dtype=dtype) for _ in self.state_names
         )
 
-    # Cells with a linear recurrence may run all steps at once (see seqlab.cells.minimal).
-    scan = None
+    #: Cells with a linear recurrence ``h_t = a_t * h_{t-1} + b_t`` may define
+    #: ``scan(x (B, T, I), state, mask (B, T) | None) -> (outputs (B, T, H), final state)`` that runs all steps at
+    #: once; padded steps (mask False) keep the state. See :mod:`seqlab.cells.minimal`.
+    scan: ClassVar[Callable[..., tuple[Tensor, State]] | None] = None
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -10,31 +12,22 @@ from torch import Tensor, _VF, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.cells.base import Cell, State
+from seqlab.cells.compiled import compile_step_function
 from seqlab.registry import CELLS, ConfigError
 
 PATHS = ("auto", "fused", "structured", "step", "scan")
 
 
 class _StepGrads:
-    """What the structured loop keeps to form the recurrent weight gradient as one product after the loop."""
+    """What the structured loop keeps to form the recurrent weight gradient as one product after the loop:
+    ``h_{t-1}`` of every step (forward) and ``∂L/∂hp_t`` of every step (filled in by backward hooks)."""
 
     def __init__(self, steps: int):
-        self.h_prev: list[Tensor | None] = [None] * steps
+        self.h_prev: list[Tensor] = []
         self.d_hp: list[Tensor | None] = [None] * steps
 
-
-class _RecordGrad(torch.autograd.Function):
-    """Identity on ``hp_t = W_h h_{t-1}``; its backward keeps ``∂L/∂hp_t`` for the weight gradient."""
-
-    @staticmethod
-    def forward(ctx, hp: Tensor, grads: _StepGrads, t: int) -> Tensor:
-        ctx.grads, ctx.t = grads, t
-        return hp.view_as(hp)
-
-    @staticmethod
-    def backward(ctx, d_hp: Tensor):
-        ctx.grads.d_hp[ctx.t] = d_hp
-        return d_hp, None, None
+    def record(self, t: int, d_hp: Tensor) -> None:
+        self.d_hp[t] = d_hp
 
 
 class _RecurrentWeightGrad(torch.autograd.Function):
@@ -50,11 +43,10 @@ class _RecurrentWeightGrad(torch.autograd.Function):
     def backward(ctx, d_hp: Tensor):
         grads = ctx.grads
         grads.d_hp[0] = d_hp
-        d = [g if g is not None else torch.zeros_like(d_hp) for g in grads.d_hp]
-        rows = d_hp.shape[-1]
-        d_all = torch.stack(d).reshape(-1, rows)
-        h_all = torch.stack(grads.h_prev).reshape(d_all.shape[0], -1)
-        return d_hp, d_all.t() @ h_all, None
+        d_all = torch.stack([g if g is not None else torch.zeros_like(d_hp) for g in grads.d_hp])
+        h_all = torch.stack(grads.h_prev)
+        d_W_h = d_all.flatten(0, 1).t().mm(h_all.flatten(0, 1))
+        return d_hp, d_W_h, None
 
 
 class _TapGradNorm(torch.autograd.Function):
@@ -147,7 +139,7 @@ class Recurrent(nn.Module):
         self.path = path
         self._check_path(path)
         self.compile = compile
-        self._updates: dict[int, Any] = {}
+        self._compiled_fns: dict[tuple[int, str], Callable[..., State]] = {}
         #: set to True (e.g. by the gradient-flow callback) to record ‖∂L/∂h_t‖ per step and layer
         self.record_step_grads = False
         #: after a recorded backward: {(layer, direction): tensor (T,)} of per-step gradient norms, indexed in the
@@ -214,13 +206,15 @@ class Recurrent(nn.Module):
         return output, tuple(s.index_select(1, unorder) for s in result[1:])
 
     # -- the runner's own paths ---------------------------------------------------------------------------------
-    def _update_fn(self, cell: Cell):
+    def _compiled(self, cell: Cell, method: str) -> Callable[..., State]:
+        """``cell.update`` or ``cell.step``; with ``compile=True``, compiled once per cell (see :mod:`.compiled`)."""
+        fn = getattr(cell, method)
         if not self.compile:
-            return cell.update
-        key = id(cell)
-        if key not in self._updates:
-            self._updates[key] = torch.compile(cell.update, dynamic=False)
-        return self._updates[key]
+            return fn
+        key = (id(cell), method)
+        if key not in self._compiled_fns:
+            self._compiled_fns[key] = compile_step_function(fn, f"{type(cell).__name__}.{method}")
+        return self._compiled_fns[key]
 
     def _forward_layers(self, x: Tensor, lengths: Tensor | None, state: State, path: str) -> tuple[Tensor, State]:
         mask = length_mask(lengths, x.shape[1], x.device)
@@ -259,35 +253,44 @@ class Recurrent(nn.Module):
     def _loop(
         self, cell: Cell, x: Tensor, mask: Tensor | None, state: State, path: str, sink: Tensor | None
     ) -> tuple[Tensor, State]:
+        """Run one cell over ``x (B, T, I)``. Steps are taken with ``unbind`` (one autograd node for all steps,
+        not one full-size gradient per step as indexing ``x[:, t]`` would give), outputs gathered with one stack."""
         steps = x.shape[1]
-        outs = []
+        masks = mask.t()[..., None].unbind(0) if mask is not None else (None,) * steps
+        outs: list[Tensor] = []
         if path == "step":
-            for t in range(steps):
-                new = cell.step(x[:, t], state)
-                state = self._finish_step(new, state, mask, t, sink)
+            step = self._compiled(cell, "step")
+            for t, x_t in enumerate(x.transpose(0, 1).unbind(0)):
+                state = self._finish_step(step(x_t, state), state, masks[t], t, sink)
                 outs.append(state[0])
             return torch.stack(outs, 1), state
-        update = self._update_fn(cell)
-        xp = F.linear(x, cell.W_x, cell.b_x)  # all steps' input projections in one product
-        track = torch.is_grad_enabled() and cell.W_h.requires_grad
-        W_h = cell.W_h.detach() if track else cell.W_h
-        grads = _StepGrads(steps) if track else None
+        update = self._compiled(cell, "update")
+        xp = F.linear(x.transpose(0, 1), cell.W_x, cell.b_x).unbind(0)  # every step's input projection, one product
+        W_h, b_h = cell.W_h, cell.b_h
+        grads = None
+        if W_h is not None and W_h.requires_grad and torch.is_grad_enabled():
+            grads = _StepGrads(steps)  # the weight gradient is formed after the loop, not per step
+            W_h = W_h.detach()
+        hp = None
         for t in range(steps):
             h_prev = state[0]
-            hp = F.linear(h_prev, W_h, cell.b_h)
-            if grads is not None:
-                grads.h_prev[t] = h_prev.detach()
-                hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads) if t == 0 else _RecordGrad.apply(hp, grads, t)
-            new = update(xp[:, t], hp, state)
-            state = self._finish_step(new, state, mask, t, sink)
+            if W_h is not None:
+                hp = F.linear(h_prev, W_h, b_h)
+                if grads is not None:
+                    grads.h_prev.append(h_prev.detach())
+                    if t == 0:
+                        hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads)
+                    else:
+                        hp.register_hook(partial(grads.record, t))
+            state = self._finish_step(update(xp[t], hp, state), state, masks[t], t, sink)
             outs.append(state[0])
         return torch.stack(outs, 1), state
 
     @staticmethod
-    def _finish_step(new: State, old: State, mask: Tensor | None, t: int, sink: Tensor | None) -> State:
-        if mask is not None:
-            m = mask[:, t, None]
-            new = tuple(torch.where(m, n, o) for n, o in zip(new, old))
+    def _finish_step(new: State, old: State, m_t: Tensor | None, t: int, sink: Tensor | None) -> State:
+        """Padded steps (``m_t (B, 1)`` False) keep the old state; optionally tap ‖∂L/∂h_t‖."""
+        if m_t is not None:
+            new = tuple(torch.where(m_t, n, o) for n, o in zip(new, old))
         if sink is not None:
             new = (_TapGradNorm.apply(new[0], sink, t), *new[1:])
         return new

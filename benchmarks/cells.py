@@ -1,0 +1,128 @@
+"""Training-step speed of every cell and execution path, side by side with ``torch.nn.LSTM``.
+
+One training step is forward + ``sum(output).backward()`` at batch 32, length 100, input 64. Every configuration
+and the ``torch.nn.LSTM`` baseline run in the same process, with the same thread count, interleaved round by
+round (so drift in machine load hits all of them alike); each reports the median of ``--reps`` rounds.
+
+    python benchmarks/cells.py --threads 1 --hidden 64 256 1024 --json outputs/bench_cells.json
+
+JSON: ``{"<cell>[<path>]@<hidden>": {"ms": ..., "ratio_to_nn_lstm": ...}, "lstmcell_loop@<hidden>": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from seqlab.cells import Recurrent
+from seqlab.registry import CELLS
+
+BATCH, LENGTH, INPUT = 32, 100, 64
+
+
+def supported_paths(cell: str) -> list[str]:
+    """The execution paths a registered cell can run: fused, structured, step, scan."""
+    cls = CELLS.get(cell)
+    paths = ["fused"] if cls.fused_mode is not None else []
+    if cls.structured:
+        paths.append("structured")
+    paths.append("step")
+    if cls.scan is not None:
+        paths.append("scan")
+    return paths
+
+
+def training_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """A closure running one forward + backward of ``module`` on ``x``."""
+
+    def run() -> None:
+        for p in module.parameters():
+            p.grad = None
+        out = module(x)[0]
+        out.sum().backward()
+
+    return run
+
+
+def lstmcell_loop(hidden: int) -> nn.Module:
+    """A plain Python loop over ``torch.nn.LSTMCell``, the way tutorials write it."""
+
+    class Loop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = nn.LSTMCell(INPUT, hidden)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+            h = c = x.new_zeros(x.shape[0], hidden)
+            outs = []
+            for x_t in x.unbind(1):
+                h, c = self.cell(x_t, (h, c))
+                outs.append(h)
+            return (torch.stack(outs, 1),)
+
+    return Loop()
+
+
+def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[str, float]:
+    """Median milliseconds of one training step for each configuration at one hidden size."""
+    torch.manual_seed(0)
+    x = torch.randn(BATCH, LENGTH, INPUT)
+    steps: dict[str, Callable[[], None]] = {
+        "nn_lstm": training_step(nn.LSTM(INPUT, hidden, batch_first=True), x),
+        "lstmcell_loop": training_step(lstmcell_loop(hidden), x),
+    }
+    for cell in cells:
+        for path in supported_paths(cell):
+            rnn = Recurrent(cell, INPUT, hidden, path=path, compile=compile and path in ("structured", "step"))
+            steps[f"{cell}[{path}]"] = training_step(rnn, x)
+    for run in steps.values():  # warm up: allocator, oneDNN primitives, compilation
+        run()
+        run()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(reps):
+        for name, run in steps.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cells", nargs="+", default=CELLS.names(), help="registered cell names (default: all)")
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--compile", action="store_true", help="compile the update/step of the loop paths")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    results: dict[str, dict[str, float]] = {}
+    print(f"threads={args.threads} batch={BATCH} length={LENGTH} input={INPUT} reps={args.reps} compile={args.compile}")
+    print(f"{'configuration':<30}{'hidden':>8}{'ms':>11}{'× nn.LSTM':>11}")
+    for hidden in args.hidden:
+        medians = benchmark(hidden, args.cells, args.reps, args.compile)
+        base = medians["nn_lstm"]
+        for name, ms in medians.items():
+            ratio = ms / base
+            print(f"{name:<30}{hidden:>8}{ms:>11.2f}{ratio:>11.2f}", flush=True)
+            if name != "nn_lstm":
+                results[f"{name}@{hidden}"] = {"ms": round(ms, 3), "ratio_to_nn_lstm": round(ratio, 3)}
+        results[f"nn_lstm@{hidden}"] = {"ms": round(base, 3), "ratio_to_nn_lstm": 1.0}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
