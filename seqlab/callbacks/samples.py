@@ -1,0 +1,73 @@
+"""Write generated samples during and after training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_only
+
+
+class SampleCallback(pl.Callback):
+    """After each validation (and at the end of fit), sample from generating heads and save the text.
+
+    Files: ``<dirpath>/step_<N>.txt`` during training and ``<dirpath>/final.txt`` at the end; the samples are also
+    logged as text to loggers that take it (wandb, TensorBoard). Only rank 0 writes. Heads that do not generate
+    are skipped quietly.
+    """
+
+    def __init__(
+        self,
+        dirpath: str,
+        num_samples: int = 3,
+        max_length: int = 300,
+        temperature: float = 0.8,
+        top_k: int | None = None,
+        prompt: str = "",
+        seed: int = 0,
+    ):
+        self.dirpath = Path(dirpath)
+        self.options = dict(
+            num_samples=num_samples, max_length=max_length, temperature=temperature, top_k=top_k, seed=seed
+        )
+        self.prompt = prompt
+        self.last: list[str] = []
+
+    def sample(self, module: pl.LightningModule) -> list[str]:
+        model = module.model
+        if not model.head.generates:
+            return []
+        was_training = module.training
+        module.eval()
+        try:
+            prompt_ids = model.spec.encode(self.prompt) if self.prompt else None
+            ids = model.head.generate(model, prompt=prompt_ids, **self.options)
+        finally:
+            module.train(was_training)
+        return [self.prompt + model.spec.decode(s) for s in ids]
+
+    def _write(self, trainer: pl.Trainer, module: pl.LightningModule, name: str) -> None:
+        samples = self.sample(module)
+        if not samples:
+            return
+        self.last = samples
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        text = "\n\n".join(f"--- sample {i + 1} ---\n{s}" for i, s in enumerate(samples))
+        (self.dirpath / name).write_text(text + "\n", encoding="utf-8")
+        for logger in trainer.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_text"):  # TensorBoard
+                experiment.add_text("samples", text.replace("\n", "  \n"), trainer.global_step)
+            elif hasattr(logger, "log_text"):  # wandb
+                logger.log_text(
+                    "samples", columns=["step", "sample"], data=[[trainer.global_step, s] for s in samples]
+                )
+
+    @rank_zero_only
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._write(trainer, module, f"step_{trainer.global_step}.txt")
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self._write(trainer, module, "final.txt")

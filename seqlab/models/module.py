@@ -1,0 +1,165 @@
+"""SequenceModule: the LightningModule around a SequenceModel. Head-agnostic: loss and metrics come from the head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from seqlab.data.base import DataSpec
+from seqlab.models.sequence_model import SequenceModel
+from seqlab.registry import ConfigError
+
+CHECKPOINT_KEY = "seqlab"
+
+
+class SequenceModule(pl.LightningModule):
+    """Trains a :class:`SequenceModel`: optimizer and scheduler from config, metrics from the head.
+
+    ``model_config`` holds the model's constructor options (plain data) so a checkpoint rebuilds the model alone;
+    ``optimizer`` / ``scheduler`` are Hydra ``_partial_`` configs (``scheduler`` may be None).
+    With a stateful data spec (truncated BPTT), the final state of each training batch, detached, is the
+    initial state of the next; it is reset at each epoch start.
+    """
+
+    def __init__(
+        self,
+        spec: DataSpec,
+        model_config: dict[str, Any],
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        scheduler_interval: str = "step",
+        config: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.spec = spec
+        self.model_config = model_config
+        self.model = SequenceModel(spec, **model_config)
+        self.optimizer_config = optimizer or {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
+        self.scheduler_config = scheduler
+        self.scheduler_interval = scheduler_interval
+        head = self.model.head
+        self.val_metrics = nn.ModuleDict(head.make_metrics())
+        self.test_metrics = nn.ModuleDict(head.make_metrics())
+        self._carry: Any = None
+        # the full composed config, logged as hyperparameters by every logger
+        self.save_hyperparameters({"config": config or {"model": model_config}})
+
+    # -- training -------------------------------------------------------------------------------------------------
+    def forward(self, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+        return self.model(batch, state)
+
+    def on_train_epoch_start(self) -> None:
+        self._carry = None
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        state = self._carry if self.spec.stateful else None
+        if state is not None and state[0].shape[1] != batch["inputs"].shape[0]:
+            state = None  # a shorter last batch starts fresh streams
+        out = self.model(batch, state)
+        if self.spec.stateful and out.get("state") is not None:
+            self._carry = tuple(s.detach() for s in out["state"])
+        loss = self.model.head.loss(out, batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["inputs"].shape[0])
+        return loss
+
+    def _eval_step(self, batch: dict[str, Tensor], metrics: nn.ModuleDict) -> None:
+        out = self.model(batch)
+        self.model.head.update_metrics(metrics, out, batch)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metrics)
+
+    def _log_metrics(self, stage: str, metrics: nn.ModuleDict) -> None:
+        values = {name: float(m.compute()) for name, m in metrics.items()}
+        derive = getattr(self.model.head, "derived_metrics", None)
+        if derive is not None:
+            values.update(derive(values))
+        for m in metrics.values():
+            m.reset()
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=False
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val", self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test", self.test_metrics)
+
+    def configure_optimizers(self) -> Any:
+        from hydra.utils import instantiate
+
+        try:
+            optimizer = instantiate(self.optimizer_config)(self.parameters())
+        except Exception as err:
+            raise ConfigError(
+                f"optimizer: cannot build {self.optimizer_config.get('_target_')} ({err})"
+            ) from None
+        if not self.scheduler_config:
+            return optimizer
+        try:
+            scheduler = instantiate(self.scheduler_config)(optimizer)
+        except Exception as err:
+            raise ConfigError(
+                f"scheduler: cannot build {self.scheduler_config.get('_target_')} ({err})"
+            ) from None
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.scheduler_interval,
+                "monitor": "val/loss",
+            },
+        }
+
+    # -- checkpoints ----------------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from seqlab import __version__
+
+        checkpoint[CHECKPOINT_KEY] = {
+            "version": __version__,
+            "spec": self.spec.to_dict(),
+            "model_config": self.model_config,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> SequenceModule:
+        """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it)."""
+        checkpoint = load_checkpoint(path, map_location)
+        meta = checkpoint[CHECKPOINT_KEY]
+        module = cls(
+            DataSpec.from_dict(meta["spec"]),
+            meta["model_config"],
+            config=checkpoint.get("hyper_parameters", {}).get("config"),
+        )
+        module.load_state_dict(checkpoint["state_dict"])
+        module.eval()
+        return module
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
+    """Load a seqlab checkpoint with safe (weights-only) unpickling and clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"ckpt_path={path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"ckpt_path={path}: not a readable checkpoint (corrupt or truncated?): {reason}"
+        ) from None
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"ckpt_path={path}: not a seqlab checkpoint (no '{CHECKPOINT_KEY}' metadata)")
+    return checkpoint

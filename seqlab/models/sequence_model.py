@@ -1,0 +1,101 @@
+"""SequenceModel: embedding → recurrent encoder → head, built from the data spec and the model config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.cells import Recurrent
+from seqlab.data.base import DataSpec
+from seqlab.heads.base import Head, HeadContext
+from seqlab.registry import HEADS, ConfigError
+
+#: the head each data task gets when ``head=auto``
+DEFAULT_HEADS = {
+    "language_model": "many_to_many",
+    "tagging": "many_to_many",
+    "classification": "many_to_one",
+    "translation": "seq2seq",
+    "conditional_generation": "one_to_many",
+}
+
+
+class OneHot(nn.Module):
+    """Fixed one-hot input encoding: ids ``(B, T)`` → ``(B, T, V)``; nothing to train."""
+
+    def __init__(self, vocab_size: int, padding_idx: int = 0):
+        super().__init__()
+        self.register_buffer("weight", torch.eye(vocab_size), persistent=False)
+        self.weight[padding_idx].zero_()
+        self.embedding_dim = vocab_size
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.weight[ids]
+
+
+def build_embedding(kind: str, vocab_size: int, dim: int, padding_idx: int) -> nn.Module:
+    if kind == "learned":
+        return nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
+    if kind == "onehot":
+        return OneHot(vocab_size, padding_idx)
+    raise ConfigError(f"model.embedding must be 'learned' or 'onehot', got '{kind}'")
+
+
+def head_name(head_cfg: dict[str, Any], spec: DataSpec) -> str:
+    name = head_cfg.get("name", "auto")
+    return DEFAULT_HEADS[spec.task] if name == "auto" else name
+
+
+class SequenceModel(nn.Module):
+    """The network of one run: ``embedding → encoder (Recurrent) → head``.
+
+    ``embedding``: ``learned`` or ``onehot``; ``encoder``: runner options (``hidden_size``, ``num_layers``,
+    ``bidirectional``, ``dropout``, ``path``, ``compile``); ``cell``: ``{"name": ..., **cell options}``;
+    ``head``: ``{"name": ..., **head options}``. ``encode(ids (B, T), lengths, state)`` returns
+    ``(outputs (B, T, D*H), final state)``; ``forward(batch)`` returns the head's output dict.
+    """
+
+    def __init__(
+        self,
+        spec: DataSpec,
+        cell: dict[str, Any],
+        head: dict[str, Any],
+        encoder: dict[str, Any],
+        embedding: str = "learned",
+        embedding_dim: int = 128,
+    ):
+        super().__init__()
+        self.spec = spec
+        if embedding_dim <= 0:
+            raise ConfigError(f"model.embedding_dim must be positive, got {embedding_dim}")
+        self.embedding = build_embedding(embedding, spec.vocab_size, embedding_dim, spec.pad_id)
+        input_size = self.embedding.embedding_dim
+        cell = dict(cell)
+        cell_name = cell.pop("name")
+        encoder = dict(encoder)
+        hidden_size = encoder.pop("hidden_size")
+        if hidden_size <= 0:
+            raise ConfigError(f"model.encoder.hidden_size must be positive, got {hidden_size}")
+        self.encoder = Recurrent(cell_name, input_size, hidden_size, **encoder, **cell)
+        head = dict(head)
+        name = head_name(head, spec)
+        head.pop("name", None)
+        head_cls = HEADS.get(name)
+        if head_cls.tasks and spec.task not in head_cls.tasks:
+            raise ConfigError(
+                f"head={name} does not fit the data's task '{spec.task}'; it serves {', '.join(head_cls.tasks)}"
+            )
+        ctx = HeadContext(spec=spec, encoder_size=self.encoder.output_size, embedding_dim=input_size)
+        try:
+            self.head: Head = head_cls(ctx, **head)
+        except TypeError as err:
+            raise ConfigError(f"model.head: {name} does not accept these options ({err})") from None
+        self.head_name = name
+
+    def encode(self, ids: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]:
+        return self.encoder(self.embedding(ids), lengths, state)
+
+    def forward(self, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+        return self.head(self, batch, state)

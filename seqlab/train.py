@@ -1,0 +1,152 @@
+"""Training entry point: data → model → module → Trainer, from one composed Hydra config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.registry import DATAMODULES, ConfigError
+
+log = logging.getLogger("seqlab")
+
+
+def build_datamodule(data_cfg: dict[str, Any]):
+    """``cfg.data`` → a prepared datamodule of the registered class ``data.name``."""
+    import seqlab.data  # noqa: F401  (registers the built-ins)
+
+    options = dict(data_cfg)
+    cls = DATAMODULES.get(options.pop("name"))
+    try:
+        return cls(**options)
+    except TypeError as err:
+        raise ConfigError(f"data: {cls.__name__} does not accept these options ({err})") from None
+
+
+def wandb_mode(requested: str) -> str:
+    """``auto`` → ``online`` when wandb credentials exist, else ``offline`` (sync later with ``wandb sync``)."""
+    if requested != "auto":
+        return requested
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    if os.environ.get("WANDB_API_KEY"):
+        return "online"
+    netrc = Path.home() / ".netrc"
+    return "online" if netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore") else "offline"
+
+
+def build_loggers(logger_cfg: dict[str, Any] | None) -> list[Any]:
+    from hydra.utils import instantiate
+
+    loggers = []
+    for name, conf in (logger_cfg or {}).items():
+        if not conf:
+            continue
+        conf = dict(conf)
+        if name == "wandb" or conf.get("_target_", "").endswith("WandbLogger"):
+            conf["mode"] = wandb_mode(conf.get("mode", "auto"))
+            Path(conf.get("save_dir", ".")).mkdir(parents=True, exist_ok=True)
+        loggers.append(instantiate(conf))
+    return loggers
+
+
+def build_callbacks(callbacks_cfg: dict[str, Any] | None) -> list[Any]:
+    from hydra.utils import instantiate
+
+    return [instantiate(conf) for conf in (callbacks_cfg or {}).values() if conf]
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Train (and test) one configuration; returns ``cfg.optimized_metric`` for sweepers."""
+    import pytorch_lightning as pl
+
+    from seqlab.models.module import SequenceModule
+
+    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert isinstance(config, dict)
+    output_dir = Path(config["paths"]["output_dir"])
+    pl.seed_everything(config["seed"], workers=True, verbose=False)
+
+    datamodule = build_datamodule(config["data"])
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    spec = datamodule.spec
+    output_dir.mkdir(parents=True, exist_ok=True)
+    spec.vocab.save(output_dir / "vocab.json")
+
+    model_config = {k: config["model"][k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")}
+    module = SequenceModule(
+        spec,
+        model_config,
+        optimizer=config.get("optimizer"),
+        scheduler=config.get("scheduler") or None,
+        config=config,
+    )
+    log.info(
+        "model: %s parameters, head %s, encoder path %s",
+        f"{sum(p.numel() for p in module.parameters()):,}",
+        module.model.head_name,
+        module.model.encoder.resolve_path(),
+    )
+
+    loggers = build_loggers(config.get("logger"))
+    callbacks = build_callbacks(config.get("callbacks"))
+    trainer_options = dict(config["trainer"])
+    trainer = pl.Trainer(
+        **trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+    )
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")))
+        results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if config.get("test") and not trainer_options.get("fast_dev_run"):
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+            results.update(
+                {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            )
+    finally:
+        finish_wandb(loggers)
+    (output_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+    print_summary(results, output_dir)
+    metric = config.get("optimized_metric")
+    return results.get(metric) if metric else None
+
+
+def resolve_ckpt_path(ckpt_path: str | None) -> str | None:
+    if not ckpt_path:
+        return None
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+    return ckpt_path
+
+
+def finish_wandb(loggers: list[Any]) -> None:
+    """Close wandb runs even when training failed, so offline runs stay complete and syncable."""
+    if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
+def print_summary(results: dict[str, float], output_dir: Path) -> None:
+    shown = [
+        k
+        for k in (
+            "val/loss",
+            "val/perplexity",
+            "val/bpc",
+            "val/accuracy",
+            "test/loss",
+            "test/perplexity",
+            "test/bpc",
+        )
+        if k in results
+    ]
+    shown += sorted(k for k in results if k not in shown)
+    lines = [f"  {k:<20} {results[k]:.4f}" for k in shown]
+    print("\nseqlab: results\n" + "\n".join(lines) + f"\n  run dir: {output_dir}", flush=True)
