@@ -23,21 +23,10 @@ import torch
 from torch import nn
 
 from seqlab.cells import Recurrent
+from seqlab.cells.recurrent import supported_paths
 from seqlab.registry import CELLS
 
 BATCH, LENGTH, INPUT = 32, 100, 64
-
-
-def supported_paths(cell: str) -> list[str]:
-    """The execution paths a registered cell can run: fused, structured, step, scan."""
-    cls = CELLS.get(cell)
-    paths = ["fused"] if cls.fused_mode is not None else []
-    if cls.structured:
-        paths.append("structured")
-    paths.append("step")
-    if cls.scan is not None:
-        paths.append("scan")
-    return paths
 
 
 def training_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:

@@ -98,9 +98,7 @@ class Cell(nn.Module):
 
     def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
         """Zeros for every named state, each ``(batch, H)``."""
-        return tuple(
-            torch.zeros(batch, self.hidden_size, device=device, dtype=dtype) for _ in self.state_names
-        )
+        return tuple(torch.zeros(batch, self.hidden_size, device=device, dtype=dtype) for _ in self.state_names)
 
     #: Cells with a linear recurrence ``h_t = a_t * h_{t-1} + b_t`` may define
     #: ``scan(x (B, T, I), state, mask (B, T) | None) -> (outputs (B, T, H), final state)`` that runs all steps at

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, _VF, nn
+from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.cells.base import Cell, State
@@ -20,10 +20,12 @@ PATHS = ("auto", "fused", "structured", "step", "scan")
 
 class _StepGrads:
     """What the structured loop keeps to form the recurrent weight gradient as one product after the loop:
-    ``h_{t-1}`` of every step (forward) and ``∂L/∂hp_t`` of every step (filled in by backward hooks)."""
+    the states ``h_0`` and ``h_1..h_T`` (time-major, set after the loop) and ``∂L/∂hp_t`` of every step (filled in
+    by backward hooks)."""
 
-    def __init__(self, steps: int):
-        self.h_prev: list[Tensor] = []
+    def __init__(self, steps: int, h_0: Tensor):
+        self.h_0 = h_0.detach()
+        self.h_seq: Tensor | None = None
         self.d_hp: list[Tensor | None] = [None] * steps
 
     def record(self, t: int, d_hp: Tensor) -> None:
@@ -32,7 +34,7 @@ class _StepGrads:
 
 class _RecurrentWeightGrad(torch.autograd.Function):
     """Identity on ``hp_0``, attached to ``W_h``. Its backward runs after every later step's (it depends on all of
-    them), so it can form ``∂L/∂W_h = Σ_t ∂L/∂hp_tᵀ h_{t-1}`` as a single matrix product."""
+    them), so it can form ``∂L/∂W_h = Σ_t ∂L/∂hp_tᵀ h_{t-1}`` as one matrix product over all steps."""
 
     @staticmethod
     def forward(ctx, hp: Tensor, W_h: Tensor, grads: _StepGrads) -> Tensor:
@@ -42,10 +44,11 @@ class _RecurrentWeightGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_hp: Tensor):
         grads = ctx.grads
-        grads.d_hp[0] = d_hp
-        d_all = torch.stack([g if g is not None else torch.zeros_like(d_hp) for g in grads.d_hp])
-        h_all = torch.stack(grads.h_prev)
-        d_W_h = d_all.flatten(0, 1).t().mm(h_all.flatten(0, 1))
+        d_W_h = d_hp.t().mm(grads.h_0)
+        if len(grads.d_hp) > 1:
+            d_rest = torch.stack([g if g is not None else torch.zeros_like(d_hp) for g in grads.d_hp[1:]])
+            d_W_h.addmm_(d_rest.flatten(0, 1).t(), grads.h_seq[:-1].flatten(0, 1))
+        grads.d_hp = [None] * len(grads.d_hp)  # a later backward through a retained graph records afresh
         return d_hp, d_W_h, None
 
 
@@ -61,6 +64,18 @@ class _TapGradNorm(torch.autograd.Function):
     def backward(ctx, d_h: Tensor):
         ctx.sink[ctx.t] = d_h.detach().float().norm()
         return d_h, None, None
+
+
+def supported_paths(cell: str | type[Cell]) -> list[str]:
+    """The execution paths a cell can run, in the order ``fused, structured, step, scan`` (``step`` always)."""
+    cls = CELLS.get(cell) if isinstance(cell, str) else cell
+    paths = ["fused"] if cls.fused_mode is not None else []
+    if cls.structured:
+        paths.append("structured")
+    paths.append("step")
+    if cls.scan is not None:
+        paths.append("scan")
+    return paths
 
 
 def length_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Tensor | None:
@@ -143,7 +158,7 @@ class Recurrent(nn.Module):
         #: set to True (e.g. by the gradient-flow callback) to record ‖∂L/∂h_t‖ per step and layer
         self.record_step_grads = False
         #: after a recorded backward: {(layer, direction): tensor (T,)} of per-step gradient norms, indexed in the
-    #: order the cell ran (for direction 1, step k is k steps back from each sequence's end)
+        #: order the cell ran (for direction 1, step k is k steps back from each sequence's end)
         self.step_grad_norms: dict[tuple[int, int], Tensor] = {}
 
     def _check_path(self, path: str) -> None:
@@ -193,7 +208,14 @@ class Recurrent(nn.Module):
         mode = self.cells[0].fused_mode
         fn = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}[mode]
         hx: Any = tuple(s.contiguous() for s in state) if mode == "LSTM" else state[0].contiguous()
-        args = (self._flat_weights(), True, self.num_layers, self.dropout, self.training, self.num_directions == 2)
+        args = (
+            self._flat_weights(),
+            True,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.num_directions == 2,
+        )
         if lengths is None:
             result = fn(x, hx, *args, True)
             return result[0], tuple(result[1:])
@@ -257,34 +279,37 @@ class Recurrent(nn.Module):
         not one full-size gradient per step as indexing ``x[:, t]`` would give), outputs gathered with one stack."""
         steps = x.shape[1]
         masks = mask.t()[..., None].unbind(0) if mask is not None else (None,) * steps
-        outs: list[Tensor] = []
+        outs: list[Tensor] = []  # h_t of every step, stacked once at the end
+        # With compile=True the first step runs eagerly: its state (fresh zeros, no gradient) would otherwise be a
+        # second specialisation of the compiled function, costing a second compilation for one step.
         if path == "step":
             step = self._compiled(cell, "step")
             for t, x_t in enumerate(x.transpose(0, 1).unbind(0)):
-                state = self._finish_step(step(x_t, state), state, masks[t], t, sink)
+                state = self._finish_step((step if t else cell.step)(x_t, state), state, masks[t], t, sink)
                 outs.append(state[0])
-            return torch.stack(outs, 1), state
+            return torch.stack(outs, 0).transpose(0, 1), state
         update = self._compiled(cell, "update")
-        xp = F.linear(x.transpose(0, 1), cell.W_x, cell.b_x).unbind(0)  # every step's input projection, one product
+        xp = F.linear(x.transpose(0, 1), cell.W_x, cell.b_x).unbind(0)  # all steps' input projections: one product
         W_h, b_h = cell.W_h, cell.b_h
         grads = None
         if W_h is not None and W_h.requires_grad and torch.is_grad_enabled():
-            grads = _StepGrads(steps)  # the weight gradient is formed after the loop, not per step
+            grads = _StepGrads(steps, state[0])  # the weight gradient is formed after the loop, not per step
             W_h = W_h.detach()
         hp = None
         for t in range(steps):
-            h_prev = state[0]
             if W_h is not None:
-                hp = F.linear(h_prev, W_h, b_h)
+                hp = F.linear(state[0], W_h, b_h)
                 if grads is not None:
-                    grads.h_prev.append(h_prev.detach())
                     if t == 0:
                         hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads)
                     else:
                         hp.register_hook(partial(grads.record, t))
-            state = self._finish_step(update(xp[t], hp, state), state, masks[t], t, sink)
+            state = self._finish_step((update if t else cell.update)(xp[t], hp, state), state, masks[t], t, sink)
             outs.append(state[0])
-        return torch.stack(outs, 1), state
+        h_seq = torch.stack(outs, 0)  # (T, B, H): time-major, so h_{t-1} of all steps is a view for the weight grad
+        if grads is not None:
+            grads.h_seq = h_seq.detach()
+        return h_seq.transpose(0, 1), state
 
     @staticmethod
     def _finish_step(new: State, old: State, m_t: Tensor | None, t: int, sink: Tensor | None) -> State:
@@ -300,4 +325,3 @@ class Recurrent(nn.Module):
             f"layers={self.num_layers}, directions={self.num_directions}, hidden_size={self.hidden_size}, "
             f"dropout={self.dropout}, path={self.path}"
         )
-
