@@ -25,7 +25,10 @@ class TanhRNNCell(Cell):
 
 
 class ReLURNNCell(Cell):
-    """Elman RNN with a rectifier: :math:`h_t = \\max(0, W_x x_t + b_x + W_h h_{t-1})`.
+    """Elman RNN (Elman 1990) with the rectifier of Nair & Hinton, "Rectified linear units improve restricted
+    Boltzmann machines", 2010.
+
+    .. math::  h_t = \\max(0, W_x x_t + b_x + W_h h_{t-1})
 
     Fused equivalent: ``torch.nn.RNN(nonlinearity="relu")``.
     """

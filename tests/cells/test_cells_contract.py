@@ -1,0 +1,121 @@
+"""The Cell contract: documented, runnable examples, every built-in selectable by name and by its config file."""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from cell_helpers import BUILTIN_CELLS
+from omegaconf import OmegaConf
+
+import seqlab.cells.base
+import seqlab.cells.compiled
+import seqlab.cells.recurrent
+from seqlab.cells import Cell, Recurrent
+from seqlab.registry import CELLS, ConfigError
+
+CONF_CELL = Path(__file__).resolve().parents[2] / "conf" / "cell"
+
+
+@pytest.mark.parametrize("module", [seqlab.cells.base, seqlab.cells.recurrent], ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", BUILTIN_CELLS)
+def test_every_builtin_cell_documents_its_equations_and_source(name):
+    doc = inspect.getdoc(CELLS.get(name))
+    assert ":math:" in doc or ".. math::" in doc, f"{name}: no equations in the docstring"
+    assert re.search(r"(19|20)\d\d", doc), f"{name}: no source (author, year) in the docstring"
+
+
+@pytest.mark.parametrize("name", BUILTIN_CELLS)
+def test_every_builtin_cell_is_selectable_through_its_config_file(name):
+    cfg = OmegaConf.load(CONF_CELL / f"{name}.yaml")
+    options = {k: v for k, v in OmegaConf.to_container(cfg).items() if k != "name"}
+    rnn = Recurrent(cfg.name, input_size=3, hidden_size=4, num_layers=2, **options)
+    out, state = rnn(torch.randn(2, 5, 3))
+    assert cfg.name == name and out.shape == (2, 5, 4)
+    assert len(state) == len(CELLS.get(name).state_names)
+
+
+def test_unknown_cell_and_unknown_option_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown cell 'lsmt'; choose one of: .*lstm"):
+        Recurrent("lsmt", 3, 4)
+    with pytest.raises(ConfigError, match="LSTMCell does not accept these options"):
+        Recurrent("lstm", 3, 4, forget_gate=1.0)
+
+
+@pytest.mark.parametrize(
+    ("cell", "path", "message"),
+    [
+        ("peephole_lstm", "fused", "no fused torch.nn equivalent"),
+        ("lstm", "scan", "no parallel scan"),
+    ],
+)
+def test_asking_for_a_path_the_cell_lacks_is_a_config_error(cell, path, message):
+    with pytest.raises(ConfigError, match=message):
+        Recurrent(cell, 3, 4, path=path)
+
+
+def test_lstm_forget_bias_sets_only_the_forget_gate_rows():
+    cell = CELLS.get("lstm")(3, 4, forget_bias=1.0)
+    assert torch.all(cell.b_x[4:8] == 1.0)
+    assert not torch.any(cell.b_x[:4] == 1.0)
+
+
+def test_irnn_starts_from_a_scaled_identity():
+    cell = CELLS.get("irnn")(3, 4, recurrent_scale=0.5)
+    assert torch.equal(cell.W_h, 0.5 * torch.eye(4)) and torch.all(cell.b_x == 0)
+
+
+def test_cells_without_a_recurrent_matrix_have_no_W_h():
+    for name in ("indrnn", "mingru", "minlstm"):
+        cell = CELLS.get(name)(3, 4)
+        assert cell.W_h is None and "W_h" not in dict(cell.named_parameters())
+
+
+def test_auto_path_picks_fused_then_scan_then_structured():
+    assert Recurrent("lstm", 3, 4).resolve_path() == "fused"
+    assert Recurrent("mingru", 3, 4).resolve_path() == "scan"
+    assert Recurrent("peephole_lstm", 3, 4).resolve_path() == "structured"
+    recording = Recurrent("lstm", 3, 4)
+    recording.record_step_grads = True
+    assert recording.resolve_path() == "structured"
+
+
+class MinimalGatedUnit(Cell):
+    """MGU — Zhou et al. 2016: the forget gate multiplies h before the recurrent product, so only ``step`` fits.
+
+    .. math::
+        f_t = \\sigma(W_{xf} x_t + W_{hf} h_{t-1} + b_f), \\quad
+        h_t = (1 - f_t) h_{t-1} + f_t \\tanh(W_{xh} x_t + W_{hh} (f_t h_{t-1}) + b_h)
+    """
+
+    gates = 2
+    structured = False
+
+    def step(self, x_t, state):
+        H = self.hidden_size
+        h = state[0]
+        xf, xh = torch.nn.functional.linear(x_t, self.W_x, self.b_x).split(H, dim=-1)
+        f = torch.sigmoid(xf + h @ self.W_h[:H].t())
+        h_tilde = torch.tanh(xh + (f * h) @ self.W_h[H:].t())
+        return ((1 - f) * h + f * h_tilde,)
+
+
+def test_a_plugin_cell_with_only_step_runs_bidirectional_stacked_and_masked():
+    rnn = Recurrent(MinimalGatedUnit, 3, 4, num_layers=2, bidirectional=True)
+    assert rnn.resolve_path() == "step"
+    with pytest.raises(ConfigError, match="does not implement update"):
+        Recurrent(MinimalGatedUnit, 3, 4, path="structured")
+    out, (h,) = rnn(torch.randn(2, 5, 3), lengths=torch.tensor([5, 2]))
+    out.sum().backward()
+    assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4)
+    assert torch.all(out[1, 2:] == 0)
+    assert all(p.grad is not None for p in rnn.parameters())
