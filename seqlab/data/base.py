@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import random
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
+from seqlab.data.batching import BucketBatchSampler
 from seqlab.data.vocab import Tokenizer, Vocabulary
+from seqlab.errors import DataError
+
+log = logging.getLogger("seqlab.data")
 
 TASKS = ("language_model", "classification", "translation", "conditional_generation", "tagging")
 
@@ -37,6 +43,8 @@ class DataSpec:
     max_length: int | None = None
     #: consecutive training batches continue the same streams (truncated BPTT: the module carries state)
     stateful: bool = False
+    #: optional loss weight per class (e.g. inverse training frequency), used by ``model.head.class_weights=spec``
+    class_weights: list[float] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -66,7 +74,8 @@ class DataSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, strings, numbers) — what checkpoints store."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["classes"] = list(self.classes)
         out["vocab"] = self.vocab.to_dict()
         out["tokenizer"] = self.tokenizer.to_dict()
         out["target_vocab"] = self.target_vocab.to_dict() if self.target_vocab else None
@@ -85,17 +94,18 @@ class DataSpec:
         return cls(**data)
 
 
-class DataError(ValueError):
-    """Bad input data. Its message names the file (and line) and what is wrong; the CLI prints it as one line."""
-
-
 class SeqDataModule(pl.LightningDataModule):
     """Base class of seqlab datamodules (public plugin API).
 
-    Subclasses implement :meth:`build` (read the source, tokenize, return Arrow datasets per split and the spec's
-    parts), and :meth:`collate`. The base class caches what ``build`` returns under ``cache_dir`` keyed by
-    :meth:`cache_key` (only rank 0 builds, in ``prepare_data``; an interrupted build leaves nothing behind), then
-    serves loaders. Batches are dicts of tensors; see each datamodule for its keys.
+    Subclasses implement :meth:`build` (read the source, tokenize with a batched ``datasets.map``, write Arrow
+    datasets per split and ``spec.json``) and :meth:`collate`. The base class caches what ``build`` writes under
+    ``cache_dir`` keyed by :meth:`cache_key` (only rank 0 builds, in ``prepare_data``; a build is written to a
+    temporary folder and renamed when complete, so an interrupted or failed build leaves nothing behind), then
+    serves loaders. Splits with a ``length`` column are batched by :class:`BucketBatchSampler` (similar lengths
+    together, shuffled buckets, deterministic from ``seed``). Batches are dicts of tensors; see each datamodule.
+
+    A malformed single example (a line, a record, a tune) is skipped and counted with :meth:`malformed` — reported
+    at the end of ``prepare_data`` as ``skipped N malformed …`` — unless ``strict=True``, which makes it an error.
     """
 
     #: name of the registered datamodule (``data=NAME``); set by subclasses
@@ -109,19 +119,25 @@ class SeqDataModule(pl.LightningDataModule):
         seed: int = 1234,
         cache_dir: str | None = None,
         strict: bool = False,
+        bucket: bool = True,
     ):
         super().__init__()
         if batch_size <= 0:
             raise DataError(f"data.batch_size must be positive, got {batch_size}")
-        self.source = source
+        if not source:
+            raise DataError("data.source is empty; give a file, folder, glob, builtin:<name> or hf:<name>")
+        self.source = str(source)
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
         self.strict = strict
+        self.bucket = bucket
         self.cache_dir = Path(cache_dir or Path(tempfile.gettempdir()) / "seqlab-cache")
         self.splits: dict[str, Any] = {}
         self._spec: DataSpec | None = None
         self.skipped: int = 0
+        self._skipped_what: str = "examples"
+        self._first_skipped: str = ""
 
     # -- what subclasses provide ----------------------------------------------------------------------------------
     def cache_key(self) -> dict[str, Any]:
@@ -134,6 +150,26 @@ class SeqDataModule(pl.LightningDataModule):
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def malformed(self, where: str, reason: str, what: str = "examples") -> None:
+        """Count one malformed example at ``where`` (``file:line``); with ``strict`` it is an error instead."""
+        if self.strict:
+            raise DataError(f"{where}: {reason} (data.strict=true; set data.strict=false to skip such {what})")
+        if not self.skipped:
+            self._first_skipped = f"{where}: {reason}"
+        self.skipped += 1
+        self._skipped_what = what
+
+    def write_split(self, out_dir: Path, split: str, dataset: Any) -> None:
+        """Save one split's Arrow dataset into the build folder."""
+        dataset.save_to_disk(str(out_dir / split))
+
+    def write_spec(self, out_dir: Path, spec: DataSpec) -> None:
+        """Save the spec (and the vocabulary, for people reading the cache) into the build folder."""
+        (out_dir / "spec.json").write_text(json.dumps(spec.to_dict(), ensure_ascii=False), encoding="utf-8")
+        spec.vocab.save(out_dir / "vocab.json")
+        if spec.target_vocab is not None:
+            spec.target_vocab.save(out_dir / "target_vocab.json")
 
     # -- caching and loaders --------------------------------------------------------------------------------------
     @property
@@ -151,13 +187,23 @@ class SeqDataModule(pl.LightningDataModule):
         datasets.disable_progress_bars()
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        self.skipped = 0
         try:
             self.build(tmp)
-            (tmp / "skipped.json").write_text(json.dumps({"skipped": self.skipped}))
+            (tmp / "skipped.json").write_text(json.dumps({"skipped": self.skipped, "what": self._skipped_what}))
             os.replace(tmp, target) if not target.exists() else shutil.rmtree(tmp)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+        if self.skipped:
+            log.warning(
+                "%s: skipped %d malformed %s in %s (first: %s); data.strict=true makes this an error",
+                self.name,
+                self.skipped,
+                self._skipped_what,
+                self.source,
+                self._first_skipped,
+            )
 
     def setup(self, stage: str | None = None) -> None:
         if self._spec is not None:
@@ -168,7 +214,7 @@ class SeqDataModule(pl.LightningDataModule):
         path = self.cache_path
         if not (path / "spec.json").exists():
             self.prepare_data()
-        self._spec = DataSpec.from_dict(json.loads((path / "spec.json").read_text()))
+        self._spec = DataSpec.from_dict(json.loads((path / "spec.json").read_text(encoding="utf-8")))
         self.skipped = json.loads((path / "skipped.json").read_text())["skipped"]
         for split in ("train", "validation", "test"):
             if (path / split).exists():
@@ -181,15 +227,31 @@ class SeqDataModule(pl.LightningDataModule):
         assert self._spec is not None
         return self._spec
 
+    def replica(self) -> tuple[int, int]:
+        """``(world_size, rank)`` of the attached trainer; ``(1, 0)`` before a trainer is attached."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 1, 0
+        return trainer.world_size, trainer.global_rank
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.splits[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=self.collate,
-            persistent_workers=self.num_workers > 0,
-        )
+        dataset = self.splits[split]
+        common = dict(num_workers=self.num_workers, collate_fn=self.collate, persistent_workers=self.num_workers > 0)
+        if self.bucket and "length" in dataset.column_names:
+            generator = torch.Generator().manual_seed(self.seed)
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            world_size, rank = self.replica()
+            batches = BucketBatchSampler(
+                sampler,
+                self.batch_size,
+                dataset["length"],
+                shuffle=shuffle,
+                seed=self.seed,
+                num_replicas=world_size,
+                rank=rank,
+            )
+            return DataLoader(dataset, batch_sampler=batches, **common)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=not self.spec.stateful)
@@ -203,10 +265,15 @@ class SeqDataModule(pl.LightningDataModule):
 
 def source_signature(source: str) -> dict[str, Any]:
     """Identify a source's content cheaply: for local files their paths, sizes and modification times."""
-    if ":" in source and not Path(source).exists() and source.split(":", 1)[0] in ("hf", "builtin"):
+    if is_remote_or_builtin(source):
         return {"source": source}
     files = resolve_files(source)
     return {"files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+
+
+def is_remote_or_builtin(source: str) -> bool:
+    """``hf:<name>`` and ``builtin:<name>`` sources (unless a local path of that name exists)."""
+    return ":" in source and source.split(":", 1)[0] in ("hf", "builtin") and not Path(source).exists()
 
 
 def resolve_files(source: str, suffixes: tuple[str, ...] = ()) -> list[Path]:
@@ -215,7 +282,11 @@ def resolve_files(source: str, suffixes: tuple[str, ...] = ()) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and (not suffixes or p.suffix in suffixes))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and (not suffixes or p.suffix in suffixes)
+        )
         if not files:
             raise DataError(f"data.source: folder {path} holds no {'/'.join(suffixes) or ''} files")
         return files
@@ -223,17 +294,67 @@ def resolve_files(source: str, suffixes: tuple[str, ...] = ()) -> list[Path]:
 
     matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
     if not matches:
-        raise DataError(f"data.source: {source} does not exist (expected a file, folder, glob or hf:<name>)")
+        raise DataError(
+            f"data.source: {source} does not exist (expected a file, folder, glob, builtin:<name> or hf:<name>)"
+        )
     return matches
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file; non-UTF-8 bytes are reported with the file and line."""
+    """Read a non-empty UTF-8 text file; an empty file or non-UTF-8 bytes are reported with the file and line."""
     data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path}: the file is empty")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise DataError(
-            f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start})"
+            f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start}); "
+            "convert the file to UTF-8"
         ) from None
+
+
+def load_hf(source: str) -> Any:
+    """``hf:<name>[:<config>]`` → the ``DatasetDict`` from the Hugging Face hub (or its local cache)."""
+    import datasets
+
+    parts = source.split(":")
+    if len(parts) < 2 or not parts[1]:
+        raise DataError(f"data.source={source}: expected hf:<name>[:<config>]")
+    name, config = parts[1], (parts[2] if len(parts) > 2 and parts[2] else None)
+    try:
+        return datasets.load_dataset(name, config)
+    except Exception as err:  # the hub, the network or the cache: report in one line
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"data.source={source}: cannot load from the Hugging Face hub ({reason})") from None
+
+
+#: Hugging Face split names → seqlab's
+HF_SPLITS = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
+
+
+def split_by_seed(items: list[Any], fractions: tuple[float, ...], seed: int) -> dict[str, list[Any]]:
+    """Assign items to train/validation/test by a seeded shuffle (the same seed, the same split; order kept)."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    n_train = round(fractions[0] * len(items))
+    n_val = round(fractions[1] * len(items))
+    cuts = {"train": order[:n_train], "validation": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
+    return {s: [items[i] for i in sorted(idx)] for s, idx in cuts.items() if idx}
+
+
+def check_fractions(split: Any) -> tuple[float, float, float]:
+    """Validate ``data.split`` (three non-negative fractions summing to 1)."""
+    values = tuple(float(f) for f in split)
+    if len(values) != 3 or any(f < 0 for f in values) or abs(sum(values) - 1.0) > 1e-6:
+        raise DataError(f"data.split must be three non-negative fractions summing to 1, got {list(split)}")
+    return values  # type: ignore[return-value]
+
+
+def required_splits(source: str, splits: dict[str, Any]) -> None:
+    """Training needs a train and a validation split."""
+    if not splits.get("train"):
+        raise DataError(f"data.source={source}: no training examples")
+    if not splits.get("validation"):
+        raise DataError(f"data.source={source}: no validation examples (add a validation file or change data.split)")

@@ -2,25 +2,62 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.data.base import DataSpec
 
 if TYPE_CHECKING:
+    from seqlab.cells import Recurrent
     from seqlab.models.sequence_model import SequenceModel
+
+#: target id that losses and metrics skip (padded steps)
+IGNORE = -100
 
 
 @dataclass
 class HeadContext:
-    """What a head may use to build itself: the data spec and the model's encoder output size."""
+    """What a head may use to build itself: the data spec, the model's sizes, and the model's recurrent config.
+
+    ``encoder_size`` is the encoder's output size ``D*H``; ``cell`` is ``{"name": ..., **cell options}`` and
+    ``encoder`` the runner options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
+    ``compile``), so a head can build a decoder of the same kind with :meth:`build_recurrent`.
+    """
 
     spec: DataSpec
     encoder_size: int
     embedding_dim: int
+    cell: dict[str, Any] = field(default_factory=lambda: {"name": "lstm"})
+    encoder: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bidirectional(self) -> bool:
+        return bool(self.encoder.get("bidirectional", False))
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.encoder.get("num_layers", 1))
+
+    def build_recurrent(self, input_size: int, hidden_size: int, num_layers: int | None = None) -> Recurrent:
+        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options and runner options
+        (dropout, path, compile), e.g. a decoder: ``ctx.build_recurrent(embedding_dim, ctx.encoder_size)``."""
+        from seqlab.cells import Recurrent
+
+        cell = dict(self.cell)
+        runner = {k: v for k, v in self.encoder.items() if k in ("dropout", "path", "compile")}
+        return Recurrent(
+            cell.pop("name"),
+            input_size,
+            hidden_size,
+            num_layers=self.num_layers if num_layers is None else num_layers,
+            **runner,
+            **cell,
+        )
 
 
 class Head(nn.Module):
@@ -47,6 +84,8 @@ class Head(nn.Module):
 
     #: data tasks this head serves by default (``head=auto``)
     tasks: ClassVar[tuple[str, ...]] = ()
+    #: whether :meth:`generate` needs an input sequence (seq2seq's ``source``): prompt-only samplers skip such heads
+    generates_from_source: ClassVar[bool] = False
 
     def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
@@ -87,3 +126,61 @@ def sample_next(
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def ignore_padding(targets: Tensor, lengths: Tensor | None) -> Tensor:
+    """``targets (B, T)`` with every step at or past its sequence's length set to :data:`IGNORE`."""
+    if lengths is None:
+        return targets
+    steps = torch.arange(targets.shape[1], device=targets.device)
+    return targets.masked_fill(steps[None, :] >= lengths.to(targets.device)[:, None], IGNORE)
+
+
+def token_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``, skipping :data:`IGNORE` steps."""
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=IGNORE, reduction=reduction
+    )
+
+
+def update_token_loss(metric: Any, logits: Tensor, targets: Tensor) -> None:
+    """Feed a ``MeanMetric`` the batch's mean token cross-entropy, weighted by its number of real tokens, so the
+    epoch value is the mean over tokens (what perplexity needs), not over batches."""
+    tokens = (targets != IGNORE).sum()
+    nll = token_cross_entropy(logits, targets, reduction="sum")
+    metric.update(nll / tokens.clamp(min=1), weight=tokens)
+
+
+def seeded_generator(device: torch.device, seed: int | None) -> torch.Generator:
+    """A generator on ``device`` seeded with ``seed`` (a fresh random seed when None)."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed if seed is not None else torch.seed())
+    return generator
+
+
+def sample_sequences(
+    step: Callable[[Tensor, Any], tuple[Tensor, Any]],
+    logits: Tensor,
+    state: Any,
+    max_length: int,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+    eos_id: int | None,
+) -> list[list[int]]:
+    """The sampling loop shared by generating heads: from ``logits (B, V)`` of the first step, sample a token per
+    row, feed it to ``step(tokens (B,), state) → (logits (B, V), state)``, repeat. A row stops after ``eos_id``
+    (kept in its sample) or at ``max_length`` tokens; pass ``eos_id=None`` never to stop early."""
+    samples: list[list[int]] = [[] for _ in range(logits.shape[0])]
+    done = torch.zeros(logits.shape[0], dtype=torch.bool, device=logits.device)
+    for _ in range(max_length):
+        token = sample_next(logits, temperature, top_k, generator)
+        for i, t in enumerate(token.tolist()):
+            if not done[i]:
+                samples[i].append(t)
+        if eos_id is not None:
+            done |= token == eos_id
+            if bool(done.all()):
+                break
+        logits, state = step(token, state)
+    return samples

@@ -11,22 +11,35 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from seqlab.heads.base import Head, HeadContext, sample_next
+from seqlab.heads.base import (
+    IGNORE,
+    Head,
+    HeadContext,
+    ignore_padding,
+    sample_sequences,
+    seeded_generator,
+    token_cross_entropy,
+    update_token_loss,
+)
+from seqlab.registry import ConfigError
 
 if TYPE_CHECKING:
     from seqlab.models.sequence_model import SequenceModel
-
-IGNORE = -100
 
 
 class ManyToManyHead(Head):
     """One prediction per input step: ``logits (B, T, V)`` from encoder outputs ``(B, T, D*H)``.
 
-    For language models (task ``language_model``) ``V`` is the vocabulary and ``targets`` are the next tokens;
-    ``tie_weights`` shares the output matrix with the input embedding (Press & Wolf 2017; needs a projection when
-    sizes differ). For tagging ``V`` is the number of tags. Padded steps (``lengths``) never count in the loss.
+    Batch keys: ``inputs (B, T)`` token ids, ``targets (B, T)``, optional ``lengths (B,)`` (steps at or past a
+    length are padding: they never count in the loss or the metrics).
+
+    For language models (task ``language_model``) ``V`` is the vocabulary and ``targets`` are the next tokens
+    (``inputs`` shifted by one); the encoder must run left to right (a bidirectional one would see the answer);
+    ``tie_weights`` shares the output matrix with the input embedding (Press & Wolf 2017; a projection is added when
+    sizes differ). For tagging (task ``tagging``) ``targets`` hold one tag id per input token and ``V`` is the number
+    of tags (``spec.target_vocab`` or ``spec.classes``); bidirectional encoders are welcome.
     Metrics: ``loss``, ``perplexity`` and ``bpc`` (bits per token — per character for char models) for language
-    models; ``accuracy`` always.
+    models; ``accuracy`` (per real token) always.
     """
 
     tasks = ("language_model", "tagging")
@@ -37,6 +50,15 @@ class ManyToManyHead(Head):
         self.language_model = spec.task == "language_model"
         vocab = spec.target_vocab if spec.task == "tagging" and spec.target_vocab else spec.vocab
         self.num_outputs = len(vocab) if (self.language_model or spec.target_vocab) else spec.num_classes
+        if self.language_model and ctx.bidirectional:
+            raise ConfigError(
+                "head=many_to_many: a language model needs a left-to-right encoder; "
+                "set model.encoder.bidirectional=false"
+            )
+        if not self.language_model and tie_weights:
+            raise ConfigError("model.head.tie_weights=true needs a language model (output vocabulary = input one)")
+        if self.num_outputs < 1:
+            raise ConfigError("head=many_to_many for tagging needs spec.target_vocab or spec.classes (the tags)")
         self.tie_weights = tie_weights
         self.dropout = nn.Dropout(dropout)
         if tie_weights:
@@ -60,21 +82,8 @@ class ManyToManyHead(Head):
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
         return {"logits": self.logits(model, encoded), "state": final_state}
 
-    def _targets(self, batch: dict[str, Tensor]) -> Tensor:
-        targets = batch["targets"]
-        lengths = batch.get("lengths")
-        if lengths is not None:
-            steps = torch.arange(targets.shape[1], device=targets.device)
-            targets = targets.masked_fill(steps[None, :] >= lengths[:, None], IGNORE)
-        return targets
-
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        logits = out["logits"]
-        return F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(),
-            self._targets(batch).reshape(-1),
-            ignore_index=IGNORE,
-        )
+        return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
 
     def make_metrics(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {
@@ -84,17 +93,9 @@ class ManyToManyHead(Head):
         return metrics
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        targets = self._targets(batch)
-        logits = out["logits"]
-        tokens = (targets != IGNORE).sum()
-        nll = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]).float(),
-            targets.reshape(-1),
-            ignore_index=IGNORE,
-            reduction="sum",
-        )
-        metrics["loss"].update(nll / tokens.clamp(min=1), weight=tokens)
-        metrics["accuracy"].update(logits.argmax(-1), targets)
+        targets = ignore_padding(batch["targets"], batch.get("lengths"))
+        update_token_loss(metrics["loss"], out["logits"], targets)
+        metrics["accuracy"].update(out["logits"].argmax(-1), targets)
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity and bits per token follow from the mean cross-entropy (in nats per token)."""
@@ -102,6 +103,11 @@ class ManyToManyHead(Head):
             return {}
         loss = values["loss"]
         return {"perplexity": math.exp(min(loss, 50.0)), "bpc": loss / math.log(2)}
+
+    @property
+    def generates(self) -> bool:
+        """Only language models generate; a tagger does not."""
+        return self.language_model
 
     @torch.no_grad()
     def generate(
@@ -119,24 +125,16 @@ class ManyToManyHead(Head):
         if not self.language_model:
             raise ValueError("only language models generate")
         device = next(model.parameters()).device
-        generator = torch.Generator(device=device)
-        generator.manual_seed(seed if seed is not None else torch.seed())
+        generator = seeded_generator(device, seed)
         spec = model.spec
         prompt = list(prompt) if prompt else [spec.vocab.bos_id]
         inputs = torch.tensor([prompt] * num_samples, device=device)
         encoded, state = model.encode(inputs, None, None)
-        logits = self.logits(model, encoded[:, -1:])[:, -1]
-        samples: list[list[int]] = [[] for _ in range(num_samples)]
-        done = torch.zeros(num_samples, dtype=torch.bool, device=device)
-        for _ in range(max_length):
-            token = sample_next(logits, temperature, top_k, generator)
-            for i, t in enumerate(token.tolist()):
-                if not done[i]:
-                    samples[i].append(t)
-            if stop_at_eos:
-                done |= token == spec.vocab.eos_id
-                if bool(done.all()):
-                    break
+
+        def step(token: Tensor, state: Any) -> tuple[Tensor, Any]:
             encoded, state = model.encode(token[:, None], None, state)
-            logits = self.logits(model, encoded)[:, -1]
-        return samples
+            return self.logits(model, encoded)[:, -1], state
+
+        logits = self.logits(model, encoded[:, -1:])[:, -1]
+        eos_id = spec.vocab.eos_id if stop_at_eos else None
+        return sample_sequences(step, logits, state, max_length, temperature, top_k, generator, eos_id)

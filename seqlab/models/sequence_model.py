@@ -87,7 +87,13 @@ class SequenceModel(nn.Module):
             raise ConfigError(
                 f"head={name} does not fit the data's task '{spec.task}'; it serves {', '.join(head_cls.tasks)}"
             )
-        ctx = HeadContext(spec=spec, encoder_size=self.encoder.output_size, embedding_dim=input_size)
+        ctx = HeadContext(
+            spec=spec,
+            encoder_size=self.encoder.output_size,
+            embedding_dim=input_size,
+            cell={"name": cell_name, **cell},
+            encoder={"hidden_size": hidden_size, **encoder},
+        )
         try:
             self.head: Head = head_cls(ctx, **head)
         except TypeError as err:

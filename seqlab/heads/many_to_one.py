@@ -1,0 +1,160 @@
+"""Many-to-one: one label per sequence — sentiment, tune type, any sequence classification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
+
+from seqlab.cells.recurrent import length_mask
+from seqlab.heads.base import Head, HeadContext
+from seqlab.registry import ConfigError
+
+POOLS = ("last", "mean", "max", "attention")
+
+
+class AttentionPooling(nn.Module):
+    """Additive self-attention pooling (Yang et al. 2016): ``a_t = softmax_t(vᵀ tanh(W e_t + b))``, ``Σ_t a_t e_t``.
+
+    ``encoded (B, T, D)``, ``mask (B, T)`` (True on real steps) → ``pooled (B, D)``, ``weights (B, T)`` (zero on
+    padding, summing to 1 over real steps).
+    """
+
+    def __init__(self, size: int, attention_size: int):
+        super().__init__()
+        self.project = nn.Linear(size, attention_size)
+        self.score = nn.Linear(attention_size, 1, bias=False)
+
+    def forward(self, encoded: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        scores = self.score(torch.tanh(self.project(encoded))).squeeze(-1)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores.float(), dim=-1).to(encoded.dtype)
+        return torch.einsum("bt,btd->bd", weights, encoded), weights
+
+
+class ManyToOneHead(Head):
+    """One label per sequence: encoder outputs ``(B, T, D*H)`` → pooled ``(B, D*H)`` → ``logits (B, C)``.
+
+    Batch keys: ``inputs (B, T)`` token ids, ``lengths (B,)`` real lengths, ``targets (B,)`` class ids
+    (``spec.classes`` names them; task ``classification``).
+
+    ``pool`` (``model.head.pool``): ``last`` — the output at each sequence's last real step; with a bidirectional
+    encoder, the forward direction's last real step joined with the backward direction's first step (where each
+    direction has read the whole sequence); ``mean`` / ``max`` — over real steps only; ``attention`` — learned
+    additive attention over real steps, whose weights come back as ``out["attention"] (B, T)`` for plotting.
+    Padding never changes a result. ``class_weights``: ``null``, ``spec`` (the data spec's ``class_weights``) or a
+    list with one weight per class, passed to the cross-entropy. Metrics: ``loss``, ``accuracy``, ``macro_f1``,
+    ``macro_recall``.
+
+    >>> import torch
+    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.data.vocab import Tokenizer, Vocabulary
+    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> spec = DataSpec("classification", Vocabulary.build([list("ab")]), Tokenizer(), classes=["no", "yes"])
+    >>> model = SequenceModel(spec, {"name": "gru"}, {"name": "many_to_one", "pool": "attention"},
+    ...                       {"hidden_size": 8, "bidirectional": True}, embedding_dim=4)
+    >>> out = model({"inputs": torch.tensor([[4, 5, 4], [5, 4, 0]]), "lengths": torch.tensor([3, 2])})
+    >>> tuple(out["logits"].shape), tuple(out["attention"].shape), float(out["attention"][1, 2])
+    ((2, 2), (2, 3), 0.0)
+    """
+
+    tasks = ("classification",)
+
+    def __init__(
+        self,
+        ctx: HeadContext,
+        pool: str = "last",
+        attention_size: int = 64,
+        dropout: float = 0.0,
+        class_weights: str | list[float] | None = None,
+    ):
+        super().__init__()
+        if pool not in POOLS:
+            raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")
+        num_classes = ctx.spec.num_classes
+        if num_classes < 2:
+            raise ConfigError(f"head=many_to_one needs at least 2 classes in the data spec, got {num_classes}")
+        self.pool = pool
+        self.num_classes = num_classes
+        self.num_directions = 2 if ctx.bidirectional else 1
+        self.attention = AttentionPooling(ctx.encoder_size, attention_size) if pool == "attention" else None
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(ctx.encoder_size, num_classes)
+        weights = resolve_class_weights(class_weights, ctx)
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
+        lengths = batch.get("lengths")
+        mask = length_mask(lengths, encoded.shape[1], encoded.device)
+        out: dict[str, Any] = {}
+        if self.pool == "attention":
+            pooled, out["attention"] = self.attention(encoded, mask)
+        elif self.pool == "mean":
+            pooled = self._mean(encoded, mask)
+        elif self.pool == "max":
+            pooled = encoded if mask is None else encoded.masked_fill(~mask[..., None], float("-inf"))
+            pooled = pooled.max(dim=1).values
+        else:
+            pooled = self._last(encoded, lengths)
+        out["logits"] = self.out(self.dropout(pooled))
+        return out
+
+    @staticmethod
+    def _mean(encoded: Tensor, mask: Tensor | None) -> Tensor:
+        if mask is None:
+            return encoded.mean(dim=1)
+        real = mask.sum(dim=1, keepdim=True).clamp(min=1).to(encoded.dtype)
+        return (encoded * mask[..., None].to(encoded.dtype)).sum(dim=1) / real
+
+    def _last(self, encoded: Tensor, lengths: Tensor | None) -> Tensor:
+        B, T, size = encoded.shape
+        rows = torch.arange(B, device=encoded.device)
+        last = lengths.to(encoded.device) - 1 if lengths is not None else torch.full_like(rows, T - 1)
+        forward_last = encoded[rows, last]
+        if self.num_directions == 1:
+            return forward_last
+        half = size // 2
+        return torch.cat([forward_last[:, :half], encoded[:, 0, half:]], dim=-1)
+
+    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return F.cross_entropy(out["logits"].float(), batch["targets"], weight=self.class_weights)
+
+    def make_metrics(self) -> dict[str, Any]:
+        return {
+            "loss": MeanMetric(),
+            "accuracy": MulticlassAccuracy(self.num_classes, average="micro"),
+            "macro_f1": MulticlassF1Score(self.num_classes, average="macro"),
+            "macro_recall": MulticlassRecall(self.num_classes, average="macro"),
+        }
+
+    def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
+        targets = batch["targets"]
+        metrics["loss"].update(self.loss(out, batch), weight=targets.numel())
+        predictions = out["logits"].argmax(-1)
+        for name in ("accuracy", "macro_f1", "macro_recall"):
+            metrics[name].update(predictions, targets)
+
+
+def resolve_class_weights(option: str | list[float] | None, ctx: HeadContext) -> Tensor | None:
+    """``model.head.class_weights`` → a ``(C,)`` tensor or None, with clear errors."""
+    if option is None:
+        return None
+    if option == "spec":
+        if ctx.spec.class_weights is None:
+            raise ConfigError("model.head.class_weights=spec: the data spec carries no class_weights")
+        option = list(ctx.spec.class_weights)
+    if isinstance(option, str):
+        raise ConfigError(f"model.head.class_weights must be null, 'spec' or a list of numbers, got '{option}'")
+    weights = [float(w) for w in option]
+    if len(weights) != ctx.spec.num_classes:
+        raise ConfigError(
+            f"model.head.class_weights has {len(weights)} values but the data has {ctx.spec.num_classes} classes"
+        )
+    if any(w < 0 for w in weights) or not any(weights):
+        raise ConfigError("model.head.class_weights must be non-negative and not all zero")
+    return torch.tensor(weights)

@@ -1,0 +1,191 @@
+"""One-to-many: a label (or a vector) → a sequence — e.g. a tune of a given type."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from seqlab.heads.base import (
+    IGNORE,
+    Head,
+    HeadContext,
+    ignore_padding,
+    sample_sequences,
+    seeded_generator,
+    token_cross_entropy,
+    update_token_loss,
+)
+from seqlab.registry import CELLS, ConfigError
+
+if TYPE_CHECKING:
+    from seqlab.models.sequence_model import SequenceModel
+
+Condition = int | str | list[int | str] | None
+
+
+class OneToManyHead(Head):
+    """A sequence generated from a condition: the model's embedding and encoder are the decoder (left to right).
+
+    Batch keys (task ``conditional_generation``): ``condition (B,)`` class ids (``spec.classes`` names them) — or a
+    float ``(B, C)`` vector of class weights, mixing the classes' embeddings —, ``inputs (B, T)`` = ``<bos>`` +
+    tokens, ``targets (B, T)`` = tokens + ``<eos>``, ``lengths (B,)``. Trained with teacher forcing.
+
+    The condition (an embedding of ``condition_dim``, default the token embedding size) enters the decoder in two
+    configurable ways: ``condition_init`` sets the initial state of every layer (``tanh`` of a linear map, one per
+    state tensor: ``h``, and ``c`` for LSTMs), ``condition_input`` adds a learned projection of it to the token
+    embedding at every step (the same as concatenating it to the input). At least one must be on. The encoder must
+    not be bidirectional. Metrics: ``loss``, ``perplexity``, ``accuracy`` (next-token, real steps only).
+
+    >>> import torch
+    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.data.vocab import Tokenizer, Vocabulary
+    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> spec = DataSpec("conditional_generation", Vocabulary.build([list("ab")]), Tokenizer(), classes=["x", "y"])
+    >>> model = SequenceModel(spec, {"name": "lstm"}, {"name": "one_to_many", "condition_input": True},
+    ...                       {"hidden_size": 8}, embedding_dim=4)
+    >>> batch = {"condition": torch.tensor([0, 1]), "inputs": torch.tensor([[2, 4, 5], [2, 5, 0]]),
+    ...          "targets": torch.tensor([[4, 5, 3], [5, 3, 0]]), "lengths": torch.tensor([3, 2])}
+    >>> tuple(model(batch)["logits"].shape)
+    (2, 3, 6)
+    >>> len(model.head.generate(model, condition="y", num_samples=2, max_length=5, seed=0))
+    2
+    """
+
+    tasks = ("conditional_generation",)
+
+    def __init__(
+        self,
+        ctx: HeadContext,
+        condition_init: bool = True,
+        condition_input: bool = False,
+        condition_dim: int | None = None,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        spec = ctx.spec
+        if ctx.bidirectional:
+            raise ConfigError(
+                "head=one_to_many uses the encoder as a left-to-right decoder; set model.encoder.bidirectional=false"
+            )
+        if not (condition_init or condition_input):
+            raise ConfigError(
+                "head=one_to_many: set model.head.condition_init or model.head.condition_input to true "
+                "(otherwise the condition is ignored)"
+            )
+        if spec.num_classes < 1:
+            raise ConfigError("head=one_to_many needs the data spec's classes (the conditions)")
+        condition_dim = condition_dim or ctx.embedding_dim
+        if condition_dim <= 0:
+            raise ConfigError(f"model.head.condition_dim must be positive, got {condition_dim}")
+        self.classes = list(spec.classes)
+        self.vocab_size = spec.vocab_size
+        self.hidden_size = int(ctx.encoder["hidden_size"]) if "hidden_size" in ctx.encoder else ctx.encoder_size
+        self.num_layers = ctx.num_layers
+        self.num_states = len(CELLS.get(ctx.cell["name"]).state_names)
+        self.condition_embedding = nn.Embedding(len(self.classes), condition_dim)
+        self.condition_to_state = (
+            nn.Linear(condition_dim, self.num_states * self.num_layers * self.hidden_size) if condition_init else None
+        )
+        self.condition_to_input = nn.Linear(condition_dim, ctx.embedding_dim) if condition_input else None
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(ctx.encoder_size, self.vocab_size)
+
+    def condition_vector(self, condition: Tensor) -> Tensor:
+        """``(B,)`` class ids → ``(B, condition_dim)``; a float ``(B, C)`` vector mixes the class embeddings."""
+        if condition.is_floating_point():
+            return condition.to(self.condition_embedding.weight.dtype) @ self.condition_embedding.weight
+        return self.condition_embedding(condition)
+
+    def initial_state(self, condition: Tensor) -> tuple[Tensor, ...]:
+        """The decoder's initial state from ``condition (B, condition_dim)``: one ``(layers, B, H)`` per state."""
+        B = condition.shape[0]
+        flat = torch.tanh(self.condition_to_state(condition))
+        per_state = flat.view(B, self.num_states, self.num_layers, self.hidden_size).permute(1, 2, 0, 3)
+        return tuple(s.contiguous() for s in per_state)
+
+    def decode(
+        self, model: SequenceModel, inputs: Tensor, condition: Tensor, lengths: Tensor | None, state: Any = None
+    ) -> tuple[Tensor, Any]:
+        """Run the decoder over ``inputs (B, T)`` given ``condition (B, condition_dim)`` → ``logits (B, T, V)``.
+        ``state`` continues a previous call (generation); None starts from the condition."""
+        x = model.embedding(inputs)
+        if self.condition_to_input is not None:
+            x = x + self.condition_to_input(condition)[:, None].to(x.dtype)
+        if state is None and self.condition_to_state is not None:
+            state = self.initial_state(condition)
+        encoded, final_state = model.encoder(x, lengths, state)
+        return self.out(self.dropout(encoded)), final_state
+
+    def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+        condition = self.condition_vector(batch["condition"])
+        logits, final_state = self.decode(model, batch["inputs"], condition, batch.get("lengths"), state)
+        return {"logits": logits, "state": final_state}
+
+    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
+
+    def make_metrics(self) -> dict[str, Any]:
+        return {
+            "loss": MeanMetric(),
+            "accuracy": MulticlassAccuracy(self.vocab_size, average="micro", ignore_index=IGNORE),
+        }
+
+    def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
+        targets = ignore_padding(batch["targets"], batch.get("lengths"))
+        update_token_loss(metrics["loss"], out["logits"], targets)
+        metrics["accuracy"].update(out["logits"].argmax(-1), targets)
+
+    def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
+        """Perplexity follows from the mean cross-entropy (nats per token)."""
+        return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
+
+    def class_ids(self, condition: Condition, num_samples: int) -> list[int]:
+        """The class id of every sample: None → the classes in turn; a name or id → ``num_samples`` of it;
+        a list → ``num_samples`` of each listed condition, in order."""
+        if condition is None:
+            return [i % len(self.classes) for i in range(num_samples)]
+        listed = condition if isinstance(condition, list) else [condition]
+        ids = []
+        for c in listed:
+            if isinstance(c, str):
+                if c not in self.classes:
+                    raise ConfigError(f"condition={c}: unknown class; the classes are {', '.join(self.classes)}")
+                c = self.classes.index(c)
+            if not 0 <= int(c) < len(self.classes):
+                raise ConfigError(f"condition={c}: class ids go from 0 to {len(self.classes) - 1}")
+            ids += [int(c)] * num_samples
+        return ids
+
+    @torch.no_grad()
+    def generate(
+        self,
+        model: SequenceModel,
+        condition: Condition = None,
+        prompt: list[int] | None = None,
+        num_samples: int = 1,
+        max_length: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        stop_at_eos: bool = True,
+    ) -> list[list[int]]:
+        """Sample sequences from a condition alone (class name, class id, or a list of them; None: every class in
+        turn), optionally continuing ``prompt`` (token ids after ``<bos>``). Deterministic for a ``seed``."""
+        device = next(model.parameters()).device
+        generator = seeded_generator(device, seed)
+        ids = torch.tensor(self.class_ids(condition, num_samples), device=device)
+        vector = self.condition_vector(ids)
+        inputs = torch.tensor([[model.spec.vocab.bos_id, *(prompt or [])]] * len(ids), device=device)
+        logits, state = self.decode(model, inputs, vector, None)
+
+        def step(token: Tensor, state: Any) -> tuple[Tensor, Any]:
+            logits, state = self.decode(model, token[:, None], vector, None, state)
+            return logits[:, -1], state
+
+        eos_id = model.spec.vocab.eos_id if stop_at_eos else None
+        return sample_sequences(step, logits[:, -1], state, max_length, temperature, top_k, generator, eos_id)

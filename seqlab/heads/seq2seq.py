@@ -1,0 +1,397 @@
+"""Sequence-to-sequence: an encoder-decoder for unaligned sequences — translation, date normalisation, reversal."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.text import CHRFScore, SacreBLEUScore
+
+from seqlab.cells.recurrent import length_mask
+from seqlab.heads.attention import Attention, save_attention_heatmap
+from seqlab.heads.base import (
+    IGNORE,
+    Head,
+    HeadContext,
+    ignore_padding,
+    sample_sequences,
+    seeded_generator,
+    token_cross_entropy,
+    update_token_loss,
+)
+from seqlab.registry import ConfigError
+
+if TYPE_CHECKING:
+    from seqlab.models.sequence_model import SequenceModel
+
+ATTENTIONS = ("none", "bahdanau", "luong")
+LUONG_SCORES = ("dot", "general")
+
+
+class Memory:
+    """What the decoder reads from one encoded source batch: outputs ``(B, S, D*H)``, mask ``(B, S)``, and the
+    attention's precomputed keys."""
+
+    def __init__(self, outputs: Tensor, mask: Tensor | None, keys: Tensor | None):
+        self.outputs, self.mask, self.keys = outputs, mask, keys
+
+    def repeat(self, times: int) -> Memory:
+        """Each row repeated ``times`` (rows stay grouped: beams of one source)."""
+
+        def rep(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.repeat_interleave(times, dim=0)
+
+        return Memory(rep(self.outputs), rep(self.mask), rep(self.keys))
+
+
+class Seq2SeqHead(Head):
+    """Encoder-decoder: the model's embedding + encoder read the source, a decoder of the same cell writes the target.
+
+    Batch keys (task ``translation``): ``inputs (B, S)`` source ids, ``lengths (B,)`` source lengths;
+    ``targets_in (B, T)`` = ``<bos>`` + target, ``targets (B, T)`` = target + ``<eos>``, ``target_lengths (B,)``
+    (ids in ``spec.target_vocab``, or ``spec.vocab`` when there is none).
+
+    The decoder has the encoder's layer count and its output size ``D*H`` (so a bidirectional encoder's final
+    states, both directions joined per layer, start it). ``attention``: ``none`` (the final state is all the decoder
+    gets), ``bahdanau`` (additive score on the previous decoder state; the context is fed with the next input;
+    Bahdanau et al. 2015) or ``luong`` (``score``: ``dot`` or ``general`` on the current decoder state, then
+    ``h̃ = tanh(W_c [c; s])``; Luong et al. 2015). ``teacher_forcing``: the chance, per step and sequence, that
+    training feeds the true previous token rather than the model's own prediction.
+
+    ``forward`` returns ``logits (B, T, V)`` and ``attention (B, T, S)`` (teacher-forced); in eval mode also
+    ``predictions`` (greedy, without ``<eos>``, at most ``2 S + 10`` tokens), which the metrics score:
+    ``loss``, ``perplexity``, ``accuracy`` (teacher-forced tokens), ``bleu`` and ``chrf`` (sacreBLEU's 13a
+    tokenisation and chrF, on detokenised text), ``exact_match``. :meth:`generate` translates id lists by sampling
+    (``temperature``, ``top_k``; 0 is greedy) or by beam search (``beam_size`` > 1, GNMT ``length_penalty``).
+
+    >>> import torch
+    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.data.vocab import Tokenizer, Vocabulary
+    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> spec = DataSpec("translation", Vocabulary.build([list("abc")]), Tokenizer())
+    >>> model = SequenceModel(spec, {"name": "gru"}, {"name": "seq2seq", "attention": "luong", "score": "dot"},
+    ...                       {"hidden_size": 8, "bidirectional": True}, embedding_dim=4)
+    >>> batch = {"inputs": torch.tensor([[4, 5, 6], [6, 4, 0]]), "lengths": torch.tensor([3, 2]),
+    ...          "targets_in": torch.tensor([[2, 6, 5], [2, 4, 0]]), "targets": torch.tensor([[6, 5, 3], [4, 3, 0]]),
+    ...          "target_lengths": torch.tensor([3, 2])}
+    >>> out = model(batch)
+    >>> tuple(out["logits"].shape), tuple(out["attention"].shape)
+    ((2, 3, 7), (2, 3, 3))
+    >>> len(model.head.generate(model, source=[[4, 5], [6]], max_length=4, temperature=0))
+    2
+    """
+
+    tasks = ("translation",)
+    generates_from_source = True
+
+    def __init__(
+        self,
+        ctx: HeadContext,
+        attention: str = "bahdanau",
+        score: str | None = None,
+        attention_size: int | None = None,
+        teacher_forcing: float = 1.0,
+        beam_size: int = 1,
+        length_penalty: float = 0.0,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if attention not in ATTENTIONS:
+            raise ConfigError(f"model.head.attention must be one of {', '.join(ATTENTIONS)}, got '{attention}'")
+        if attention == "luong" and (score or "general") not in LUONG_SCORES:
+            raise ConfigError(f"model.head.score for luong attention is dot or general, got '{score}'")
+        if attention == "bahdanau" and score not in (None, "additive"):
+            raise ConfigError(f"model.head.score for bahdanau attention is additive, got '{score}'")
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ConfigError(f"model.head.teacher_forcing must be in [0, 1], got {teacher_forcing}")
+        if beam_size < 1:
+            raise ConfigError(f"model.head.beam_size must be >= 1, got {beam_size}")
+        spec = ctx.spec
+        self.spec = spec
+        self.target_vocab = spec.target_vocab or spec.vocab
+        self.vocab_size = len(self.target_vocab)
+        self.attention_kind = attention
+        self.teacher_forcing = teacher_forcing
+        self.beam_size = beam_size
+        self.length_penalty = length_penalty
+        self.num_layers = ctx.num_layers
+        self.num_directions = 2 if ctx.bidirectional else 1
+        size = ctx.encoder_size
+        self.target_embedding = nn.Embedding(self.vocab_size, ctx.embedding_dim, padding_idx=self.target_vocab.pad_id)
+        context_input = size if attention == "bahdanau" else 0
+        self.decoder = ctx.build_recurrent(ctx.embedding_dim + context_input, size)
+        self.attention: Attention | None = None
+        self.combine: nn.Linear | None = None
+        if attention != "none":
+            kind = "additive" if attention == "bahdanau" else (score or "general")
+            self.attention = Attention(kind, size, size, attention_size)
+            self.combine = nn.Linear(2 * size, size)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(size, self.vocab_size)
+
+    # -- the network ----------------------------------------------------------------------------------------------
+    def encode(self, model: SequenceModel, inputs: Tensor, lengths: Tensor | None) -> tuple[Memory, tuple]:
+        """Source ``(B, S)`` → the decoder's memory and initial state (each layer's directions joined)."""
+        outputs, final = model.encode(inputs, lengths)
+        keys = self.attention.precompute(outputs) if self.attention is not None else None
+        memory = Memory(outputs, length_mask(lengths, inputs.shape[1], inputs.device), keys)
+        L, D = self.num_layers, self.num_directions
+        state = tuple(s.view(L, D, *s.shape[1:]).transpose(1, 2).flatten(2).contiguous() for s in final)
+        return memory, state
+
+    def _attend(self, query: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
+        assert self.attention is not None
+        return self.attention(query, memory.outputs, memory.mask, memory.keys)
+
+    def _output(self, decoded: Tensor, context: Tensor | None) -> Tensor:
+        if context is not None:
+            assert self.combine is not None
+            decoded = torch.tanh(self.combine(torch.cat([context, decoded], dim=-1)))
+        return self.out(self.dropout(decoded))
+
+    def step(self, token: Tensor, state: tuple, memory: Memory) -> tuple[Tensor, tuple, Tensor | None]:
+        """One decoder step: previous tokens ``(B,)`` → ``logits (B, V)``, new state, attention ``(B, S)``."""
+        x = self.target_embedding(token)
+        context = weights = None
+        if self.attention_kind == "bahdanau":
+            context, weights = self._attend(state[0][-1], memory)
+            x = torch.cat([x, context], dim=-1)
+        decoded, state = self.decoder(x[:, None], None, state)
+        decoded = decoded[:, 0]
+        if self.attention_kind == "luong":
+            context, weights = self._attend(decoded, memory)
+        return self._output(decoded, context), state, weights
+
+    def _teacher_forced(self, targets_in: Tensor, target_lengths: Tensor | None, state: tuple, memory: Memory):
+        """All steps at once, when every input is the true previous token and the attention reads the current
+        state (none / luong): one decoder pass, one attention product."""
+        decoded, _ = self.decoder(self.target_embedding(targets_in), target_lengths, state)
+        if self.attention_kind == "none":
+            return self._output(decoded, None), None
+        context, weights = self._attend(decoded, memory)
+        return self._output(decoded, context), weights
+
+    def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+        memory, state = self.encode(model, batch["inputs"], batch.get("lengths"))
+        targets_in = batch["targets_in"]
+        forcing = self.teacher_forcing if self.training else 1.0
+        out: dict[str, Any] = {}
+        if forcing >= 1.0 and self.attention_kind != "bahdanau":
+            out["logits"], out["attention"] = self._teacher_forced(
+                targets_in, batch.get("target_lengths"), state, memory
+            )
+        else:
+            out["logits"], out["attention"] = self._step_loop(targets_in, state, memory, forcing)
+        if not self.training:
+            limit = 2 * batch["inputs"].shape[1] + 10
+            out["predictions"], _ = self._sample(memory, state, limit, 0.0, None, None)
+        return out
+
+    def _step_loop(self, targets_in: Tensor, state: tuple, memory: Memory, forcing: float):
+        logits, weights = [], []
+        token = targets_in[:, 0]
+        for t in range(targets_in.shape[1]):
+            if t > 0:
+                token = targets_in[:, t]
+                if forcing < 1.0:
+                    own = logits[-1].argmax(-1)
+                    token = torch.where(torch.rand(token.shape, device=token.device) < forcing, token, own)
+            step_logits, state, step_weights = self.step(token, state, memory)
+            logits.append(step_logits)
+            weights.append(step_weights)
+        attention = torch.stack(weights, 1) if weights[0] is not None else None
+        return torch.stack(logits, 1), attention
+
+    # -- loss and metrics -----------------------------------------------------------------------------------------
+    def _targets(self, batch: dict[str, Tensor]) -> Tensor:
+        return ignore_padding(batch["targets"], batch.get("target_lengths"))
+
+    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return token_cross_entropy(out["logits"], self._targets(batch))
+
+    def make_metrics(self) -> dict[str, Any]:
+        return {
+            "loss": MeanMetric(),
+            "accuracy": MulticlassAccuracy(self.vocab_size, average="micro", ignore_index=IGNORE),
+            "bleu": SacreBLEUScore(tokenize="13a"),
+            "chrf": CHRFScore(),
+            "exact_match": MeanMetric(),
+        }
+
+    def reference_ids(self, batch: dict[str, Tensor]) -> list[list[int]]:
+        """Each example's target ids: real steps of ``targets`` without the final ``<eos>``."""
+        targets = self._targets(batch)
+        eos = self.target_vocab.eos_id
+        refs = []
+        for row in targets.tolist():
+            ids = [t for t in row if t != IGNORE and t != self.target_vocab.pad_id]
+            refs.append(ids[:-1] if ids and ids[-1] == eos else ids)
+        return refs
+
+    def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
+        targets = self._targets(batch)
+        update_token_loss(metrics["loss"], out["logits"], targets)
+        metrics["accuracy"].update(out["logits"].argmax(-1), targets)
+        references = self.reference_ids(batch)
+        predictions = out["predictions"]
+        hypotheses = [self.spec.decode(p, target=True) for p in predictions]
+        metrics["bleu"].update(hypotheses, [[self.spec.decode(r, target=True)] for r in references])
+        metrics["chrf"].update(hypotheses, [[self.spec.decode(r, target=True)] for r in references])
+        matches = torch.tensor([float(p == r) for p, r in zip(predictions, references)])
+        metrics["exact_match"].update(matches)
+
+    def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
+        """Perplexity follows from the mean cross-entropy (nats per target token)."""
+        return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
+
+    # -- decoding -------------------------------------------------------------------------------------------------
+    def _sample(
+        self,
+        memory: Memory,
+        state: tuple,
+        max_length: int,
+        temperature: float,
+        top_k: int | None,
+        generator: torch.Generator | None,
+    ) -> tuple[list[list[int]], list[Tensor]]:
+        """Greedy (``temperature=0``) or sampled decoding of a batch; ids without ``<eos>`` and, per sequence,
+        its attention ``(len + 1, S)`` (the row of the ``<eos>`` step included; empty without attention)."""
+        weights: list[Tensor] = []
+
+        def step(token: Tensor, state: tuple) -> tuple[Tensor, tuple]:
+            logits, state, step_weights = self.step(token, state, memory)
+            if step_weights is not None:
+                weights.append(step_weights)
+            return logits, state
+
+        bos = torch.full((memory.outputs.shape[0],), self.target_vocab.bos_id, device=memory.outputs.device)
+        logits, state = step(bos, state)
+        eos = self.target_vocab.eos_id
+        samples = sample_sequences(step, logits, state, max_length, temperature, top_k, generator, eos)
+        stacked = torch.stack(weights, 1) if weights else None
+        attention = [stacked[i, : len(s)] if stacked is not None else torch.empty(0) for i, s in enumerate(samples)]
+        return [s[:-1] if s and s[-1] == eos else s for s in samples], attention
+
+    def _beam_search(
+        self, memory: Memory, state: tuple, beam_size: int, max_length: int, length_penalty: float
+    ) -> list[list[int]]:
+        """Beam search over one source (``memory`` and ``state`` of batch 1); hypotheses best first, scored by
+        log-probability divided by GNMT's ``((5 + length) / 6) ** length_penalty``."""
+        memory = memory.repeat(beam_size)
+        state = tuple(s.repeat_interleave(beam_size, dim=1) for s in state)
+        device = memory.outputs.device
+        eos = self.target_vocab.eos_id
+        token = torch.full((beam_size,), self.target_vocab.bos_id, device=device)
+        scores = torch.full((beam_size,), float("-inf"), device=device)
+        scores[0] = 0.0  # all beams start identical: keep one until they differ
+        alive: list[list[int]] = [[] for _ in range(beam_size)]
+        finished: list[tuple[float, list[int]]] = []
+
+        def normalised(score: float, length: int) -> float:
+            return score / (((5 + length) / 6) ** length_penalty)
+
+        for _ in range(max_length):
+            logits, state, _ = self.step(token, state, memory)
+            total = scores[:, None] + F.log_softmax(logits.float(), dim=-1)
+            best, index = total.flatten().topk(2 * beam_size)
+            keep_beam, keep_token, keep_score = [], [], []
+            for score, flat in zip(best.tolist(), index.tolist()):
+                beam, tok = divmod(flat, self.vocab_size)
+                if score == float("-inf"):
+                    break
+                if tok == eos:
+                    finished.append((normalised(score, len(alive[beam]) + 1), alive[beam]))
+                elif len(keep_beam) < beam_size:
+                    keep_beam.append(beam)
+                    keep_token.append(tok)
+                    keep_score.append(score)
+            if len(finished) >= beam_size or not keep_beam:
+                break
+            while len(keep_beam) < beam_size:  # pad with dead beams
+                keep_beam.append(keep_beam[0])
+                keep_token.append(keep_token[0])
+                keep_score.append(float("-inf"))
+            order = torch.tensor(keep_beam, device=device)
+            state = tuple(s.index_select(1, order) for s in state)
+            alive = [alive[b] + [t] for b, t in zip(keep_beam, keep_token)]
+            token = torch.tensor(keep_token, device=device)
+            scores = torch.tensor(keep_score, device=device)
+        if not finished:
+            finished = [(normalised(s, len(a)), a) for s, a in zip(scores.tolist(), alive) if s > float("-inf")]
+        return [ids for _, ids in sorted(finished, key=lambda f: -f[0])]
+
+    def _pad_sources(self, sources: list[list[int]], device: torch.device) -> tuple[Tensor, Tensor]:
+        if not sources or any(len(s) == 0 for s in sources):
+            raise ValueError("seq2seq needs non-empty source id lists to translate")
+        lengths = torch.tensor([len(s) for s in sources], device=device)
+        padded = torch.full((len(sources), int(lengths.max())), self.spec.pad_id, device=device)
+        for i, ids in enumerate(sources):
+            padded[i, : len(ids)] = torch.tensor(ids, device=device)
+        return padded, lengths
+
+    @torch.no_grad()
+    def generate(
+        self,
+        model: SequenceModel,
+        source: list[list[int]] | None = None,
+        prompt: list[int] | None = None,
+        num_samples: int = 1,
+        max_length: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        beam_size: int | None = None,
+        length_penalty: float | None = None,
+    ) -> list[list[int]]:
+        """Translate ``source`` (a list of source id lists; ``prompt`` alone stands for one source).
+
+        Returns ``num_samples`` target id lists per source, source by source, without ``<eos>``. With
+        ``beam_size`` > 1 (default: ``model.head.beam_size``) they are the best beam hypotheses; otherwise
+        samples at ``temperature`` (0: greedy) and ``top_k``, deterministic for a ``seed``.
+        """
+        sources = source if source is not None else ([list(prompt)] if prompt else None)
+        if sources is None:
+            raise ValueError("seq2seq translates a source: pass source=[[ids...], ...]")
+        device = next(model.parameters()).device
+        beam_size = self.beam_size if beam_size is None else beam_size
+        length_penalty = self.length_penalty if length_penalty is None else length_penalty
+        if beam_size > 1:
+            results = []
+            for ids in sources:
+                padded, lengths = self._pad_sources([ids], device)
+                memory, state = self.encode(model, padded, lengths)
+                hypotheses = self._beam_search(
+                    memory, state, max(beam_size, num_samples), max_length, length_penalty
+                )
+                results += (hypotheses + hypotheses[:1] * num_samples)[:num_samples]
+            return results
+        padded, lengths = self._pad_sources([ids for ids in sources for _ in range(num_samples)], device)
+        memory, state = self.encode(model, padded, lengths)
+        generator = seeded_generator(device, seed)
+        return self._sample(memory, state, max_length, temperature, top_k, generator)[0]
+
+    @torch.no_grad()
+    def save_attention_maps(
+        self, model: SequenceModel, sources: list[list[int]], dirpath: str | Path, max_length: int = 100
+    ) -> list[Path]:
+        """Greedy-translate a few sources and write one attention heat map each: ``dirpath/attention_<i>.png``."""
+        if self.attention is None:
+            return []
+        device = next(model.parameters()).device
+        padded, lengths = self._pad_sources(sources, device)
+        memory, state = self.encode(model, padded, lengths)
+        predictions, attention = self._sample(memory, state, max_length, 0.0, None, None)
+        paths = []
+        for i, (ids, source, weights) in enumerate(zip(predictions, sources, attention)):
+            source_tokens = self.spec.vocab.decode(source)
+            target_tokens = self.target_vocab.decode(ids) + ["<eos>"] * (weights.shape[0] > len(ids))
+            paths.append(
+                save_attention_heatmap(weights, source_tokens, target_tokens, Path(dirpath) / f"attention_{i}.png")
+            )
+        return paths
