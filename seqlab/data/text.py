@@ -1,74 +1,128 @@
-"""Language-modelling text: character- or word-level, cut into fixed windows of a token stream."""
+"""Language-modelling text: character-, word- or BPE-level; lines, fixed windows, or one stream in BPTT windows."""
 
 from __future__ import annotations
 
-import json
-import random
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
-from seqlab.data.base import DataError, DataSpec, SeqDataModule, read_text, resolve_files
-from seqlab.data.vocab import Tokenizer, Vocabulary
+from seqlab.data.base import (
+    HF_SPLITS,
+    DataError,
+    DataSpec,
+    SeqDataModule,
+    check_fractions,
+    column_array,
+    load_hf,
+    read_text,
+    required_splits,
+    resolve_files,
+    split_by_seed,
+)
+from seqlab.data.batching import StreamBatches, collate_language_model
+from seqlab.data.vocab import EOS, UNK, Tokenizer, build_vocabulary
 
-SPLITS = ("train", "validation", "test")
+MODES = ("windows", "lines", "stream")
+BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
+WIKITEXT_FILES = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
 
 
-def builtin_corpus(name: str) -> str:
-    """Offline corpora that exist on every machine with Python.
+def python_reference_text() -> str:
+    """The Python Language Reference topics that CPython ships for ``help()`` (``pydoc_data.topics``): ~460 kB of
+    English prose with code, on every machine with Python — real text, no download. Paragraphs are blank-line
+    separated."""
+    from pydoc_data.topics import topics
 
-    ``python_reference``: the Python Language Reference topics that CPython ships for ``help()``
-    (``pydoc_data.topics``, ~460 kB of English prose with code) — real text, no download.
+    return "\n\n".join(topics[k].strip() for k in sorted(topics))
+
+
+_WIKITEXT_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+
+
+def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
+    """Write a WikiText/PTB-style corpus of the Python reference into ``folder`` (once; atomically) and return it.
+
+    ``train.txt``/``valid.txt``/``test.txt`` hold one paragraph per line, lower-cased, punctuation split into its
+    own tokens, words seen fewer than ``min_count`` times in train replaced by ``<unk>`` (as in PTB); paragraphs
+    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus.
     """
-    if name == "python_reference":
-        from pydoc_data.topics import topics
-
-        return "\n\n".join(topics[k].strip() for k in sorted(topics))
-    raise DataError(
-        f"data.source: unknown built-in corpus 'builtin:{name}'; available: builtin:python_reference"
-    )
-
-
-def load_hf_text(spec: str, column: str = "text") -> dict[str, list[str]]:
-    """``hf:<name>[:<config>]`` → the text column of each split of a Hugging Face hub dataset."""
-    import datasets
-
-    parts = spec.split(":")
-    name, config = parts[1], (parts[2] if len(parts) > 2 else None)
+    if all((folder / name).is_file() for name in WIKITEXT_FILES.values()):
+        return folder
+    paragraphs = [p for p in python_reference_text().split("\n\n") if p.strip()]
+    lines = [" ".join(_WIKITEXT_TOKEN.findall(p.lower())) for p in paragraphs]
+    splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0)
+    counts = Counter(w for line in splits["train"] for w in line.split())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        ds = datasets.load_dataset(name, config)
-    except Exception as err:  # the hub or the cache: report in one line
-        raise DataError(f"data.source={spec}: cannot load from the Hugging Face hub ({err})") from None
-    names = {"train": "train", "validation": "validation", "valid": "validation", "test": "test"}
-    out = {names[k]: [t for t in ds[k][column] if t] for k in ds if k in names}
-    if column not in ds[next(iter(ds))].column_names:
-        raise DataError(f"data.source={spec}: the dataset has no column '{column}'")
-    return out
+        for split, name in WIKITEXT_FILES.items():
+            text = "\n".join(
+                " ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in splits[split]
+            )
+            (tmp / name).write_text(text + "\n", encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 class TextDataModule(SeqDataModule):
     """Text for language modelling (task ``language_model``, head ``many_to_many``).
 
-    Sources (``data.source``): ``builtin:python_reference`` (the offline default), a text file, a folder or glob
-    of text files, a folder with WikiText/PTB-style ``train.txt``/``valid.txt``/``test.txt``, or ``hf:<name>``.
-    Without predefined splits, paragraphs (blank-line separated) are assigned to train/validation/test by a
-    seeded shuffle with fractions ``data.split``. Each split's tokens are joined into one stream and cut into
-    windows of ``seq_len + 1`` tokens (``stride`` apart, ``seq_len`` by default).
+    Sources (``data.source``): ``builtin:python_reference`` (CPython's reference topics, paragraphs),
+    ``builtin:python_reference_wikitext`` (the same as a WikiText-style folder written into the cache), a text
+    file, a folder or glob of text files, a folder with WikiText/PTB-style ``train.txt``/``valid.txt``/``test.txt``
+    (one sentence or paragraph per line), or ``hf:<name>[:<config>]`` (column ``data.text_column``). Sources
+    without splits are cut into paragraphs (blank-line separated) and assigned to train/validation/test by a
+    seeded shuffle with fractions ``data.split``.
 
-    Batches: ``inputs (B, T)``, ``targets (B, T)`` (the inputs shifted by one), ``lengths (B,)``.
+    ``data.tokenizer``: ``char``, ``word`` (whitespace; ``lowercase``, ``min_freq``, ``max_vocab``, rarer words
+    become ``<unk>``) or ``bpe`` (byte-level BPE trained on the train split, ``bpe_vocab_size`` tokens).
+    Word-level text has ``<eos>`` after every line/paragraph, as in the WikiText/PTB setups.
+
+    ``data.mode``:
+
+    - ``windows``: each split's tokens joined into one stream, cut into windows of ``seq_len + 1`` tokens
+      (``stride`` apart); shuffled. Batches ``inputs (B, seq_len)``, ``targets (B, seq_len)``, ``lengths (B,)``.
+    - ``lines``: each line/paragraph one example ``<bos> … <eos>`` (cut at ``max_length`` tokens), batched by
+      similar length and padded: ``inputs (B, T)`` = ``<bos>`` + tokens, ``targets (B, T)`` = tokens + ``<eos>``,
+      ``lengths (B,)``.
+    - ``stream``: each split one stream, batchified into ``batch_size`` parallel streams and cut into ``bptt``
+      windows, so batch i+1 continues batch i (truncated BPTT; ``spec.stateful`` is set so the module carries the
+      recurrent state; never shuffled). Keys as in ``windows``.
+
+    >>> dm = WordTextDataModule(source="builtin:python_reference_wikitext", batch_size=4)  # doctest: +SKIP
+    >>> dm.prepare_data(); dm.setup(); next(iter(dm.train_dataloader()))["inputs"].shape  # doctest: +SKIP
+    torch.Size([4, 35])
     """
 
     name = "text_char"
-    tokenizer_kind = "char"
+    default_tokenizer = "char"
+    default_mode = "windows"
 
     def __init__(
         self,
         source: str = "builtin:python_reference",
+        mode: str | None = None,
         seq_len: int = 100,
         stride: int | None = None,
+        bptt: int = 35,
+        max_length: int | None = None,
         split: tuple[float, float, float] = (0.9, 0.05, 0.05),
+        tokenizer: str | None = None,
+        bpe_vocab_size: int = 1000,
         lowercase: bool = False,
         min_freq: int = 1,
         max_vocab: int | None = None,
@@ -76,87 +130,147 @@ class TextDataModule(SeqDataModule):
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
-        if seq_len <= 0:
-            raise DataError(f"data.seq_len must be positive, got {seq_len}")
-        if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1.0) > 1e-6:
-            raise DataError(
-                f"data.split must be three non-negative fractions summing to 1, got {list(split)}"
-            )
-        self.seq_len = seq_len
-        self.stride = stride or seq_len
-        self.split_fractions = tuple(split)
-        self.tokenizer = Tokenizer(self.tokenizer_kind, lowercase=lowercase)
+        self.mode = mode or self.default_mode
+        if self.mode not in MODES:
+            raise DataError(f"data.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        for option, value in (("seq_len", seq_len), ("bptt", bptt), ("bpe_vocab_size", bpe_vocab_size)):
+            if value <= 0:
+                raise DataError(f"data.{option} must be positive, got {value}")
+        if max_length is not None and max_length <= 0:
+            raise DataError(f"data.max_length must be positive or null, got {max_length}")
+        self.seq_len, self.stride, self.bptt, self.max_length = seq_len, stride or seq_len, bptt, max_length
+        self.split_fractions = check_fractions(split)
+        self.tokenizer_kind = tokenizer or self.default_tokenizer
+        try:
+            Tokenizer(self.tokenizer_kind, lowercase, bpe="unused")
+        except ValueError as err:
+            raise DataError(str(err)) from None
+        self.bpe_vocab_size, self.lowercase = bpe_vocab_size, lowercase
         self.min_freq, self.max_vocab = min_freq, max_vocab
         self.text_column = text_column
+        self.streams: dict[str, np.ndarray] = {}
 
     def cache_key(self) -> dict[str, Any]:
-        return {
+        key = {
             **super().cache_key(),
-            "seq_len": self.seq_len,
-            "stride": self.stride,
-            "split": self.split_fractions,
-            "tokenizer": self.tokenizer.to_dict(),
+            "mode": self.mode,
+            "tokenizer": self.tokenizer_kind,
+            "lowercase": self.lowercase,
             "min_freq": self.min_freq,
             "max_vocab": self.max_vocab,
+            "split": self.split_fractions,
             "text_column": self.text_column,
         }
+        if self.tokenizer_kind == "bpe":
+            key["bpe_vocab_size"] = self.bpe_vocab_size
+        if self.mode == "windows":
+            key.update(seq_len=self.seq_len, stride=self.stride)
+        if self.mode == "lines":
+            key["max_length"] = self.max_length
+        return key
 
     # -- reading --------------------------------------------------------------------------------------------------
-    def read_splits(self) -> dict[str, list[str]]:
-        """The source as documents per split."""
+    def read_splits(self) -> tuple[dict[str, list[str]], str]:
+        """The source as documents per split, and the text that separates documents in a char/BPE stream."""
         if self.source.startswith("builtin:"):
-            return self.split_documents(builtin_corpus(self.source.split(":", 1)[1]))
+            corpus = self.source.split(":", 1)[1]
+            if corpus == "python_reference":
+                return self.split_documents(python_reference_text()), "\n\n"
+            if corpus == "python_reference_wikitext":
+                folder = write_python_reference_wikitext(self.cache_dir / "builtin" / "python_reference_wikitext")
+                return self.read_wikitext(folder), "\n"
+            raise DataError(
+                f"data.source: unknown built-in corpus '{self.source}'; available: "
+                + ", ".join(f"builtin:{c}" for c in BUILTIN_CORPORA)
+            )
         if self.source.startswith("hf:"):
-            return load_hf_text(self.source, self.text_column)
+            return self.read_hf(), "\n"
         folder = Path(self.source).expanduser()
-        named = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
         if folder.is_dir() and (folder / "train.txt").is_file():
-            return {s: self.lines(folder / f) for s, f in named.items() if (folder / f).is_file()}
+            return self.read_wikitext(folder), "\n"
         text = "\n\n".join(read_text(f) for f in resolve_files(self.source))
-        return self.split_documents(text)
+        return self.split_documents(text), "\n\n"
 
-    def lines(self, path: Path) -> list[str]:
-        return [line for line in read_text(path).splitlines() if line.strip()]
+    def read_wikitext(self, folder: Path) -> dict[str, list[str]]:
+        """A WikiText/PTB-style folder: non-blank lines of train.txt, valid.txt and test.txt."""
+        return {
+            split: [line for line in read_text(folder / name).splitlines() if line.strip()]
+            for split, name in WIKITEXT_FILES.items()
+            if (folder / name).is_file()
+        }
+
+    def read_hf(self) -> dict[str, list[str]]:
+        dataset = load_hf(self.source)
+        first = dataset[next(iter(dataset))]
+        if self.text_column not in first.column_names:
+            raise DataError(
+                f"data.source={self.source}: no column '{self.text_column}' (columns: "
+                f"{', '.join(first.column_names)}); set data.text_column"
+            )
+        out = {
+            HF_SPLITS[k]: [t for t in dataset[k][self.text_column] if t and t.strip()]
+            for k in dataset
+            if k in HF_SPLITS
+        }
+        if "validation" not in out and "train" in out:
+            out = split_by_seed(out["train"], self.split_fractions, self.seed)
+        return out
 
     def split_documents(self, text: str) -> dict[str, list[str]]:
         docs = [d.strip("\n") for d in text.split("\n\n") if d.strip()]
         if not docs:
             raise DataError(f"data.source={self.source}: no text (the source is empty)")
-        order = list(range(len(docs)))
-        random.Random(self.seed).shuffle(order)
-        n_train = round(self.split_fractions[0] * len(docs))
-        n_val = round(self.split_fractions[1] * len(docs))
-        cuts = {
-            "train": order[:n_train],
-            "validation": order[n_train : n_train + n_val],
-            "test": order[n_train + n_val :],
-        }
-        return {s: [docs[i] for i in sorted(idx)] for s, idx in cuts.items() if idx}
+        return split_by_seed(docs, self.split_fractions, self.seed)
 
     # -- building -------------------------------------------------------------------------------------------------
-    def join(self, docs: list[str]) -> str:
-        return "\n\n".join(docs)
-
     def build(self, out_dir: Path) -> None:
         import datasets
 
-        docs = self.read_splits()
-        if "train" not in docs or not docs["train"]:
-            raise DataError(f"data.source={self.source}: no training text")
-        if "validation" not in docs:
-            raise DataError(
-                f"data.source={self.source}: no validation text (add valid.txt or change data.split)"
-            )
-        tokenize = self.tokenizer.tokenize
-        vocab = Vocabulary.build([tokenize(self.join(docs["train"]))], self.min_freq, self.max_vocab)
-        for split, split_docs in docs.items():
-            ids = np.asarray(vocab.encode(tokenize(self.join(split_docs))), dtype=np.int32)
-            windows = self.windows(ids, split)
-            ds = datasets.Dataset.from_dict({"ids": windows})
-            ds.save_to_disk(str(out_dir / split))
-        spec = DataSpec(task="language_model", vocab=vocab, tokenizer=self.tokenizer, max_length=self.seq_len)
-        (out_dir / "spec.json").write_text(json.dumps(spec.to_dict()))
-        vocab.save(out_dir / "vocab.json")
+        docs, separator = self.read_splits()
+        required_splits(self.source, docs)
+        if self.tokenizer_kind == "bpe":
+            tokenizer = Tokenizer.train_bpe(docs["train"], self.bpe_vocab_size, self.lowercase)
+        else:
+            tokenizer = Tokenizer(self.tokenizer_kind, self.lowercase)
+        word_level = tokenizer.kind == "word"
+
+        def tokenize(batch: dict[str, list]) -> dict[str, list]:
+            texts = batch["text"]
+            if self.mode != "lines" and not word_level:
+                texts = [t + separator for t in texts]
+            tokens = tokenizer.tokenize_batch(texts)
+            if self.mode != "lines" and word_level:
+                tokens = [[*t, EOS] for t in tokens]
+            return {"tokens": tokens}
+
+        tokenized = {
+            split: datasets.Dataset.from_dict({"text": texts}).map(tokenize, batched=True, remove_columns=["text"])
+            for split, texts in docs.items()
+        }
+        vocab = build_vocabulary(tokenizer, tokenized["train"]["tokens"], self.min_freq, self.max_vocab)
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            if self.mode != "lines":
+                return {"ids": [vocab.encode(t) for t in batch["tokens"]]}
+            ids = [[vocab.bos_id, *vocab.encode(t[: self.max_length]), vocab.eos_id] for t in batch["tokens"]]
+            return {"ids": ids, "length": [len(i) - 1 for i in ids]}
+
+        for split, dataset in tokenized.items():
+            encoded = dataset.map(encode, batched=True, remove_columns=["tokens"])
+            if self.mode == "windows":
+                encoded = datasets.Dataset.from_dict({"ids": self.windows(flat_ids(encoded), split)})
+            elif self.mode == "stream":
+                encoded = datasets.Dataset.from_dict({"ids": flat_ids(encoded)})
+            self.write_split(out_dir, split, encoded)
+        max_length = {"windows": self.seq_len, "stream": self.bptt, "lines": self.max_length}[self.mode]
+        spec = DataSpec(
+            task="language_model",
+            vocab=vocab,
+            tokenizer=tokenizer,
+            max_length=max_length,
+            stateful=self.mode == "stream",
+        )
+        self.write_spec(out_dir, spec)
 
     def windows(self, ids: np.ndarray, split: str) -> np.ndarray:
         width = self.seq_len + 1
@@ -168,7 +282,28 @@ class TextDataModule(SeqDataModule):
         starts = np.arange(0, len(ids) - width + 1, self.stride)
         return np.stack([ids[s : s + width] for s in starts])
 
+    # -- loading --------------------------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        if self.mode == "stream" and not self.streams:
+            self.streams = {split: column_array(ds, "ids") for split, ds in self.splits.items()}
+            for split, ids in self.streams.items():
+                if len(ids) // self.batch_size < 2:
+                    raise DataError(
+                        f"data.source={self.source}: the {split} split has {len(ids)} tokens, too few for "
+                        f"data.batch_size={self.batch_size} parallel streams; lower data.batch_size"
+                    )
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if self.mode != "stream":
+            return super()._loader(split, shuffle)
+        world_size, rank = self.replica()
+        stream = StreamBatches(self.streams[split], self.batch_size, self.bptt, world_size, rank)
+        return DataLoader(stream, batch_size=None)
+
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        if self.mode == "lines":
+            return collate_language_model(examples, self.spec.pad_id)
         ids = torch.from_numpy(np.stack([e["ids"] for e in examples]).astype(np.int64))
         return {
             "inputs": ids[:, :-1],
@@ -177,18 +312,24 @@ class TextDataModule(SeqDataModule):
         }
 
 
+def flat_ids(dataset: Any) -> np.ndarray:
+    """The ``ids`` lists of all rows of an Arrow dataset, concatenated (no Python loop)."""
+    column = dataset.with_format("arrow")["ids"]
+    return column.combine_chunks().flatten().to_numpy().astype(np.int32) if len(column) else np.zeros(0, np.int32)
+
+
 class CharTextDataModule(TextDataModule):
-    """Character-level language modelling (``data=text_char``)."""
+    """Character-level language modelling (``data=text_char``); default ``mode=windows`` of 100 characters."""
 
     name = "text_char"
-    tokenizer_kind = "char"
+    default_tokenizer = "char"
+    default_mode = "windows"
 
 
 class WordTextDataModule(TextDataModule):
-    """Word-level language modelling (``data=text_word``); lines end with ``<eos>`` as in WikiText/PTB setups."""
+    """Word-level language modelling (``data=text_word``): WikiText/PTB-style, ``<eos>`` after every line,
+    default ``mode=stream`` with ``bptt=35`` (truncated BPTT over ``batch_size`` parallel streams)."""
 
     name = "text_word"
-    tokenizer_kind = "word"
-
-    def join(self, docs: list[str]) -> str:
-        return " <eos> ".join(docs) + " <eos>"
+    default_tokenizer = "word"
+    default_mode = "stream"

@@ -1,14 +1,19 @@
-"""Vocabularies and tokenizers shared by every datamodule. Vocabularies are plain data (JSON-able)."""
+"""Vocabularies and tokenizers shared by every datamodule. Both are plain data (JSON-able) and travel in checkpoints."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
+#: specials that :meth:`Vocabulary.decode` drops with ``skip_specials`` (an unknown token stays visible as ``<unk>``)
+STRUCTURAL = (PAD, BOS, EOS)
+TOKENIZER_KINDS = ("char", "word", "bpe")
 
 
 class Vocabulary:
@@ -30,10 +35,11 @@ class Vocabulary:
     pad_id, unk_id, bos_id, eos_id = 0, 1, 2, 3
 
     @classmethod
-    def build(
-        cls, sequences: Iterable[Iterable[str]], min_freq: int = 1, max_size: int | None = None
-    ) -> Vocabulary:
-        """Count tokens; keep those seen ``min_freq`` times, most frequent first (ties by first appearance)."""
+    def build(cls, sequences: Iterable[Iterable[str]], min_freq: int = 1, max_size: int | None = None) -> Vocabulary:
+        """Count tokens; keep those seen ``min_freq`` times, most frequent first (ties by first appearance).
+
+        ``max_size`` counts the four special tokens.
+        """
         counts: Counter[str] = Counter()
         for seq in sequences:
             counts.update(seq)
@@ -45,13 +51,17 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.itos)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.itos == other.itos
+
     def encode(self, tokens: Iterable[str]) -> list[int]:
         unk = self.unk_id
         return [self.stoi.get(t, unk) for t in tokens]
 
     def decode(self, ids: Iterable[int], skip_specials: bool = False) -> list[str]:
-        out = [self.itos[i] for i in ids]
-        return [t for t in out if t not in SPECIALS] if skip_specials else out
+        """Ids → tokens; ``skip_specials`` drops ``<pad> <bos> <eos>`` (``<unk>`` stays, so a gap is visible)."""
+        out = [self.itos[int(i)] for i in ids]
+        return [t for t in out if t not in STRUCTURAL] if skip_specials else out
 
     def to_dict(self) -> dict:
         return {"itos": list(self.itos)}
@@ -61,7 +71,7 @@ class Vocabulary:
         return cls(data["itos"])
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False))
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
@@ -69,24 +79,90 @@ class Vocabulary:
 
 
 class Tokenizer:
-    """Splits text into tokens and joins them back. ``kind``: ``char`` or ``word``."""
+    """Splits text into tokens and joins them back.
 
-    def __init__(self, kind: str = "char", lowercase: bool = False):
-        if kind not in ("char", "word"):
-            raise ValueError(f"tokenizer must be 'char' or 'word', got '{kind}'")
-        self.kind, self.lowercase = kind, lowercase
+    ``kind``: ``char`` (every character a token; exact round trip), ``word`` (whitespace-separated words; the round
+    trip normalises whitespace to single spaces) or ``bpe`` (byte-level BPE from the ``tokenizers`` library, trained
+    with :meth:`train_bpe`; exact round trip). ``lowercase`` lower-cases text before splitting.
+
+    >>> t = Tokenizer("word", lowercase=True)
+    >>> t.tokenize("The cat  sat"), t.detokenize(["the", "cat"])
+    (['the', 'cat', 'sat'], 'the cat')
+    """
+
+    def __init__(self, kind: str = "char", lowercase: bool = False, bpe: str | None = None):
+        if kind not in TOKENIZER_KINDS:
+            raise ValueError(f"data.tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got '{kind}'")
+        if kind == "bpe" and not bpe:
+            raise ValueError("a bpe tokenizer needs its trained model; build it with Tokenizer.train_bpe")
+        self.kind, self.lowercase, self.bpe = kind, lowercase, bpe
+
+    @cached_property
+    def _bpe(self) -> Any:
+        from tokenizers import Tokenizer as HFTokenizer
+
+        return HFTokenizer.from_str(self.bpe)
+
+    @classmethod
+    def train_bpe(cls, texts: Iterable[str], vocab_size: int, lowercase: bool = False) -> Tokenizer:
+        """Train a byte-level BPE model on ``texts`` (the training split) with about ``vocab_size`` tokens."""
+        from tokenizers import Tokenizer as HFTokenizer
+        from tokenizers import decoders, models, pre_tokenizers, trainers
+
+        model = HFTokenizer(models.BPE())
+        model.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        model.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        model.train_from_iterator((t.lower() if lowercase else t for t in texts), trainer)
+        return cls("bpe", lowercase=lowercase, bpe=model.to_str())
+
+    def bpe_tokens(self) -> list[str]:
+        """The BPE model's tokens in id order (the vocabulary of a ``bpe`` tokenizer)."""
+        vocab = self._bpe.get_vocab()
+        return sorted(vocab, key=vocab.__getitem__)
 
     def tokenize(self, text: str) -> list[str]:
         if self.lowercase:
             text = text.lower()
-        return list(text) if self.kind == "char" else text.split()
+        if self.kind == "char":
+            return list(text)
+        if self.kind == "word":
+            return text.split()
+        return self._bpe.encode(text, add_special_tokens=False).tokens
+
+    def tokenize_batch(self, texts: list[str]) -> list[list[str]]:
+        """:meth:`tokenize` over many texts (BPE encodes them in parallel)."""
+        if self.kind != "bpe":
+            return [self.tokenize(t) for t in texts]
+        texts = [t.lower() for t in texts] if self.lowercase else texts
+        return [e.tokens for e in self._bpe.encode_batch(texts, add_special_tokens=False)]
 
     def detokenize(self, tokens: Iterable[str]) -> str:
-        return "".join(tokens) if self.kind == "char" else " ".join(tokens)
+        if self.kind == "char":
+            return "".join(tokens)
+        if self.kind == "word":
+            return " ".join(tokens)
+        return self._bpe.decoder.decode([t for t in tokens if t not in SPECIALS])
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "lowercase": self.lowercase}
+        out: dict[str, Any] = {"kind": self.kind, "lowercase": self.lowercase}
+        if self.bpe:
+            out["bpe"] = self.bpe
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> Tokenizer:
         return cls(**data)
+
+
+def build_vocabulary(
+    tokenizer: Tokenizer, token_lists: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None
+) -> Vocabulary:
+    """The vocabulary for ``tokenizer``: counted from ``token_lists`` (char/word), or the BPE model's own tokens."""
+    if tokenizer.kind == "bpe":
+        return Vocabulary([*SPECIALS, *(t for t in tokenizer.bpe_tokens() if t not in SPECIALS)])
+    return Vocabulary.build(token_lists, min_freq, max_size)
