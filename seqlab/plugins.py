@@ -1,121 +1,355 @@
-"""Plugin discovery: entry points in the ``seqlab.plugins`` group and modules in ``./plugins/``.
+"""Plugins: cells, heads and datamodules from other packages (or a local ``plugins/`` folder), selectable by name.
 
-A plugin is a module that registers cells, heads or datamodules (``seqlab.registry``) when imported, and may
-ship a Hydra config folder (``conf/`` beside the module, or named by a module attribute ``SEQLAB_CONF_DIR``) that
-joins Hydra's search path, so its options are selectable by name (``cell=mgu``).
+Where seqlab finds plugins, before Hydra composes the config:
+
+- **installed packages** that declare an entry point in the group ``seqlab.plugins``::
+
+      [project.entry-points."seqlab.plugins"]
+      mgu = "seqlab_mgu"            # plugin name = "module" (imported) or "module:function" (imported, then called)
+
+  The package's config folder ``<package>/conf/<group>/<option>.yaml`` (``conf/cell/mgu.yaml``) joins Hydra's
+  search path, so ``python -m seqlab cell=mgu`` works without touching seqlab.
+- **a local folder** ``./plugins/`` in the working directory, no packaging needed: each ``plugins/<name>.py``
+  module and each ``plugins/<name>/__init__.py`` package is a plugin named ``<name>``. Config goes in
+  ``plugins/conf/<group>/<option>.yaml`` (a package may keep its own in ``plugins/<name>/conf/``).
+
+A plugin registers its classes the way seqlab's built-ins do (``CELLS.register("mgu", MGUCell)``); the registry
+records the plugin as their owner. Failure is contained: a plugin that fails to import, registers a name that is
+taken, or ships a config file that shadows another one (``conf/cell/lstm.yaml``) is reported once, by name, and
+skipped with everything it registered; the rest of seqlab works. ``seqlab plugins`` lists what was found.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
+import inspect
+import os
 import sys
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
-log = logging.getLogger("seqlab.plugins")
+from seqlab.errors import CheckpointError, ConfigError
+
 ENTRY_POINT_GROUP = "seqlab.plugins"
+LOCAL_FOLDER = "plugins"
+#: registry kinds as the checkpoint metadata and the listing name them
+KINDS = ("cell", "head", "datamodule")
 
 
 @dataclass
-class PluginInfo:
+class Plugin:
+    """One plugin as found: what to install to get it, what it added, or why it failed.
+
+    ``name`` is the entry-point name (or the local module's name) and owns what the plugin registers;
+    ``package`` is the distribution to ``pip install`` (``seqlab-mgu``), or the path of a local module.
+    """
+
     name: str
+    package: str
     version: str
-    module: ModuleType | None = None
+    location: Path | None = None
     conf_dir: Path | None = None
     error: str | None = None
     added: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def local(self) -> bool:
+        return self.version == "local"
 
-_loaded: dict[str, PluginInfo] | None = None
+    @property
+    def origin(self) -> str:
+        """Where it comes from: ``seqlab-mgu 0.1.0``, or ``./plugins/janet.py``."""
+        return self.package if self.local else f"{self.package} {self.version}"
+
+    def options(self) -> list[str]:
+        """The config options the plugin's config folder adds, as ``group/option``."""
+        return config_options(self.conf_dir)
 
 
-def _conf_dir_of(module: ModuleType) -> Path | None:
-    explicit = getattr(module, "SEQLAB_CONF_DIR", None)
-    if explicit:
-        return Path(explicit)
-    origin = Path(module.__file__ or "").resolve()
-    for folder in (origin.parent / "conf", origin.parent.parent / "conf"):
-        if folder.is_dir():
-            return folder
-    return None
+@dataclass
+class _Found:
+    """Everything discovery found, in load order. ``local_conf`` is ``plugins/conf`` (used unless it collides)."""
+
+    local_conf: Path
+    plugins: dict[str, Plugin] = field(default_factory=dict)
+    local_conf_error: str | None = None
+    conf_owners: dict[str, str] = field(default_factory=dict)  # "group/option" → who provides it
+    claimed_dirs: set[Path] = field(default_factory=set)
 
 
-def load_plugins(local_dir: Path | None = None) -> dict[str, PluginInfo]:
-    """Import every plugin once; a plugin that fails is reported by name and skipped."""
-    global _loaded
-    if _loaded is not None:
-        return _loaded
-    import seqlab.cells  # noqa: F401  built-ins first, so collisions name the plugin
-    import seqlab.data  # noqa: F401
-    import seqlab.heads  # noqa: F401
+_found: _Found | None = None
 
-    _loaded = {}
+
+def config_options(conf_dir: Path | None) -> list[str]:
+    """``group/option`` for every YAML file under ``conf_dir`` (``cell/mgu`` for ``conf/cell/mgu.yaml``)."""
+    if conf_dir is None or not conf_dir.is_dir():
+        return []
+    return sorted(p.relative_to(conf_dir).with_suffix("").as_posix() for p in conf_dir.rglob("*.yaml"))
+
+
+def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str, Plugin]:
+    """Find and import every plugin once per process (later calls return the same result).
+
+    ``local_dir`` defaults to ``./plugins``. With ``report``, each failure is printed to stderr as one line
+    (only on the first process of a multi-process run).
+    """
+    global _found
+    if _found is not None:
+        return _found.plugins
+    from seqlab.cli import conf_dir
+
+    folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
+    found = _Found(folder / "conf", conf_owners=dict.fromkeys(config_options(conf_dir()), "seqlab"))
+    candidates = _installed() + _local(folder)
+    for plugin, load in candidates:
+        if plugin.name in found.plugins:
+            plugin.error = f"the name is taken by plugin '{plugin.name}' from {found.plugins[plugin.name].package}"
+            found.plugins[f"{plugin.name} ({plugin.package})"] = plugin
+            continue
+        found.plugins[plugin.name] = plugin
+        _load(plugin, load, found)
+    try:
+        _claim_options(found.local_conf, f"the local folder {_shown(found.local_conf)}", found)
+    except ConfigError as err:
+        found.local_conf_error = str(err)
+    _found = found
+    if report and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        for plugin in found.plugins.values():
+            if plugin.error:
+                print(
+                    f"seqlab: plugin {_describe(plugin)} failed to load and is skipped: {plugin.error}", file=sys.stderr
+                )
+        if found.local_conf_error:
+            print(
+                f"seqlab: config folder {_shown(found.local_conf)} is skipped: {found.local_conf_error}",
+                file=sys.stderr,
+            )
+    return found.plugins
+
+
+def _installed() -> list[tuple[Plugin, Callable[[], Any]]]:
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    found = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        package = ep.dist.name if ep.dist else ep.module.split(".")[0]
         version = ep.dist.version if ep.dist else "unknown"
-        _loaded[ep.name] = _import(ep.name, version, lambda ep=ep: ep.load())
-    folder = local_dir or Path.cwd() / "plugins"
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.py")):
-            _loaded.setdefault(path.stem, _import(path.stem, "local", lambda p=path: _import_file(p)))
-    return _loaded
+        top = importlib.util.find_spec(ep.module.split(".")[0])
+        location = Path(top.origin).parent if top and top.origin else None
+        conf = location / "conf" if location and top and top.submodule_search_locations else None
+        plugin = Plugin(ep.name, package, version, location, conf if conf and conf.is_dir() else None)
+        found.append((plugin, ep.load))
+    return found
 
 
-def _import_file(path: Path) -> ModuleType:
-    name = f"seqlab_local_plugins.{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+def _local(folder: Path) -> list[tuple[Plugin, Callable[[], Any]]]:
+    """``plugins/<name>.py`` and ``plugins/<name>/__init__.py``, imported as top-level modules from ``folder``.
+
+    The folder is appended to ``sys.path`` (so processes spawned for DDP can import them too), never prepended:
+    a local module cannot shadow an installed one, and a name clash is reported."""
+    if not folder.is_dir():
+        return []
+    modules = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+    packages = sorted(p.parent for p in folder.glob("*/__init__.py"))
+    if (modules or packages) and str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    found = []
+    for path in sorted(modules + packages, key=lambda p: p.stem):
+        conf = path / "conf" if path.is_dir() and (path / "conf").is_dir() else None
+        plugin = Plugin(path.stem, _shown(path), "local", path, conf)
+        found.append((plugin, lambda name=path.stem, path=path: _import_local(name, path)))
+    return found
+
+
+def _import_local(name: str, path: Path) -> Any:
+    module = importlib.import_module(name)
+    origin = Path(module.__file__ or "").resolve()
+    if origin not in (path.resolve(), (path / "__init__.py").resolve()):
+        raise ConfigError(f"the module name '{name}' is taken by {origin}; rename {_shown(path)}")
     return module
 
 
-def _import(name: str, version: str, load) -> PluginInfo:
-    from seqlab.registry import CELLS, DATAMODULES, HEADS
+def _load(plugin: Plugin, load: Callable[[], Any], found: _Found) -> None:
+    """Import one plugin inside :func:`registering_as`, so its registrations are its own, or all undone."""
+    from seqlab.registry import FAILED_PLUGINS, REGISTRIES, registering_as
 
-    before = {r.kind: set(r.names()) for r in (CELLS, HEADS, DATAMODULES)}
+    before: dict[str, set[str]] = {}
     try:
-        loaded = load()
+        with registering_as(plugin.name):
+            before = {registry.kind: set(registry.names()) for registry in REGISTRIES}
+            loaded = load()
+            if inspect.isfunction(loaded):
+                loaded()
+            _claim_options(plugin.conf_dir, f"plugin '{plugin.name}'", found)
     except Exception as err:
-        message = f"{type(err).__name__}: {err}".splitlines()[0]
-        print(f"seqlab: plugin '{name}' failed to load and is skipped ({message})", file=sys.stderr)
-        return PluginInfo(name, version, error=message)
-    module = (
-        loaded if isinstance(loaded, ModuleType) else sys.modules.get(getattr(loaded, "__module__", ""), None)
-    )
-    added = {r.kind: sorted(set(r.names()) - before[r.kind]) for r in (CELLS, HEADS, DATAMODULES)}
-    return PluginInfo(name, version, module, _conf_dir_of(module) if module else None, None, added)
+        plugin.error = _error_line(err, plugin.location)
+        FAILED_PLUGINS[plugin.name] = plugin.error
+        return
+    plugin.added = {registry.kind: sorted(set(registry.names()) - before[registry.kind]) for registry in REGISTRIES}
+
+
+def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
+    """Refuse a config folder whose options exist already (Hydra would silently use the first one found)."""
+    if conf_dir is None or conf_dir in found.claimed_dirs:
+        return  # no config, or a folder shared by plugins of one package, checked once
+    options = config_options(conf_dir)
+    for option in options:
+        if option in found.conf_owners:
+            raise ConfigError(
+                f"config {option}.yaml of {owner} collides with {option} of {found.conf_owners[option]}; "
+                "rename one of them"
+            )
+    found.conf_owners.update(dict.fromkeys(options, owner))
+    found.claimed_dirs.add(conf_dir)
+
+
+def _error_line(err: Exception, location: Path | None) -> str:
+    """``Type: message (file:line)``: the innermost frame inside the plugin, when there is one."""
+    if isinstance(err, ConfigError):
+        return str(err).splitlines()[0]
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    line = f"{type(err).__name__}: {message}" if message else type(err).__name__
+    if location is not None:
+        inside = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).is_relative_to(location)]
+        if inside:
+            line += f" ({_shown(Path(inside[-1].filename))}:{inside[-1].lineno})"
+    return line
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return f"./{path.resolve().relative_to(Path.cwd().resolve()).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
+def _describe(plugin: Plugin) -> str:
+    return f"'{plugin.name}' ({plugin.origin})"
 
 
 def plugin_conf_dirs() -> list[Path]:
-    return [info.conf_dir for info in load_plugins().values() if info.conf_dir is not None]
+    """Config folders of the plugins that loaded (and the local ``plugins/conf``): Hydra's extra search path."""
+    load_plugins()
+    assert _found is not None
+    dirs = [p.conf_dir for p in _found.plugins.values() if p.conf_dir is not None and p.error is None]
+    if _found.local_conf_error is None and _found.local_conf.is_dir():
+        dirs.append(_found.local_conf)
+    return list(dict.fromkeys(dirs))
+
+
+def explain_missing_option(group: str, value: str) -> str | None:
+    """Why ``group=value`` is not an option, when a plugin that would provide it failed to load."""
+    load_plugins()
+    assert _found is not None
+    option = f"{group}/{value}"
+    for plugin in _found.plugins.values():
+        if plugin.error and (option in plugin.options() or plugin.name == value):
+            return f"{group}={value}: plugin {_describe(plugin)} failed to load: {plugin.error}"
+    if _found.local_conf_error and option in config_options(_found.local_conf):
+        return f"{group}={value}: config folder {_shown(_found.local_conf)} is skipped: {_found.local_conf_error}"
+    return None
+
+
+# -- checkpoints ----------------------------------------------------------------------------------------------------
+def plugin_requirements(used: dict[str, str | None]) -> list[dict[str, Any]]:
+    """The plugins a run depends on, for the checkpoint: ``used`` maps a kind to the name selected.
+
+    >>> plugin_requirements({"cell": "lstm", "head": "many_to_many", "datamodule": "text_char"})
+    []
+
+    A plugin entry reads ``{"plugin": "mgu", "package": "seqlab-mgu", "version": "0.1.0", "provides": {"cell":
+    "mgu"}}``; built-ins (owner ``seqlab``) need nothing.
+    """
+    from seqlab.registry import REGISTRIES
+
+    registries = {registry.kind: registry for registry in REGISTRIES}
+    plugins = _found.plugins if _found is not None else {}
+    needed: dict[str, dict[str, Any]] = {}
+    for kind, name in used.items():
+        if not name or name not in registries[kind]:
+            continue
+        owner = registries[kind].owner(name)
+        if owner == "seqlab":
+            continue
+        plugin = plugins.get(owner)
+        entry = needed.setdefault(
+            owner,
+            {
+                "plugin": owner,
+                "package": plugin.package if plugin else owner,
+                "version": plugin.version if plugin else "unknown",
+                "provides": {},
+            },
+        )
+        entry["provides"][kind] = name
+    return list(needed.values())
+
+
+def require_plugins(requirements: list[dict[str, Any]], source: str, kinds: tuple[str, ...] = ("cell", "head")) -> None:
+    """Check that the plugins a checkpoint records are loaded (for ``kinds``); say what to install if not.
+
+    Raises :class:`~seqlab.errors.CheckpointError` naming the option, the plugin and the package, e.g.
+    ``ckpt_path=run.ckpt: needs cell 'mgu' from plugin 'mgu'; install it: pip install seqlab-mgu==0.1.0``.
+    """
+    from seqlab.registry import REGISTRIES
+
+    plugins = load_plugins()
+    registries = {registry.kind: registry for registry in REGISTRIES}
+    for requirement in requirements:
+        for kind, name in requirement["provides"].items():
+            if kind not in kinds or name in registries[kind]:
+                continue
+            plugin_name, package, version = requirement["plugin"], requirement["package"], requirement["version"]
+            where = f"{kind} '{name}' from plugin '{plugin_name}'"
+            loaded = plugins.get(plugin_name)
+            if loaded is not None and loaded.error:
+                raise CheckpointError(f"{source}: needs {where}, which failed to load: {loaded.error}")
+            if version == "local":
+                raise CheckpointError(f"{source}: needs {where}; put {package} in ./{LOCAL_FOLDER}/")
+            pin = f"=={version}" if version not in ("unknown", "") else ""
+            raise CheckpointError(f"{source}: needs {where}; install it: pip install {package}{pin}")
+
+
+# -- listing --------------------------------------------------------------------------------------------------------
+def describe_plugins() -> str:
+    """What ``seqlab plugins`` prints: each plugin, its version, and the options it adds."""
+    plugins = load_plugins(report=False)
+    assert _found is not None
+    if not plugins and not config_options(_found.local_conf):
+        return (
+            f"no seqlab plugins found (installed packages with a '{ENTRY_POINT_GROUP}' entry point, "
+            f"or modules in ./{LOCAL_FOLDER}/)"
+        )
+    lines = []
+    for plugin in plugins.values():
+        if plugin.error:
+            lines.append(f"{plugin.name}  [{plugin.origin}]  FAILED: {plugin.error}")
+            continue
+        lines.append(f"{plugin.name}  [{plugin.origin}]")
+        for kind in KINDS:
+            if plugin.added.get(kind):
+                lines.append(f"  {kind}s: {', '.join(plugin.added[kind])}")
+        if plugin.options():
+            lines.append(f"  config options: {', '.join(plugin.options())}")
+    local_options = config_options(_found.local_conf)
+    if _found.local_conf_error:
+        lines.append(f"{_shown(_found.local_conf)}  SKIPPED: {_found.local_conf_error}")
+    elif local_options:
+        lines.append(f"{_shown(_found.local_conf)}  config options: {', '.join(local_options)}")
+    return "\n".join(lines)
 
 
 def main() -> None:
-    """``seqlab plugins``: list each plugin, its version, and what it adds."""
-    plugins = load_plugins()
-    if not plugins:
-        print("no seqlab plugins installed (entry-point group 'seqlab.plugins', or ./plugins/*.py)")
-        return
-    for name, info in plugins.items():
-        if info.error:
-            print(f"{name} {info.version}: FAILED ({info.error})")
-            continue
-        print(f"{name} {info.version}")
-        for kind, names in info.added.items():
-            if names:
-                print(f"  {kind}s: {', '.join(names)}")
-        if info.conf_dir:
-            options = sorted(
-                str(p.relative_to(info.conf_dir).with_suffix("")) for p in info.conf_dir.rglob("*.yaml")
-            )
-            print(f"  config options: {', '.join(options)}")
+    """``seqlab plugins`` / ``python -m seqlab.plugins``."""
+    print(describe_plugins())
 
 
 if __name__ == "__main__":
-    main()
+    from seqlab.plugins import main as _main  # the importable module, not this __main__ copy
+
+    _main()

@@ -1,4 +1,10 @@
-"""Adds the config folders of seqlab plugins to Hydra's search path (discovered by Hydra's plugin loader)."""
+"""Adds the config folders of seqlab plugins to Hydra's search path (Hydra finds this through ``hydra_plugins``).
+
+It acts only when the primary config folder is seqlab's own, so other Hydra apps in the same environment are left
+alone. Plugin folders come after seqlab's; :mod:`seqlab.plugins` has already refused any that would shadow an option.
+"""
+
+from pathlib import Path
 
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
@@ -6,7 +12,16 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 class SeqlabPluginSearchPath(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        from seqlab.cli import conf_dir
+
+        seqlab_conf = str(conf_dir())
+        if not any(
+            element.provider == "main" and element.path.removeprefix("file://").rstrip("/") == seqlab_conf
+            for element in search_path.get_path()
+            if element.path
+        ):
+            return
         from seqlab.plugins import plugin_conf_dirs
 
         for folder in plugin_conf_dirs():
-            search_path.append(provider="seqlab-plugin", path=f"file://{folder}")
+            search_path.append(provider="seqlab-plugin", path=f"file://{Path(folder).resolve()}")
