@@ -48,25 +48,56 @@ def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
             continue
         for item in value.split(","):
             if item not in options:
-                return f"{group}={item}: no such option in config group '{group}'; choose one of: {', '.join(options)}"
+                from seqlab.plugins import explain_missing_option  # "plugin X failed to load" beats "no such option"
+
+                missing = f"{group}={item}: no such option in config group '{group}'"
+                return explain_missing_option(group, item) or f"{missing}; choose one of: {', '.join(options)}"
+    return None
+
+
+def check_composes(args: list[str]) -> str | None:
+    """Compose the config once before Hydra runs, so a bad override fails fast with one line (single runs only)."""
+    if any(a in ("-m", "--multirun") or a.startswith("-") for a in args):
+        return None  # sweeps, --help, --cfg ... are Hydra's own business
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from seqlab.errors import one_line, user_errors
+
+    overrides = [a for a in args if not a.startswith("hydra.") and not a.startswith("hydra/")]
+    try:
+        with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+            compose("train", overrides=overrides)
+    except user_errors() as err:
+        return one_line(err)
+    finally:
+        GlobalHydra.instance().clear()
     return None
 
 
 def _task(cfg) -> float | None:
-    from hydra.core.hydra_config import HydraConfig
-
+    """One Hydra job. In a multirun a failing job (any exception, or a NaN objective) leaves ``error.txt`` in its
+    folder and returns the worst value, so the sweep goes on (see :mod:`seqlab.scale`)."""
+    from seqlab import scale
     from seqlab.errors import one_line, user_errors
+    from seqlab.plugins import load_plugins
 
+    load_plugins()  # joblib/submitit workers run jobs in fresh processes that never went through main()
     try:
         from seqlab import train
 
-        return train.run(cfg)
+        value = train.run(cfg)
     except user_errors() as err:
-        message = f"seqlab: error: {one_line(err)}"
-        print(message, file=sys.stderr, flush=True)
-        if HydraConfig.get().mode.name == "MULTIRUN":
-            raise SystemExit(1) from None
+        if scale.in_multirun():
+            return scale.record_failed_job(one_line(err))
+        print(f"seqlab: error: {one_line(err)}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except Exception as err:
+        if not scale.in_multirun():
+            raise
+        return scale.record_failed_job(f"{type(err).__name__}: {one_line(err)}", err)
+    problem = scale.check_sweep_result(value, cfg.get("optimized_metric")) if scale.in_multirun() else None
+    return scale.record_failed_job(problem) if problem else value
 
 
 def main() -> None:
@@ -83,7 +114,7 @@ def main() -> None:
     from seqlab.plugins import load_plugins
 
     load_plugins()
-    error = check_group_overrides(argv, search_dirs())
+    error = check_group_overrides(argv, search_dirs()) or check_composes(argv)
     if error:
         print(f"seqlab: error: {error}", file=sys.stderr)
         sys.exit(2)

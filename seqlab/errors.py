@@ -1,12 +1,21 @@
-"""User-facing errors: the CLI prints them as one line (``seqlab: error: ...``) and exits non-zero."""
+"""User-facing errors: the CLI prints them as one line (``seqlab: error: ...``) and exits non-zero.
+
+This module imports nothing heavy, so the command line can report a bad option before torch is loaded.
+"""
 
 from __future__ import annotations
 
-from seqlab.data.base import DataError
-from seqlab.models.module import CheckpointError
-from seqlab.registry import ConfigError
 
-__all__ = ["ConfigError", "DataError", "CheckpointError", "user_errors", "one_line"]
+class ConfigError(ValueError):
+    """A configuration problem: the message names the option, the value, and what is allowed."""
+
+
+class DataError(ValueError):
+    """Bad input data: the message names the file (and line) and what is wrong."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: the message names the file and the problem."""
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -18,15 +27,21 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line(err: BaseException) -> str:
-    """The first meaningful line of an error's message (Hydra/OmegaConf add 'full_key: ...' detail lines)."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    cause = err.__cause__ or err.__context__
-    if isinstance(err, _hydra_instantiation()) and cause is not None:
-        return one_line(cause)
-    return lines[0] if lines else type(err).__name__
-
-
-def _hydra_instantiation() -> type[BaseException]:
+    """One line from an error's message: Hydra/OmegaConf's detail lines (``full_key: ...``) are dropped."""
     from hydra.errors import InstantiationException
 
-    return InstantiationException
+    cause = err.__cause__ or err.__context__
+    if isinstance(err, InstantiationException) and cause is not None:
+        return one_line(cause)
+    lines = []
+    for line in str(err).strip().splitlines():
+        line = line.strip()
+        if line.startswith(("full_key:", "object_type", "reference_type", "Set the environment variable")):
+            break
+        if line:
+            lines.append(line.rstrip("."))
+    message = "; ".join(lines) if lines else type(err).__name__
+    full_key = getattr(err, "full_key", None)  # OmegaConf errors know the dotted key
+    if full_key and full_key not in message:
+        message = f"{full_key}: {message}"
+    return message

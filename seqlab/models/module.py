@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.data.base import DataSpec
+from seqlab.errors import CheckpointError, ConfigError
 from seqlab.models.sequence_model import SequenceModel
-from seqlab.registry import ConfigError
 
 CHECKPOINT_KEY = "seqlab"
 
@@ -45,6 +45,13 @@ class SequenceModule(pl.LightningModule):
         self.val_metrics = nn.ModuleDict(head.make_metrics())
         self.test_metrics = nn.ModuleDict(head.make_metrics())
         self._carry: Any = None
+        # plugins providing the cell/head/datamodule, recorded in checkpoints (computed here, where plugins loaded)
+        from seqlab.plugins import plugin_requirements
+
+        data_name = ((config or {}).get("data") or {}).get("name")
+        self.required_plugins = plugin_requirements(
+            {"cell": model_config["cell"]["name"], "head": self.model.head_name, "datamodule": data_name}
+        )
         # the full composed config, logged as hyperparameters by every logger
         self.save_hyperparameters({"config": config or {"model": model_config}})
 
@@ -127,6 +134,7 @@ class SequenceModule(pl.LightningModule):
             "version": __version__,
             "spec": self.spec.to_dict(),
             "model_config": self.model_config,
+            "plugins": self.required_plugins,
         }
 
     @classmethod
@@ -134,6 +142,9 @@ class SequenceModule(pl.LightningModule):
         """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it)."""
         checkpoint = load_checkpoint(path, map_location)
         meta = checkpoint[CHECKPOINT_KEY]
+        from seqlab.plugins import require_plugins
+
+        require_plugins(meta.get("plugins", []), source=f"ckpt_path={path}")
         module = cls(
             DataSpec.from_dict(meta["spec"]),
             meta["model_config"],
@@ -142,10 +153,6 @@ class SequenceModule(pl.LightningModule):
         module.load_state_dict(checkpoint["state_dict"])
         module.eval()
         return module
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:

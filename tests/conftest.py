@@ -1,0 +1,67 @@
+"""Shared test helpers: run the real CLI in a subprocess with tiny, fast settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: overrides that make any experiment a few-second smoke run
+TINY = [
+    "trainer.max_steps=3",
+    "trainer.val_check_interval=3",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+    "logger=csv",
+    "model.embedding_dim=8",
+    "model.encoder.hidden_size=16",
+    "callbacks.samples.max_length=20",
+]
+
+
+def cli_env(cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        SEQLAB_CACHE_DIR=str(cache_dir),
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        HYDRA_FULL_ERROR="0",
+        PYTHONWARNINGS="ignore",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    env.pop("WANDB_API_KEY", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One prepared-data cache for the whole session, so each dataset is built once."""
+    return tmp_path_factory.mktemp("seqlab-cache")
+
+
+@pytest.fixture
+def run_seqlab(tmp_path, cache_dir):
+    """Run ``python -m seqlab <args>`` (or another module) in ``tmp_path``; returns the CompletedProcess."""
+
+    def run(*args: str, module: str = "seqlab", timeout: float = 300, cwd: Path | None = None, env=None):
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=cwd or tmp_path,
+            env={**cli_env(cache_dir), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def run_dirs(root: Path, experiment: str) -> list[Path]:
+    """The run folders (holding .hydra/) of an experiment under ``root/outputs``, oldest first."""
+    return sorted(p.parent for p in (root / "outputs" / experiment).rglob(".hydra"))

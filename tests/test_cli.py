@@ -1,0 +1,98 @@
+"""End-to-end tests of the `python -m seqlab` command: the default experiment, errors, and generation."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TINY, run_dirs
+
+
+def test_default_run_trains_char_rnn_and_reports_lm_metrics(run_seqlab, tmp_path):
+    result = run_seqlab(*TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for key in ("val/loss", "val/perplexity", "val/bpc"):
+        assert key in result.stdout
+    [run] = run_dirs(tmp_path, "char_rnn")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["val/bpc"] > 0 and abs(metrics["val/perplexity"] - 2 ** metrics["val/bpc"]) < 1e-3
+    assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "csv" / "metrics.csv").is_file()
+    assert (run / "vocab.json").is_file()
+    samples = (run / "samples" / "final.txt").read_text()
+    assert samples.count("--- sample") == 3
+
+
+def test_experiment_flag_composes_the_same_config_as_no_arguments():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from seqlab.cli import conf_dir
+
+    with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+        plain = compose("train", return_hydra_config=False)
+        explicit = compose("train", overrides=["+experiment=char_rnn"])
+    as_dict = lambda c: OmegaConf.to_container(c, resolve=False)  # noqa: E731
+    assert as_dict(plain) == as_dict(explicit)
+    assert plain.model.cell.name == "lstm" and plain.data.name == "text_char"
+
+
+def test_generate_from_checkpoint_alone_is_deterministic_for_a_seed(run_seqlab, tmp_path):
+    assert run_seqlab(*TINY).returncode == 0
+    [run] = run_dirs(tmp_path, "char_rnn")
+    ckpt = run / "checkpoints" / "last.ckpt"
+    args = [f"ckpt_path={ckpt}", "prompt=The", "num_samples=2", "max_length=30", "temperature=0.8", "seed=7"]
+    first = run_seqlab(*args, module="seqlab.generate", cwd=tmp_path.parent)
+    second = run_seqlab(*args, module="seqlab.generate", cwd=tmp_path.parent)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout == second.stdout
+    assert first.stdout.count("--- sample") == 2 and "\nThe" in first.stdout
+    greedy = run_seqlab(f"ckpt_path={ckpt}", "temperature=0", "max_length=10", module="seqlab.generate")
+    assert greedy.returncode == 0, greedy.stderr[-2000:]
+
+
+def _assert_one_line_error(result, *needles: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("seqlab: error:")]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_mistyped_group_option_lists_the_valid_choices(run_seqlab):
+    _assert_one_line_error(run_seqlab("cell=lstmm"), "cell=lstmm", "lstm", "gru")
+    _assert_one_line_error(run_seqlab("data=nosuch"), "data=nosuch", "text_char")
+
+
+def test_missing_required_value_names_the_key(run_seqlab):
+    _assert_one_line_error(run_seqlab("data.source=???", *TINY), "data.source")
+
+
+def test_bad_data_source_names_the_path(run_seqlab, tmp_path):
+    _assert_one_line_error(run_seqlab(f"data.source={tmp_path}/nothing.txt", *TINY), "nothing.txt")
+
+
+def test_bad_generate_input_is_one_line(run_seqlab, tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    _assert_one_line_error(run_seqlab(f"ckpt_path={bad}", module="seqlab.generate"), "bad.ckpt")
+    _assert_one_line_error(run_seqlab("ckpt_path=/no/such.ckpt", module="seqlab.generate"), "/no/such.ckpt")
+    _assert_one_line_error(run_seqlab("temperatur=1", module="seqlab.generate"), "temperatur")
+
+
+def test_wandb_logs_offline_without_credentials(run_seqlab, tmp_path):
+    result = run_seqlab(*TINY, "logger=many")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    offline = list((run / "wandb").glob("offline-run-*"))
+    assert offline, "wandb should write an offline run that `wandb sync` can upload later"
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_gradient_clipping_and_optimizer_come_from_config(run_seqlab, tmp_path):
+    result = run_seqlab(*TINY, "trainer.gradient_clip_algorithm=value", "trainer.gradient_clip_val=0.5",
+                        "optimizer=sgd", "optimizer.lr=0.5", "scheduler=cosine")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    hparams = (run / "csv" / "hparams.yaml").read_text()
+    assert "torch.optim.SGD" in hparams and "gradient_clip_algorithm: value" in hparams
