@@ -65,7 +65,13 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            failed = "".join(f"; plugin '{p}' failed to load ({e})" for p, e in FAILED_PLUGINS.items())
+            failed = (
+                f"; plugin '{name}' failed to load ({FAILED_PLUGINS[name]})"
+                if name in FAILED_PLUGINS
+                else f"; plugins that failed to load: {', '.join(FAILED_PLUGINS)} (see `seqlab plugins`)"
+                if FAILED_PLUGINS
+                else ""
+            )
             raise ConfigError(
                 f"unknown {self.kind} '{name}'; choose one of: {', '.join(sorted(self._entries))}{failed}"
             ) from None

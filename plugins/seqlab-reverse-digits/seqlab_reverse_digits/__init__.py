@@ -102,7 +102,7 @@ class ReverseDigitsDataModule(SeqDataModule):
         inputs = torch.full((len(examples), max(lengths)), self.spec.pad_id, dtype=torch.long)
         targets = torch.full_like(inputs, NOT_SCORED)
         for row, (example, length) in enumerate(zip(examples, lengths)):
-            ids = torch.as_tensor(example["ids"], dtype=torch.long)
+            ids = torch.tensor(example["ids"], dtype=torch.long)
             inputs[row, :length] = ids[:-1]
             answer = int(example["digits"]) + 1  # the position of "=": from there on, the next token is the answer
             targets[row, answer:length] = ids[answer + 1 :]
