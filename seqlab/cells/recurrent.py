@@ -20,16 +20,24 @@ PATHS = ("auto", "fused", "structured", "step", "scan")
 
 class _StepGrads:
     """What the structured loop keeps to form the recurrent weight gradient as one product after the loop:
-    the states ``h_0`` and ``h_1..h_T`` (time-major, set after the loop) and ``∂L/∂hp_t`` of every step (filled in
-    by backward hooks)."""
+    the states ``h_0`` and ``h_1..h_T`` (time-major, set after the loop) and ``∂L/∂hp_t`` of steps ``1..T-1``,
+    copied by backward hooks into one buffer (so each step's gradient tensor is freed, and its memory reused, at
+    once)."""
 
     def __init__(self, steps: int, h_0: Tensor):
+        self.steps = steps
         self.h_0 = h_0.detach()
         self.h_seq: Tensor | None = None
-        self.d_hp: list[Tensor | None] = [None] * steps
+        self.d_hp: Tensor | None = None  # (T - 1, B, rows), allocated by the first hook that fires
+        self.recorded = [False] * steps
 
-    def record(self, t: int, d_hp: Tensor) -> None:
-        self.d_hp[t] = d_hp
+    def record(self, t: int, d_hp: Tensor | None) -> None:
+        if d_hp is None:  # no gradient reaches this step (autograd.grad of an output that does not depend on it)
+            return
+        if self.d_hp is None:
+            self.d_hp = d_hp.new_empty(self.steps - 1, *d_hp.shape)
+        self.d_hp[t - 1].copy_(d_hp)
+        self.recorded[t] = True
 
 
 class _RecurrentWeightGrad(torch.autograd.Function):
@@ -44,11 +52,13 @@ class _RecurrentWeightGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, d_hp: Tensor):
         grads = ctx.grads
-        d_W_h = d_hp.t().mm(grads.h_0)
-        if len(grads.d_hp) > 1:
-            d_rest = torch.stack([g if g is not None else torch.zeros_like(d_hp) for g in grads.d_hp[1:]])
-            d_W_h.addmm_(d_rest.flatten(0, 1).t(), grads.h_seq[:-1].flatten(0, 1))
-        grads.d_hp = [None] * len(grads.d_hp)  # a later backward through a retained graph records afresh
+        d_W_h = d_hp.t().mm(grads.h_0)  # step 0: h_{-1} is the initial state
+        if grads.d_hp is not None:
+            for t, recorded in enumerate(grads.recorded[1:]):
+                if not recorded:  # a step the loss does not reach
+                    grads.d_hp[t].zero_()
+            d_W_h.addmm_(grads.d_hp.flatten(0, 1).t(), grads.h_seq[:-1].flatten(0, 1))
+        grads.d_hp, grads.recorded = None, [False] * grads.steps  # a later backward (retained graph) starts afresh
         return d_hp, d_W_h, None
 
 
