@@ -4,9 +4,11 @@ One training step is forward + ``sum(output).backward()`` at batch 32, length 10
 and the ``torch.nn.LSTM`` baseline run in the same process, with the same thread count, interleaved round by
 round (so drift in machine load hits all of them alike); each reports the median of ``--reps`` rounds.
 
-    python benchmarks/cells.py --threads 1 --hidden 64 256 1024 --json outputs/bench_cells.json
+    python -m benchmarks.cells --threads 1 --hidden 64 256 1024 --json outputs/bench_cells.json
 
-JSON: ``{"<cell>[<path>]@<hidden>": {"ms": ..., "ratio_to_nn_lstm": ...}, "lstmcell_loop@<hidden>": ...}``.
+JSON: ``{"<cell>[<path>]@<hidden>": {"ms": ..., "ratio_to_nn_lstm": ...}, "lstmcell_loop@<hidden>": ...}`` with
+path ``fused``/``structured``/``step``/``scan``; ``--compile`` adds ``"<cell>[structured+compile]@<hidden>"`` etc.
+Run from the repository root (``python -m benchmarks.cells``) or with seqlab installed.
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ def lstmcell_loop(hidden: int) -> nn.Module:
     return Loop()
 
 
-def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[str, float]:
-    """Median milliseconds of one training step for each configuration at one hidden size."""
+def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[str, tuple[float, float]]:
+    """For each configuration at one hidden size: (median ms of one training step, median over rounds of its time
+    divided by ``torch.nn.LSTM``'s time in the same round)."""
     torch.manual_seed(0)
     x = torch.randn(BATCH, LENGTH, INPUT)
     steps: dict[str, Callable[[], None]] = {
@@ -70,8 +73,10 @@ def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[s
     }
     for cell in cells:
         for path in supported_paths(cell):
-            rnn = Recurrent(cell, INPUT, hidden, path=path, compile=compile and path in ("structured", "step"))
-            steps[f"{cell}[{path}]"] = training_step(rnn, x)
+            steps[f"{cell}[{path}]"] = training_step(Recurrent(cell, INPUT, hidden, path=path), x)
+            if compile and path in ("structured", "step"):
+                rnn = Recurrent(cell, INPUT, hidden, path=path, compile=True)
+                steps[f"{cell}[{path}+compile]"] = training_step(rnn, x)
     for run in steps.values():  # warm up: allocator, oneDNN primitives, compilation
         run()
         run()
@@ -81,7 +86,10 @@ def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[s
             start = time.perf_counter()
             run()
             times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
+    base = times["nn_lstm"]
+    return {
+        name: (statistics.median(t), statistics.median(a / b for a, b in zip(t, base))) for name, t in times.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -90,7 +98,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cells", nargs="+", default=CELLS.names(), help="registered cell names (default: all)")
     parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--compile", action="store_true", help="compile the update/step of the loop paths")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the loop paths with compile=True ('<cell>[<path>+compile]')"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -99,14 +109,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"threads={args.threads} batch={BATCH} length={LENGTH} input={INPUT} reps={args.reps} compile={args.compile}")
     print(f"{'configuration':<30}{'hidden':>8}{'ms':>11}{'× nn.LSTM':>11}")
     for hidden in args.hidden:
-        medians = benchmark(hidden, args.cells, args.reps, args.compile)
-        base = medians["nn_lstm"]
-        for name, ms in medians.items():
-            ratio = ms / base
+        for name, (ms, ratio) in benchmark(hidden, args.cells, args.reps, args.compile).items():
             print(f"{name:<30}{hidden:>8}{ms:>11.2f}{ratio:>11.2f}", flush=True)
-            if name != "nn_lstm":
-                results[f"{name}@{hidden}"] = {"ms": round(ms, 3), "ratio_to_nn_lstm": round(ratio, 3)}
-        results[f"nn_lstm@{hidden}"] = {"ms": round(base, 3), "ratio_to_nn_lstm": 1.0}
+            results[f"{name}@{hidden}"] = {"ms": round(ms, 3), "ratio_to_nn_lstm": round(ratio, 3)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
