@@ -39,8 +39,10 @@ def wandb_mode(requested: str) -> str:
     return "online" if netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore") else "offline"
 
 
-def build_loggers(logger_cfg: dict[str, Any] | None) -> list[Any]:
+def build_loggers(logger_cfg: dict[str, Any] | None, experiment_name: str = "seqlab") -> list[Any]:
     from hydra.utils import instantiate
+
+    from seqlab.scale import wandb_names
 
     loggers = []
     for name, conf in (logger_cfg or {}).items():
@@ -49,6 +51,7 @@ def build_loggers(logger_cfg: dict[str, Any] | None) -> list[Any]:
         conf = dict(conf)
         if name == "wandb" or conf.get("_target_", "").endswith("WandbLogger"):
             conf["mode"] = wandb_mode(conf.get("mode", "auto"))
+            conf.update(wandb_names(conf.get("group"), conf.get("name"), experiment_name))
             Path(conf.get("save_dir", ".")).mkdir(parents=True, exist_ok=True)
         loggers.append(instantiate(conf))
     return loggers
@@ -65,6 +68,7 @@ def run(cfg: DictConfig) -> float | None:
     import pytorch_lightning as pl
 
     from seqlab.models.module import SequenceModule
+    from seqlab.scale import is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(config, dict)
@@ -76,7 +80,8 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.setup("fit")
     spec = datamodule.spec
     output_dir.mkdir(parents=True, exist_ok=True)
-    spec.vocab.save(output_dir / "vocab.json")
+    if is_rank_zero():
+        spec.vocab.save(output_dir / "vocab.json")
 
     model_config = {k: config["model"][k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")}
     module = SequenceModule(
@@ -93,12 +98,15 @@ def run(cfg: DictConfig) -> float | None:
         module.model.encoder.resolve_path(),
     )
 
-    loggers = build_loggers(config.get("logger"))
+    loggers = build_loggers(config.get("logger"), config.get("experiment_name", "seqlab"))
     callbacks = build_callbacks(config.get("callbacks"))
-    trainer_options = dict(config["trainer"])
+    trainer_options = strategy_for_sweep(dict(config["trainer"]))
     trainer = pl.Trainer(
         **trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
     )
+    datamodule.batch_size = per_device_batch_size(datamodule.batch_size, trainer.world_size)
+    if trainer.world_size > 1:
+        log.info("data.batch_size is global: %d processes × %d", trainer.world_size, datamodule.batch_size)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")))
         results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
@@ -110,8 +118,9 @@ def run(cfg: DictConfig) -> float | None:
             )
     finally:
         finish_wandb(loggers)
-    (output_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
-    print_summary(results, output_dir)
+    if trainer.is_global_zero:
+        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        print_summary(results, output_dir)
     metric = config.get("optimized_metric")
     return results.get(metric) if metric else None
 

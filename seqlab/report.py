@@ -1,0 +1,362 @@
+"""Compare the runs of a sweep in one self-contained HTML file.
+
+``python -m seqlab.report <sweep dir> [-o report.html]`` reads every run folder under the sweep (a folder holding
+``.hydra/``) and writes ``<sweep dir>/report.html`` (or ``-o``) with
+
+- a table of runs: the swept parameters (from ``multirun.yaml``, else each run's overrides), the status (ok / failed
+  with the first line of ``error.txt`` / incomplete), the final metrics from ``metrics.json`` (the best value of each
+  column in bold) and the wall time (from the job's ``.hydra/config.yaml``, written when the job starts, to its
+  ``metrics.json`` or ``error.txt``, written when it ends);
+- the Optuna result (``optimization_results.yaml``) when the sweep was an Optuna search;
+- one plot per logged metric (``csv/metrics.csv`` of each run, every run a line, against the training step);
+- the gradient-flow plots side by side: one column per run, one row per PNG name found in the runs'
+  ``gradient_flow/`` folders;
+- each run's final samples (``samples/final.txt``), when it wrote any.
+
+Images are PNGs rendered with matplotlib's Agg backend and embedded as base64, so the file opens anywhere offline.
+
+>>> from pathlib import Path; import tempfile
+>>> sweep = Path(tempfile.mkdtemp())
+>>> run = sweep / "0_cell=gru"; (run / ".hydra").mkdir(parents=True)
+>>> _ = (run / "metrics.json").write_text('{"val/loss": 1.5}')
+>>> html = render_report(sweep)
+>>> "<table" in html and "1.5" in html
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: metric names (substrings) where lower is better; every other metric is taken as higher-is-better
+LOWER_IS_BETTER = ("loss", "perplexity", "bpc", "error", "wer", "cer")
+
+
+class ReportError(ValueError):
+    """A sweep folder the report cannot read; the message names the folder and what is wrong."""
+
+
+@dataclass
+class Run:
+    """One job folder of a sweep: what it was given, how it ended, and what it logged."""
+
+    path: Path
+    overrides: dict[str, str]
+    status: str  # ok | failed | incomplete
+    error: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float | None = None
+    curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    gradient_flow: dict[str, Path] = field(default_factory=dict)
+    samples: str = ""
+    #: how plots and tables name the run: its swept parameters (``cell=gru``), set by :func:`render_report`
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def find_run_dirs(sweep_dir: Path) -> list[Path]:
+    """Run folders (holding ``.hydra/``) under ``sweep_dir``, by job number then name; ``sweep_dir`` itself when it is
+    a single run."""
+    if (sweep_dir / ".hydra").is_dir():
+        return [sweep_dir]
+    dirs = [p.parent for p in sweep_dir.rglob(".hydra") if p.is_dir() and ".submitit" not in p.parts]
+
+    def order(path: Path) -> tuple[int, str]:
+        match = re.match(r"(\d+)_", path.name)
+        return (int(match[1]) if match else 1 << 30, str(path))
+
+    return sorted(dirs, key=order)
+
+
+def split_override(override: str) -> tuple[str, str]:
+    """``"+model.cell=gru"`` → ``("model.cell", "gru")``."""
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def read_yaml(path: Path) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+
+
+def read_curves(csv_path: Path) -> dict[str, list[tuple[float, float]]]:
+    """``csv/metrics.csv`` (Lightning's CSVLogger) → ``{metric: [(step, value), ...]}``, test metrics left out."""
+    curves: dict[str, list[tuple[float, float]]] = {}
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            step = row.get("step")
+            if not step:
+                continue
+            for key, value in row.items():
+                if key in ("epoch", "step") or not key or key.startswith("test/") or value in ("", None):
+                    continue
+                try:
+                    curves.setdefault(key, []).append((float(step), float(value)))
+                except ValueError:
+                    continue
+    return curves
+
+
+def read_run(path: Path) -> Run:
+    """Everything the report shows about one run folder; missing files leave their part empty."""
+    overrides_file = path / ".hydra" / "overrides.yaml"
+    overrides = dict(split_override(o) for o in read_yaml(overrides_file)) if overrides_file.is_file() else {}
+    metrics_file, error_file = path / "metrics.json", path / "error.txt"
+    run = Run(path=path, overrides=overrides, status="incomplete")
+    end_file = None
+    if error_file.is_file():
+        run.status, end_file = "failed", error_file
+        lines = error_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        run.error = lines[0] if lines else "failed"
+    elif metrics_file.is_file():
+        run.status, end_file = "ok", metrics_file
+        try:
+            run.metrics = {k: float(v) for k, v in json.loads(metrics_file.read_text(encoding="utf-8")).items()}
+        except (ValueError, TypeError, AttributeError) as err:
+            raise ReportError(f"{metrics_file}: not a JSON object of numbers ({err})") from None
+    start_file = path / ".hydra" / "config.yaml"
+    if end_file is not None and start_file.is_file():
+        run.wall_seconds = max(0.0, end_file.stat().st_mtime - start_file.stat().st_mtime)
+    if (path / "csv" / "metrics.csv").is_file():
+        run.curves = read_curves(path / "csv" / "metrics.csv")
+    if (path / "gradient_flow").is_dir():
+        run.gradient_flow = {
+            str(p.relative_to(path / "gradient_flow")): p for p in sorted((path / "gradient_flow").rglob("*.png"))
+        }
+    if (path / "samples" / "final.txt").is_file():
+        run.samples = (path / "samples" / "final.txt").read_text(encoding="utf-8", errors="replace")
+    return run
+
+
+def swept_keys(sweep_dir: Path, runs: list[Run]) -> list[str]:
+    """The parameters that differ between jobs: sweep overrides and Optuna params from ``multirun.yaml``, else the
+    override keys whose value differs between runs."""
+    keys: list[str] = []
+    multirun = sweep_dir / "multirun.yaml"
+    if multirun.is_file():
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        hydra = read_yaml(multirun).get("hydra", {})
+        parsed = OverridesParser.create().parse_overrides(list(hydra.get("overrides", {}).get("task", [])))
+        keys = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
+        keys += [k for k in (hydra.get("sweeper", {}).get("params") or {}) if k not in keys]
+    if not keys:
+        every = sorted({k for run in runs for k in run.overrides})
+        keys = [k for k in every if len({run.overrides.get(k) for run in runs}) > 1]
+    return keys
+
+
+def metric_order(names: set[str]) -> list[str]:
+    """val/ metrics first, then test/, then the rest; alphabetical inside each."""
+    return sorted(names, key=lambda k: (0 if k.startswith("val/") else 1 if k.startswith("test/") else 2, k))
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)
+
+
+def png_base64(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def plot_metric(metric: str, runs: list[Run]) -> str:
+    """One metric of every run against the step → a base64 PNG."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.2, 3.4))
+    axes = figure.add_subplot()
+    for run in runs:
+        points = run.curves.get(metric)
+        if points:
+            steps, values = zip(*points)
+            axes.plot(steps, values, marker="o" if len(points) < 20 else None, markersize=3, label=run.label)
+    axes.set_title(metric)
+    axes.set_xlabel("step")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    return png_base64(figure)
+
+
+def file_base64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def format_value(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}" if minutes else f"{seconds:.1f} s"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.failed { color: #b00020; } .incomplete { color: #a06000; } .best { font-weight: bold; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; }
+img { max-width: 100%; }
+pre { background: #f7f7f7; padding: 0.6em; white-space: pre-wrap; max-height: 20em; overflow: auto; }
+code { background: #f2f2f2; padding: 0 0.2em; }
+"""
+
+
+def runs_table(runs: list[Run], keys: list[str]) -> str:
+    metrics = metric_order({k for run in runs for k in run.metrics})
+    best: dict[str, float] = {}
+    for metric in metrics:
+        values = [v for run in runs if math.isfinite(v := run.metrics.get(metric, math.nan))]
+        if values:
+            best[metric] = min(values) if lower_is_better(metric) else max(values)
+    esc = html.escape
+    head = ["run", *keys, "status", *metrics, "wall time"]
+    rows = ["<tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
+    for run in runs:
+        cells = [f'<td title="{esc(str(run.path))}">{esc(run.name.split("_", 1)[0] if keys else run.name)}</td>']
+        cells += [f"<td>{esc(run.overrides.get(k, '—'))}</td>" for k in keys]
+        status = esc(run.status) + (f": {esc(run.error)}" if run.error else "")
+        cells.append(f'<td class="{esc(run.status)}">{status}</td>')
+        for metric in metrics:
+            value = run.metrics.get(metric)
+            mark = " best" if value is not None and best.get(metric) == value else ""
+            cells.append(f'<td class="num{mark}">{format_value(value)}</td>')
+        cells.append(f'<td class="num">{format_seconds(run.wall_seconds)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return '<table class="runs">\n' + "\n".join(rows) + "\n</table>"
+
+
+def gradient_flow_table(runs: list[Run]) -> str:
+    names = sorted({name for run in runs for name in run.gradient_flow})
+    if not names:
+        return "<p>No gradient-flow plots (PNG files under each run's <code>gradient_flow/</code>).</p>"
+    shown = [run for run in runs if run.gradient_flow]
+    esc = html.escape
+    rows = ["<tr><th>plot</th>" + "".join(f"<th>{esc(run.label)}</th>" for run in shown) + "</tr>"]
+    for name in names:
+        cells = [f"<td>{esc(name)}</td>"]
+        for run in shown:
+            path = run.gradient_flow.get(name)
+            if path is None:
+                cells.append("<td>—</td>")
+                continue
+            image = f'<img alt="{esc(run.label)} {esc(name)}" src="data:image/png;base64,{file_base64(path)}">'
+            cells.append(f"<td>{image}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return '<table class="gradient-flow">\n' + "\n".join(rows) + "\n</table>"
+
+
+def optuna_section(sweep_dir: Path) -> str:
+    results_file = sweep_dir / "optimization_results.yaml"
+    if not results_file.is_file():
+        return ""
+    results = read_yaml(results_file)
+    if "best_params" not in results:
+        return f"<h2>Optuna</h2><pre>{html.escape(results_file.read_text(encoding='utf-8'))}</pre>"
+    params = ", ".join(f"{k}={v}" for k, v in results["best_params"].items())
+    return (
+        f"<h2>Optuna</h2><p>best value <b>{format_value(float(results['best_value']))}</b> "
+        f"with <code>{html.escape(params)}</code></p>"
+    )
+
+
+def sweep_command(sweep_dir: Path) -> str:
+    multirun = sweep_dir / "multirun.yaml"
+    if not multirun.is_file():
+        return ""
+    task = read_yaml(multirun).get("hydra", {}).get("overrides", {}).get("task", [])
+    return f"<p><code>python -m seqlab -m {html.escape(' '.join(task))}</code></p>"
+
+
+def render_report(sweep_dir: str | Path) -> str:
+    """The report's HTML for the sweep (or experiment) folder ``sweep_dir``. Raises ReportError."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise ReportError(f"{sweep_dir}: no such folder (give a sweep folder, e.g. outputs/<experiment>/multirun/...)")
+    runs = [read_run(path) for path in find_run_dirs(sweep_dir)]
+    if not runs:
+        raise ReportError(f"{sweep_dir}: no run folders (folders holding .hydra/) inside")
+    keys = swept_keys(sweep_dir, runs)
+    for run in runs:
+        run.label = ",".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides) or run.name
+    metrics = metric_order({k for run in runs for k in run.curves})
+    plots = "".join(
+        f'<figure><img alt="{html.escape(m)}" src="data:image/png;base64,{plot_metric(m, runs)}"></figure>'
+        for m in metrics
+    )
+    samples = "".join(
+        f"<details><summary>{html.escape(run.label)}</summary><pre>{html.escape(run.samples)}</pre></details>"
+        for run in runs
+        if run.samples
+    )
+    failed = sum(run.status == "failed" for run in runs)
+    title = "seqlab sweep — " + "/".join(sweep_dir.resolve().parts[-4:])
+    parts = [
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(str(sweep_dir.resolve()))}: {len(runs)} runs, {failed} failed</p>",
+        sweep_command(sweep_dir),
+        "<h2>Runs</h2>",
+        f'<div style="overflow-x: auto">{runs_table(runs, keys)}</div>',
+        optuna_section(sweep_dir),
+        "<h2>Curves</h2>",
+        f'<div class="plots">{plots}</div>' if plots else "<p>No csv/metrics.csv in any run.</p>",
+        "<h2>Gradient flow</h2>",
+        gradient_flow_table(runs),
+        f"<h2>Samples</h2>{samples}" if samples else "",
+        "</body></html>\n",
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def write_report(sweep_dir: str | Path, output: str | Path | None = None) -> Path:
+    """Render the report and write it to ``output`` (default ``<sweep_dir>/report.html``); returns the path."""
+    text = render_report(sweep_dir)
+    path = Path(output) if output else Path(sweep_dir) / "report.html"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m seqlab.report", description="Write an HTML report comparing the runs of a sweep."
+    )
+    parser.add_argument("sweep_dir", help="a sweep folder (outputs/<experiment>/multirun/<date>/<time>) or any run")
+    parser.add_argument("-o", "--output", help="where to write the HTML (default: <sweep_dir>/report.html)")
+    args = parser.parse_args(argv)
+    try:
+        path = write_report(args.sweep_dir, args.output)
+    except (ReportError, OSError) as err:
+        print(f"seqlab: error: report: {err}", file=sys.stderr)
+        sys.exit(1)
+    print(f"seqlab: report written to {path}")
+
+
+if __name__ == "__main__":
+    main()

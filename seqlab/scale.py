@@ -1,0 +1,140 @@
+"""Sweeps and many devices: what a job does differently inside a Hydra multirun or a distributed launch.
+
+Used by :mod:`seqlab.cli` (failed sweep jobs) and :mod:`seqlab.train` (wandb names, per-device batch size, the
+DDP launcher under a multirun). See docs/scale.md.
+
+>>> per_device_batch_size(64, world_size=4)
+16
+>>> worst_value("maximize")
+-inf
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from seqlab.registry import ConfigError
+
+log = logging.getLogger("seqlab")
+
+#: the file a failed sweep job leaves in its folder (the error and its traceback)
+ERROR_FILE = "error.txt"
+
+
+def hydra_config() -> Any | None:
+    """The running job's ``hydra`` config, or None outside a Hydra job (tests, notebooks)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
+def in_multirun() -> bool:
+    """True inside a job of ``python -m seqlab -m ...`` (any sweeper, any launcher)."""
+    hydra = hydra_config()
+    return hydra is not None and hydra.mode is not None and hydra.mode.name == "MULTIRUN"
+
+
+def is_rank_zero() -> bool:
+    """True in the process that writes files (global rank 0); reads the launcher's environment, so it also works
+    before a Trainer exists (torchrun sets ``RANK``, SLURM sets ``SLURM_PROCID``)."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def worst_value(direction: str | list[str] | None) -> float | list[float]:
+    """The worst objective for a sweeper's ``direction`` (``minimize`` → +inf, ``maximize`` → -inf; a list for
+    multi-objective Optuna). Optuna records such a trial as complete with the worst value: NaN would abort the
+    study, an exception would count against ``max_failure_rate``."""
+    if isinstance(direction, (list, tuple)) or (direction is not None and not isinstance(direction, str)):
+        return [float(worst_value(str(d))) for d in direction]
+    return -math.inf if str(direction).lower() == "maximize" else math.inf
+
+
+def record_failed_job(message: str, error: BaseException | None = None) -> float | list[float]:
+    """Write ``error.txt`` (the message and, for unexpected errors, the traceback) into the job's folder, print one
+    line, and return :func:`worst_value` for the sweeper, so the sweep carries on with its other jobs."""
+    hydra = hydra_config()
+    assert hydra is not None, "record_failed_job is for jobs of a Hydra multirun"
+    output_dir = Path(hydra.runtime.output_dir)
+    if is_rank_zero():
+        details = "".join(traceback.format_exception(error)) if error is not None else ""
+        overrides = " ".join(hydra.overrides.task)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / ERROR_FILE).write_text(f"{message}\noverrides: {overrides}\n\n{details}", encoding="utf-8")
+        print(
+            f"seqlab: error: sweep job {hydra.job.num} failed: {message} (details in {output_dir / ERROR_FILE});"
+            " the sweep goes on",
+            file=sys.stderr,
+            flush=True,
+        )
+    return worst_value(hydra.sweeper.get("direction"))
+
+
+def check_sweep_result(value: float | None, optimized_metric: str | None) -> str | None:
+    """Why a finished sweep job's objective is unusable (None when it is fine): NaN or infinite (the run diverged),
+    or no value at all while the sweeper optimises something."""
+    hydra = hydra_config()
+    optimizing = hydra is not None and hydra.sweeper.get("direction") is not None
+    if value is None:
+        if optimizing and optimized_metric:
+            return f"optimized_metric={optimized_metric}: the run logged no such metric (see its metrics.json)"
+        return None
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        return f"optimized_metric={optimized_metric} is {value} (the training diverged)"
+    return None
+
+
+def wandb_names(group: str | None, name: str | None, experiment_name: str) -> dict[str, str | None]:
+    """Resolve ``logger.wandb.group`` / ``logger.wandb.name`` set to ``auto``.
+
+    In a multirun: group = ``<experiment_name>-<date>_<time>`` (the last two parts of ``hydra.sweep.dir``), so the
+    sweep's runs appear together; name = the job's overrides (``hydra.job.override_dirname``, e.g.
+    ``cell=gru,optimizer.lr=0.01``). In a single run: no group, name = ``experiment_name``.
+    """
+    hydra = hydra_config()
+    multirun = in_multirun()
+    if group == "auto":
+        group = f"{experiment_name}-{'_'.join(Path(str(hydra.sweep.dir)).parts[-2:])}" if multirun else None
+    if name == "auto":
+        name = (hydra.job.override_dirname or f"job{hydra.job.num}") if multirun else experiment_name
+    return {"group": group, "name": name}
+
+
+def per_device_batch_size(global_batch_size: int, world_size: int) -> int:
+    """``data.batch_size`` is the global batch: each of the ``world_size`` processes loads an equal share, so the
+    optimisation is the same on 1 or N devices. Raises ConfigError when it does not divide evenly."""
+    if world_size <= 1:
+        return global_batch_size
+    if global_batch_size % world_size:
+        raise ConfigError(
+            f"data.batch_size={global_batch_size} is the global batch size and must divide evenly among "
+            f"{world_size} processes (devices × nodes); use a multiple of {world_size}"
+        )
+    return global_batch_size // world_size
+
+
+def launched_externally() -> bool:
+    """True when torchrun or SLURM started one process per device (Lightning then launches nothing itself)."""
+    if "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ:
+        return True
+    return int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+def strategy_for_sweep(trainer_options: dict[str, Any]) -> dict[str, Any]:
+    """Inside a local multirun, ``trainer.strategy=ddp`` becomes ``ddp_spawn``.
+
+    Lightning's ``ddp`` launcher starts each extra rank by re-running the command line, which in a multirun would
+    re-run the whole sweep; ``ddp_spawn`` starts the ranks from inside the job instead. Under SLURM or torchrun the
+    ranks already exist and nothing changes.
+    """
+    if trainer_options.get("strategy") == "ddp" and in_multirun() and not launched_externally():
+        log.info("multirun: trainer.strategy=ddp runs as ddp_spawn so that the ranks do not re-run the sweep")
+        return {**trainer_options, "strategy": "ddp_spawn"}
+    return trainer_options
