@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,17 @@ def run(cfg: DictConfig) -> float | None:
     """Train (and test) one configuration; returns ``cfg.optimized_metric`` for sweepers."""
     import pytorch_lightning as pl
 
+    from seqlab.callbacks.reliability import GracefulInterrupt
+    from seqlab.cli import search_dirs
+    from seqlab.config import check_output_dir, validate
     from seqlab.models.module import SequenceModule
     from seqlab.scale import is_rank_zero, per_device_batch_size, strategy_for_sweep
 
+    validate(cfg, search_dirs())
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(config, dict)
     output_dir = Path(config["paths"]["output_dir"])
+    check_output_dir(output_dir, config["paths"].get("min_free_mb", 0), key="paths.output_dir")
     pl.seed_everything(config["seed"], workers=True, verbose=False)
 
     datamodule = build_datamodule(config["data"])
@@ -100,6 +106,8 @@ def run(cfg: DictConfig) -> float | None:
 
     loggers = build_loggers(config.get("logger"), config.get("experiment_name", "seqlab"))
     callbacks = build_callbacks(config.get("callbacks"))
+    interrupt = GracefulInterrupt(str(output_dir / "checkpoints"))
+    callbacks.append(interrupt)
     trainer_options = strategy_for_sweep(dict(config["trainer"]))
     trainer = pl.Trainer(
         **trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
@@ -108,11 +116,13 @@ def run(cfg: DictConfig) -> float | None:
     if trainer.world_size > 1:
         log.info("data.batch_size is global: %d processes × %d", trainer.world_size, datamodule.batch_size)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")),
+                    weights_only=True)
+        stop_if_unsafe(interrupt, callbacks)
         results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if config.get("test") and not trainer_options.get("fast_dev_run"):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True)
             results.update(
                 {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
             )
@@ -123,6 +133,27 @@ def run(cfg: DictConfig) -> float | None:
         print_summary(results, output_dir)
     metric = config.get("optimized_metric")
     return results.get(metric) if metric else None
+
+
+class RunStopped(SystemExit):
+    """Training stopped early on purpose (a signal, or a non-finite step with ``action=stop``)."""
+
+
+def stop_if_unsafe(interrupt: Any, callbacks: list[Any]) -> None:
+    """Exit non-zero, naming the saved checkpoint, when a signal or the non-finite guard stopped the run."""
+    from seqlab.callbacks.reliability import NonFiniteGuard
+
+    if interrupt.signal_name:
+        print(f"seqlab: interrupted by {interrupt.signal_name}; checkpoint saved to {interrupt.checkpoint}; "
+              "resume with the same command plus ckpt_path=last", file=sys.stderr, flush=True)
+        raise RunStopped(130 if interrupt.signal_name == "SIGINT" else 143)
+    for guard in callbacks:
+        if isinstance(guard, NonFiniteGuard) and guard.stopped_at is not None:
+            print(f"seqlab: error: non-finite loss or gradient at step {guard.stopped_at}; weights before it saved "
+                  f"to {guard.checkpoint}. Look at the gradient-flow metrics (grad_norm/*) for exploding "
+                  "gradients and lower the learning rate or clip harder (trainer.gradient_clip_val)",
+                  file=sys.stderr, flush=True)
+            raise RunStopped(1)
 
 
 def resolve_ckpt_path(ckpt_path: str | None) -> str | None:

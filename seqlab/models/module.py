@@ -130,12 +130,17 @@ class SequenceModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from seqlab import __version__
 
+        checkpoint["rng"] = rng_state()
         checkpoint[CHECKPOINT_KEY] = {
             "version": __version__,
             "spec": self.spec.to_dict(),
             "model_config": self.model_config,
             "plugins": self.required_plugins,
         }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "rng" in checkpoint:  # resuming: the same dropout masks and sampling as an uninterrupted run
+            set_rng_state(checkpoint["rng"])
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> SequenceModule:
@@ -170,3 +175,34 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: not a seqlab checkpoint (no '{CHECKPOINT_KEY}' metadata)")
     return checkpoint
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch RNG states as plain data (checkpoints load with weights-only unpickling)."""
+    import random
+
+    import numpy as np
+
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
+        "numpy": [kind, keys.tolist(), pos, has_gauss, gauss],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, gauss_value = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss_value))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

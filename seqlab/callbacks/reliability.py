@@ -1,0 +1,105 @@
+"""Callbacks that keep a run safe: a checkpoint on SIGINT/SIGTERM, and a guard against non-finite steps."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+log = logging.getLogger("seqlab")
+
+
+class GracefulInterrupt(pl.Callback):
+    """On SIGINT (Ctrl+C) or SIGTERM, finish the current batch, save ``<dirpath>/last.ckpt`` and stop.
+
+    The checkpoint is taken at a batch boundary, so model, optimizer, scheduler, step counters, RNG and data
+    position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save).
+    After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero).
+    """
+
+    def __init__(self, dirpath: str):
+        self.dirpath = Path(dirpath)
+        self.signal_name: str | None = None
+        self.checkpoint: Path | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal_name is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # second Ctrl+C: leave now
+        self.signal_name = signal.Signals(signum).name
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.signal_name, self.checkpoint = None, None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread (e.g. some launchers): leave the default handling
+                pass
+
+    def _restore_handlers(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        if self.signal_name is None or self.checkpoint is not None:
+            return
+        self.checkpoint = self.dirpath / "last.ckpt"
+        trainer.save_checkpoint(self.checkpoint)
+        trainer.should_stop = True
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore_handlers()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._restore_handlers()
+
+
+class NonFiniteGuard(pl.Callback):
+    """Never train silently on a NaN/inf loss or gradient.
+
+    ``action="skip"``: drop the step (every gradient is set to None, so the optimizer leaves parameters and its
+    moments untouched), count it, and log ``train/nonfinite_steps``. ``action="stop"``: save ``<dirpath>/last.ckpt``
+    (the weights before the bad step) and stop; the run then exits non-zero with a message pointing at the
+    gradient-flow metrics and at clipping. ``max_skips`` stops a run that keeps skipping.
+    """
+
+    def __init__(self, action: str = "skip", dirpath: str = "checkpoints", max_skips: int = 100):
+        if action not in ("skip", "stop"):
+            from seqlab.errors import ConfigError
+
+            raise ConfigError(f"callbacks.nonfinite.action must be 'skip' or 'stop', got '{action}'")
+        self.action = action
+        self.dirpath = Path(dirpath)
+        self.max_skips = max_skips
+        self.skipped = 0
+        self.stopped_at: int | None = None
+        self.checkpoint: Path | None = None
+        self._loss_finite = True
+
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+        self._loss_finite = bool(torch.isfinite(loss.detach()).all())
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        finite = self._loss_finite and (
+            not grads or bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads])).all())
+        )
+        if finite:
+            return
+        for p in pl_module.parameters():
+            p.grad = None  # optimizers skip parameters without gradients: the step changes nothing
+        self.skipped += 1
+        pl_module.log("train/nonfinite_steps", float(self.skipped), reduce_fx="max")
+        if self.action == "stop" or self.skipped > self.max_skips:
+            self.stopped_at = trainer.global_step
+            self.checkpoint = self.dirpath / "last.ckpt"
+            trainer.save_checkpoint(self.checkpoint)
+            trainer.should_stop = True
+        else:
+            log.warning("non-finite loss or gradient at step %d: step skipped (%d so far)",
+                        trainer.global_step, self.skipped)
