@@ -59,6 +59,10 @@ class Cell(nn.Module):
     structured: ClassVar[bool] = True
     #: whether the recurrent projection has its own bias ``b_h`` (kept apart from ``b_x``)
     recurrent_bias: ClassVar[bool] = False
+    #: True when :meth:`update` reads ``xp_t`` and ``hp_t`` only through their sum (use :meth:`preactivation`):
+    #: the structured path then forms ``xp_t + W_h h_{t-1}`` with one fused multiply-add and passes ``hp_t=None``,
+    #: and takes the recurrent weight gradient from the input projections' gradient (they are equal)
+    sums_projections: ClassVar[bool] = False
     #: whether the cell has the recurrent matrix ``W_h`` (False: ``W_h`` is None and ``update`` gets ``hp_t=None``)
     recurrent_weight: ClassVar[bool] = True
     #: name of the equivalent fused ``torch.nn.RNNBase`` mode ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") or None
@@ -89,6 +93,11 @@ class Cell(nn.Module):
         Must be free of Python control flow on tensor values and of ``.item()``: the runner compiles it as one graph
         (``Recurrent(compile=True)``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement update() or step()")
+
+    @staticmethod
+    def preactivation(xp_t: Tensor, hp_t: Tensor | None) -> Tensor:
+        """``xp_t + hp_t``, or ``xp_t`` alone when the runner has already added ``hp_t`` into it."""
+        return xp_t if hp_t is None else xp_t + hp_t
 
     def step(self, x_t: Tensor, state: State) -> State:
         """General form of one step, ``(x_t (B, I), state) → state``. Default: project, then :meth:`update`."""

@@ -19,9 +19,10 @@ class TanhRNNCell(Cell):
     state_names = ("h",)
     gates = 1
     fused_mode = "RNN_TANH"
+    sums_projections = True
 
-    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
-        return (torch.tanh(xp_t + hp_t),)
+    def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
+        return (torch.tanh(self.preactivation(xp_t, hp_t)),)
 
 
 class ReLURNNCell(Cell):
@@ -36,9 +37,10 @@ class ReLURNNCell(Cell):
     state_names = ("h",)
     gates = 1
     fused_mode = "RNN_RELU"
+    sums_projections = True
 
-    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
-        return (torch.relu(xp_t + hp_t),)
+    def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
+        return (torch.relu(self.preactivation(xp_t, hp_t)),)
 
 
 class IRNNCell(ReLURNNCell):

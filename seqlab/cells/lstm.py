@@ -27,6 +27,7 @@ class LSTMCell(Cell):
     state_names = ("h", "c")
     gates = 4
     fused_mode = "LSTM"
+    sums_projections = True
 
     def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 0.0):
         self.forget_bias = forget_bias
@@ -39,8 +40,8 @@ class LSTMCell(Cell):
             with torch.no_grad():
                 self.b_x[H : 2 * H].fill_(self.forget_bias)
 
-    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
-        i, f, c_tilde, o = (xp_t + hp_t).chunk(4, dim=-1)
+    def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
+        i, f, c_tilde, o = self.preactivation(xp_t, hp_t).chunk(4, dim=-1)
         c = torch.sigmoid(f) * state[1] + torch.sigmoid(i) * torch.tanh(c_tilde)
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
@@ -65,10 +66,10 @@ class PeepholeLSTMCell(LSTMCell):
         super().__init__(input_size, hidden_size, forget_bias)
         self.peephole = nn.Parameter(torch.zeros(3, hidden_size))  # rows: p_i, p_f, p_o
 
-    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
+    def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         c_prev = state[1]
         p_i, p_f, p_o = self.peephole
-        i, f, c_tilde, o = (xp_t + hp_t).chunk(4, dim=-1)
+        i, f, c_tilde, o = self.preactivation(xp_t, hp_t).chunk(4, dim=-1)
         c = torch.sigmoid(f + p_f * c_prev) * c_prev + torch.sigmoid(i + p_i * c_prev) * torch.tanh(c_tilde)
         h = torch.sigmoid(o + p_o * c) * torch.tanh(c)
         return h, c
@@ -90,9 +91,10 @@ class CoupledLSTMCell(Cell):
 
     state_names = ("h", "c")
     gates = 3
+    sums_projections = True
 
-    def update(self, xp_t: Tensor, hp_t: Tensor, state: State) -> State:
-        i, c_tilde, o = (xp_t + hp_t).chunk(3, dim=-1)
+    def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
+        i, c_tilde, o = self.preactivation(xp_t, hp_t).chunk(3, dim=-1)
         i = torch.sigmoid(i)
         c = (1 - i) * state[1] + i * torch.tanh(c_tilde)
         h = torch.sigmoid(o) * torch.tanh(c)

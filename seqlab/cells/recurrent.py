@@ -62,6 +62,24 @@ class _RecurrentWeightGrad(torch.autograd.Function):
         return d_hp, d_W_h, None
 
 
+class _RecurrentWeightGradFromInputs(torch.autograd.Function):
+    """Identity on the input projections ``xp (T, B, rows)``, attached to ``W_h``, for cells that read only
+    ``xp_t + hp_t`` (then ``∂L/∂hp_t = ∂L/∂xp_t``). Its backward runs after every step's, and forms
+    ``∂L/∂W_h = Σ_t ∂L/∂xp_tᵀ h_{t-1}`` as one product, with no per-step bookkeeping."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, W_h: Tensor, h_0: Tensor, h_seq: list[Tensor]) -> Tensor:
+        ctx.h_0, ctx.h_seq = h_0.detach(), h_seq
+        return xp.view_as(xp)
+
+    @staticmethod
+    def backward(ctx, d_xp: Tensor):
+        d_W_h = d_xp[0].t().mm(ctx.h_0)  # step 0: h_{-1} is the initial state
+        if d_xp.shape[0] > 1:
+            d_W_h.addmm_(d_xp[1:].flatten(0, 1).t(), ctx.h_seq[0][:-1].flatten(0, 1))
+        return d_xp, d_W_h, None, None
+
+
 class _TapGradNorm(torch.autograd.Function):
     """Identity on ``h_t``; its backward writes ‖∂L/∂h_t‖ (the total gradient, through output and recurrence)."""
 
@@ -299,27 +317,43 @@ class Recurrent(nn.Module):
                 outs.append(state[0])
             return torch.stack(outs, 0).transpose(0, 1), state
         update = self._compiled(cell, "update")
-        xp = F.linear(x.transpose(0, 1), cell.W_x, cell.b_x).unbind(0)  # all steps' input projections: one product
+        xp = F.linear(x.transpose(0, 1), cell.W_x, cell.b_x)  # all steps' input projections: one product
         W_h, b_h = cell.W_h, cell.b_h
+        if W_h is None:  # no recurrent matrix: the update is all there is
+            for t, xp_t in enumerate(xp.unbind(0)):
+                state = self._finish_step((update if t else cell.update)(xp_t, None, state), state, masks[t], t, sink)
+                outs.append(state[0])
+            return torch.stack(outs, 0).transpose(0, 1), state
+        # The recurrent weight gradient is formed after the loop as one product, not per step: W_h enters the loop
+        # detached, and a custom function attached to W_h adds its gradient from what the loop keeps.
+        track = W_h.requires_grad and torch.is_grad_enabled()
+        summed = cell.sums_projections and b_h is None
+        h_seq: list[Tensor] = []  # filled after the loop: (T, B, H) states h_1..h_T, time-major
         grads = None
-        if W_h is not None and W_h.requires_grad and torch.is_grad_enabled():
-            grads = _StepGrads(steps, state[0])  # the weight gradient is formed after the loop, not per step
+        if track:
             W_h = W_h.detach()
-        hp = None
-        for t in range(steps):
-            if W_h is not None:
+            if summed:
+                xp = _RecurrentWeightGradFromInputs.apply(xp, cell.W_h, state[0], h_seq)
+            else:
+                grads = _StepGrads(steps, state[0])
+        for t, xp_t in enumerate(xp.unbind(0)):
+            if summed:  # pre-activation xp_t + h_{t-1} W_hᵀ in one fused multiply-add
+                xp_t, hp = torch.addmm(xp_t, state[0], W_h.t()), None
+            else:
                 hp = F.linear(state[0], W_h, b_h)
                 if grads is not None:
                     if t == 0:
                         hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads)
                     else:
                         hp.register_hook(partial(grads.record, t))
-            state = self._finish_step((update if t else cell.update)(xp[t], hp, state), state, masks[t], t, sink)
+            state = self._finish_step((update if t else cell.update)(xp_t, hp, state), state, masks[t], t, sink)
             outs.append(state[0])
-        h_seq = torch.stack(outs, 0)  # (T, B, H): time-major, so h_{t-1} of all steps is a view for the weight grad
-        if grads is not None:
-            grads.h_seq = h_seq.detach()
-        return h_seq.transpose(0, 1), state
+        out = torch.stack(outs, 0)
+        if track:
+            h_seq.append(out.detach())
+            if grads is not None:
+                grads.h_seq = h_seq[0]
+        return out.transpose(0, 1), state
 
     @staticmethod
     def _finish_step(new: State, old: State, m_t: Tensor | None, t: int, sink: Tensor | None) -> State:
