@@ -114,9 +114,7 @@ class Head(nn.Module):
         return type(self).generate is not Head.generate
 
 
-def sample_next(
-    logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
-) -> Tensor:
+def sample_next(logits: Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None) -> Tensor:
     """Sample one id per row of ``logits (B, V)``; ``temperature=0`` is greedy, ``top_k`` keeps the k best."""
     if temperature <= 0:
         return logits.argmax(-1)

@@ -65,7 +65,7 @@ class Seq2SeqHead(Head):
     training feeds the true previous token rather than the model's own prediction.
 
     ``forward`` returns ``logits (B, T, V)`` and ``attention (B, T, S)`` (teacher-forced); in eval mode also
-    ``predictions`` (greedy, without ``<eos>``, at most ``2 S + 10`` tokens), which the metrics score:
+    ``predictions`` (greedy, without ``<eos>``, at most ``2 * length + 10`` tokens), which the metrics score:
     ``loss``, ``perplexity``, ``accuracy`` (teacher-forced tokens), ``bleu`` and ``chrf`` (sacreBLEU's 13a
     tokenisation and chrF, on detokenised text), ``exact_match``. :meth:`generate` translates id lists by sampling
     (``temperature``, ``top_k``; 0 is greedy) or by beam search (``beam_size`` > 1, GNMT ``length_penalty``).
@@ -189,8 +189,14 @@ class Seq2SeqHead(Head):
         else:
             out["logits"], out["attention"] = self._step_loop(targets_in, state, memory, forcing)
         if not self.training:
-            limit = 2 * batch["inputs"].shape[1] + 10
-            out["predictions"], _ = self._sample(memory, state, limit, 0.0, None, None)
+            lengths = batch.get("lengths")
+            limits = (
+                [2 * int(n) + 10 for n in lengths]
+                if lengths is not None
+                else [2 * batch["inputs"].shape[1] + 10] * batch["inputs"].shape[0]
+            )
+            predictions, _ = self._sample(memory, state, max(limits), 0.0, None, None)
+            out["predictions"] = [p[:limit] for p, limit in zip(predictions, limits)]
         return out
 
     def _step_loop(self, targets_in: Tensor, state: tuple, memory: Memory, forcing: float):
@@ -366,9 +372,7 @@ class Seq2SeqHead(Head):
             for ids in sources:
                 padded, lengths = self._pad_sources([ids], device)
                 memory, state = self.encode(model, padded, lengths)
-                hypotheses = self._beam_search(
-                    memory, state, max(beam_size, num_samples), max_length, length_penalty
-                )
+                hypotheses = self._beam_search(memory, state, max(beam_size, num_samples), max_length, length_penalty)
                 results += (hypotheses + hypotheses[:1] * num_samples)[:num_samples]
             return results
         padded, lengths = self._pad_sources([ids for ids in sources for _ in range(num_samples)], device)
