@@ -35,7 +35,7 @@ class SampleCallback(pl.Callback):
 
     def sample(self, module: pl.LightningModule) -> list[str]:
         model = module.model
-        if not model.head.generates:
+        if not model.head.generates or model.head.generates_from_source:
             return []
         was_training = module.training
         module.eval()
