@@ -29,8 +29,9 @@ def pad_batch(sequences: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0) 
 def collate_language_model(examples: list[dict[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
     """Rows ``ids = <bos> … <eos>`` → ``inputs (B, T)`` (without the last id), ``targets (B, T)`` (without the
     first), ``lengths (B,)``; padding never counts."""
-    ids, lengths = pad_batch([e["ids"] for e in examples], pad_id)
-    return {"inputs": ids[:, :-1], "targets": ids[:, 1:], "lengths": lengths - 1}
+    inputs, lengths = pad_batch([e["ids"][:-1] for e in examples], pad_id)
+    targets, _ = pad_batch([e["ids"][1:] for e in examples], pad_id)
+    return {"inputs": inputs, "targets": targets, "lengths": lengths}
 
 
 def collate_classification(examples: list[dict[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
@@ -51,13 +52,14 @@ def collate_translation(examples: list[dict[str, Any]], pad_id: int = 0) -> dict
     """Rows ``src``, ``tgt = <bos> … <eos>`` → ``inputs (B, S)``, ``lengths (B,)``, ``targets_in (B, T)``
     (``<bos>`` + target), ``targets (B, T)`` (target + ``<eos>``), ``target_lengths (B,)``."""
     inputs, lengths = pad_batch([e["src"] for e in examples], pad_id)
-    target, target_lengths = pad_batch([e["tgt"] for e in examples], pad_id)
+    targets_in, target_lengths = pad_batch([e["tgt"][:-1] for e in examples], pad_id)
+    targets, _ = pad_batch([e["tgt"][1:] for e in examples], pad_id)
     return {
         "inputs": inputs,
         "lengths": lengths,
-        "targets_in": target[:, :-1],
-        "targets": target[:, 1:],
-        "target_lengths": target_lengths - 1,
+        "targets_in": targets_in,
+        "targets": targets,
+        "target_lengths": target_lengths,
     }
 
 
