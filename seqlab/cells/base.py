@@ -102,8 +102,11 @@ class Cell(nn.Module):
     def step(self, x_t: Tensor, state: State) -> State:
         """General form of one step, ``(x_t (B, I), state) → state``. Default: project, then :meth:`update`."""
         xp_t = nn.functional.linear(x_t, self.W_x, self.b_x)
-        hp_t = None if self.W_h is None else nn.functional.linear(state[0], self.W_h, self.b_h)
-        return self.update(xp_t, hp_t, state)
+        if self.W_h is None:
+            return self.update(xp_t, None, state)
+        if self.sums_projections and self.b_h is None:
+            return self.update(torch.addmm(xp_t, state[0], self.W_h.t()), None, state)
+        return self.update(xp_t, nn.functional.linear(state[0], self.W_h, self.b_h), state)
 
     def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
         """Zeros for every named state, each ``(batch, H)``."""
