@@ -25,6 +25,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -79,6 +80,7 @@ class _Found:
     local_conf_error: str | None = None
     conf_owners: dict[str, str] = field(default_factory=dict)  # "group/option" → who provides it
     claimed_dirs: set[Path] = field(default_factory=set)
+    group_packages: dict[str, str | None] = field(default_factory=dict)  # group → the ``@package`` its options use
 
 
 _found: _Found | None = None
@@ -89,6 +91,30 @@ def config_options(conf_dir: Path | None) -> list[str]:
     if conf_dir is None or not conf_dir.is_dir():
         return []
     return sorted(p.relative_to(conf_dir).with_suffix("").as_posix() for p in conf_dir.rglob("*.yaml"))
+
+
+def package_header(path: Path) -> str | None:
+    """The ``# @package X`` of a config file, read as Hydra does: only from the lines before any other line."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        match = re.match(r"^#\s*@package\s+(\S+)", line)
+        if not match:
+            if re.match(r"^#\s*@", line):
+                continue  # another header key
+            return None
+        return match[1]
+    return None
+
+
+def group_packages(conf_root: Path) -> dict[str, str | None]:
+    """For each config group of ``conf_root`` whose options agree, the ``@package`` they use (None: the default)."""
+    headers: dict[str, set[str | None]] = {}
+    for option in config_options(conf_root):
+        group = option.rpartition("/")[0]
+        headers.setdefault(group, set()).add(package_header(conf_root / f"{option}.yaml"))
+    return {group: found.pop() for group, found in headers.items() if len(found) == 1}
 
 
 def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str, Plugin]:
@@ -103,7 +129,11 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
     from seqlab.cli import conf_dir
 
     folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
-    found = _Found(folder / "conf", conf_owners=dict.fromkeys(config_options(conf_dir()), "seqlab"))
+    found = _Found(
+        folder / "conf",
+        conf_owners=dict.fromkeys(config_options(conf_dir()), "seqlab"),
+        group_packages=group_packages(conf_dir()),
+    )
     candidates = _installed() + _local(folder)
     for plugin, load in candidates:
         if plugin.name in found.plugins:
@@ -193,7 +223,8 @@ def _load(plugin: Plugin, load: Callable[[], Any], found: _Found) -> None:
 
 
 def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
-    """Refuse a config folder whose options exist already (Hydra would silently use the first one found)."""
+    """Refuse a config folder with an option that exists already (Hydra would silently use the first one found)
+    or that lands elsewhere in the config than seqlab's options of its group (a missing ``# @package model.cell``)."""
     if conf_dir is None or conf_dir in found.claimed_dirs:
         return  # no config, or a folder shared by plugins of one package, checked once
     options = config_options(conf_dir)
@@ -202,6 +233,13 @@ def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
             raise ConfigError(
                 f"config {option}.yaml of {owner} collides with {option} of {found.conf_owners[option]}; "
                 "rename one of them"
+            )
+        group = option.rpartition("/")[0]
+        expected = found.group_packages.get(group)
+        if group in found.group_packages and package_header(conf_dir / f"{option}.yaml") != expected:
+            first_line = f"'# @package {expected}'" if expected else "no '# @package' line"
+            raise ConfigError(
+                f"config {option}.yaml of {owner} must start with {first_line}, as seqlab's {group} options do"
             )
     found.conf_owners.update(dict.fromkeys(options, owner))
     found.claimed_dirs.add(conf_dir)

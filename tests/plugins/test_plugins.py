@@ -1,0 +1,217 @@
+"""Plugins end to end: installed example packages and a local plugins/ folder, trained through the real CLI
+(one process and DDP), listed, recorded in checkpoints, and contained when broken or colliding."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, TINY, run_dirs
+
+from seqlab.errors import ConfigError
+from seqlab.registry import CELLS, registering_as
+
+EXAMPLES = ("seqlab-mgu", "seqlab-reverse-digits")
+#: the reverse_digits datamodule, small enough to build in a moment
+SMALL_DIGITS = ["data=reverse_digits", "data.num_train=256", "data.num_val=32", "data.num_test=32"]
+
+
+@pytest.fixture(scope="session")
+def plugin_env(tmp_path_factory) -> dict[str, str]:
+    """Both example plugins pip-installed (wheels built offline) into a private folder, put on PYTHONPATH of the
+    runs that should see them; the project's venv stays untouched."""
+    root = tmp_path_factory.mktemp("plugin-install")
+    sources = []
+    for name in EXAMPLES:  # built from copies, so the build leaves nothing in the repository
+        shutil.copytree(REPO / "plugins" / name, root / name, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+        sources.append(str(root / name))
+    site = root / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site)]
+        + sources,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    return {"PYTHONPATH": str(site)}
+
+
+def checkpoint_plugins(run: Path) -> list[dict]:
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return checkpoint["seqlab"]["plugins"]
+
+
+MGU = {"plugin": "mgu", "package": "seqlab-mgu", "version": "0.1.0", "provides": {"cell": "mgu"}}
+REVERSE_DIGITS = {
+    "plugin": "reverse_digits",
+    "package": "seqlab-reverse-digits",
+    "version": "0.1.0",
+    "provides": {"datamodule": "reverse_digits"},
+}
+
+
+# -- installed packages ---------------------------------------------------------------------------------------------
+def test_listing_names_each_plugin_its_version_and_what_it_adds(run_seqlab, plugin_env):
+    listing = run_seqlab("plugins", env=plugin_env)
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    assert listing.stdout.splitlines() == [
+        "mgu  [seqlab-mgu 0.1.0]",
+        "  cells: mgu",
+        "  config options: cell/mgu",
+        "reverse_digits  [seqlab-reverse-digits 0.1.0]",
+        "  datamodules: reverse_digits",
+        "  config options: data/reverse_digits, experiment/reverse_digits",
+    ]
+
+
+def test_installed_plugins_train_from_the_cli_and_the_checkpoint_names_their_packages(run_seqlab, plugin_env, tmp_path):
+    result = run_seqlab("cell=mgu", *SMALL_DIGITS, *TINY, env=plugin_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    assert checkpoint_plugins(run) == [MGU, REVERSE_DIGITS]
+    ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+
+    sampled = run_seqlab(ckpt, "prompt=12=", "num_samples=1", "max_length=5", module="seqlab.generate", env=plugin_env)
+    assert sampled.returncode == 0, sampled.stderr[-2000:]
+    assert re.search(r"^12=[0-9=]*$", sampled.stdout, re.MULTILINE), sampled.stdout
+
+    without = run_seqlab(ckpt, module="seqlab.generate")  # the plugin packages are not installed here
+    assert without.returncode == 1
+    assert without.stderr.strip().splitlines() == [
+        f"seqlab: error: {ckpt}: needs cell 'mgu' from plugin 'mgu'; install it: pip install seqlab-mgu==0.1.0"
+    ]
+
+
+@pytest.mark.slow  # two spawned processes: ~25 s of CPU
+def test_ddp_cpu_trains_a_plugin_cell_in_two_processes(run_seqlab, plugin_env, tmp_path):
+    result = run_seqlab("trainer=ddp_cpu", "cell=mgu", *SMALL_DIGITS, *TINY, "test=false", env=plugin_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting with 2 processes" in result.stdout + result.stderr
+    [run] = run_dirs(tmp_path, "char_rnn")
+    assert checkpoint_plugins(run) == [MGU, REVERSE_DIGITS]
+
+
+def test_example_plugins_pass_their_own_tests(plugin_env):
+    suites = [str(REPO / "plugins" / name / "tests") for name in EXAMPLES]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites],
+        cwd=REPO / "plugins",
+        env={**os.environ, **plugin_env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "10 passed" in result.stdout
+
+
+# -- a local plugins/ folder ----------------------------------------------------------------------------------------
+def documented_plugin_files() -> dict[str, str]:
+    """The files docs/plugins.md tells a reader to create: a `plugins/...` path line, then a fenced block."""
+    text = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    files = dict(re.findall(r"^`(plugins/[^`]+)`[^\n]*:\n\n```\w*\n(.*?)```", text, re.MULTILINE | re.DOTALL))
+    assert set(files) == {"plugins/janet.py", "plugins/conf/cell/janet.yaml"}
+    return files
+
+
+BROKEN_NEIGHBOURS = {
+    "plugins/broken.py": "import not_a_real_module_xyz  # noqa: F401\n",
+    "plugins/clash.py": (
+        "from seqlab.cells import LSTMCell\nfrom seqlab.registry import CELLS\n\n"
+        "CELLS.register('clash_gru', LSTMCell)\nCELLS.register('lstm', type('MyLSTM', (LSTMCell,), {}))\n"
+    ),
+    "plugins/shadow/__init__.py": "from seqlab.cells import GRUCell\nfrom seqlab.registry import CELLS\n\n"
+    "CELLS.register('shadow_gru', GRUCell)\n",
+    "plugins/shadow/conf/cell/lstm.yaml": "# @package model.cell\nname: shadow_gru\n",
+    "plugins/shadow/conf/cell/shadow_gru.yaml": "# @package model.cell\nname: shadow_gru\n",
+    "plugins/unpackaged/__init__.py": "",
+    "plugins/unpackaged/conf/cell/unpackaged.yaml": "# a comment first: Hydra no longer reads the header\n"
+    "# @package model.cell\nname: gru\n",
+}
+#: (plugin, where it is, why it is skipped) for each of BROKEN_NEIGHBOURS, in load order
+FAILURES = [
+    (
+        "broken",
+        "./plugins/broken.py",
+        "ModuleNotFoundError: No module named 'not_a_real_module_xyz' (./plugins/broken.py:1)",
+    ),
+    (
+        "clash",
+        "./plugins/clash.py",
+        "cell 'lstm' from clash collides with the cell 'lstm' of seqlab; rename one of them",
+    ),
+    (
+        "shadow",
+        "./plugins/shadow",
+        "config cell/lstm.yaml of plugin 'shadow' collides with cell/lstm of seqlab; rename one of them",
+    ),
+    (
+        "unpackaged",
+        "./plugins/unpackaged",
+        "config cell/unpackaged.yaml of plugin 'unpackaged' must start with '# @package model.cell', as seqlab's "
+        "cell options do",
+    ),
+]
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text, encoding="utf-8")
+
+
+def test_documented_local_plugin_trains_while_broken_neighbours_are_reported_once_and_skipped(run_seqlab, tmp_path):
+    documented = documented_plugin_files()
+    assert sum(len(text.splitlines()) for text in documented.values()) < 30
+    write_files(tmp_path, {**documented, **BROKEN_NEIGHBOURS})
+
+    result = run_seqlab("cell=janet", "model.encoder.num_layers=2", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seqlab_lines = [line for line in result.stderr.splitlines() if line.startswith("seqlab:")]
+    assert seqlab_lines == [
+        f"seqlab: plugin '{name}' ({origin}) failed to load and is skipped: {error}" for name, origin, error in FAILURES
+    ]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    assert checkpoint_plugins(run) == [
+        {"plugin": "janet", "package": "./plugins/janet.py", "version": "local", "provides": {"cell": "janet"}}
+    ]
+
+
+def test_choosing_an_option_of_a_refused_plugin_names_the_plugin_and_why(run_seqlab, tmp_path):
+    write_files(tmp_path, BROKEN_NEIGHBOURS)
+    result = run_seqlab("cell=shadow_gru", *TINY)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "seqlab: error: cell=shadow_gru: plugin 'shadow' (./plugins/shadow) failed to load: config cell/lstm.yaml "
+        "of plugin 'shadow' collides with cell/lstm of seqlab; rename one of them"
+    )
+
+    listing = run_seqlab(module="seqlab.plugins")
+    assert listing.returncode == 0 and listing.stderr == ""
+    assert listing.stdout.splitlines() == [f"{name}  [{origin}]  FAILED: {error}" for name, origin, error in FAILURES]
+
+
+# -- the registry's side --------------------------------------------------------------------------------------------
+def test_registrations_inside_a_plugin_belong_to_it_and_vanish_if_it_fails():
+    class Probe(CELLS.get("gru")):
+        pass
+
+    with pytest.raises(RuntimeError), registering_as("probe_plugin"):
+        CELLS.register("probe_cell", Probe)
+        assert CELLS.owner("probe_cell") == "probe_plugin"
+        raise RuntimeError("the rest of the plugin's import failed")
+    assert "probe_cell" not in CELLS
+
+
+def test_a_plugin_taking_a_built_in_name_is_refused_naming_both_owners():
+    with pytest.raises(ConfigError, match="cell 'gru' from probe_plugin collides with the cell 'gru' of seqlab"):
+        with registering_as("probe_plugin"):
+            CELLS.register("gru", type("OtherGRU", (CELLS.get("gru"),), {}))
+    assert CELLS.owner("gru") == "seqlab"
