@@ -84,11 +84,19 @@ def cell_option_error(cfg: DictConfig, search_dirs: list[Path]) -> str | None:
     for root in search_dirs:
         path = root / "cell" / f"{name}.yaml"
         if path.is_file():
-            declared = set(OmegaConf.load(path) or {})
+            defaults = OmegaConf.load(path) or {}
+            declared = set(defaults)
             unknown = sorted(set(cell) - declared)
             if unknown:
                 return (f"model.cell.{unknown[0]}: cell '{name}' has no option '{unknown[0]}'; "
                         f"its options are: {', '.join(sorted(declared - {'name'})) or 'none'}")
+            for key, default in defaults.items():
+                value = cell[key]
+                numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+                if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    return f"model.cell.{key}={value!r}: expected a number (default {default})"
+                if isinstance(default, bool) and not isinstance(value, bool):
+                    return f"model.cell.{key}={value!r}: expected true or false"
             return None
     return None  # a cell registered in code without a config file: its constructor checks the options
 

@@ -67,6 +67,7 @@ def build_callbacks(callbacks_cfg: dict[str, Any] | None) -> list[Any]:
 def run(cfg: DictConfig) -> float | None:
     """Train (and test) one configuration; returns ``cfg.optimized_metric`` for sweepers."""
     import pytorch_lightning as pl
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from seqlab.callbacks.reliability import GracefulInterrupt
     from seqlab.cli import search_dirs
@@ -116,8 +117,14 @@ def run(cfg: DictConfig) -> float | None:
     if trainer.world_size > 1:
         log.info("data.batch_size is global: %d processes × %d", trainer.world_size, datamodule.batch_size)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")),
-                    weights_only=True)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")),
+                        weights_only=True)
+        except SIGTERMException:  # Lightning's own SIGTERM handling stops the loop with this exception
+            interrupt.signal_name = interrupt.signal_name or "SIGTERM"
+            if interrupt.checkpoint is None:
+                interrupt.checkpoint = output_dir / "checkpoints" / "last.ckpt"
+                trainer.save_checkpoint(interrupt.checkpoint)
         stop_if_unsafe(interrupt, callbacks)
         results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if config.get("test") and not trainer_options.get("fast_dev_run"):
@@ -159,8 +166,9 @@ def stop_if_unsafe(interrupt: Any, callbacks: list[Any]) -> None:
 def resolve_ckpt_path(ckpt_path: str | None) -> str | None:
     if not ckpt_path:
         return None
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+    from seqlab.models.module import load_checkpoint
+
+    load_checkpoint(ckpt_path)  # a missing, corrupt or foreign file fails here with one clear line
     return ckpt_path
 
 

@@ -17,6 +17,7 @@ TINY = [
     "trainer.val_check_interval=3",
     "trainer.limit_val_batches=2",
     "trainer.limit_test_batches=2",
+    "trainer.log_every_n_steps=1",
     "trainer.enable_progress_bar=false",
     "logger=csv",
     "model.embedding_dim=8",

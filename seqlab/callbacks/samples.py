@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.utilities import rank_zero_only
+
+log = logging.getLogger("seqlab")
 
 
 class SampleCallback(pl.Callback):
@@ -36,6 +40,9 @@ class SampleCallback(pl.Callback):
     def sample(self, module: pl.LightningModule) -> list[str]:
         model = module.model
         if not model.head.generates or model.head.generates_from_source:
+            return []
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            log.warning("samples skipped: the model has non-finite weights")
             return []
         was_training = module.training
         module.eval()

@@ -1,0 +1,119 @@
+"""Reliability: interrupts and resume, non-finite guards, validation before work, safe checkpoints, determinism."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import TINY, cli_env, run_dirs
+
+FAST = [a for a in TINY if not a.startswith("trainer.max_steps")] + ["callbacks.samples=null"]
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("seqlab: error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("model.encoder.hidden_size=-3", "model.encoder.hidden_size=-3: expected a positive integer"),
+        ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1: expected null or a number >= 0"),
+        ("+model.cell.forget_bais=1", "model.cell.forget_bais: cell 'lstm' has no option 'forget_bais'"),
+        ("data.seq_len=0", "data.seq_len=0"),
+        ("model.encoder.dropout=1.5", "model.encoder.dropout=1.5: expected a number in [0, 1)"),
+        ("trainer.gradient_clip_algorithm=sideways", "norm or value"),
+        ("model.encoder.num_layers=two", "model.encoder.num_layers"),
+    ],
+)
+def test_bad_config_values_fail_before_any_work(run_seqlab, override, needle):
+    line = _one_error_line(run_seqlab(override))
+    assert needle in line
+
+
+def test_validation_runs_without_loading_torch_or_data(tmp_path):
+    code = (
+        "import sys; from seqlab.cli import check_composes; "
+        "print(check_composes(['model.encoder.hidden_size=-3'])); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    message, torch_loaded = out.stdout.strip().splitlines()
+    assert "model.encoder.hidden_size=-3" in message and torch_loaded == "False"
+
+
+def test_unwritable_or_full_output_dir_fails_early(run_seqlab):
+    assert "cannot write" in _one_error_line(run_seqlab("hydra.run.dir=/proc/seqlab-run", *FAST))
+    assert "paths.min_free_mb" in _one_error_line(run_seqlab("paths.min_free_mb=1e15", *FAST))
+
+
+def test_corrupt_or_truncated_checkpoint_gives_a_clear_error(run_seqlab, tmp_path):
+    assert run_seqlab(*TINY).returncode == 0
+    [run] = run_dirs(tmp_path, "char_rnn")
+    good = (run / "checkpoints" / "last.ckpt").read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(good[: len(good) // 2])
+    line = _one_error_line(run_seqlab(f"ckpt_path={truncated}", *TINY))
+    assert "truncated.ckpt" in line and "corrupt or truncated" in line
+    line = _one_error_line(run_seqlab(f"ckpt_path={truncated}", module="seqlab.generate"))
+    assert "truncated.ckpt" in line
+
+
+def test_checkpoints_load_with_weights_only_unpickling(run_seqlab, tmp_path):
+    import torch
+
+    assert run_seqlab(*TINY).returncode == 0
+    [run] = run_dirs(tmp_path, "char_rnn")
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["seqlab"]["spec"]["vocab"]["itos"][:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+    assert "rng" in checkpoint
+
+
+def test_nan_loss_is_skipped_and_counted_or_stops_with_advice(run_seqlab, tmp_path):
+    poisoned = [*TINY, "model.cell.forget_bias=nan"]
+    skipped = run_seqlab(*poisoned, "callbacks.nonfinite.action=skip")
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    assert "train/nonfinite_steps" in (run / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert "step skipped" in skipped.stdout + skipped.stderr
+
+    stopped = run_seqlab(*poisoned, "callbacks.nonfinite.action=stop")
+    line = _one_error_line(stopped)
+    assert "non-finite" in line and "gradient_clip_val" in line and "grad_norm" in line
+    assert "last.ckpt" in line
+
+
+def test_same_seed_gives_identical_metrics_on_cpu(run_seqlab, tmp_path):
+    first = run_seqlab(*TINY, "hydra.run.dir=outputs/a")
+    second = run_seqlab(*TINY, "hydra.run.dir=outputs/b")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:] + second.stderr[-2000:]
+    a = json.loads((tmp_path / "outputs/a/metrics.json").read_text())
+    b = json.loads((tmp_path / "outputs/b/metrics.json").read_text())
+    assert a == b
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
+    args = [*FAST, "trainer.max_steps=100000", "trainer.val_check_interval=2"]
+    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=tmp_path, env=cli_env(cache_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((tmp_path / "outputs").rglob("checkpoints/best.ckpt")):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "interrupted by SIGTERM" in stderr and "ckpt_path=last" in stderr
+    [run] = run_dirs(tmp_path, "char_rnn")
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert not (run / "metrics.json").exists()  # an unfinished run does not pretend to have results
+
+
+def test_cell_option_of_the_wrong_type_is_named(run_seqlab):
+    line = _one_error_line(run_seqlab("model.cell.forget_bias=high"))
+    assert "model.cell.forget_bias='high': expected a number" in line
