@@ -1,0 +1,86 @@
+"""Many devices on the CPU: trainer=ddp_cpu (two gloo processes) alone and inside a multirun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, run_dirs
+
+from seqlab.registry import ConfigError
+from seqlab.scale import per_device_batch_size
+
+#: full validation set, so the synced metric can be recomputed exactly in one process
+DDP_TINY = [o for o in TINY if not o.startswith("trainer.limit_val_batches")] + ["data.batch_size=16", "test=false"]
+
+
+def validate_checkpoint(checkpoint: Path, pad_first: int = 0, every: int = 1) -> dict[str, float]:
+    """Validation metrics of a checkpoint in this one process; ``pad_first`` repeats the first windows at the end
+    (what DistributedSampler adds so that every rank gets as many), ``every=2`` keeps rank 0's share only."""
+    import pytorch_lightning as pl
+    from datasets import concatenate_datasets
+
+    from seqlab.models.module import SequenceModule
+    from seqlab.train import build_datamodule
+
+    module = SequenceModule.from_checkpoint(checkpoint)
+    config = torch.load(checkpoint, weights_only=True)["hyper_parameters"]["config"]
+    datamodule = build_datamodule(config["data"])
+    datamodule.setup("fit")
+    split = datamodule.splits["validation"]
+    if pad_first:
+        split = concatenate_datasets([split, split.select(range(pad_first))])
+    datamodule.splits["validation"] = split.select(range(0, len(split), every))
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    (metrics,) = trainer.validate(module, datamodule=datamodule, verbose=False)
+    return metrics
+
+
+def test_ddp_cpu_syncs_metrics_splits_the_global_batch_and_writes_once(run_seqlab, tmp_path):
+    result = run_seqlab("trainer=ddp_cpu", *DDP_TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "data.batch_size is global: 2 processes × 8" in result.stdout + result.stderr
+
+    (run,) = run_dirs(tmp_path, "char_rnn")  # the spawned rank did not start a run of its own
+    logged = json.loads((run / "metrics.json").read_text())
+    assert result.stdout.count("seqlab: results") == 1
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["final.txt", "step_3.txt"]
+    rows = (run / "csv" / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == len(set(rows))  # each step logged once, by rank 0
+
+    # the logged value covers both ranks' halves of the validation set (231 windows, padded to 232), not rank 0's
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    both_ranks = validate_checkpoint(checkpoint, pad_first=1)
+    rank_zero_only = validate_checkpoint(checkpoint, pad_first=1, every=2)
+    assert logged["val/accuracy"] == pytest.approx(both_ranks["val/accuracy"], abs=1e-6)
+    assert logged["val/loss"] == pytest.approx(both_ranks["val/loss"], abs=1e-5)
+    assert abs(logged["val/accuracy"] - rank_zero_only["val/accuracy"]) > 1e-4
+
+
+@pytest.mark.slow
+def test_ddp_inside_a_multirun_gives_one_clean_folder_per_job(run_seqlab, tmp_path):
+    # job 0: trainer=ddp_cpu (ddp_spawn); job 1: trainer=ddp, which a local multirun runs as ddp_spawn
+    result = run_seqlab("-m", "trainer=ddp_cpu,ddp", "trainer.accelerator=cpu", "trainer.devices=2", *DDP_TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "multirun: trainer.strategy=ddp runs as ddp_spawn" in result.stdout + result.stderr
+
+    experiment = tmp_path / "outputs" / "char_rnn"
+    assert [p.name for p in experiment.iterdir()] == ["multirun"]
+    (sweep,) = [p for p in experiment.glob("multirun/*/*")]
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 2
+    assert jobs[0].startswith("0_") and jobs[0].endswith(",trainer=ddp_cpu")
+    assert jobs[1].startswith("1_") and jobs[1].endswith(",trainer=ddp")
+    assert all((sweep / job / "metrics.json").is_file() for job in jobs)
+    assert not list(sweep.rglob("error.txt"))
+
+
+def test_global_batch_size_is_split_evenly_or_rejected():
+    assert per_device_batch_size(64, 1) == 64
+    assert per_device_batch_size(64, 4) == 16
+    with pytest.raises(ConfigError, match=r"data.batch_size=30 .* among 4 processes"):
+        per_device_batch_size(30, 4)
