@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -81,10 +82,12 @@ def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[s
         run()
         run()
     times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(reps):
-        for name, run in steps.items():
+    order = list(steps)
+    for rep in range(reps):
+        random.Random(rep).shuffle(order)  # no configuration always follows the same neighbour
+        for name in order:
             start = time.perf_counter()
-            run()
+            steps[name]()
             times[name].append((time.perf_counter() - start) * 1e3)
     base = times["nn_lstm"]
     return {
