@@ -2,7 +2,8 @@
 
 One training step is forward + ``sum(output).backward()`` at batch 32, length 100, input 64. Every configuration
 and the ``torch.nn.LSTM`` baseline run in the same process, with the same thread count, interleaved round by
-round (so drift in machine load hits all of them alike); each reports the median of ``--reps`` rounds.
+round in a shuffled order (so drift in machine load hits all of them alike). Each reports the median time over
+``--reps`` rounds, and the median over rounds of its time divided by ``torch.nn.LSTM``'s in the same round.
 
     python -m benchmarks.cells --threads 1 --hidden 64 256 1024 --json outputs/bench_cells.json
 
