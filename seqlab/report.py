@@ -315,7 +315,7 @@ def render_report(sweep_dir: str | Path) -> str:
         if run.samples
     )
     failed = sum(run.status == "failed" for run in runs)
-    title = "seqlab sweep — " + "/".join(sweep_dir.resolve().parts[-4:])
+    title = "seqlab sweep — " + "/".join(sweep_dir.resolve().parts[1:][-4:])
     parts = [
         f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{STYLE}</style></head><body>",
