@@ -292,6 +292,8 @@ class TweetsDataModule(SeqDataModule):
         if declared:
             return list(declared)
         labels = {str(label).strip() for split_rows in rows.values() for _, _, label in split_rows}
+        if not labels:
+            raise DataError(f"data.source={self.source}: no labelled examples")
         if all(label.lstrip("-").isdigit() for label in labels):
             return [str(i) for i in range(max(int(label) for label in labels) + 1)]
         return sorted(labels)
@@ -309,7 +311,6 @@ class TweetsDataModule(SeqDataModule):
         import datasets
 
         rows, declared = self.read_splits()
-        required_splits(self.source, rows)
         classes = self.label_ids(rows, declared)
         index = {c: i for i, c in enumerate(classes)}
         examples: dict[str, dict[str, list]] = {}
@@ -324,6 +325,7 @@ class TweetsDataModule(SeqDataModule):
                 columns["text"].append(normalised)
                 columns["label"].append(label_id)
             examples[split] = columns
+        required_splits(self.source, examples)
         train_texts = examples["train"]["text"]
         if self.tokenizer_kind == "bpe":
             tokenizer = Tokenizer.train_bpe(train_texts, self.bpe_vocab_size)

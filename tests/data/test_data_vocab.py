@@ -48,7 +48,10 @@ def test_word_vocabulary_honours_min_freq_max_size_and_maps_the_rest_to_unk():
 
 def test_decode_drops_padding_and_sentence_marks_but_keeps_unk_visible():
     vocab = Vocabulary.build([["x"]])
-    assert vocab.decode([vocab.bos_id, 4, vocab.unk_id, vocab.eos_id, vocab.pad_id], skip_specials=True) == ["x", "<unk>"]
+    assert vocab.decode([vocab.bos_id, 4, vocab.unk_id, vocab.eos_id, vocab.pad_id], skip_specials=True) == [
+        "x",
+        "<unk>",
+    ]
 
 
 def test_lowercase_word_tokenizer():
