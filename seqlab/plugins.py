@@ -168,7 +168,10 @@ def _installed() -> list[tuple[Plugin, Callable[[], Any]]]:
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         package = ep.dist.name if ep.dist else ep.module.split(".")[0]
         version = ep.dist.version if ep.dist else "unknown"
-        top = importlib.util.find_spec(ep.module.split(".")[0])
+        try:  # where the package is, without importing it: a plugin that fails to import still names its options
+            top = importlib.util.find_spec(ep.module.split(".")[0])
+        except (ImportError, ValueError):
+            top = None
         location = Path(top.origin).parent if top and top.origin else None
         conf = location / "conf" if location and top and top.submodule_search_locations else None
         plugin = Plugin(ep.name, package, version, location, conf if conf and conf.is_dir() else None)
