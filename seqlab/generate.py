@@ -5,12 +5,13 @@ Works from the checkpoint alone: the vocabulary, tokenizer and model config trav
 
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass
 
 USAGE = (
     "usage: python -m seqlab.generate ckpt_path=PATH [prompt=TEXT] [num_samples=3] [max_length=300] "
-    "[temperature=0.8] [top_k=null] [seed=0]"
+    "[temperature=0.8] [top_k=null] [seed=0] [condition=CLASS] [source=TEXT]"
 )
 
 
@@ -23,6 +24,10 @@ class GenerateOptions:
     temperature: float = 0.8
     top_k: int | None = None
     seed: int = 0
+    #: class name to condition on (one_to_many heads)
+    condition: str | None = None
+    #: text to translate (seq2seq heads)
+    source: str | None = None
 
 
 def parse(args: list[str]) -> GenerateOptions:
@@ -59,6 +64,17 @@ def generate(options: GenerateOptions) -> list[str]:
     if not model.head.generates:
         raise ConfigError(f"ckpt_path={options.ckpt_path}: head {model.head_name} does not generate")
     prompt_ids = model.spec.encode(options.prompt) if options.prompt else None
+    inputs: dict = {}
+    if options.condition is not None:
+        inputs["condition"] = options.condition
+    if options.source is not None:
+        inputs["source"] = [model.spec.encode(options.source)]
+    accepted = inspect.signature(model.head.generate).parameters
+    for name in inputs:
+        if name not in accepted:
+            raise ConfigError(f"{name}=: head {model.head_name} does not take a {name}")
+    if model.head.generates_from_source and "source" not in inputs:
+        raise ConfigError(f"ckpt_path={options.ckpt_path}: head {model.head_name} needs source=TEXT to translate")
     ids = model.head.generate(
         model,
         prompt=prompt_ids,
@@ -67,8 +83,9 @@ def generate(options: GenerateOptions) -> list[str]:
         temperature=options.temperature,
         top_k=options.top_k,
         seed=options.seed,
+        **inputs,
     )
-    return [options.prompt + model.spec.decode(s) for s in ids]
+    return [options.prompt + model.spec.decode(s, target=model.spec.target_vocab is not None) for s in ids]
 
 
 def main(argv: list[str] | None = None) -> None:
