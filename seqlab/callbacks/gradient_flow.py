@@ -32,7 +32,7 @@ class GradientFlowCallback(pl.Callback):
     on any path. Logged (``<runner>`` is e.g. ``encoder`` or ``head.decoder``):
 
     - ``grad_norm/total`` — the total gradient norm *before* clipping; ``grad_norm/clipped_fraction`` — the share of
-      steps since the last record whose gradients the Trainer clipped (checked on every step, cheaply);
+      steps since the last record whose gradients were clipped (the module counts them while clipping, for free);
     - ``grad_norm/<module>`` per layer (parameter prefix) and ``grad_norm/optimizer_group<i>`` per parameter group;
     - ``grad_flow/<runner>.<layer>/first``, ``/last`` — ‖∂L/∂h_t‖ at the first and last step, and
       ``/vanishing_index`` = first / last (≪ 1: vanishing, ≫ 1: exploding); ``grad_flow/inputs/first|last``;
@@ -50,12 +50,11 @@ class GradientFlowCallback(pl.Callback):
         self.max_history = max_history
         #: {label: [(global_step, per-step norms)]} — what the plots show
         self.history: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)
-        self.last: dict[str, float] = {}
+        #: every recorded step's metrics, in order
+        self.records: list[dict[str, float]] = []
         self._recording = False
         self._input_norms: Tensor | None = None
         self._hook: Any = None
-        self._steps = 0
-        self._clipped = 0
 
     # -- when to record -------------------------------------------------------------------------------------------
     def period(self, trainer: pl.Trainer) -> int:
@@ -87,18 +86,10 @@ class GradientFlowCallback(pl.Callback):
 
     # -- after backward, before clipping and the optimizer step ---------------------------------------------------
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        grads = {n: p.grad for n, p in pl_module.named_parameters() if p.grad is not None}
-        clip = trainer.gradient_clip_val
-        self._steps += 1
-        if grads and clip:
-            if trainer.gradient_clip_algorithm == "value":
-                over = max(float(g.abs().max()) for g in grads.values()) > clip
-            else:
-                over = float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(grads.values()))))) > clip
-            self._clipped += int(over)
         if not self._recording:
             return
         self._recording = False
+        grads = {n: p.grad for n, p in pl_module.named_parameters() if p.grad is not None}
         metrics: dict[str, float] = {}
         if grads:
             norms = dict(zip(grads, (float(n) for n in torch._foreach_norm(list(grads.values())))))
@@ -108,8 +99,10 @@ class GradientFlowCallback(pl.Callback):
             for i, param_group in enumerate(optimizer.param_groups):
                 squares = [float(p.grad.norm()) ** 2 for p in param_group["params"] if p.grad is not None]
                 metrics[f"grad_norm/optimizer_group{i}"] = math.sqrt(sum(squares))
-        metrics["grad_norm/clipped_fraction"] = self._clipped / max(1, self._steps)
-        self._steps = self._clipped = 0
+        steps = getattr(pl_module, "clip_steps", 0)
+        if steps:  # counted by the module while clipping (every step, without a device sync)
+            metrics["grad_norm/clipped_fraction"] = float(pl_module.clipped_steps) / steps
+            pl_module.clip_steps, pl_module.clipped_steps = 0, 0.0
         for name, runner in self.runners(pl_module):
             runner.record_step_grads = False
             for (layer, direction), sink in runner.step_grad_norms.items():
@@ -124,8 +117,13 @@ class GradientFlowCallback(pl.Callback):
         if self._input_norms is not None:
             self._record(metrics, "inputs", self._input_norms.tolist(), trainer.global_step)
             self._input_norms = None
-        self.last = metrics
+        self.records.append(metrics)
+        del self.records[: -self.max_history]
         pl_module.log_dict(metrics, on_step=True, on_epoch=False, rank_zero_only=True)
+
+    @property
+    def last(self) -> dict[str, float]:
+        return self.records[-1] if self.records else {}
 
     def _record(self, metrics: dict[str, float], label: str, norms: list[float], step: int) -> None:
         if not norms:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 
 log = logging.getLogger("seqlab")
 
@@ -62,10 +61,12 @@ class GracefulInterrupt(pl.Callback):
 class NonFiniteGuard(pl.Callback):
     """Never train silently on a NaN/inf loss or gradient.
 
-    ``action="skip"``: drop the step (every gradient is set to None, so the optimizer leaves parameters and its
-    moments untouched), count it, and log ``train/nonfinite_steps``. ``action="stop"``: save ``<dirpath>/last.ckpt``
-    (the weights before the bad step) and stop; the run then exits non-zero with a message pointing at the
-    gradient-flow metrics and at clipping. ``max_skips`` stops a run that keeps skipping.
+    The module measures the total gradient norm once per step (while clipping) and calls :meth:`nonfinite_step` when
+    it is not finite — a NaN/inf loss gives non-finite gradients too. ``action="skip"``: the step is dropped (every
+    gradient is set to None, so the optimizer leaves parameters and its moments untouched), counted, and logged as
+    ``train/nonfinite_steps``. ``action="stop"``: ``<dirpath>/last.ckpt`` (the weights before the bad step) is saved
+    and the run stops; it then exits non-zero with a message pointing at the gradient-flow metrics and at clipping.
+    ``max_skips`` stops a run that keeps skipping. Costs one norm per step when clipping is off (free with it on).
     """
 
     def __init__(self, action: str = "skip", dirpath: str = "checkpoints", max_skips: int = 100):
@@ -79,22 +80,17 @@ class NonFiniteGuard(pl.Callback):
         self.skipped = 0
         self.stopped_at: int | None = None
         self.checkpoint: Path | None = None
-        self._loss_finite = True
 
-    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
-        self._loss_finite = bool(torch.isfinite(loss.detach()).all())
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        pl_module.nonfinite_guard = self
 
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
-        finite = self._loss_finite and (
-            not grads or bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads])).all())
-        )
-        if finite:
-            return
-        for p in pl_module.parameters():
-            p.grad = None  # optimizers skip parameters without gradients: the step changes nothing
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        pl_module.nonfinite_guard = None
+
+    def nonfinite_step(self, trainer: pl.Trainer) -> None:
+        """Called by the module (gradients already dropped) when the step's gradient norm is NaN or inf."""
         self.skipped += 1
-        pl_module.log("train/nonfinite_steps", float(self.skipped), reduce_fx="max")
+        trainer.lightning_module.log("train/nonfinite_steps", float(self.skipped), reduce_fx="max")
         if self.action == "stop" or self.skipped > self.max_skips:
             self.stopped_at = trainer.global_step
             self.checkpoint = self.dirpath / "last.ckpt"

@@ -45,6 +45,13 @@ class SequenceModule(pl.LightningModule):
         self.val_metrics = nn.ModuleDict(head.make_metrics())
         self.test_metrics = nn.ModuleDict(head.make_metrics())
         self._carry: Any = None
+        #: set by :class:`~seqlab.callbacks.reliability.NonFiniteGuard`; None means no guard
+        self.nonfinite_guard: Any = None
+        #: the last step's total gradient norm before clipping (a tensor; no device sync)
+        self.grad_norm_before_clip: Tensor | None = None
+        #: steps clipped / steps seen since the gradient-flow callback last read them
+        self.clipped_steps: Tensor | float = 0.0
+        self.clip_steps = 0
         # plugins providing the cell/head/datamodule, recorded in checkpoints (computed here, where plugins loaded)
         from seqlab.plugins import plugin_requirements
 
@@ -99,6 +106,40 @@ class SequenceModule(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test", self.test_metrics)
+
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
+    ) -> None:
+        """Clip as configured, measuring the total gradient norm *before* clipping once per step.
+
+        The norm (``grad_norm_before_clip``) and the clipped-step count feed the gradient-flow diagnostics at no
+        extra cost; a non-finite norm (NaN/inf anywhere in the gradients) is handed to the non-finite guard, which
+        drops the step. Without clipping and without a guard nothing is computed.
+        """
+        guard = self.nonfinite_guard
+        if not gradient_clip_val and guard is None:
+            return
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads:
+            return
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        self.grad_norm_before_clip = total.detach()
+        if guard is not None and not bool(torch.isfinite(total)):
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    p.grad = None  # optimizers skip parameters without gradients: the step changes nothing
+            guard.nonfinite_step(self.trainer)
+            return
+        if not gradient_clip_val:
+            return
+        self.clip_steps += 1
+        if gradient_clip_algorithm == "value":
+            clipped = torch.stack(torch._foreach_norm(grads, float("inf"))).max() > gradient_clip_val
+            torch.nn.utils.clip_grad_value_([p for g in optimizer.param_groups for p in g["params"]], gradient_clip_val)
+        else:
+            clipped = total > gradient_clip_val
+            torch._foreach_mul_(grads, (gradient_clip_val / (total + 1e-6)).clamp(max=1.0))
+        self.clipped_steps = self.clipped_steps + clipped.detach().float()
 
     def configure_optimizers(self) -> Any:
         from hydra.utils import instantiate

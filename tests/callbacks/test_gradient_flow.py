@@ -56,21 +56,24 @@ def test_per_step_gradient_norms_match_autograd_on_the_same_graph():
     expected_layers, expected_inputs, expected_total = hand_computed_norms(copy.deepcopy(module), batch)
 
     callback = GradientFlowCallback(dirpath="unused", every_n_steps=1)
-    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, callbacks=[callback],
                          gradient_clip_val=1e-3)
-    trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))
+    trainer.fit(module, train_dataloaders=DataLoader([batch, batch], batch_size=None))
 
+    first = callback.records[0]  # the first step saw the initial weights, as the hand computation did
     for layer, expected in enumerate(expected_layers):
-        [(step, recorded)] = callback.history[f"encoder.layer{layer}"]
+        step, recorded = callback.history[f"encoder.layer{layer}"][0]
         assert step == 0
         torch.testing.assert_close(torch.tensor(recorded), torch.tensor(expected), rtol=1e-5, atol=1e-7)
-        assert abs(callback.last[f"grad_flow/encoder.layer{layer}/vanishing_index"]
+        assert abs(first[f"grad_flow/encoder.layer{layer}/vanishing_index"]
                    - expected[0] / expected[-1]) < 1e-5 * expected[0] / expected[-1]
-    [(_, inputs)] = callback.history["inputs"]
+    _, inputs = callback.history["inputs"][0]
     torch.testing.assert_close(torch.tensor(inputs), torch.tensor(expected_inputs), rtol=1e-5, atol=1e-7)
-    assert abs(callback.last["grad_norm/total"] - expected_total) < 1e-5 * expected_total
-    assert callback.last["grad_norm/clipped_fraction"] == 1.0  # clip 1e-3 is below any real gradient norm
+    assert abs(first["grad_norm/total"] - expected_total) < 1e-5 * expected_total
+    assert abs(float(module.grad_norm_before_clip) - callback.records[1]["grad_norm/total"]) < 1e-6
+    # the step before the second record was clipped (1e-3 is below any real gradient norm)
+    assert callback.records[1]["grad_norm/clipped_fraction"] == 1.0
 
 
 def test_sigma_max_is_the_largest_singular_value_of_W_h():
