@@ -126,7 +126,7 @@ def run(cfg: DictConfig) -> float | None:
                 interrupt.checkpoint = output_dir / "checkpoints" / "last.ckpt"
                 trainer.save_checkpoint(interrupt.checkpoint)
         stop_if_unsafe(interrupt, callbacks)
-        results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "baseline/"))}
         if config.get("test") and not trainer_options.get("fast_dev_run"):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True)

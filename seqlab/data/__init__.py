@@ -1,6 +1,7 @@
 """Datamodules (one module each) and the shared vocabulary/tokenizer layer. Built-ins register by name here."""
 
 from seqlab.data.abc_music import AbcMusicDataModule
+from seqlab.data.adding import AddingDataModule
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.parallel import ParallelDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule
@@ -13,9 +14,11 @@ DATAMODULES.register("text_word", WordTextDataModule)
 DATAMODULES.register("abc_music", AbcMusicDataModule)
 DATAMODULES.register("tweets", TweetsDataModule)
 DATAMODULES.register("parallel", ParallelDataModule)
+DATAMODULES.register("adding", AddingDataModule)
 
 __all__ = [
     "AbcMusicDataModule",
+    "AddingDataModule",
     "CharTextDataModule",
     "DataError",
     "DataSpec",

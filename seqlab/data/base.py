@@ -24,7 +24,7 @@ from seqlab.errors import DataError
 
 log = logging.getLogger("seqlab.data")
 
-TASKS = ("language_model", "classification", "translation", "conditional_generation", "tagging")
+TASKS = ("language_model", "classification", "translation", "conditional_generation", "tagging", "regression")
 
 
 @dataclass
@@ -46,6 +46,8 @@ class DataSpec:
     stateful: bool = False
     #: optional loss weight per class (e.g. inverse training frequency), used by ``model.head.class_weights=spec``
     class_weights: list[float] | None = None
+    #: real-valued features per step when ``inputs`` are float vectors ``(B, T, F)`` (0: token ids ``(B, T)``)
+    input_features: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

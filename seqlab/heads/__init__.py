@@ -4,6 +4,7 @@ from seqlab.heads.base import Head, HeadContext
 from seqlab.heads.many_to_many import ManyToManyHead
 from seqlab.heads.many_to_one import ManyToOneHead
 from seqlab.heads.one_to_many import OneToManyHead
+from seqlab.heads.regression import RegressionHead
 from seqlab.heads.seq2seq import Seq2SeqHead
 from seqlab.registry import HEADS
 
@@ -11,5 +12,6 @@ HEADS.register("many_to_one", ManyToOneHead)
 HEADS.register("many_to_many", ManyToManyHead)
 HEADS.register("one_to_many", OneToManyHead)
 HEADS.register("seq2seq", Seq2SeqHead)
+HEADS.register("regression", RegressionHead)
 
-__all__ = ["Head", "HeadContext", "ManyToManyHead", "ManyToOneHead", "OneToManyHead", "Seq2SeqHead"]
+__all__ = ["Head", "HeadContext", "ManyToManyHead", "ManyToOneHead", "OneToManyHead", "RegressionHead", "Seq2SeqHead"]

@@ -19,6 +19,7 @@ DEFAULT_HEADS = {
     "classification": "many_to_one",
     "translation": "seq2seq",
     "conditional_generation": "one_to_many",
+    "regression": "regression",
 }
 
 
@@ -35,12 +36,39 @@ class OneHot(nn.Module):
         return self.weight[ids]
 
 
-def build_embedding(kind: str, vocab_size: int, dim: int, padding_idx: int) -> nn.Module:
+class FeatureProjection(nn.Linear):
+    """Real-valued inputs ``(B, T, F)`` → ``(B, T, dim)`` by a learned linear map (``model.embedding=linear``)."""
+
+    def __init__(self, features: int, dim: int):
+        super().__init__(features, dim)
+        self.embedding_dim = dim
+
+
+class FeatureIdentity(nn.Identity):
+    """Real-valued inputs ``(B, T, F)`` passed to the encoder as they are (``model.embedding=identity``)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.embedding_dim = features
+
+
+def build_embedding(kind: str, vocab_size: int, dim: int, padding_idx: int, features: int = 0) -> nn.Module:
+    if features and kind not in ("linear", "identity"):
+        raise ConfigError(
+            f"model.embedding={kind}: the data gives {features} real-valued features per step, not token ids; "
+            "use model.embedding=linear or identity"
+        )
+    if kind in ("linear", "identity") and not features:
+        raise ConfigError(f"model.embedding={kind} needs real-valued inputs; the data gives token ids")
+    if kind == "linear":
+        return FeatureProjection(features, dim)
+    if kind == "identity":
+        return FeatureIdentity(features)
     if kind == "learned":
         return nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
     if kind == "onehot":
         return OneHot(vocab_size, padding_idx)
-    raise ConfigError(f"model.embedding must be 'learned' or 'onehot', got '{kind}'")
+    raise ConfigError(f"model.embedding must be 'learned', 'onehot', 'linear' or 'identity', got '{kind}'")
 
 
 def head_name(head_cfg: dict[str, Any], spec: DataSpec) -> str:
@@ -51,7 +79,8 @@ def head_name(head_cfg: dict[str, Any], spec: DataSpec) -> str:
 class SequenceModel(nn.Module):
     """The network of one run: ``embedding → encoder (Recurrent) → head``.
 
-    ``embedding``: ``learned`` or ``onehot``; ``encoder``: runner options (``hidden_size``, ``num_layers``,
+    ``embedding``: ``learned`` or ``onehot`` (token ids), ``linear`` or ``identity`` (real-valued inputs
+    ``(B, T, spec.input_features)``); ``encoder``: runner options (``hidden_size``, ``num_layers``,
     ``bidirectional``, ``dropout``, ``path``, ``compile``); ``cell``: ``{"name": ..., **cell options}``;
     ``head``: ``{"name": ..., **head options}``. ``encode(ids (B, T), lengths, state)`` returns
     ``(outputs (B, T, D*H), final state)``; ``forward(batch)`` returns the head's output dict.
@@ -70,7 +99,7 @@ class SequenceModel(nn.Module):
         self.spec = spec
         if embedding_dim <= 0:
             raise ConfigError(f"model.embedding_dim must be positive, got {embedding_dim}")
-        self.embedding = build_embedding(embedding, spec.vocab_size, embedding_dim, spec.pad_id)
+        self.embedding = build_embedding(embedding, spec.vocab_size, embedding_dim, spec.pad_id, spec.input_features)
         input_size = self.embedding.embedding_dim
         cell = dict(cell)
         cell_name = cell.pop("name")

@@ -1,0 +1,154 @@
+"""Lightning callbacks used by the experiments: a bag-of-words baseline, attention maps, gradient-flow history."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_only
+from torch import Tensor
+
+BOW_VAL_ACCURACY = "baseline/bow_val_accuracy"
+BOW_TRAIN_ACCURACY = "baseline/bow_train_accuracy"
+
+
+def bag_of_words(inputs: Tensor, lengths: Tensor, vocab_size: int) -> Tensor:
+    """Token ids ``(B, T)`` with real ``lengths (B,)`` → word counts ``(B, V)`` (padding not counted).
+
+    >>> bag_of_words(torch.tensor([[4, 5, 4], [6, 0, 0]]), torch.tensor([3, 1]), 7)
+    tensor([[0., 0., 0., 0., 2., 1., 0.],
+            [0., 0., 0., 0., 0., 0., 1.]])
+    """
+    real = (torch.arange(inputs.shape[1])[None, :] < lengths[:, None]).float()
+    counts = torch.zeros(inputs.shape[0], vocab_size)
+    return counts.scatter_add_(1, inputs.long(), real)
+
+
+def collect_bags(loader: Any, vocab_size: int) -> tuple[Tensor, Tensor]:
+    """Every batch of a classification loader → ``(counts (N, V), targets (N,))``."""
+    bags, targets = [], []
+    for batch in loader:
+        bags.append(bag_of_words(batch["inputs"], batch["lengths"], vocab_size))
+        targets.append(batch["targets"])
+    return torch.cat(bags), torch.cat(targets)
+
+
+def fit_logistic_regression(
+    features: Tensor, targets: Tensor, num_classes: int, steps: int = 300, lr: float = 0.1, weight_decay: float = 1e-4
+) -> torch.nn.Linear:
+    """Multinomial logistic regression on ``features (N, F)`` (log1p counts), full-batch Adam; returns the layer."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(features.shape[1], num_classes)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(layer(features), targets).backward()
+        optimizer.step()
+    return layer
+
+
+class BagOfWordsBaseline(pl.Callback):
+    """At the end of fit, train a logistic regression on bag-of-words counts of the training split and score it on
+    the validation split: what word identity alone reaches on this data, with no word order.
+
+    Works with any classification datamodule (batch keys ``inputs (B, T)`` ids, ``lengths``, ``targets``). Logged to
+    every logger and put into ``trainer.callback_metrics`` (so ``metrics.json`` holds it next to ``val/accuracy``) as
+    ``baseline/bow_val_accuracy`` and ``baseline/bow_train_accuracy``; printed as one line. Takes a few seconds.
+    """
+
+    def __init__(self, steps: int = 300, lr: float = 0.1, weight_decay: float = 1e-4):
+        self.steps, self.lr, self.weight_decay = steps, lr, weight_decay
+        self.results: dict[str, float] = {}
+
+    def evaluate(self, datamodule: Any) -> dict[str, float]:
+        """Fit on the training split, score both splits: ``{metric key: accuracy}``."""
+        spec = datamodule.spec
+        train_x, train_y = collect_bags(datamodule.train_dataloader(), spec.vocab_size)
+        val_x, val_y = collect_bags(datamodule.val_dataloader(), spec.vocab_size)
+        layer = fit_logistic_regression(train_x.log1p(), train_y, spec.num_classes, self.steps, self.lr,
+                                        self.weight_decay)
+        with torch.no_grad():
+            train_accuracy = (layer(train_x.log1p()).argmax(-1) == train_y).float().mean()
+            val_accuracy = (layer(val_x.log1p()).argmax(-1) == val_y).float().mean()
+        return {BOW_TRAIN_ACCURACY: float(train_accuracy), BOW_VAL_ACCURACY: float(val_accuracy)}
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if pl_module.model.spec.task != "classification" or trainer.datamodule is None:
+            return
+        started = time.perf_counter()
+        self.results = self.evaluate(trainer.datamodule)
+        for key, value in self.results.items():
+            trainer.callback_metrics[key] = torch.tensor(value)
+        for logger in trainer.loggers:
+            logger.log_metrics(self.results, step=trainer.global_step)
+            logger.save()
+        model_accuracy = trainer.callback_metrics.get("val/accuracy")
+        versus = f" (the model: val/accuracy = {float(model_accuracy):.3f})" if model_accuracy is not None else ""
+        print(f"seqlab: {BOW_VAL_ACCURACY} = {self.results[BOW_VAL_ACCURACY]:.3f}{versus}; bag-of-words logistic "
+              f"regression fitted in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+class AttentionMapsCallback(pl.Callback):
+    """At the end of fit, translate the first ``num_examples`` validation sources greedily and save one attention
+    heat map each (target steps × source tokens) as ``<dirpath>/attention_<i>.png``.
+
+    For heads with ``save_attention_maps`` (``seq2seq`` with ``attention`` other than ``none``); others are skipped.
+    """
+
+    def __init__(self, dirpath: str, num_examples: int = 4):
+        if num_examples < 1:
+            from seqlab.errors import ConfigError
+
+            raise ConfigError(f"callbacks.attention_maps.num_examples must be at least 1, got {num_examples}")
+        self.dirpath = Path(dirpath)
+        self.num_examples = num_examples
+        self.paths: list[Path] = []
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        head = pl_module.model.head
+        if not hasattr(head, "save_attention_maps") or trainer.datamodule is None:
+            return
+        sources: list[list[int]] = []
+        for batch in trainer.datamodule.val_dataloader():
+            for ids, length in zip(batch["inputs"], batch["lengths"]):
+                sources.append(ids[: int(length)].tolist())
+            if len(sources) >= self.num_examples:
+                break
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            with torch.no_grad():
+                self.paths = head.save_attention_maps(pl_module.model, sources[: self.num_examples], self.dirpath)
+        finally:
+            pl_module.train(was_training)
+        if self.paths:
+            print(f"seqlab: {len(self.paths)} attention heat maps written to {self.dirpath}", flush=True)
+
+
+class GradientHistoryCallback(pl.Callback):
+    """At the end of fit, write the :class:`~seqlab.callbacks.gradient_flow.GradientFlowCallback`'s recorded
+    ‖∂L/∂h_t‖ per time step as JSON: ``{"<runner>.<layer>": [{"step": training step, "norms": [per time step]}]}``
+    into ``path`` — so sweeps can compare gradient flow across runs after the processes are gone."""
+
+    def __init__(self, path: str):
+        self.path = Path(path)
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from seqlab.callbacks.gradient_flow import GradientFlowCallback
+
+        flows = [c for c in trainer.callbacks if isinstance(c, GradientFlowCallback)]
+        if not flows:
+            return
+        history = {
+            label: [{"step": step, "norms": norms} for step, norms in records]
+            for label, records in flows[0].history.items()
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(history))

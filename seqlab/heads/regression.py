@@ -1,0 +1,74 @@
+"""Sequence → one real number (task ``regression``), e.g. the adding problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MeanMetric, MeanSquaredError
+
+from seqlab.cells.recurrent import length_mask
+from seqlab.heads.base import Head, HeadContext
+from seqlab.registry import ConfigError
+
+POOLS = ("last", "mean")
+
+
+class RegressionHead(Head):
+    """One real number per sequence: encoder outputs ``(B, T, D*H)`` → pooled ``(B, D*H)`` → ``logits (B,)``.
+
+    The many-to-one shape with a squared-error loss. Batch keys: ``inputs`` (token ids ``(B, T)`` or float vectors
+    ``(B, T, F)``), ``lengths (B,)``, ``targets (B,)`` float. ``pool``: ``last`` (each sequence's last real step;
+    bidirectional: the forward direction's last step joined with the backward direction's first) or ``mean`` (over
+    real steps). Metrics: ``loss`` and ``mse`` (both the mean squared error, over examples).
+
+    >>> import torch
+    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
+    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> spec = DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2)
+    >>> model = SequenceModel(spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 8}, embedding="identity")
+    >>> out = model({"inputs": torch.rand(3, 5, 2), "lengths": torch.tensor([5, 5, 5])})
+    >>> tuple(out["logits"].shape), model.head_name
+    ((3,), 'regression')
+    """
+
+    tasks = ("regression",)
+
+    def __init__(self, ctx: HeadContext, pool: str = "last", dropout: float = 0.0):
+        super().__init__()
+        if pool not in POOLS:
+            raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")
+        self.pool = pool
+        self.num_directions = 2 if ctx.bidirectional else 1
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(ctx.encoder_size, 1)
+
+    def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
+        B, T, size = encoded.shape
+        lengths = batch.get("lengths")
+        if self.pool == "mean":
+            mask = length_mask(lengths, T, encoded.device)
+            weights = torch.ones(B, T, device=encoded.device) if mask is None else mask.to(encoded.dtype)
+            pooled = (encoded * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
+        else:
+            rows = torch.arange(B, device=encoded.device)
+            last = lengths.to(encoded.device) - 1 if lengths is not None else torch.full_like(rows, T - 1)
+            pooled = encoded[rows, last]
+            if self.num_directions == 2:  # the backward direction has read the whole sequence at step 0
+                pooled = torch.cat([pooled[:, : size // 2], encoded[:, 0, size // 2 :]], dim=-1)
+        return {"logits": self.out(self.dropout(pooled)).squeeze(-1)}
+
+    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return F.mse_loss(out["logits"].float(), batch["targets"].float())
+
+    def make_metrics(self) -> dict[str, Any]:
+        return {"loss": MeanMetric(), "mse": MeanSquaredError()}
+
+    def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
+        targets = batch["targets"].float()
+        metrics["loss"].update(self.loss(out, batch), weight=targets.numel())
+        metrics["mse"].update(out["logits"].float().detach(), targets)
+

@@ -1,0 +1,176 @@
+"""The recipe cards in conf/experiment/ run end to end through the CLI; their helpers (adding data, BoW baseline,
+regression head, sweep summary) do what they say."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, run_dirs
+from omegaconf import OmegaConf
+
+from seqlab.data.adding import CONSTANT_BASELINE_MSE, AddingDataModule, adding_examples
+from seqlab.data.base import DataSpec
+from seqlab.data.tweets import TweetsDataModule
+from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
+from seqlab.errors import ConfigError, DataError
+from seqlab.experiments.callbacks import BagOfWordsBaseline, bag_of_words
+from seqlab.models.sequence_model import SequenceModel
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "experiment"
+QUICK = [*TINY, "test=false"]
+TUNE = "X:{n}\nT:Tune {n}\nR:{kind}\nM:6/8\nL:1/8\nK:G\n|:GAB cBA|GAB d2e:|\n|:gab c'ba|gfe d3:|\n\n"
+
+
+def abc_source(tmp_path: Path) -> str:
+    path = tmp_path / "tunes.abc"
+    path.write_text("".join(TUNE.format(n=i, kind=("jig", "reel")[i % 2]) for i in range(40)))
+    return str(path)
+
+
+@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_experiment_is_a_global_recipe_card_with_a_header_and_its_own_name(path):
+    text = path.read_text()
+    assert text.startswith("# @package _global_\n# " + path.stem + " — ")
+    assert OmegaConf.load(path).experiment_name == path.stem
+
+
+def test_word_lm_trains_through_the_cli_with_sgd_plateau_and_two_dropout_layers(run_seqlab, tmp_path):
+    result = run_seqlab("+experiment=word_lm", *QUICK, "--cfg", "job")
+    config = OmegaConf.create(result.stdout)
+    assert (config.model.encoder.num_layers, config.model.encoder.dropout, config.data.bptt) == (2, 0.2, 35)
+    assert config.optimizer.lr == 20.0 and config.scheduler._target_.endswith("ReduceLROnPlateau")
+    assert config.trainer.gradient_clip_val == 0.25
+    result = run_seqlab("+experiment=word_lm", *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path, "word_lm")
+    assert "val/perplexity" in json.loads((run / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("experiment", ["abc_music", "abc_conditional"])
+def test_abc_experiments_train_and_report_the_valid_tune_rate(run_seqlab, tmp_path, experiment):
+    extra = ["data.min_class_count=2"] if experiment == "abc_conditional" else []
+    result = run_seqlab(f"+experiment={experiment}", *QUICK, f"data.source={abc_source(tmp_path)}", *extra,
+                        "callbacks.music.num_samples=4", "callbacks.music.max_length=30")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "samples/valid_tune_rate" in result.stdout
+    (run,) = run_dirs(tmp_path, experiment)
+    tunes = json.loads((run / "tunes" / "tunes.json").read_text())["tunes"]
+    assert len(tunes) == 4
+    if experiment == "abc_conditional":
+        assert {t["type"] for t in tunes} == {"jig", "reel"}  # one tune per type in turn
+
+
+def test_tweet_sentiment_writes_the_bag_of_words_baseline_next_to_the_model(run_seqlab, tmp_path):
+    result = run_seqlab("+experiment=tweet_sentiment", *QUICK, "data.num_examples=400")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "baseline/bow_val_accuracy" in result.stdout
+    (run,) = run_dirs(tmp_path, "tweet_sentiment")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"val/accuracy", "baseline/bow_val_accuracy", "baseline/bow_train_accuracy"} <= set(metrics)
+
+
+def test_date_translation_saves_attention_heat_maps(run_seqlab, tmp_path):
+    result = run_seqlab("+experiment=date_translation", *QUICK, "data.num_examples=300")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path, "date_translation")
+    maps = sorted((run / "attention").glob("attention_*.png"))
+    assert len(maps) == 4 and all(p.read_bytes()[:4] == b"\x89PNG" for p in maps)
+    assert "val/exact_match" in json.loads((run / "metrics.json").read_text())
+
+
+def test_vanishing_gradients_is_a_sweep_that_ends_with_a_summary(run_seqlab, tmp_path):
+    result = run_seqlab("-m", "+experiment=vanishing_gradients", *QUICK, "cell=rnn_tanh,lstm", "data.seq_len=12",
+                        "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
+                        "callbacks.gradient_flow.every_n_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "vanishing_gradients" / "multirun").glob("*/*")
+    with (sweep / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["cell"], r["length"]) for r in rows] == [("lstm", "12"), ("rnn_tanh", "12")]
+    assert all(float(r["val_mse"]) > 0 and r["learned"] in ("yes", "no") for r in rows)
+    assert "| lstm | 12 |" in (sweep / "summary.md").read_text()
+    for name in ("mse_curves.png", "gradient_norms.png"):
+        assert (sweep / name).read_bytes()[:4] == b"\x89PNG"
+    history = json.loads(next(sweep.glob("0_*/gradient_flow/history.json")).read_text())
+    assert len(history["encoder.layer0"][0]["norms"]) == 12  # one norm per time step
+
+
+def test_the_full_vanishing_gradients_sweep_has_twelve_jobs(run_seqlab):
+    result = run_seqlab("+experiment=vanishing_gradients", "--cfg", "hydra")
+    params = OmegaConf.create(result.stdout).hydra.sweeper.params
+    assert params["cell"].split(",") == ["rnn_tanh", "irnn", "lstm", "gru"]
+    assert params["data.seq_len"].split(",") == ["50", "150", "300"]
+
+
+def test_adding_examples_mark_one_step_in_each_half_and_sum_the_marked_values():
+    data = adding_examples(500, 30, __import__("numpy").random.default_rng(0))
+    markers, values = torch.tensor(data["markers"]), torch.tensor(data["values"])
+    assert (markers.sum(1) == 2).all()
+    assert (markers[:, :15].sum(1) == 1).all() and (markers[:, 15:].sum(1) == 1).all()
+    assert torch.allclose((values * markers).sum(1), torch.tensor(data["target"]))
+    predict_one = float(((torch.tensor(data["target"]) - 1) ** 2).mean())
+    assert abs(predict_one - CONSTANT_BASELINE_MSE) < 0.02
+
+
+def test_adding_datamodule_batches_real_vectors_and_rejects_bad_options(cache_dir):
+    dm = AddingDataModule(seq_len=8, num_train=10, num_val=4, num_test=4, batch_size=5, cache_dir=str(cache_dir))
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["inputs"].shape == (5, 8, 2) and batch["inputs"].dtype == torch.float32
+    assert torch.allclose((batch["inputs"][..., 0] * batch["inputs"][..., 1]).sum(1), batch["targets"])
+    assert dm.spec.task == "regression" and dm.spec.input_features == 2
+    with pytest.raises(DataError, match="data.seq_len"):
+        AddingDataModule(seq_len=1)
+    with pytest.raises(DataError, match="builtin:adding"):
+        AddingDataModule(source="some.csv")
+
+
+def test_real_valued_inputs_need_a_real_valued_embedding():
+    spec = DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2)
+    with pytest.raises(ConfigError, match="model.embedding=learned.*linear or identity"):
+        SequenceModel(spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 4})
+    model = SequenceModel(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 4}, embedding="linear",
+                          embedding_dim=3)
+    out = model({"inputs": torch.rand(2, 5, 2), "lengths": torch.tensor([5, 3])})
+    assert out["logits"].shape == (2,) and model.encoder.input_size == 3
+    loss = model.head.loss(out, {"targets": torch.tensor([1.0, 0.5])})
+    assert torch.isclose(loss, ((out["logits"] - torch.tensor([1.0, 0.5])) ** 2).mean())
+
+
+def test_regression_head_learns_the_adding_problem_on_short_sequences(cache_dir):
+    torch.manual_seed(0)
+    dm = AddingDataModule(seq_len=6, num_train=2000, num_val=200, batch_size=50, cache_dir=str(cache_dir))
+    dm.setup("fit")
+    model = SequenceModel(dm.spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 32}, embedding="identity")
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(4):
+        for batch in dm.train_dataloader():
+            optimizer.zero_grad()
+            model.head.loss(model(batch), batch).backward()
+            optimizer.step()
+    with torch.no_grad():
+        batch = next(iter(dm.val_dataloader()))
+        mse = float(model.head.loss(model(batch), batch))
+    assert mse < 0.05 < CONSTANT_BASELINE_MSE
+
+
+def test_bag_of_words_counts_real_tokens_only():
+    bags = bag_of_words(torch.tensor([[4, 4, 5, 0], [6, 0, 0, 0]]), torch.tensor([3, 1]), 7)
+    assert bags[0].tolist() == [0, 0, 0, 0, 2, 1, 0] and bags[1].tolist() == [0, 0, 0, 0, 0, 0, 1]
+
+
+def test_bag_of_words_is_at_chance_when_order_decides_and_right_when_words_decide(cache_dir, tmp_path):
+    order = TweetsDataModule(num_examples=2000, batch_size=100, cache_dir=str(cache_dir))
+    order.setup("fit")
+    assert 0.4 < BagOfWordsBaseline().evaluate(order)["baseline/bow_val_accuracy"] < 0.6
+    words = tmp_path / "words.csv"
+    rows = [f"the food was {'great' if i % 2 else 'awful'} today {i % 7},{'positive' if i % 2 else 'negative'}"
+            for i in range(400)]
+    words.write_text("text,label\n" + "\n".join(rows) + "\n")
+    by_words = TweetsDataModule(source=str(words), batch_size=50, cache_dir=str(cache_dir))
+    by_words.setup("fit")
+    assert BagOfWordsBaseline().evaluate(by_words)["baseline/bow_val_accuracy"] > 0.95
