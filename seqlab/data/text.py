@@ -28,7 +28,7 @@ from seqlab.data.base import (
     split_by_seed,
 )
 from seqlab.data.batching import StreamBatches, collate_language_model
-from seqlab.data.vocab import EOS, UNK, Tokenizer, build_vocabulary
+from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, build_vocabulary
 
 MODES = ("windows", "lines", "stream")
 BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
@@ -141,10 +141,8 @@ class TextDataModule(SeqDataModule):
         self.seq_len, self.stride, self.bptt, self.max_length = seq_len, stride or seq_len, bptt, max_length
         self.split_fractions = check_fractions(split)
         self.tokenizer_kind = tokenizer or self.default_tokenizer
-        try:
-            Tokenizer(self.tokenizer_kind, lowercase, bpe="unused")
-        except ValueError as err:
-            raise DataError(str(err)) from None
+        if self.tokenizer_kind not in TOKENIZER_KINDS:
+            raise DataError(f"data.tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got '{self.tokenizer_kind}'")
         self.bpe_vocab_size, self.lowercase = bpe_vocab_size, lowercase
         self.min_freq, self.max_vocab = min_freq, max_vocab
         self.text_column = text_column
