@@ -1,4 +1,4 @@
-"""Name → class registries for cells, heads and datamodules: what ``cell=NAME`` and friends select."""
+"""Name → class registries for cells, heads, datamodules and encoders: what ``cell=NAME`` and friends select."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from seqlab.errors import ConfigError
 
-__all__ = ["CELLS", "DATAMODULES", "HEADS", "ConfigError", "Registry", "registering_as"]
+__all__ = ["CELLS", "DATAMODULES", "ENCODERS", "HEADS", "ConfigError", "Registry", "registering_as"]
 
 #: the plugin whose import is running: registrations without an explicit ``owner`` are attributed to it
 _current_owner: contextvars.ContextVar[str] = contextvars.ContextVar("seqlab_registry_owner", default="seqlab")
@@ -92,7 +92,8 @@ class Registry:
 CELLS = Registry("cell", builtins="seqlab.cells")
 HEADS = Registry("head", builtins="seqlab.heads")
 DATAMODULES = Registry("datamodule", builtins="seqlab.data")
-REGISTRIES = (CELLS, HEADS, DATAMODULES)
+ENCODERS = Registry("encoder", builtins="seqlab.encoders")
+REGISTRIES = (CELLS, HEADS, DATAMODULES, ENCODERS)
 
 
 @contextlib.contextmanager

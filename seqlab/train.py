@@ -91,6 +91,7 @@ def run(cfg: DictConfig) -> float | None:
         spec.vocab.save(output_dir / "vocab.json")
 
     model_config = {k: config["model"][k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")}
+    model_config["freeze_embedding"] = bool(config["model"].get("freeze_embedding", False))
     module = SequenceModule(
         spec,
         model_config,
@@ -98,6 +99,8 @@ def run(cfg: DictConfig) -> float | None:
         scheduler=config.get("scheduler") or None,
         config=config,
     )
+    if config["model"].get("pretrained_vectors"):
+        module.model.load_pretrained_vectors(config["model"]["pretrained_vectors"])
     log.info(
         "model: %s parameters, head %s, encoder path %s",
         f"{sum(p.numel() for p in module.parameters()):,}",

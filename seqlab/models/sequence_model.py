@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from seqlab.cells import Recurrent
 from seqlab.data.base import DataSpec
 from seqlab.heads.base import Head, HeadContext
-from seqlab.registry import HEADS, ConfigError
+from seqlab.registry import CELLS, HEADS, ConfigError
 
 #: the head each data task gets when ``head=auto``
 DEFAULT_HEADS = {
@@ -71,19 +71,41 @@ def build_embedding(kind: str, vocab_size: int, dim: int, padding_idx: int, feat
     raise ConfigError(f"model.embedding must be 'learned', 'onehot', 'linear' or 'identity', got '{kind}'")
 
 
+def build_encoder(
+    encoder: dict[str, Any], input_size: int, spec: DataSpec, cell_name: str, cell: dict[str, Any]
+) -> tuple[nn.Module, dict[str, Any]]:
+    """``model.encoder`` → the encoder and the runner options heads see (``HeadContext.encoder``).
+
+    ``name: recurrent`` (or none) runs the cell with :class:`Recurrent`; another name selects a registered
+    :mod:`seqlab.encoders` encoder, which heads see as one left-to-right layer of its output size."""
+    name = encoder.pop("name", "recurrent")
+    if name != "recurrent":
+        from seqlab.encoders import build_encoder as build_registered
+
+        num_states = len(CELLS.get(cell_name).state_names)
+        module = build_registered(name, input_size, spec.task, num_states, encoder)
+        return module, {"hidden_size": module.output_size, "num_layers": 1}
+    hidden_size = encoder.pop("hidden_size")
+    if hidden_size <= 0:
+        raise ConfigError(f"model.encoder.hidden_size must be positive, got {hidden_size}")
+    return Recurrent(cell_name, input_size, hidden_size, **encoder, **cell), {"hidden_size": hidden_size, **encoder}
+
+
 def head_name(head_cfg: dict[str, Any], spec: DataSpec) -> str:
     name = head_cfg.get("name", "auto")
     return DEFAULT_HEADS[spec.task] if name == "auto" else name
 
 
 class SequenceModel(nn.Module):
-    """The network of one run: ``embedding → encoder (Recurrent) → head``.
+    """The network of one run: ``embedding → encoder (Recurrent, or a :mod:`seqlab.encoders` one) → head``.
 
     ``embedding``: ``learned`` or ``onehot`` (token ids), ``linear`` or ``identity`` (real-valued inputs
     ``(B, T, spec.input_features)``); ``encoder``: runner options (``hidden_size``, ``num_layers``,
-    ``bidirectional``, ``dropout``, ``path``, ``compile``); ``cell``: ``{"name": ..., **cell options}``;
-    ``head``: ``{"name": ..., **head options}``. ``encode(ids (B, T), lengths, state)`` returns
-    ``(outputs (B, T, D*H), final state)``; ``forward(batch)`` returns the head's output dict.
+    ``bidirectional``, ``dropout``, ``path``, ``compile``), or ``name`` and the options of another encoder
+    (``fixed_window``, ``bag_of_words``, ``transformer``); ``freeze_embedding`` stops training the embedding;
+    ``cell``: ``{"name": ..., **cell options}``; ``head``: ``{"name": ..., **head options}``.
+    ``encode(ids (B, T), lengths, state)`` returns ``(outputs (B, T, D*H), final state)``; ``forward(batch)`` returns
+    the head's output dict.
     """
 
     def __init__(
@@ -94,6 +116,7 @@ class SequenceModel(nn.Module):
         encoder: dict[str, Any],
         embedding: str = "learned",
         embedding_dim: int = 128,
+        freeze_embedding: bool = False,
     ):
         super().__init__()
         self.spec = spec
@@ -103,11 +126,10 @@ class SequenceModel(nn.Module):
         input_size = self.embedding.embedding_dim
         cell = dict(cell)
         cell_name = cell.pop("name")
-        encoder = dict(encoder)
-        hidden_size = encoder.pop("hidden_size")
-        if hidden_size <= 0:
-            raise ConfigError(f"model.encoder.hidden_size must be positive, got {hidden_size}")
-        self.encoder = Recurrent(cell_name, input_size, hidden_size, **encoder, **cell)
+        if freeze_embedding:
+            for parameter in self.embedding.parameters():
+                parameter.requires_grad_(False)
+        self.encoder, encoder = build_encoder(dict(encoder), input_size, spec, cell_name, cell)
         head = dict(head)
         name = head_name(head, spec)
         head.pop("name", None)
@@ -121,13 +143,22 @@ class SequenceModel(nn.Module):
             encoder_size=self.encoder.output_size,
             embedding_dim=input_size,
             cell={"name": cell_name, **cell},
-            encoder={"hidden_size": hidden_size, **encoder},
+            encoder=encoder,
         )
         try:
             self.head: Head = head_cls(ctx, **head)
         except TypeError as err:
             raise ConfigError(f"model.head: {name} does not accept these options ({err})") from None
         self.head_name = name
+
+    def load_pretrained_vectors(self, path: str) -> None:
+        """Copy word vectors from a GloVe/word2vec text file into the learned embedding (``model.pretrained_vectors``);
+        words missing from the file keep their random initialisation. The coverage is logged."""
+        from seqlab.data.embeddings import load_pretrained_embedding
+
+        if not isinstance(self.embedding, nn.Embedding):
+            raise ConfigError("model.pretrained_vectors needs model.embedding=learned")
+        load_pretrained_embedding(self.embedding.weight, path, self.spec.vocab, self.spec.pad_id)
 
     def encode(self, ids: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]:
         return self.encoder(self.embedding(ids), lengths, state)

@@ -1,0 +1,123 @@
+"""The encoder contract for non-recurrent encoders, and what they share: masks, final states, continuation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.registry import ConfigError
+
+#: tasks whose encoder must read left to right (a step may not see later inputs)
+LEFT_TO_RIGHT_TASKS = ("language_model", "conditional_generation")
+
+
+class EncoderState(tuple):
+    """A non-recurrent encoder's final state.
+
+    As a tuple it holds ``num_states`` tensors ``(1, B, H)`` shaped like a one-layer recurrent encoder's state with
+    the configured cell (``h`` = a summary of the outputs, the others zero), so a seq2seq decoder can start from it
+    and a one_to_many condition can be given to the encoder. ``context`` holds what a continuation needs (the last
+    inputs of a fixed window, the running sum of a bag, the prefix of a Transformer): passed back as ``state``,
+    the encoder continues where it stopped — what step-by-step generation does. A plain tuple (a copy without
+    ``context``) starts a new sequence.
+    """
+
+    context: Any
+
+    def __new__(cls, states: tuple[Tensor, ...], context: Any) -> EncoderState:
+        out = super().__new__(cls, states)
+        out.context = context
+        return out
+
+
+class Encoder(nn.Module):
+    """Base class of non-recurrent encoders (``encoder=NAME``; public plugin API). The contract is the
+    :class:`~seqlab.cells.Recurrent` runner's, so every head works with any encoder:
+
+    ``forward(x (B, T, I), lengths (B,) | None, state) → (outputs (B, T, output_size), final_state)``.
+
+    ``final_state`` is an :class:`EncoderState`. ``state`` is None (start), an :class:`EncoderState` (continue), or
+    a recurrent-shaped tuple ``(layers, B, output_size)`` (e.g. one_to_many's condition), whose top layer's ``h``
+    is added to every output. Steps at or past a length are padding: outputs there are unspecified and never read
+    by real steps. Subclasses set ``output_size`` and implement :meth:`encode`.
+
+    ``causal`` (set by the model: true for language models and conditional generation) means output ``t`` depends
+    only on inputs ``≤ t``. ``num_states`` is the configured cell's state count (2 for an LSTM).
+    """
+
+    output_size: int
+
+    def __init__(self, causal: bool, num_states: int = 1):
+        super().__init__()
+        self.causal = causal
+        self.num_states = num_states
+
+    def encode(self, x: Tensor, mask: Tensor | None, lengths: Tensor | None, context: Any) -> tuple[Tensor, Any]:
+        """``x (B, T, I)``, ``mask (B, T)`` (True on real steps, or None), ``context`` (None at the start) →
+        ``outputs (B, T, output_size)`` and the context a continuation needs."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, EncoderState]:
+        if lengths is not None and bool((lengths == x.shape[1]).all()):
+            lengths = None
+        mask = None if lengths is None else torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        context = state.context if isinstance(state, EncoderState) else None
+        outputs, context = self.encode(x, mask, lengths, context)
+        if state is not None and not isinstance(state, EncoderState):
+            outputs = outputs + state[0][-1][:, None].to(outputs.dtype)
+        return outputs, EncoderState(self.summary(outputs, mask, lengths), context)
+
+    def summary(self, outputs: Tensor, mask: Tensor | None, lengths: Tensor | None) -> tuple[Tensor, ...]:
+        """The recurrent-shaped final state: ``h`` is the output at the last real step (causal encoders, where it
+        has read everything) or the mean over real steps; the other states are zero."""
+        if self.causal:
+            h = last_real(outputs, lengths)
+        elif mask is None:
+            h = outputs.mean(dim=1)
+        else:
+            h = (outputs * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        h = h[None]
+        return (h, *(torch.zeros_like(h) for _ in range(self.num_states - 1)))
+
+    def resolve_path(self) -> str:
+        """What runs the encoder (the recurrent runner names its compute path here): the encoder's class."""
+        return type(self).__name__
+
+
+def last_real(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """``x (B, T, ...)`` at each row's last real step → ``(B, ...)``."""
+    if lengths is None:
+        return x[:, -1]
+    return x[torch.arange(x.shape[0], device=x.device), lengths.to(x.device) - 1]
+
+
+def last_steps(x: Tensor, lengths: Tensor | None, n: int) -> Tensor:
+    """The ``n`` steps of ``x (B, T, I)`` ending at each row's last real step → ``(B, n, I)`` (zeros before a
+    row's first step)."""
+    B, T, size = x.shape
+    padded = torch.cat([x.new_zeros(B, n, size), x], dim=1)
+    end = lengths.to(x.device) if lengths is not None else torch.full((B,), T, device=x.device)
+    index = end[:, None] + torch.arange(n, device=x.device)[None, :]
+    return padded.gather(1, index[..., None].expand(B, n, size))
+
+
+def mlp(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Sequential:
+    """``num_layers`` of ``Linear → tanh`` (dropout between them): ``(…, input_size)`` → ``(…, hidden_size)``."""
+    layers: list[nn.Module] = []
+    for i in range(num_layers):
+        if i:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.Linear(input_size if i == 0 else hidden_size, hidden_size), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def check_common(name: str, hidden_size: int, num_layers: int, dropout: float) -> None:
+    """Clear errors for the options every built-in encoder has."""
+    if hidden_size <= 0:
+        raise ConfigError(f"model.encoder.hidden_size must be positive, got {hidden_size} (encoder={name})")
+    if num_layers < 1:
+        raise ConfigError(f"model.encoder.num_layers must be >= 1, got {num_layers} (encoder={name})")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model.encoder.dropout must be in [0, 1), got {dropout} (encoder={name})")
