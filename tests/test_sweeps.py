@@ -146,7 +146,8 @@ def test_joblib_launcher_runs_jobs_in_parallel_and_a_failed_job_leaves_error_txt
     report = run_seqlab(str(sweep), module="seqlab.report")
     assert report.returncode == 0, report.stderr
     html = (sweep / "report.html").read_text()
-    assert html.count("<tr>") == 3  # header + two runs
+    runs_table = html.split('<table class="runs">')[1].split("</table>")[0]
+    assert runs_table.count("<tr>") == 3  # header + two runs
     assert "failed: optimizer: cannot build" in html
     assert html.count('src="data:image/png;base64,') >= 4  # val/loss, val/perplexity, val/bpc, val/accuracy
 
