@@ -135,10 +135,6 @@ def _task(cfg) -> float | None:
         if not scale.in_multirun() or err.code in (None, 0, 130, 143):
             raise
         return scale.record_failed_job(f"the run stopped with exit status {err.code} (its message is in the log)")
-    except SystemExit as err:  # a run that stopped itself (e.g. a non-finite loss); an interrupt stops the sweep
-        if not scale.in_multirun() or err.code in (None, 0, 130, 143):
-            raise
-        return scale.record_failed_job(f"the run stopped with exit status {err.code} (its message is in the log)")
     except Exception as err:
         if not scale.in_multirun():
             raise
