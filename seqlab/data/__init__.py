@@ -4,6 +4,7 @@ from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.adding import AddingDataModule
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.parallel import ParallelDataModule
+from seqlab.data.tagging import TaggingDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule
 from seqlab.data.tweets import TweetsDataModule
 from seqlab.data.vocab import Tokenizer, Vocabulary
@@ -15,6 +16,7 @@ DATAMODULES.register("abc_music", AbcMusicDataModule)
 DATAMODULES.register("tweets", TweetsDataModule)
 DATAMODULES.register("parallel", ParallelDataModule)
 DATAMODULES.register("adding", AddingDataModule)
+DATAMODULES.register("tagging", TaggingDataModule)
 
 __all__ = [
     "AbcMusicDataModule",
@@ -24,6 +26,7 @@ __all__ = [
     "DataSpec",
     "ParallelDataModule",
     "SeqDataModule",
+    "TaggingDataModule",
     "Tokenizer",
     "TweetsDataModule",
     "Vocabulary",

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from seqlab.data.tagging import EntityF1, is_bio
 from seqlab.heads.base import (
     IGNORE,
     Head,
@@ -39,7 +40,7 @@ class ManyToManyHead(Head):
     sizes differ). For tagging (task ``tagging``) ``targets`` hold one tag id per input token and ``V`` is the number
     of tags (``spec.target_vocab`` or ``spec.classes``); bidirectional encoders are welcome.
     Metrics: ``loss``, ``perplexity`` and ``bpc`` (bits per token — per character for char models) for language
-    models; ``accuracy`` (per real token) always.
+    models; ``accuracy`` (per real token) always; ``entity_f1`` (entity-level F1) for BIO tags.
     """
 
     tasks = ("language_model", "tagging")
@@ -50,6 +51,9 @@ class ManyToManyHead(Head):
         self.language_model = spec.task == "language_model"
         vocab = spec.target_vocab if spec.task == "tagging" and spec.target_vocab else spec.vocab
         self.num_outputs = len(vocab) if (self.language_model or spec.target_vocab) else spec.num_classes
+        #: BIO tag names (scored by entity-level F1), or None
+        tagging_bio = spec.task == "tagging" and spec.target_vocab is not None and is_bio(vocab.itos)
+        self.bio_tags = list(vocab.itos) if tagging_bio else None
         if self.language_model and ctx.bidirectional:
             raise ConfigError(
                 "head=many_to_many: a language model needs a left-to-right encoder; "
@@ -90,12 +94,16 @@ class ManyToManyHead(Head):
             "loss": MeanMetric(),
             "accuracy": MulticlassAccuracy(self.num_outputs, average="micro", ignore_index=IGNORE),
         }
+        if self.bio_tags:
+            metrics["entity_f1"] = EntityF1(self.bio_tags)
         return metrics
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
         targets = ignore_padding(batch["targets"], batch.get("lengths"))
         update_token_loss(metrics["loss"], out["logits"], targets)
         metrics["accuracy"].update(out["logits"].argmax(-1), targets)
+        if "entity_f1" in metrics:
+            metrics["entity_f1"].update(out["logits"].argmax(-1), targets)
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity and bits per token follow from the mean cross-entropy (in nats per token)."""
