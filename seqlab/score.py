@@ -1,0 +1,123 @@
+"""``python -m seqlab.score ckpt_path=PATH text="..."`` — the probability of a text under a language model.
+
+Prints ``log P(y_1 … y_T) = Σ_t log P(y_t | <bos>, y_1 … y_{t-1})`` in nats and bits, the perplexity
+``exp(-log P / T)``, and each token's log-probability. ``eos=true`` also scores the end, ``P(<eos> | y_1 … y_T)``
+(for models trained on whole lines). Works from the checkpoint alone, like ``seqlab.generate``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+
+USAGE = "usage: python -m seqlab.score ckpt_path=PATH text=TEXT [eos=false]"
+
+
+@dataclass
+class ScoreOptions:
+    ckpt_path: str = "???"
+    text: str = "???"
+    #: also score the end of the text, log P(<eos> | text)
+    eos: bool = False
+
+
+@dataclass
+class TextScore:
+    """``tokens`` and their natural-log probabilities ``log_probs`` (one per scored token)."""
+
+    tokens: list[str]
+    log_probs: list[float]
+    unknown: int = 0
+
+    @property
+    def log_prob(self) -> float:
+        return sum(self.log_probs)
+
+    @property
+    def bits(self) -> float:
+        return self.log_prob / math.log(2)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(-self.log_prob / len(self.log_probs))
+
+
+def parse(args: list[str]) -> ScoreOptions:
+    from omegaconf import OmegaConf
+
+    from seqlab.registry import ConfigError
+
+    bad = [a for a in args if "=" not in a]
+    if bad:
+        raise ConfigError(f"'{bad[0]}' is not key=value; {USAGE}")
+    given = OmegaConf.from_dotlist(args)
+    if "text" in given and not str(given.text or "").strip():
+        raise ConfigError(f'text is empty: give the text to score, text="..."; {USAGE}')
+    schema = OmegaConf.structured(ScoreOptions)
+    try:
+        merged = OmegaConf.merge(schema, given)
+        options = ScoreOptions(**OmegaConf.to_container(merged, throw_on_missing=True))
+    except Exception as err:
+        from seqlab.errors import one_line
+
+        raise ConfigError(f"{one_line(err)}; {USAGE}") from None
+    return options
+
+
+def score(options: ScoreOptions) -> TextScore:
+    """Score ``options.text`` with the checkpoint's language model (one forward pass, teacher-forced)."""
+    import torch
+
+    from seqlab.models.module import SequenceModule
+    from seqlab.plugins import load_plugins
+    from seqlab.registry import ConfigError
+
+    load_plugins()
+    module = SequenceModule.from_checkpoint(options.ckpt_path)
+    model, spec = module.model, module.model.spec
+    if spec.task != "language_model" or not getattr(model.head, "language_model", False):
+        raise ConfigError(
+            f"ckpt_path={options.ckpt_path}: a {spec.task} model with head {model.head_name}; "
+            "scoring a text needs a language model (task language_model, head many_to_many)"
+        )
+    tokens = spec.tokenizer.tokenize(str(options.text))
+    ids = spec.vocab.encode(tokens)
+    if not ids:
+        raise ConfigError(f"text={options.text!r} has no tokens to score")
+    targets = [*ids, spec.vocab.eos_id] if options.eos else ids
+    inputs = [spec.vocab.bos_id, *targets[:-1]]
+    with torch.no_grad():
+        logits = model({"inputs": torch.tensor([inputs])})["logits"][0].float()
+    log_probs = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets)[:, None]).squeeze(1)
+    shown = [*tokens, "<eos>"] if options.eos else tokens
+    return TextScore(shown, log_probs.tolist(), unknown=sum(i == spec.vocab.unk_id for i in ids))
+
+
+def report(result: TextScore) -> str:
+    lines = [
+        f"log P = {result.log_prob:.4f} nats = {result.bits:.4f} bits over {len(result.log_probs)} tokens",
+        f"perplexity = {result.perplexity:.4f}   ({-result.bits / len(result.log_probs):.4f} bits per token)",
+    ]
+    if result.unknown:
+        lines.append(f"note: {result.unknown} token(s) not in the model's vocabulary were scored as <unk>")
+    lines.append(f"{'token':<16} {'log p (nats)':>12} {'log2 p (bits)':>13}")
+    for token, lp in zip(result.tokens, result.log_probs):
+        lines.append(f"{token!r:<16} {lp:>12.4f} {lp / math.log(2):>13.4f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from seqlab.errors import one_line, user_errors
+
+    try:
+        options = parse(sys.argv[1:] if argv is None else argv)
+        result = score(options)
+    except user_errors() as err:
+        print(f"seqlab: error: {one_line(err)}", file=sys.stderr)
+        sys.exit(1)
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()
