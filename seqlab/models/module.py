@@ -45,6 +45,7 @@ class SequenceModule(pl.LightningModule):
         self.val_metrics = nn.ModuleDict(head.make_metrics())
         self.test_metrics = nn.ModuleDict(head.make_metrics())
         self._carry: Any = None
+        self.plateau: Any = None  # a ReduceLROnPlateau scheduler, stepped in on_validation_epoch_end
         #: set by :class:`~seqlab.callbacks.reliability.NonFiniteGuard`; None means no guard
         self.nonfinite_guard: Any = None
         #: the last step's total gradient norm before clipping (a tensor; no device sync)
@@ -90,7 +91,7 @@ class SequenceModule(pl.LightningModule):
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._eval_step(batch, self.test_metrics)
 
-    def _log_metrics(self, stage: str, metrics: nn.ModuleDict) -> None:
+    def _log_metrics(self, stage: str, metrics: nn.ModuleDict) -> dict[str, float]:
         values = {name: float(m.compute()) for name, m in metrics.items()}
         derive = getattr(self.model.head, "derived_metrics", None)
         if derive is not None:
@@ -100,9 +101,12 @@ class SequenceModule(pl.LightningModule):
         self.log_dict(
             {f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=False
         )
+        return values
 
     def on_validation_epoch_end(self) -> None:
-        self._log_metrics("val", self.val_metrics)
+        values = self._log_metrics("val", self.val_metrics)
+        if self.plateau is not None and not self.trainer.sanity_checking:
+            self.plateau.step(values["loss"])
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test", self.test_metrics)
@@ -158,6 +162,9 @@ class SequenceModule(pl.LightningModule):
             raise ConfigError(
                 f"scheduler: cannot build {self.scheduler_config.get('_target_')} ({err})"
             ) from None
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.plateau = scheduler  # stepped after each validation on val/loss (Lightning would step it per batch)
+            return optimizer
         return {
             "optimizer": optimizer,
             "lr_scheduler": {
