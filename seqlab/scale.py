@@ -138,3 +138,23 @@ def strategy_for_sweep(trainer_options: dict[str, Any]) -> dict[str, Any]:
         log.info("multirun: trainer.strategy=ddp runs as ddp_spawn so that the ranks do not re-run the sweep")
         return {**trainer_options, "strategy": "ddp_spawn"}
     return trainer_options
+
+
+def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
+    """``pl.Trainer(**trainer_options, **kwargs)``; options Lightning rejects (no GPU for ``trainer=gpu``/``ddp``,
+    more devices than the machine has, ...) become a one-line ConfigError naming them."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    try:
+        return pl.Trainer(**trainer_options, **kwargs)
+    except MisconfigurationException as err:
+        chosen = ", ".join(f"trainer.{k}={trainer_options.get(k)}" for k in ("accelerator", "devices", "strategy"))
+        hint = ""
+        if str(trainer_options.get("accelerator")) in ("gpu", "cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                hint = "; this machine has no usable GPU: use trainer=cpu, or trainer=ddp_cpu for DDP on the CPU"
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{chosen}: {message}{hint}") from None

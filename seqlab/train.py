@@ -73,7 +73,7 @@ def run(cfg: DictConfig) -> float | None:
     from seqlab.cli import search_dirs
     from seqlab.config import check_output_dir, validate
     from seqlab.models.module import SequenceModule
-    from seqlab.scale import is_rank_zero, per_device_batch_size, strategy_for_sweep
+    from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     validate(cfg, search_dirs())
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -113,8 +113,8 @@ def run(cfg: DictConfig) -> float | None:
     interrupt = GracefulInterrupt(str(output_dir / "checkpoints"))
     callbacks.append(interrupt)
     trainer_options = strategy_for_sweep(dict(config["trainer"]))
-    trainer = pl.Trainer(
-        **trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+    trainer = build_trainer(
+        trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
     )
     datamodule.batch_size = per_device_batch_size(datamodule.batch_size, trainer.world_size)
     if trainer.world_size > 1:

@@ -83,3 +83,14 @@ def test_global_batch_size_is_split_evenly_or_rejected():
     assert per_device_batch_size(64, 4) == 16
     with pytest.raises(ConfigError, match=r"data.batch_size=30 .* among 4 processes"):
         per_device_batch_size(30, 4)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU, so trainer=ddp would train")
+def test_ddp_on_a_machine_without_gpus_is_a_one_line_error(run_seqlab):
+    result = run_seqlab("trainer=ddp", *TINY)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "seqlab: error: trainer.accelerator=gpu, trainer.devices=-1, trainer.strategy=ddp: No supported gpu backend"
+        " found!; this machine has no usable GPU: use trainer=cpu, or trainer=ddp_cpu for DDP on the CPU"
+    )
