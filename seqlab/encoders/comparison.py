@@ -1,0 +1,86 @@
+"""The summary of an encoder comparison sweep (``+experiment=why_recurrence``): one row per encoder, one column per
+data set, each cell the data's headline metric — written as ``comparison.md`` into the sweep folder when it ends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+#: the headline metric of each task, and whether higher is better
+HEADLINE = {
+    "classification": ("val/accuracy", True),
+    "language_model": ("val/bpc", False),
+    "tagging": ("val/entity_f1", True),
+    "translation": ("val/exact_match", True),
+}
+#: data name → task, for the built-in datamodules (others: guessed from the metrics present)
+DATA_TASKS = {"tweets": "classification", "text_char": "language_model", "text_word": "language_model",
+              "tagging": "tagging", "parallel": "translation"}
+
+
+def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Every job folder of the sweep → ``{"encoder", "data", "metrics"}`` (metrics empty for a failed job)."""
+    jobs = []
+    for config_file in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
+        job_dir = config_file.parent.parent
+        config = OmegaConf.load(config_file)
+        encoder = str(OmegaConf.select(config, "model.encoder.name", default="recurrent"))
+        if encoder == "recurrent":
+            encoder = f"recurrent ({OmegaConf.select(config, 'model.cell.name')})"
+        metrics_file = job_dir / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        jobs.append({"encoder": encoder, "data": str(OmegaConf.select(config, "data.name")), "metrics": metrics})
+    return jobs
+
+
+def headline(data: str, metrics: dict[str, float]) -> tuple[str, bool]:
+    task = DATA_TASKS.get(data) or next((t for t, (m, _) in HEADLINE.items() if m in metrics), "language_model")
+    return HEADLINE[task]
+
+
+def markdown_table(jobs: list[dict[str, Any]]) -> str:
+    """Encoders × data sets, the best value of each column in bold; ``failed`` where a job wrote no metrics.
+
+    >>> print(markdown_table([{"encoder": "a", "data": "tweets", "metrics": {"val/accuracy": 0.5}},
+    ...                       {"encoder": "b", "data": "tweets", "metrics": {"val/accuracy": 0.9}}]))
+    | encoder | tweets: val/accuracy ↑ |
+    |---|---|
+    | a | 0.5000 |
+    | b | **0.9000** |
+    """
+    datas = list(dict.fromkeys(job["data"] for job in jobs))
+    encoders = list(dict.fromkeys(job["encoder"] for job in jobs))
+    metric_of = {data: headline(data, next(j["metrics"] for j in jobs if j["data"] == data)) for data in datas}
+    values = {(j["encoder"], j["data"]): j["metrics"].get(metric_of[j["data"]][0]) for j in jobs}
+    best = {}
+    for data, (_, higher) in metric_of.items():
+        column = [v for (_, d), v in values.items() if d == data and v is not None]
+        best[data] = (max if higher else min)(column) if column else None
+    header = [f"{d}: {m} {'↑' if higher else '↓'}" for d, (m, higher) in metric_of.items()]
+    lines = ["| encoder | " + " | ".join(header) + " |", "|---|" + "---|" * len(datas)]
+    for encoder in encoders:
+        cells = []
+        for data in datas:
+            value = values.get((encoder, data))
+            text = "failed" if value is None else f"{value:.4f}"
+            cells.append(f"**{text}**" if value is not None and value == best[data] else text)
+        lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+class EncoderComparisonSummary(Callback):
+    """Hydra callback (``hydra.callbacks``): when the multirun ends, write ``comparison.md`` (the table of
+    :func:`markdown_table`) into the sweep folder and print it."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = read_jobs(sweep_dir) if sweep_dir.is_dir() else []
+        if not jobs:
+            return
+        table = markdown_table(jobs)
+        (sweep_dir / "comparison.md").write_text(table + "\n", encoding="utf-8")
+        print(f"\n{table}\nseqlab: comparison written to {sweep_dir / 'comparison.md'}")
