@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
 import subprocess
@@ -117,3 +118,33 @@ def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
 def test_cell_option_of_the_wrong_type_is_named(run_seqlab):
     line = _one_error_line(run_seqlab("model.cell.forget_bias=high"))
     assert "model.cell.forget_bias='high': expected a number" in line
+
+
+def test_resume_after_sigterm_reaches_the_same_metrics_as_an_uninterrupted_run(tmp_path, cache_dir, run_seqlab):
+    args = [*FAST, "trainer.max_steps=30", "trainer.val_check_interval=4", "test=false"]
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=interrupted, env=cli_env(cache_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((interrupted / "outputs").rglob("checkpoints/best.ckpt")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-2000:]
+    resumed = run_seqlab(*args, "ckpt_path=last", cwd=interrupted)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    [run] = run_dirs(interrupted, "char_rnn")  # resumed in the same run folder
+
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    assert run_seqlab(*args, cwd=straight).returncode == 0
+    [reference] = run_dirs(straight, "char_rnn")
+    got = json.loads((run / "metrics.json").read_text())
+    want = json.loads((reference / "metrics.json").read_text())
+    assert got.keys() == want.keys()
+    for key in want:
+        assert abs(got[key] - want[key]) <= 1e-5 * max(1.0, abs(want[key])), (key, got[key], want[key])
+    with (run / "csv" / "metrics.csv").open() as f:
+        steps = {int(row["step"]) for row in csv.DictReader(f)}
+    assert min(steps) == 0 and max(steps) >= 29  # the CSV log continues: rows from before the interrupt are kept

@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 
 from seqlab.data.batching import BucketBatchSampler
+from seqlab.data.resumable import EpochSampler, ResumableDataLoader
 from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.errors import DataError
 
@@ -241,8 +242,7 @@ class SeqDataModule(pl.LightningDataModule):
         dataset = self.splits[split]
         common = dict(num_workers=self.num_workers, collate_fn=self.collate, persistent_workers=self.num_workers > 0)
         if self.bucket and "length" in dataset.column_names:
-            generator = torch.Generator().manual_seed(self.seed)
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            sampler = EpochSampler(len(dataset), self.seed, shuffle)
             world_size, rank = self.replica()
             batches = BucketBatchSampler(
                 sampler,
@@ -253,8 +253,9 @@ class SeqDataModule(pl.LightningDataModule):
                 num_replicas=world_size,
                 rank=rank,
             )
-            return DataLoader(dataset, batch_sampler=batches, **common)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **common)
+            return ResumableDataLoader(dataset, batch_sampler=batches, **common)
+        sampler = EpochSampler(len(dataset), self.seed, shuffle)
+        return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=not self.spec.stateful)

@@ -40,21 +40,18 @@ class ResumableDataLoader(DataLoader):
     """A ``DataLoader`` whose position Lightning saves in checkpoints (``state_dict``/``load_state_dict``).
 
     It counts the batches handed out in the current pass; after ``load_state_dict`` the next pass skips that many
-    (they are read and dropped, so any dataset, sampler or iterable works). Lightning fetches one batch ahead of the
-    step it runs, so while a pass is under way the last batch handed out has not been trained on yet and is not
-    counted as consumed.
+    (they are read and dropped, so any dataset, sampler or iterable works).
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._consumed = 0
         self._skip = 0
-        self._exhausted = False
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
         iterator = super().__iter__()
         skip, self._skip = self._skip, 0
-        self._consumed, self._exhausted = 0, False
+        self._consumed = 0
         for _ in range(skip):
             next(iterator)
             self._consumed += 1
@@ -64,11 +61,9 @@ class ResumableDataLoader(DataLoader):
         for batch in iterator:
             self._consumed += 1
             yield batch
-        self._exhausted = True
 
     def state_dict(self) -> dict[str, int]:
-        in_flight = 0 if self._exhausted else min(1, self._consumed)
-        return {"consumed": self._consumed - in_flight}
+        return {"consumed": self._consumed}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self._skip = int(state.get("consumed", 0))

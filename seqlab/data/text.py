@@ -28,6 +28,7 @@ from seqlab.data.base import (
     split_by_seed,
 )
 from seqlab.data.batching import StreamBatches, collate_language_model
+from seqlab.data.resumable import ResumableDataLoader
 from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, build_vocabulary
 
 MODES = ("windows", "lines", "stream")
@@ -297,7 +298,7 @@ class TextDataModule(SeqDataModule):
             return super()._loader(split, shuffle)
         world_size, rank = self.replica()
         stream = StreamBatches(self.streams[split], self.batch_size, self.bptt, world_size, rank)
-        return DataLoader(stream, batch_size=None)
+        return ResumableDataLoader(stream, batch_size=None)
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if self.mode == "lines":

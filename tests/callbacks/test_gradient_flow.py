@@ -49,13 +49,13 @@ def hand_computed_norms(module: SequenceModule, batch: dict) -> tuple[list[list[
     return per_layer, inputs, total
 
 
-def test_per_step_gradient_norms_match_autograd_on_the_same_graph():
+def test_per_step_gradient_norms_match_autograd_on_the_same_graph(tmp_path):
     module = tiny_module()
     ids = torch.randint(4, 12, (3, 9))
     batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:], "lengths": torch.full((3,), 8)}
     expected_layers, expected_inputs, expected_total = hand_computed_norms(copy.deepcopy(module), batch)
 
-    callback = GradientFlowCallback(dirpath="unused", every_n_steps=1)
+    callback = GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=1)
     trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, callbacks=[callback],
                          gradient_clip_val=1e-3)
@@ -76,12 +76,12 @@ def test_per_step_gradient_norms_match_autograd_on_the_same_graph():
     assert callback.records[1]["grad_norm/clipped_fraction"] == 1.0
 
 
-def test_sigma_max_is_the_largest_singular_value_of_W_h():
+def test_sigma_max_is_the_largest_singular_value_of_W_h(tmp_path):
     module = tiny_module(layers=1)
     ids = torch.randint(4, 12, (2, 6))
     batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:]}
     W_h = module.model.encoder.cells[0].W_h.detach().clone()
-    callback = GradientFlowCallback(dirpath="unused", every_n_steps=1)
+    callback = GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=1)
     trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, callbacks=[callback])
     trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))

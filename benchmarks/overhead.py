@@ -1,0 +1,162 @@
+"""seqlab's overhead against a hand-written PyTorch loop, on the same word-level LSTM language model.
+
+Both sides train the classic small word LM — embedding 200, 2×200 LSTM, truncated BPTT over 35 words in 20
+parallel streams, SGD lr 20, gradient clipping at 0.25 — on the same WikiText/PTB-style folder (train.txt,
+valid.txt, test.txt written from CPython's Python reference) for the same number of steps:
+
+- ``seqlab``: ``python -m seqlab data=text_word ...`` with its default callbacks (checkpoints, samples,
+  gradient flow at its default interval, throughput, non-finite guard, LR monitor), loggers (CSV, TensorBoard,
+  wandb offline) and progress bar;
+- ``seqlab_no_gradient_flow``: the same with ``callbacks.gradient_flow=null`` (the diagnostics' cost);
+- ``plain``: a minimal loop over ``nn.Embedding → nn.LSTM → nn.Linear`` a user would write by hand.
+
+Each side runs in its own process with the same thread count; sides are interleaved round by round and each
+reports tokens/s over the steps after a warm-up. Printed: medians and ratios (seqlab / plain).
+
+    python benchmarks/overhead.py --steps 300 --reps 5 --threads 2 --json overhead.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EMBED, HIDDEN, LAYERS, BPTT, BATCH, LR, CLIP = 200, 200, 2, 35, 20, 20.0, 0.25
+
+
+def write_corpus(folder: Path) -> Path:
+    """A WikiText-style folder from the Python reference: one paragraph per line, lower-cased words."""
+    from pydoc_data.topics import topics
+
+    paragraphs = [" ".join(p.split()).lower() for t in sorted(topics) for p in topics[t].split("\n\n") if p.strip()]
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(paragraphs)
+    splits = {"train.txt": paragraphs[: int(0.9 * n)], "valid.txt": paragraphs[int(0.9 * n) : int(0.95 * n)],
+              "test.txt": paragraphs[int(0.95 * n) :]}
+    for name, lines in splits.items():
+        (folder / name).write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def plain_worker(folder: Path, steps: int, warmup: int) -> dict:
+    """The loop a user would write: batchify, carry detached state, clip, step."""
+    import torch
+    from torch import nn
+
+    words = [w for line in (folder / "train.txt").read_text().splitlines() for w in [*line.split(), "<eos>"]]
+    vocab = {w: i for i, w in enumerate(["<pad>", "<unk>", "<bos>", "<eos>", *dict.fromkeys(words)])}
+    ids = torch.tensor([vocab[w] for w in words])
+    streams = ids[: len(ids) // BATCH * BATCH].view(BATCH, -1)
+
+    class WordLM(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(len(vocab), EMBED)
+            self.lstm = nn.LSTM(EMBED, HIDDEN, LAYERS, batch_first=True)
+            self.out = nn.Linear(HIDDEN, len(vocab))
+
+        def forward(self, x, state):
+            y, state = self.lstm(self.embedding(x), state)
+            return self.out(y), state
+
+    torch.manual_seed(0)
+    model = WordLM()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    state, position, tokens, seconds = None, 0, 0, 0.0
+    for step in range(steps):
+        if position + BPTT + 1 > streams.shape[1]:
+            position, state = 0, None
+        started = time.perf_counter()
+        x, y = streams[:, position : position + BPTT], streams[:, position + 1 : position + BPTT + 1]
+        position += BPTT
+        logits, state = model(x, state)
+        state = tuple(s.detach() for s in state)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        optimizer.step()
+        if step >= warmup:
+            seconds += time.perf_counter() - started
+            tokens += x.numel()
+    return {"tokens_per_s": tokens / seconds, "steps": steps - warmup}
+
+
+def seqlab_args(folder: Path, steps: int, run_dir: Path, gradient_flow: bool) -> list[str]:
+    args = [
+        "data=text_word", f"data.source={folder}", "data.mode=stream", f"data.bptt={BPTT}", f"data.batch_size={BATCH}",
+        f"model.embedding_dim={EMBED}", f"model.encoder.hidden_size={HIDDEN}", f"model.encoder.num_layers={LAYERS}",
+        "optimizer=sgd", f"optimizer.lr={LR}", f"trainer.gradient_clip_val={CLIP}", f"trainer.max_steps={steps}",
+        "test=false", f"hydra.run.dir={run_dir}",
+    ]
+    return args if gradient_flow else [*args, "callbacks.gradient_flow=null"]
+
+
+def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict) -> float:
+    if side == "plain":
+        out = subprocess.run([sys.executable, __file__, "--worker", str(folder), "--steps", str(steps),
+                              "--warmup", str(warmup)], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])["tokens_per_s"]
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        args = seqlab_args(folder, steps, run_dir, gradient_flow=side == "seqlab")
+        args.append(f"callbacks.throughput.warmup_steps={warmup}")
+        done = subprocess.run([sys.executable, "-m", "seqlab", *args], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"seqlab run failed:\n{done.stderr[-3000:]}")
+        return json.loads((run_dir / "throughput.json").read_text())["tokens_per_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(plain_worker(args.worker, args.steps, args.warmup)))
+        return
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
+           "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONWARNINGS": "ignore"}
+    sides = ("seqlab", "seqlab_no_gradient_flow", "plain")
+    figures: dict[str, list[float]] = {s: [] for s in sides}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_corpus(Path(tmp) / "corpus")
+        env["SEQLAB_CACHE_DIR"] = str(Path(tmp) / "cache")
+        run_side("seqlab", folder, args.warmup + 5, 5, env)  # prepare the data cache outside the timed runs
+        for rep in range(args.reps):
+            for side in sides:
+                figures[side].append(run_side(side, folder, args.steps, args.warmup, env))
+            print(f"round {rep + 1}: " + "  ".join(f"{s} {figures[s][-1]:,.0f} tok/s" for s in sides), flush=True)
+    median = {s: statistics.median(v) for s, v in figures.items()}
+    ratios = [a / b for a, b in zip(figures["seqlab"], figures["plain"])]
+    result = {
+        "seqlab_tokens_per_s": median["seqlab"],
+        "plain_tokens_per_s": median["plain"],
+        "ratio": median["seqlab"] / median["plain"],
+        "median_round_ratio": statistics.median(ratios),
+        "seqlab_no_gradient_flow_tokens_per_s": median["seqlab_no_gradient_flow"],
+        "gradient_flow_cost": 1 - median["seqlab"] / median["seqlab_no_gradient_flow"],
+        "steps": args.steps, "warmup": args.warmup, "reps": args.reps, "threads": args.threads,
+    }
+    print(f"\nmedian tokens/s  seqlab {median['seqlab']:,.0f}  seqlab without gradient flow "
+          f"{median['seqlab_no_gradient_flow']:,.0f}  plain loop {median['plain']:,.0f}")
+    print(f"seqlab / plain = {result['ratio']:.3f} (median of per-round ratios {result['median_round_ratio']:.3f}); "
+          f"gradient-flow cost {100 * result['gradient_flow_cost']:.1f} %")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Training throughput: tokens and steps per second, logged and written to ``<dirpath>/throughput.json``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_only
+
+
+class ThroughputMonitor(pl.Callback):
+    """Count input tokens (real steps, from ``lengths``) per second of training, validation excluded.
+
+    The first ``warmup_steps`` steps (allocator, oneDNN primitives, compilation) are not timed. Logs
+    ``train/tokens_per_s`` every ``trainer.log_every_n_steps``; at the end of fit writes
+    ``{"tokens_per_s", "steps_per_s", "steps", "seconds"}`` (this process's share under DDP) to ``throughput.json``.
+    """
+
+    def __init__(self, dirpath: str, warmup_steps: int = 10):
+        self.dirpath = Path(dirpath)
+        self.warmup_steps = warmup_steps
+        self.tokens = 0
+        self.steps = 0
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
+        self._started = time.perf_counter() if trainer.global_step >= self.warmup_steps else None
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           idx: int) -> None:
+        if self._started is None:
+            return
+        self.seconds += time.perf_counter() - self._started
+        lengths = batch.get("lengths") if isinstance(batch, dict) else None
+        self.tokens += int(lengths.sum()) if lengths is not None else int(batch["inputs"].numel())
+        self.steps += 1
+        if trainer.global_step % trainer.log_every_n_steps == 0 and self.seconds > 0:
+            pl_module.log("train/tokens_per_s", self.tokens / self.seconds, on_step=True, on_epoch=False)
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.steps:
+            return
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        figures = {"tokens_per_s": self.tokens / self.seconds, "steps_per_s": self.steps / self.seconds,
+                   "steps": self.steps, "seconds": self.seconds}
+        (self.dirpath / "throughput.json").write_text(json.dumps(figures, indent=2))
