@@ -26,8 +26,12 @@ class ThroughputMonitor(pl.Callback):
         self.steps = 0
         self.seconds = 0.0
         self._started: float | None = None
+        #: wall-clock time (Unix seconds) at which the first training step began — start-up benchmarks use it
+        self.first_step_at: float | None = None
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
+        if self.first_step_at is None:
+            self.first_step_at = time.time()
         self._started = time.perf_counter() if trainer.global_step >= self.warmup_steps else None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
@@ -47,5 +51,5 @@ class ThroughputMonitor(pl.Callback):
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
         figures = {"tokens_per_s": self.tokens / self.seconds, "steps_per_s": self.steps / self.seconds,
-                   "steps": self.steps, "seconds": self.seconds}
+                   "steps": self.steps, "seconds": self.seconds, "first_step_at": self.first_step_at}
         (self.dirpath / "throughput.json").write_text(json.dumps(figures, indent=2))
