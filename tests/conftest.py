@@ -1,43 +1,13 @@
-"""Shared test helpers: run the real CLI in a subprocess with tiny, fast settings."""
+"""Shared fixtures: run the real CLI in a subprocess (helpers live in seqlab_testing.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-#: overrides that make any experiment a few-second smoke run
-TINY = [
-    "trainer.max_steps=3",
-    "trainer.val_check_interval=3",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "trainer.log_every_n_steps=1",
-    "trainer.enable_progress_bar=false",
-    "logger=csv",
-    "model.embedding_dim=8",
-    "model.encoder.hidden_size=16",
-    "callbacks.samples.max_length=20",
-]
-
-
-def cli_env(cache_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        SEQLAB_CACHE_DIR=str(cache_dir),
-        WANDB_MODE="offline",
-        WANDB_SILENT="true",
-        HYDRA_FULL_ERROR="0",
-        PYTHONWARNINGS="ignore",
-        TOKENIZERS_PARALLELISM="false",
-    )
-    env.pop("WANDB_API_KEY", None)
-    return env
+from seqlab_testing import cli_env
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +31,3 @@ def run_seqlab(tmp_path, cache_dir):
         )
 
     return run
-
-
-def run_dirs(root: Path, experiment: str) -> list[Path]:
-    """The run folders (holding .hydra/) of an experiment under ``root/outputs``, oldest first."""
-    return sorted(p.parent for p in (root / "outputs" / experiment).rglob(".hydra"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import TINY, run_dirs
+from seqlab_testing import TINY, run_dirs
 
 
 def test_default_run_trains_char_rnn_and_reports_lm_metrics(run_seqlab, tmp_path):

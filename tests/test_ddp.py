@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, run_dirs
+from seqlab_testing import TINY, run_dirs
 
 from seqlab.registry import ConfigError
 from seqlab.scale import per_device_batch_size

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from conftest import REPO, TINY, cli_env, run_dirs
+from seqlab_testing import REPO, TINY, cli_env, run_dirs
 
 
 def test_wheel_ships_configs_and_trains_from_another_folder(tmp_path, cache_dir):

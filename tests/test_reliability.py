@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import TINY, cli_env, run_dirs
+from seqlab_testing import TINY, cli_env, run_dirs
 
 FAST = [a for a in TINY if not a.startswith("trainer.max_steps")] + ["callbacks.samples=null"]
 

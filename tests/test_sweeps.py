@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY
+from seqlab_testing import TINY
 
 TINY_NO_LOGGER = [o for o in TINY if not o.startswith("logger=")]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY, run_dirs
+from seqlab_testing import REPO, TINY, run_dirs
 
 from seqlab.errors import ConfigError
 from seqlab.registry import CELLS, registering_as

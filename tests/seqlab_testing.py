@@ -1,0 +1,44 @@
+"""Helpers shared by the tests: the real CLI in a subprocess with tiny, fast settings.
+
+Importable from every test folder (``pythonpath = ["tests"]`` in pyproject.toml): ``from seqlab_testing import TINY``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: overrides that make any experiment a few-second smoke run
+TINY = [
+    "trainer.max_steps=3",
+    "trainer.val_check_interval=3",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false",
+    "logger=csv",
+    "model.embedding_dim=8",
+    "model.encoder.hidden_size=16",
+    "callbacks.samples.max_length=20",
+]
+
+
+def cli_env(cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        SEQLAB_CACHE_DIR=str(cache_dir),
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        HYDRA_FULL_ERROR="0",
+        PYTHONWARNINGS="ignore",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    env.pop("WANDB_API_KEY", None)
+    return env
+
+
+def run_dirs(root: Path, experiment: str) -> list[Path]:
+    """The run folders (holding .hydra/) of an experiment under ``root/outputs``, oldest first."""
+    return sorted(p.parent for p in (root / "outputs" / experiment).rglob(".hydra"))
