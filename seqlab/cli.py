@@ -71,8 +71,8 @@ def compose_config(args: list[str], with_hydra: bool = False):
 def check_composes(args: list[str]) -> str | None:
     """Compose and validate the config before Hydra runs, so a bad override or value fails fast with one line,
     before torch or the data are loaded (single runs; each job of a sweep is validated when it starts)."""
-    if any(a.startswith("-") for a in args):
-        return None  # sweeps (-m), --help, --cfg ... are Hydra's own business
+    if any(a.startswith("-") or a.startswith("hparams_search=") for a in args):
+        return None  # sweeps (-m, or a search preset that sweeps by itself), --help, --cfg ... are Hydra's business
     from seqlab.config import check_output_dir, validate
     from seqlab.errors import one_line, user_errors
 
