@@ -99,16 +99,22 @@ def test_same_seed_gives_identical_metrics_on_cpu(run_seqlab, tmp_path):
     assert a == b
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
-    args = [*FAST, "trainer.max_steps=100000", "trainer.val_check_interval=2"]
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=tmp_path, env=cli_env(cache_dir),
+def train_then_sigterm(cwd, args: list[str], cache_dir) -> str:
+    """Start a run, send SIGTERM once its first checkpoint exists, and return its stderr (exit code 143 checked)."""
+    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=cli_env(cache_dir),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
-    while time.time() < deadline and not list((tmp_path / "outputs").rglob("checkpoints/best.ckpt")):
-        time.sleep(0.5)
+    while time.time() < deadline and not list((cwd / "outputs").rglob("checkpoints/best.ckpt")):
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr[-2000:]
+    return stderr
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
+    args = [*FAST, "trainer.max_steps=100000", "trainer.val_check_interval=2"]
+    stderr = train_then_sigterm(tmp_path, args, cache_dir)
     assert "interrupted by SIGTERM" in stderr and "ckpt_path=last" in stderr
     [run] = run_dirs(tmp_path, "char_rnn")
     assert (run / "checkpoints" / "last.ckpt").is_file()
@@ -124,14 +130,7 @@ def test_resume_after_sigterm_reaches_the_same_metrics_as_an_uninterrupted_run(t
     args = [*FAST, "trainer.max_steps=30", "trainer.val_check_interval=4", "test=false"]
     interrupted = tmp_path / "interrupted"
     interrupted.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=interrupted, env=cli_env(cache_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and not list((interrupted / "outputs").rglob("checkpoints/best.ckpt")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 143, stderr[-2000:]
+    train_then_sigterm(interrupted, args, cache_dir)
     resumed = run_seqlab(*args, "ckpt_path=last", cwd=interrupted)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     [run] = run_dirs(interrupted, "char_rnn")  # resumed in the same run folder
