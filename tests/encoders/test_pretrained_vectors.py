@@ -7,13 +7,13 @@ import re
 
 import pytest
 import torch
+from seqlab_testing import TINY, run_dirs
 
 from seqlab.data.base import DataSpec
 from seqlab.data.embeddings import read_word_vectors
 from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.errors import ConfigError, DataError
 from seqlab.models.sequence_model import SequenceModel
-from tests.conftest import TINY, run_dirs
 
 VOCAB = Vocabulary.build([["the", "food", "Good", "zzz"]])  # ids 4.. : the, food, Good, zzz
 
