@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, run_dirs
 from omegaconf import OmegaConf
+from seqlab_testing import TINY, run_dirs
 
 from seqlab.data.adding import CONSTANT_BASELINE_MSE, AddingDataModule, adding_examples
 from seqlab.data.base import DataSpec
