@@ -127,15 +127,21 @@ def valid_tune(abc_text: str) -> bool:
         return False
 
 
-def write_tune(abc_text: str, stem: Path) -> None:
-    """Write a tune as ``<stem>.abc`` and, rendered by music21, ``<stem>.mid``."""
+def write_tune(abc_text: str, stem: Path) -> bool:
+    """Write a tune as ``<stem>.abc`` and, rendered by music21, ``<stem>.mid``; returns whether the MIDI file was
+    written (music21 parses some tunes it cannot render, e.g. a repeated time signature: those keep only .abc)."""
     from music21 import converter
 
     text = abc_text.strip()
     if not text.startswith("X:"):
         text = "X:1\n" + text
     stem.with_suffix(".abc").write_text(text + "\n", encoding="utf-8")
-    converter.parse(text, format="abc", forceSource=True).write("midi", fp=str(stem.with_suffix(".mid")))
+    try:
+        converter.parse(text, format="abc", forceSource=True).write("midi", fp=str(stem.with_suffix(".mid")))
+    except Exception:  # music21's MIDI writer raises many kinds of errors on odd but parseable tunes
+        stem.with_suffix(".mid").unlink(missing_ok=True)
+        return False
+    return True
 
 
 class AbcMusicDataModule(SeqDataModule):
