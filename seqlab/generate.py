@@ -31,21 +31,10 @@ class GenerateOptions:
 
 
 def parse(args: list[str]) -> GenerateOptions:
-    from omegaconf import OmegaConf
-
+    from seqlab.commands import parse_options
     from seqlab.registry import ConfigError
 
-    bad = [a for a in args if "=" not in a]
-    if bad:
-        raise ConfigError(f"'{bad[0]}' is not key=value; {USAGE}")
-    schema = OmegaConf.structured(GenerateOptions)
-    try:
-        merged = OmegaConf.merge(schema, OmegaConf.from_dotlist(args))
-        options = GenerateOptions(**OmegaConf.to_container(merged, throw_on_missing=True))
-    except Exception as err:
-        from seqlab.errors import one_line
-
-        raise ConfigError(f"{one_line(err)}; {USAGE}") from None
+    options = parse_options(GenerateOptions, args, USAGE)
     if options.num_samples < 1 or options.max_length < 1:
         raise ConfigError("num_samples and max_length must be at least 1")
     if options.temperature < 0:
@@ -89,16 +78,13 @@ def generate(options: GenerateOptions) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from seqlab.errors import one_line, user_errors
+    from seqlab.commands import run_command
 
-    try:
-        options = parse(sys.argv[1:] if argv is None else argv)
-        samples = generate(options)
-    except user_errors() as err:
-        print(f"seqlab: error: {one_line(err)}", file=sys.stderr)
-        sys.exit(1)
-    for i, sample in enumerate(samples):
-        print(f"--- sample {i + 1} ---\n{sample}")
+    def body() -> str:
+        samples = generate(parse(sys.argv[1:] if argv is None else argv))
+        return "\n".join(f"--- sample {i + 1} ---\n{sample}" for i, sample in enumerate(samples))
+
+    run_command(body)
 
 
 if __name__ == "__main__":

@@ -46,23 +46,13 @@ class TextScore:
 def parse(args: list[str]) -> ScoreOptions:
     from omegaconf import OmegaConf
 
+    from seqlab.commands import parse_options
     from seqlab.registry import ConfigError
 
-    bad = [a for a in args if "=" not in a]
-    if bad:
-        raise ConfigError(f"'{bad[0]}' is not key=value; {USAGE}")
-    given = OmegaConf.from_dotlist(args)
+    given = OmegaConf.from_dotlist([a for a in args if "=" in a])
     if "text" in given and not str(given.text or "").strip():
         raise ConfigError(f'text is empty: give the text to score, text="..."; {USAGE}')
-    schema = OmegaConf.structured(ScoreOptions)
-    try:
-        merged = OmegaConf.merge(schema, given)
-        options = ScoreOptions(**OmegaConf.to_container(merged, throw_on_missing=True))
-    except Exception as err:
-        from seqlab.errors import one_line
-
-        raise ConfigError(f"{one_line(err)}; {USAGE}") from None
-    return options
+    return parse_options(ScoreOptions, args, USAGE)
 
 
 def score(options: ScoreOptions) -> TextScore:
@@ -108,15 +98,9 @@ def report(result: TextScore) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from seqlab.errors import one_line, user_errors
+    from seqlab.commands import run_command
 
-    try:
-        options = parse(sys.argv[1:] if argv is None else argv)
-        result = score(options)
-    except user_errors() as err:
-        print(f"seqlab: error: {one_line(err)}", file=sys.stderr)
-        sys.exit(1)
-    print(report(result))
+    run_command(lambda: report(score(parse(sys.argv[1:] if argv is None else argv))))
 
 
 if __name__ == "__main__":
