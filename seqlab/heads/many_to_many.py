@@ -16,6 +16,7 @@ from seqlab.heads.base import (
     IGNORE,
     Head,
     HeadContext,
+    dropout_layer,
     ignore_padding,
     sample_sequences,
     seeded_generator,
@@ -64,7 +65,7 @@ class ManyToManyHead(Head):
         if self.num_outputs < 1:
             raise ConfigError("head=many_to_many for tagging needs spec.target_vocab or spec.classes (the tags)")
         self.tie_weights = tie_weights
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout_layer(dropout)
         if tie_weights:
             self.project = (
                 nn.Identity()

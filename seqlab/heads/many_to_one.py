@@ -11,7 +11,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
 
 from seqlab.cells.recurrent import length_mask
-from seqlab.heads.base import Head, HeadContext
+from seqlab.heads.base import Head, HeadContext, dropout_layer
 from seqlab.registry import ConfigError
 
 POOLS = ("last", "mean", "max", "attention")
@@ -83,7 +83,7 @@ class ManyToOneHead(Head):
         self.num_classes = num_classes
         self.num_directions = 2 if ctx.bidirectional else 1
         self.attention = AttentionPooling(ctx.encoder_size, attention_size) if pool == "attention" else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(ctx.encoder_size, num_classes)
         weights = resolve_class_weights(class_weights, ctx)
         self.register_buffer("class_weights", weights, persistent=False)

@@ -14,6 +14,7 @@ from seqlab.heads.base import (
     IGNORE,
     Head,
     HeadContext,
+    dropout_layer,
     ignore_padding,
     sample_sequences,
     seeded_generator,
@@ -92,7 +93,7 @@ class OneToManyHead(Head):
             nn.Linear(condition_dim, self.num_states * self.num_layers * self.hidden_size) if condition_init else None
         )
         self.condition_to_input = nn.Linear(condition_dim, ctx.embedding_dim) if condition_input else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(ctx.encoder_size, self.vocab_size)
 
     def condition_vector(self, condition: Tensor) -> Tensor:

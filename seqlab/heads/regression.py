@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MeanSquaredError
 
 from seqlab.cells.recurrent import length_mask
-from seqlab.heads.base import Head, HeadContext
+from seqlab.heads.base import Head, HeadContext, dropout_layer
 from seqlab.registry import ConfigError
 
 POOLS = ("last", "mean")
@@ -43,7 +43,7 @@ class RegressionHead(Head):
             raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")
         self.pool = pool
         self.num_directions = 2 if ctx.bidirectional else 1
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(ctx.encoder_size, 1)
 
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from seqlab.heads.base import (
     IGNORE,
     Head,
     HeadContext,
+    dropout_layer,
     ignore_padding,
     sample_sequences,
     seeded_generator,
@@ -132,7 +133,7 @@ class Seq2SeqHead(Head):
             kind = "additive" if attention == "bahdanau" else (score or "general")
             self.attention = Attention(kind, size, size, attention_size)
             self.combine = nn.Linear(2 * size, size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(size, self.vocab_size)
 
     # -- the network ----------------------------------------------------------------------------------------------
