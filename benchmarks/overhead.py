@@ -8,10 +8,15 @@ valid.txt, test.txt written from CPython's Python reference) for the same number
   gradient flow at its default interval, throughput, non-finite guard, LR monitor), loggers (CSV, TensorBoard,
   wandb offline) and progress bar;
 - ``seqlab_no_gradient_flow``: the same with ``callbacks.gradient_flow=null`` (the diagnostics' cost);
-- ``plain``: a minimal loop over ``nn.Embedding → nn.LSTM → nn.Linear`` a user would write by hand.
+- ``plain``: a minimal loop over ``nn.Embedding → nn.LSTM → nn.Linear`` a user would write by hand;
+- ``plain_retain``: the same loop with glibc told to keep freed memory (``MALLOC_MMAP_MAX_=0
+  MALLOC_TRIM_THRESHOLD_=1073741824``), which is what seqlab's ``cpu_allocator=retain`` does: the ratio to it is
+  the framework's own overhead, with the allocator's gain taken out.
 
 Each side runs in its own process with the same thread count; sides are interleaved round by round and each
-reports tokens/s over the steps after a warm-up. Printed: medians and ratios (seqlab / plain).
+reports tokens/s over the steps after a warm-up. A seqlab step is timed from the end of the previous one to its own
+end (``ThroughputMonitor``): fetching the batch, every hook, callback, logger and the progress bar are included.
+Printed: medians and ratios (seqlab / plain).
 
     python benchmarks/overhead.py --steps 300 --reps 5 --threads 2 --json overhead.json
 """
@@ -99,8 +104,13 @@ def seqlab_args(folder: Path, steps: int, run_dir: Path, gradient_flow: bool) ->
     return args if gradient_flow else [*args, "callbacks.gradient_flow=null"]
 
 
+# glibc's environment twin of seqlab.allocator's mallopt calls
+RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
 def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict) -> float:
-    if side == "plain":
+    if side.startswith("plain"):
+        env = {**env, **RETAIN_ENV} if side == "plain_retain" else env
         out = subprocess.run([sys.executable, __file__, "--worker", str(folder), "--steps", str(steps),
                               "--warmup", str(warmup)], env=env, capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])["tokens_per_s"]
@@ -129,7 +139,7 @@ def main() -> None:
 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
            "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONWARNINGS": "ignore"}
-    sides = ("seqlab", "seqlab_no_gradient_flow", "plain")
+    sides = ("seqlab", "seqlab_no_gradient_flow", "plain", "plain_retain")
     figures: dict[str, list[float]] = {s: [] for s in sides}
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_corpus(Path(tmp) / "corpus")
@@ -146,13 +156,17 @@ def main() -> None:
         "plain_tokens_per_s": median["plain"],
         "ratio": median["seqlab"] / median["plain"],
         "median_round_ratio": statistics.median(ratios),
+        "plain_retain_tokens_per_s": median["plain_retain"],
+        "ratio_to_plain_retain": median["seqlab"] / median["plain_retain"],
         "seqlab_no_gradient_flow_tokens_per_s": median["seqlab_no_gradient_flow"],
         "gradient_flow_cost": 1 - median["seqlab"] / median["seqlab_no_gradient_flow"],
         "steps": args.steps, "warmup": args.warmup, "reps": args.reps, "threads": args.threads,
     }
     print(f"\nmedian tokens/s  seqlab {median['seqlab']:,.0f}  seqlab without gradient flow "
-          f"{median['seqlab_no_gradient_flow']:,.0f}  plain loop {median['plain']:,.0f}")
+          f"{median['seqlab_no_gradient_flow']:,.0f}  plain loop {median['plain']:,.0f}  plain loop, memory retained "
+          f"{median['plain_retain']:,.0f}")
     print(f"seqlab / plain = {result['ratio']:.3f} (median of per-round ratios {result['median_round_ratio']:.3f}); "
+          f"seqlab / plain with memory retained = {result['ratio_to_plain_retain']:.3f}; "
           f"gradient-flow cost {100 * result['gradient_flow_cost']:.1f} %")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -69,6 +69,7 @@ def run(cfg: DictConfig) -> float | None:
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+    from seqlab.allocator import configure_cpu_allocator
     from seqlab.callbacks.reliability import GracefulInterrupt
     from seqlab.cli import search_dirs
     from seqlab.config import check_output_dir, validate
@@ -78,6 +79,7 @@ def run(cfg: DictConfig) -> float | None:
     validate(cfg, search_dirs())
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(config, dict)
+    configure_cpu_allocator(config.get("cpu_allocator", "retain"))
     output_dir = Path(config["paths"]["output_dir"])
     check_output_dir(output_dir, config["paths"].get("min_free_mb", 0), key="paths.output_dir")
     pl.seed_everything(config["seed"], workers=True, verbose=False)

@@ -32,6 +32,7 @@ def _one_error_line(result) -> str:
         ("model.encoder.dropout=1.5", "model.encoder.dropout=1.5: expected a number in [0, 1)"),
         ("trainer.gradient_clip_algorithm=sideways", "norm or value"),
         ("model.encoder.num_layers=two", "model.encoder.num_layers"),
+        ("cpu_allocator=fast", "cpu_allocator='fast': expected retain or system"),
     ],
 )
 def test_bad_config_values_fail_before_any_work(run_seqlab, override, needle):

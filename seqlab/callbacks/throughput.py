@@ -14,9 +14,12 @@ from pytorch_lightning.utilities import rank_zero_only
 class ThroughputMonitor(pl.Callback):
     """Count input tokens (real steps, from ``lengths``) per second of training, validation excluded.
 
-    The first ``warmup_steps`` steps (allocator, oneDNN primitives, compilation) are not timed. Logs
-    ``train/tokens_per_s`` every ``trainer.log_every_n_steps``; at the end of fit writes
-    ``{"tokens_per_s", "steps_per_s", "steps", "seconds"}`` (this process's share under DDP) to ``throughput.json``.
+    A step is timed from the end of the previous step to its own end, so fetching the batch and every hook,
+    logger and callback are included — the figure is what a user waits for, not just the model. The first step
+    after a validation is timed from its own start. The first ``warmup_steps`` steps (allocator, oneDNN
+    primitives, compilation) are not timed. Logs ``train/tokens_per_s`` every ``trainer.log_every_n_steps``; at
+    the end of fit writes ``{"tokens_per_s", "steps_per_s", "steps", "seconds"}`` (this process's share under DDP)
+    to ``throughput.json``.
     """
 
     def __init__(self, dirpath: str, warmup_steps: int = 10):
@@ -25,20 +28,26 @@ class ThroughputMonitor(pl.Callback):
         self.tokens = 0
         self.steps = 0
         self.seconds = 0.0
-        self._started: float | None = None
+        self._mark: float | None = None  # when the step being timed began (the previous step's end)
         #: wall-clock time (Unix seconds) at which the first training step began — start-up benchmarks use it
         self.first_step_at: float | None = None
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
         if self.first_step_at is None:
             self.first_step_at = time.time()
-        self._started = time.perf_counter() if trainer.global_step >= self.warmup_steps else None
+        if self._mark is None:
+            self._mark = time.perf_counter()
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._mark = None  # validation (and the checkpointing after it) is not training time
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            idx: int) -> None:
-        if self._started is None:
+        now = time.perf_counter()
+        started, self._mark = self._mark, now
+        if started is None or trainer.global_step <= self.warmup_steps:
             return
-        self.seconds += time.perf_counter() - self._started
+        self.seconds += now - started
         lengths = batch.get("lengths") if isinstance(batch, dict) else None
         self.tokens += int(lengths.sum()) if lengths is not None else int(batch["inputs"].numel())
         self.steps += 1

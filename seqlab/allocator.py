@@ -1,0 +1,52 @@
+"""The CPU memory allocator setting of a run (``cpu_allocator``).
+
+PyTorch on CPU allocates every activation and gradient with ``malloc`` and frees it within the step. glibc
+returns large freed blocks to the operating system (blocks over its mmap threshold are unmapped, and free memory at
+the top of the heap is trimmed), so the next step maps them again and the kernel zero-fills every page: on the
+word-level LM of ``benchmarks/overhead.py`` that is ~10,000 page faults and ~20 % of the step time, and how much a
+process suffers depends on where its heap happens to end. ``retain`` tells glibc to serve all blocks from the heap
+and to keep freed memory for reuse; the process's memory then stays at its peak instead of shrinking between steps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import sys
+
+log = logging.getLogger("seqlab")
+
+CHOICES = ("retain", "system")
+# mallopt parameters (glibc <malloc.h>)
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+TRIM_THRESHOLD = 1 << 30  # free memory at the top of the heap beyond 1 GiB is still given back
+
+
+def glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (the one with these ``mallopt`` parameters), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version.restype = ctypes.c_char_p
+        libc.gnu_get_libc_version()
+    except (OSError, AttributeError):
+        return None  # musl and others
+    return libc
+
+
+def configure_cpu_allocator(mode: str) -> bool:
+    """Apply ``cpu_allocator=<mode>`` to this process; True when glibc took the ``retain`` settings."""
+    if mode not in CHOICES:
+        raise ValueError(f"cpu_allocator={mode!r}: expected one of {', '.join(CHOICES)}")
+    if mode == "system":
+        return False
+    libc = glibc()
+    if libc is None:
+        log.debug("cpu_allocator=retain: not glibc, allocator left as it is")
+        return False
+    ok = bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    if not ok:
+        log.warning("cpu_allocator=retain: glibc refused the settings; allocator left as it is")
+    return ok
