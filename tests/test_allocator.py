@@ -13,21 +13,19 @@ from seqlab.allocator import configure_cpu_allocator, glibc
 # a word-LM-like training step whose logits (700 x 16,000 floats, 45 MB) are over glibc's largest mmap threshold:
 # with glibc's defaults they are mapped afresh (and page-faulted in) every step
 PROBE = """
-import json, resource, sys, torch
+import json, resource, statistics, sys, torch
 from seqlab.allocator import configure_cpu_allocator
 applied = configure_cpu_allocator(sys.argv[1])
 torch.manual_seed(0)
 out = torch.nn.Linear(64, 16_000)
 x, y = torch.randn(700, 64), torch.randint(0, 16_000, (700,))
-def step():
+faults = []
+for step in range(20):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     torch.nn.functional.cross_entropy(out(x), y).backward()
-for _ in range(6):  # the heap grows to its working size in the first few steps
-    step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    step()
-faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10
-print(json.dumps({"applied": applied, "faults_per_step": faults}))
+    if step >= 5:  # the heap grows to its working size in the first few steps
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps({"applied": applied, "median_faults_per_step": statistics.median(faults)}))
 """
 
 
@@ -40,8 +38,9 @@ def probe(mode: str) -> dict:
 def test_retain_stops_the_page_faults_of_repeated_large_allocations():
     system, retain = probe("system"), probe("retain")
     assert not system["applied"] and retain["applied"]
-    assert system["faults_per_step"] > 10_000  # the logits and their gradient: 2 x 11,000 pages
-    assert retain["faults_per_step"] < system["faults_per_step"] / 20
+    assert system["median_faults_per_step"] > 10_000  # the logits and their gradient: 2 x 11,000 pages
+    # a step now and then still maps one block afresh (heap fragmentation); the typical step maps none
+    assert retain["median_faults_per_step"] < 100
 
 
 def test_unknown_mode_is_rejected():
