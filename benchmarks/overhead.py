@@ -104,12 +104,10 @@ def seqlab_args(folder: Path, steps: int, run_dir: Path, gradient_flow: bool) ->
     return args if gradient_flow else [*args, "callbacks.gradient_flow=null"]
 
 
-# glibc's environment twin of seqlab.allocator's mallopt calls
-RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
-
-
 def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict) -> float:
     if side.startswith("plain"):
+        from seqlab.allocator import RETAIN_ENV  # glibc's environment twin of seqlab's mallopt calls
+
         env = {**env, **RETAIN_ENV} if side == "plain_retain" else env
         out = subprocess.run([sys.executable, __file__, "--worker", str(folder), "--steps", str(steps),
                               "--warmup", str(warmup)], env=env, capture_output=True, text=True, check=True)

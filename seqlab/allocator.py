@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import sys
 
 log = logging.getLogger("seqlab")
@@ -21,6 +22,9 @@ CHOICES = ("retain", "system")
 # mallopt parameters (glibc <malloc.h>)
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
 TRIM_THRESHOLD = 1 << 30  # free memory at the top of the heap beyond 1 GiB is still given back
+#: the same settings as glibc environment variables, read when a process starts: child processes (DDP ranks
+#: started with ``spawn``, DataLoader workers, anything a run launches) inherit them
+RETAIN_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 def glibc() -> ctypes.CDLL | None:
@@ -37,7 +41,8 @@ def glibc() -> ctypes.CDLL | None:
 
 
 def configure_cpu_allocator(mode: str) -> bool:
-    """Apply ``cpu_allocator=<mode>`` to this process; True when glibc took the ``retain`` settings."""
+    """Apply ``cpu_allocator=<mode>`` to this process and the processes it starts; True when glibc took the
+    ``retain`` settings. Variables the user set already are left as they are."""
     if mode not in CHOICES:
         raise ValueError(f"cpu_allocator={mode!r}: expected one of {', '.join(CHOICES)}")
     if mode == "system":
@@ -46,6 +51,8 @@ def configure_cpu_allocator(mode: str) -> bool:
     if libc is None:
         log.debug("cpu_allocator=retain: not glibc, allocator left as it is")
         return False
+    for name, value in RETAIN_ENV.items():
+        os.environ.setdefault(name, value)
     ok = bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     if not ok:
         log.warning("cpu_allocator=retain: glibc refused the settings; allocator left as it is")
