@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from seqlab.allocator import RETAIN_ENV  # glibc's environment twin of seqlab's mallopt calls
+
 EMBED, HIDDEN, LAYERS, BPTT, BATCH, LR, CLIP = 200, 200, 2, 35, 20, 20.0, 0.25
 
 
@@ -106,8 +108,6 @@ def seqlab_args(folder: Path, steps: int, run_dir: Path, gradient_flow: bool) ->
 
 def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict) -> float:
     if side.startswith("plain"):
-        from seqlab.allocator import RETAIN_ENV  # glibc's environment twin of seqlab's mallopt calls
-
         env = {**env, **RETAIN_ENV} if side == "plain_retain" else env
         out = subprocess.run([sys.executable, __file__, "--worker", str(folder), "--steps", str(steps),
                               "--warmup", str(warmup)], env=env, capture_output=True, text=True, check=True)

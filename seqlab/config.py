@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.allocator import CHOICES as ALLOCATORS
 from seqlab.errors import ConfigError
 
 _MISSING = object()
@@ -40,7 +41,7 @@ INT, NUM, BOOL, STR = (int,), (int, float), (bool,), (str,)
 
 RULES = [
     Rule("seed", INT, allowed="an integer"),
-    Rule("cpu_allocator", STR, one_of("retain", "system"), "retain or system", required=False),
+    Rule("cpu_allocator", STR, one_of(*ALLOCATORS), "retain or system", required=False),
     Rule("model.embedding_dim", INT, positive, "a positive integer"),
     Rule("model.encoder.hidden_size", INT, positive, "a positive integer"),
     Rule("model.encoder.num_layers", INT, positive, "an integer >= 1", required=False),

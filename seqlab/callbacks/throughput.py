@@ -51,7 +51,7 @@ class ThroughputMonitor(pl.Callback):
         lengths = batch.get("lengths") if isinstance(batch, dict) else None
         self.tokens += int(lengths.sum()) if lengths is not None else int(batch["inputs"].numel())
         self.steps += 1
-        if trainer.global_step % trainer.log_every_n_steps == 0 and self.seconds > 0:
+        if trainer.global_step % trainer.log_every_n_steps == 0:
             pl_module.log("train/tokens_per_s", self.tokens / self.seconds, on_step=True, on_epoch=False)
 
     @rank_zero_only

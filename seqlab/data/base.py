@@ -241,8 +241,8 @@ class SeqDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.splits[split]
         common = dict(num_workers=self.num_workers, collate_fn=self.collate, persistent_workers=self.num_workers > 0)
+        sampler = EpochSampler(len(dataset), self.seed, shuffle)
         if self.bucket and "length" in dataset.column_names:
-            sampler = EpochSampler(len(dataset), self.seed, shuffle)
             world_size, rank = self.replica()
             batches = BucketBatchSampler(
                 sampler,
@@ -254,7 +254,6 @@ class SeqDataModule(pl.LightningDataModule):
                 rank=rank,
             )
             return ResumableDataLoader(dataset, batch_sampler=batches, **common)
-        sampler = EpochSampler(len(dataset), self.seed, shuffle)
         return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:

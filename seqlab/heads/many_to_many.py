@@ -102,9 +102,10 @@ class ManyToManyHead(Head):
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
         targets = ignore_padding(batch["targets"], batch.get("lengths"))
         update_token_loss(metrics["loss"], out["logits"], targets)
-        metrics["accuracy"].update(out["logits"].argmax(-1), targets)
+        predictions = out["logits"].argmax(-1)
+        metrics["accuracy"].update(predictions, targets)
         if "entity_f1" in metrics:
-            metrics["entity_f1"].update(out["logits"].argmax(-1), targets)
+            metrics["entity_f1"].update(predictions, targets)
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity and bits per token follow from the mean cross-entropy (in nats per token)."""
