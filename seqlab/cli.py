@@ -6,21 +6,10 @@ import re
 import sys
 from pathlib import Path
 
+from seqlab.paths import conf_dir
+from seqlab.plugins import search_dirs
+
 _GROUP_OVERRIDE = re.compile(r"^[+~]?(?P<group>[A-Za-z_][\w/]*)=(?P<value>.*)$")
-
-
-def conf_dir() -> Path:
-    """The config root: ``seqlab/conf`` inside an installed wheel, ``conf/`` beside the package in a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "conf"
-    return packaged if packaged.is_dir() else here.parent / "conf"
-
-
-def search_dirs() -> list[Path]:
-    """Config roots Hydra searches: seqlab's own and every plugin's."""
-    from seqlab.plugins import plugin_conf_dirs
-
-    return [conf_dir(), *plugin_conf_dirs()]
 
 
 def group_options(group: str, roots: list[Path]) -> list[str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.errors import CheckpointError, ConfigError
+from seqlab.paths import conf_dir
 
 ENTRY_POINT_GROUP = "seqlab.plugins"
 LOCAL_FOLDER = "plugins"
@@ -126,7 +127,6 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
     global _found
     if _found is not None:
         return _found.plugins
-    from seqlab.cli import conf_dir
 
     folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
     found = _Found(
@@ -281,6 +281,11 @@ def plugin_conf_dirs() -> list[Path]:
     if _found.local_conf_error is None and _found.local_conf.is_dir():
         dirs.append(_found.local_conf)
     return list(dict.fromkeys(dirs))
+
+
+def search_dirs() -> list[Path]:
+    """Config roots Hydra searches: seqlab's own and every plugin's."""
+    return [conf_dir(), *plugin_conf_dirs()]
 
 
 def explain_missing_option(group: str, value: str) -> str | None:

@@ -71,7 +71,7 @@ def run(cfg: DictConfig) -> float | None:
 
     from seqlab.allocator import configure_cpu_allocator
     from seqlab.callbacks.reliability import GracefulInterrupt
-    from seqlab.cli import search_dirs
+    from seqlab.plugins import search_dirs
     from seqlab.config import check_output_dir, validate
     from seqlab.models.module import SequenceModule
     from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep

@@ -26,7 +26,7 @@ def test_experiment_flag_composes_the_same_config_as_no_arguments():
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from seqlab.cli import conf_dir
+    from seqlab.paths import conf_dir
 
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
         plain = compose("train", return_hydra_config=False)

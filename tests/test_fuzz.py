@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from seqlab.cli import compose_config, conf_dir
+from seqlab.cli import compose_config
+from seqlab.paths import conf_dir
 from seqlab.errors import DataError
 from seqlab.train import build_datamodule
 

@@ -31,7 +31,7 @@ def test_wheel_ships_configs_and_trains_from_another_folder(tmp_path, cache_dir)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**cli_env(cache_dir), "PYTHONPATH": str(site)}
-    where = subprocess.run([sys.executable, "-c", "import seqlab.cli as c; print(c.conf_dir())"],
+    where = subprocess.run([sys.executable, "-c", "import seqlab.paths as c; print(c.conf_dir())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True)
     assert where.stdout.strip() == os.path.join(site, "seqlab", "conf"), where.stderr
     run = subprocess.run([sys.executable, "-m", "seqlab", *TINY], cwd=elsewhere, env=env,

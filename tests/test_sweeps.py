@@ -170,7 +170,7 @@ def test_slurm_preset_asks_for_one_task_per_gpu(tmp_path, monkeypatch):
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
     from omegaconf import OmegaConf
 
-    from seqlab.cli import conf_dir
+    from seqlab.paths import conf_dir
 
     overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=2"]
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):

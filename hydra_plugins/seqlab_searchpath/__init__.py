@@ -9,11 +9,11 @@ from pathlib import Path
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
+from seqlab.paths import conf_dir
+
 
 class SeqlabPluginSearchPath(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        from seqlab.cli import conf_dir
-
         seqlab_conf = str(conf_dir())
         if not any(
             element.provider == "main" and element.path.removeprefix("file://").rstrip("/") == seqlab_conf
