@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from seqlab.cli import compose_config
-from seqlab.paths import conf_dir
 from seqlab.errors import DataError
+from seqlab.paths import conf_dir
 from seqlab.train import build_datamodule
 
 #: each datamodule with a file suffix it reads
