@@ -3,6 +3,10 @@
 ``python -m seqlab.report <sweep dir> [-o report.html]`` reads every run folder under the sweep (a folder holding
 ``.hydra/``) and writes ``<sweep dir>/report.html`` (or ``-o``) with
 
+- a table of groups: runs whose composed configs (``.hydra/config.yaml``) differ only in ``seed`` (and in the run's
+  paths, ``paths.*`` and ``ckpt_path``) form one group, and each metric is shown as the mean over the group's
+  finished runs ± the half-width of a 95 % Student-t interval (n − 1 degrees of freedom, :mod:`seqlab.stats`) with
+  n; the per-seed values show on hover; n = 1 shows the value and ``n=1``, no interval;
 - a table of runs: the swept parameters (from ``multirun.yaml``, else each run's overrides), the status (ok / failed
   with the first line of ``error.txt`` / incomplete), the final metrics from ``metrics.json`` (the best value of each
   column in bold) and the wall time (from the job's ``.hydra/config.yaml``, written when the job starts, to its
@@ -14,6 +18,8 @@
 - each run's final samples (``samples/final.txt``), when it wrote any.
 
 Images are PNGs rendered with matplotlib's Agg backend and embedded as base64, so the file opens anywhere offline.
+The command also prints the groups' means and intervals, and with ``--json`` writes them to ``<sweep dir>/report.json``
+(keys: :func:`summary_json`).
 
 >>> from pathlib import Path; import tempfile
 >>> sweep = Path(tempfile.mkdtemp())
@@ -39,8 +45,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqlab.stats import Interval, interval
+
 #: metric names (substrings) where lower is better; every other metric is taken as higher-is-better
 LOWER_IS_BETTER = ("loss", "perplexity", "bpc", "error", "wer", "cer")
+#: the key that repeats an experiment; runs whose configs differ only in it (and in IGNORED_PREFIXES) are grouped
+SEED_KEY = "seed"
+#: config keys (and subtrees) that name where a run lives or resumes from, not what it is: left out when grouping
+IGNORED_PREFIXES = ("paths", "ckpt_path")
+#: the confidence of the intervals over seeds
+CONFIDENCE = 0.95
 
 
 class ReportError(ValueError):
@@ -54,6 +68,9 @@ class Run:
     path: Path
     overrides: dict[str, str]
     status: str  # ok | failed | incomplete
+    #: the composed config (``.hydra/config.yaml``, interpolations unresolved) flattened to dotted keys; empty when
+    #: the run has none
+    config: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     wall_seconds: float | None = None
@@ -66,6 +83,36 @@ class Run:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def seed(self) -> Any:
+        """The run's seed: from its config, else its overrides; None when neither has one."""
+        return self.config.get(SEED_KEY, self.overrides.get(SEED_KEY))
+
+    def identity(self) -> str:
+        """What the run is, seed and paths left out: its flattened config (or, without one, its overrides) as
+        canonical JSON. Runs with equal identities are repetitions of one experiment."""
+        source = self.config or self.overrides
+        kept = {k: v for k, v in source.items() if k != SEED_KEY and not ignored_key(k)}
+        return json.dumps(kept, sort_keys=True, default=str)
+
+
+def ignored_key(key: str) -> bool:
+    return any(key == prefix or key.startswith(prefix + ".") for prefix in IGNORED_PREFIXES)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"cell": {"name": "gru"}}}`` → ``{"model.cell.name": "gru"}`` (lists stay values)."""
+    if not isinstance(tree, dict):
+        return {prefix: tree} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
 
 
 def find_run_dirs(sweep_dir: Path) -> list[Path]:
@@ -118,6 +165,12 @@ def read_run(path: Path) -> Run:
     overrides = dict(split_override(o) for o in read_yaml(overrides_file)) if overrides_file.is_file() else {}
     metrics_file, error_file = path / "metrics.json", path / "error.txt"
     run = Run(path=path, overrides=overrides, status="incomplete")
+    config_file = path / ".hydra" / "config.yaml"
+    if config_file.is_file():
+        try:
+            run.config = flatten(read_yaml(config_file))
+        except Exception as err:  # omegaconf raises its own error types for malformed YAML
+            raise ReportError(f"{config_file}: not a readable config ({str(err).splitlines()[0]})") from None
     end_file = None
     if error_file.is_file():
         run.status, end_file = "failed", error_file
@@ -159,6 +212,55 @@ def swept_keys(sweep_dir: Path, runs: list[Run]) -> list[str]:
         every = sorted({k for run in runs for k in run.overrides})
         keys = [k for k in every if len({run.overrides.get(k) for run in runs}) > 1]
     return keys
+
+
+@dataclass
+class Group:
+    """Runs that differ only in their seed: one experiment, repeated."""
+
+    runs: list[Run]
+    #: how tables name the group: its swept parameters other than the seed (``cell=gru``)
+    label: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> list[Run]:
+        """The runs that ended with metrics (status ok): the ones the means are over."""
+        return [run for run in self.runs if run.status == "ok"]
+
+    def values(self, metric: str) -> list[tuple[Any, str, float]]:
+        """``(seed, run name, value)`` of every finished run that logged ``metric``."""
+        return [(run.seed, run.name, run.metrics[metric]) for run in self.finished if metric in run.metrics]
+
+    def interval(self, metric: str) -> Interval | None:
+        """Mean ± 95 % t-interval of ``metric`` over the finished runs; None when none logged it."""
+        values = [value for _, _, value in self.values(metric)]
+        return interval(values, CONFIDENCE) if values else None
+
+
+def group_runs(runs: list[Run], keys: list[str]) -> list[Group]:
+    """Runs grouped by :meth:`Run.identity` (config minus seed and paths), in the order of their first run; each
+    group labelled by the swept keys other than the seed, or — when that does not tell groups apart — by the config
+    keys whose values differ between groups."""
+    by_identity: dict[str, Group] = {}
+    for run in runs:
+        by_identity.setdefault(run.identity(), Group(runs=[])).runs.append(run)
+    groups = list(by_identity.values())
+    label_keys = [k for k in keys if k != SEED_KEY]
+    for group in groups:
+        first = group.runs[0]
+        group.params = {k: first.overrides[k] for k in label_keys if k in first.overrides}
+        group.label = ",".join(f"{k}={v}" for k, v in group.params.items())
+    if len(groups) > 1 and len({g.label for g in groups}) < len(groups):
+        configs = [g.runs[0].config or g.runs[0].overrides for g in groups]
+        names = sorted({k for c in configs for k in c if k != SEED_KEY and not ignored_key(k)})
+        differing = [k for k in names if len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
+        for group, config in zip(groups, configs):
+            group.params = {k: str(config.get(k, "—")) for k in differing[:4]}
+            group.label = ",".join(f"{k}={v}" for k, v in group.params.items()) + (" …" if len(differing) > 4 else "")
+    for number, group in enumerate(groups, 1):
+        group.label = group.label or (f"group {number}" if len(groups) > 1 else "all runs")
+    return groups
 
 
 def metric_order(names: set[str]) -> list[str]:
@@ -206,6 +308,13 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def format_interval(stat: Interval) -> str:
+    """``"0.9123 ± 0.0345"``, or ``"0.9123"`` alone for a single value (n = 1 has no interval)."""
+    if stat.half_width is None:
+        return format_value(stat.mean)
+    return f"{format_value(stat.mean)} ± {format_value(stat.half_width)}"
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -251,6 +360,37 @@ def runs_table(runs: list[Run], keys: list[str]) -> str:
     return '<table class="runs">\n' + "\n".join(rows) + "\n</table>"
 
 
+def groups_table(groups: list[Group]) -> str:
+    """One row per group: the mean ± 95 % t-interval and n of each metric, the per-seed values in the cell's
+    tooltip; the best mean of each column in bold."""
+    metrics = metric_order({k for group in groups for run in group.finished for k in run.metrics})
+    stats = {(id(group), metric): group.interval(metric) for group in groups for metric in metrics}
+    best: dict[str, float] = {}
+    for metric in metrics:
+        means = [s.mean for g in groups if (s := stats[id(g), metric]) is not None and math.isfinite(s.mean)]
+        if means:
+            best[metric] = min(means) if lower_is_better(metric) else max(means)
+    esc = html.escape
+    head = ["group", "runs", "seeds", *metrics]
+    rows = ["<tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"]
+    for group in groups:
+        finished = group.finished
+        note = f"{len(finished)} of {len(group.runs)} finished" if len(finished) < len(group.runs) else ""
+        cells = [f"<td>{esc(group.label)}</td>", f'<td class="num" title="{esc(note)}">{len(group.runs)}</td>']
+        cells.append(f"<td>{esc(', '.join(str(run.seed) for run in group.runs))}</td>")
+        for metric in metrics:
+            stat = stats[id(group), metric]
+            if stat is None:
+                cells.append('<td class="num">—</td>')
+                continue
+            per_seed = "\n".join(f"seed {seed}: {format_value(v)} ({name})" for seed, name, v in group.values(metric))
+            mark = " best" if best.get(metric) == stat.mean else ""
+            text = f"{esc(format_interval(stat))} <small>n={stat.n}</small>"
+            cells.append(f'<td class="num{mark}" title="{esc(per_seed)}">{text}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return '<table class="groups">\n' + "\n".join(rows) + "\n</table>"
+
+
 def gradient_flow_table(runs: list[Run]) -> str:
     names = sorted({name for run in runs for name in run.gradient_flow})
     if not names:
@@ -293,8 +433,18 @@ def sweep_command(sweep_dir: Path) -> str:
     return f"<p><code>python -m seqlab -m {html.escape(' '.join(task))}</code></p>"
 
 
-def render_report(sweep_dir: str | Path) -> str:
-    """The report's HTML for the sweep (or experiment) folder ``sweep_dir``. Raises ReportError."""
+@dataclass
+class Sweep:
+    """A sweep folder read once: its runs, the swept keys and the runs grouped over seeds."""
+
+    path: Path
+    runs: list[Run]
+    keys: list[str]
+    groups: list[Group]
+
+
+def load_sweep(sweep_dir: str | Path) -> Sweep:
+    """Read every run under ``sweep_dir`` (a sweep, an experiment's folder, or one run). Raises ReportError."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise ReportError(f"{sweep_dir}: no such folder (give a sweep folder, e.g. outputs/<experiment>/multirun/...)")
@@ -304,6 +454,21 @@ def render_report(sweep_dir: str | Path) -> str:
     keys = swept_keys(sweep_dir, runs)
     for run in runs:
         run.label = ",".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides) or run.name
+    return Sweep(path=sweep_dir, runs=runs, keys=keys, groups=group_runs(runs, keys))
+
+
+GROUPS_NOTE = (
+    "Runs whose composed configs differ only in <code>seed</code> (and in their paths) form one group. Each metric is "
+    "the mean over the group's finished runs ± the half-width of a 95 % Student-t interval (n − 1 degrees of "
+    "freedom); hover a cell for the per-seed values. n=1: one run, no interval."
+)
+
+
+def render_report(sweep_dir: str | Path | Sweep) -> str:
+    """The report's HTML for the sweep (or experiment) folder ``sweep_dir`` (or an already loaded :class:`Sweep`).
+    Raises ReportError."""
+    sweep = sweep_dir if isinstance(sweep_dir, Sweep) else load_sweep(sweep_dir)
+    runs, keys = sweep.runs, sweep.keys
     metrics = metric_order({k for run in runs for k in run.curves})
     plots = "".join(
         f'<figure><img alt="{html.escape(m)}" src="data:image/png;base64,{plot_metric(m, runs)}"></figure>'
@@ -315,16 +480,20 @@ def render_report(sweep_dir: str | Path) -> str:
         if run.samples
     )
     failed = sum(run.status == "failed" for run in runs)
-    title = "seqlab sweep — " + "/".join(sweep_dir.resolve().parts[1:][-4:])
+    title = "seqlab sweep — " + "/".join(sweep.path.resolve().parts[1:][-4:])
     parts = [
         f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(str(sweep_dir.resolve()))}: {len(runs)} runs, {failed} failed</p>",
-        sweep_command(sweep_dir),
+        f"<p>{html.escape(str(sweep.path.resolve()))}: {len(runs)} runs, {failed} failed, "
+        f"{len(sweep.groups)} group{'s' if len(sweep.groups) != 1 else ''} over seeds</p>",
+        sweep_command(sweep.path),
+        "<h2>Over seeds</h2>",
+        f"<p>{GROUPS_NOTE}</p>",
+        f'<div style="overflow-x: auto">{groups_table(sweep.groups)}</div>',
         "<h2>Runs</h2>",
         f'<div style="overflow-x: auto">{runs_table(runs, keys)}</div>',
-        optuna_section(sweep_dir),
+        optuna_section(sweep.path),
         "<h2>Curves</h2>",
         f'<div class="plots">{plots}</div>' if plots else "<p>No csv/metrics.csv in any run.</p>",
         "<h2>Gradient flow</h2>",
@@ -335,27 +504,127 @@ def render_report(sweep_dir: str | Path) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def write_report(sweep_dir: str | Path, output: str | Path | None = None) -> Path:
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no nan/inf: a non-finite number (a diverged run) is written as null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def summary_json(sweep: Sweep) -> dict[str, Any]:
+    """The numbers of the report as plain data (what ``--json`` writes to ``report.json``)::
+
+        {"sweep_dir": str, "confidence": 0.95, "interval": "student-t", "swept": [key, ...],
+         "groups": [{"label": "cell=gru", "params": {"cell": "gru"}, "runs": [job folder name, ...],
+                     "seeds": [seed, ...], "finished": n of runs with metrics,
+                     "metrics": {"val/loss": {"mean": m, "n": n, "std": s or null, "half_width": h or null,
+                                              "low": m - h or null, "high": m + h or null,
+                                              "values": [{"seed": seed, "run": name, "value": v}, ...]}}}],
+         "runs": [{"name", "path", "seed", "group" (index into groups), "status", "error", "overrides",
+                   "metrics", "wall_seconds"}]}
+
+    ``half_width`` = t_{0.975, n−1} · std / √n; it, ``std``, ``low`` and ``high`` are null when n = 1. Every
+    non-finite number is null.
+    """
+    group_of = {id(run): number for number, group in enumerate(sweep.groups) for run in group.runs}
+    groups = []
+    for group in sweep.groups:
+        metrics: dict[str, Any] = {}
+        for metric in metric_order({k for run in group.finished for k in run.metrics}):
+            stat = group.interval(metric)
+            if stat is None:
+                continue
+            metrics[metric] = {
+                "mean": finite_or_none(stat.mean),
+                "n": stat.n,
+                "std": finite_or_none(stat.std),
+                "half_width": finite_or_none(stat.half_width),
+                "low": finite_or_none(stat.low),
+                "high": finite_or_none(stat.high),
+                "values": [
+                    {"seed": seed, "run": name, "value": finite_or_none(v)} for seed, name, v in group.values(metric)
+                ],
+            }
+        groups.append(
+            {
+                "label": group.label,
+                "params": group.params,
+                "runs": [run.name for run in group.runs],
+                "seeds": [run.seed for run in group.runs],
+                "finished": len(group.finished),
+                "metrics": metrics,
+            }
+        )
+    runs = [
+        {
+            "name": run.name,
+            "path": str(run.path.resolve()),
+            "seed": run.seed,
+            "group": group_of[id(run)],
+            "status": run.status,
+            "error": run.error,
+            "overrides": run.overrides,
+            "metrics": {k: finite_or_none(v) for k, v in run.metrics.items()},
+            "wall_seconds": run.wall_seconds,
+        }
+        for run in sweep.runs
+    ]
+    return {
+        "sweep_dir": str(sweep.path.resolve()),
+        "confidence": CONFIDENCE,
+        "interval": "student-t",
+        "swept": sweep.keys,
+        "groups": groups,
+        "runs": runs,
+    }
+
+
+def summary_text(sweep: Sweep) -> str:
+    """The groups' means ± 95 % t-intervals as plain text, one metric a line (what the command prints)."""
+    lines = [f"seqlab: {len(sweep.groups)} group(s) of runs; mean ± 95 % t-interval over seeds (n = finished runs)"]
+    for group in sweep.groups:
+        seeds = ", ".join(str(run.seed) for run in group.runs)
+        lines.append(f"  {group.label}: {len(group.finished)} of {len(group.runs)} runs finished (seeds {seeds})")
+        metrics = metric_order({k for run in group.finished for k in run.metrics})
+        width = max((len(m) for m in metrics), default=0)
+        for metric in metrics:
+            stat = group.interval(metric)
+            if stat is not None:
+                lines.append(f"    {metric:<{width}}  {format_interval(stat)}  (n={stat.n})")
+    return "\n".join(lines)
+
+
+def write_report(sweep_dir: str | Path | Sweep, output: str | Path | None = None) -> Path:
     """Render the report and write it to ``output`` (default ``<sweep_dir>/report.html``); returns the path."""
-    text = render_report(sweep_dir)
-    path = Path(output) if output else Path(sweep_dir) / "report.html"
+    sweep = sweep_dir if isinstance(sweep_dir, Sweep) else load_sweep(sweep_dir)
+    text = render_report(sweep)
+    path = Path(output) if output else sweep.path / "report.html"
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m seqlab.report", description="Write an HTML report comparing the runs of a sweep."
+        prog="python -m seqlab.report",
+        description="Write an HTML report comparing the runs of a sweep; runs that differ only in seed are grouped "
+        "and shown as mean ± 95 %% t-interval.",
     )
     parser.add_argument("sweep_dir", help="a sweep folder (outputs/<experiment>/multirun/<date>/<time>) or any run")
     parser.add_argument("-o", "--output", help="where to write the HTML (default: <sweep_dir>/report.html)")
+    parser.add_argument("--json", action="store_true", help="also write the groups' numbers to <sweep_dir>/report.json")
     args = parser.parse_args(argv)
     try:
-        path = write_report(args.sweep_dir, args.output)
+        sweep = load_sweep(args.sweep_dir)
+        path = write_report(sweep, args.output)
+        json_path = None
+        if args.json:
+            json_path = sweep.path / "report.json"
+            json_path.write_text(json.dumps(summary_json(sweep), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     except (ReportError, OSError) as err:
         print(f"seqlab: error: report: {err}", file=sys.stderr)
         sys.exit(1)
+    print(summary_text(sweep))
     print(f"seqlab: report written to {path}")
+    if json_path is not None:
+        print(f"seqlab: numbers written to {json_path}")
 
 
 if __name__ == "__main__":
