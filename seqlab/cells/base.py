@@ -49,6 +49,10 @@ class Cell(nn.Module):
 
     Shapes: ``update(xp_t (B, gates*H), hp_t (B, gates*H), state (tuple of (B, H)))`` returns the new state tuple.
 
+    ``structured``, ``recurrent_bias`` and ``fused_mode`` are class attributes; a cell whose options change them
+    (GRU's ``reset_after=False`` has neither the structured nor the fused form) sets them on the instance in its
+    ``__init__``, before :meth:`Cell.__init__` allocates the parameters.
+
     Cells without a recurrent matrix (``recurrent_weight = False``: IndRNN's elementwise ``u * h``, minGRU/minLSTM's
     gates that read only ``x_t``) have ``W_h = None`` and get ``hp_t = None`` in :meth:`update`.
     """
@@ -111,6 +115,17 @@ class Cell(nn.Module):
     def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
         """Zeros for every named state, each ``(batch, H)``."""
         return tuple(torch.zeros(batch, self.hidden_size, device=device, dtype=dtype) for _ in self.state_names)
+
+    def constrain_(self) -> None:
+        """Project the parameters back onto the set the cell's math requires (in place, without autograd).
+
+        Training calls it for every cell after every optimizer step (:meth:`SequenceModule.optimizer_step
+        <seqlab.models.module.SequenceModule.optimizer_step>`), so no forward pass sees an out-of-bound weight.
+        Default: nothing to constrain. Example: IndRNN clamps ``|u|`` to ``recurrent_max``."""
+
+    def describe(self) -> str:
+        """The cell's name in error messages; variants whose available paths depend on an option name it here."""
+        return type(self).__name__
 
     #: Cells with a linear recurrence ``h_t = a_t * h_{t-1} + b_t`` may define
     #: ``scan(x (B, T, I), state, mask (B, T) | None) -> (outputs (B, T, H), final state)`` that runs all steps at

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from seqlab.cells.base import Cell, State
+from seqlab.registry import ConfigError
 
 
 class IndRNNCell(Cell):
@@ -13,11 +16,17 @@ class IndRNNCell(Cell):
 
     Each unit sees only its own past, through a vector ``u`` instead of a matrix:
 
-    .. math::  h_t = \\operatorname{ReLU}(W_x x_t + b_x + u \\odot h_{t-1})
+    .. math::  h_t = \\operatorname{ReLU}(W_x x_t + b_x + u \\odot h_{t-1}), \\qquad |u| \\le u_{max}
 
     There is no recurrent matrix (``W_h`` is None), so the whole update is pointwise and runs on the structured
-    path. ``u`` starts uniform in ``[0, recurrent_max]``; the paper keeps :math:`|u| \\le 2^{1/T}` (about 1) for
-    long sequences, so ``recurrent_max`` defaults to 1.
+    path. The gradient through ``T`` steps of a unit scales with ``u^T``, so the paper keeps it bounded by
+    regulating ``|u|``: at most :math:`\\gamma^{1/T}` for a largest tolerated gradient growth ``γ`` (the authors'
+    code uses ``γ = 2``, i.e. :math:`2^{1/T}`). Their implementation notes (README of
+    github.com/Sunnydreamrain/IndRNN_pytorch, "Constraint of the recurrent weights") add that for long sequences the
+    bound can be 1, and "for simplicity, the constraint can always set to [-1, 1]" with little difference in
+    performance; hence ``recurrent_max`` defaults to 1.0 (``2 ** (1 / T)`` follows the paper exactly for length
+    ``T``). :meth:`constrain_` clamps ``u`` to ``[-recurrent_max, recurrent_max]`` after every optimizer step.
+    ``u`` starts uniform in ``[0, recurrent_max]`` (the authors' ``Uniform(0, 1)`` for ReLU at the default).
     """
 
     state_names = ("h",)
@@ -25,9 +34,19 @@ class IndRNNCell(Cell):
     recurrent_weight = False
 
     def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = 1.0):
-        self.recurrent_max = recurrent_max
+        if isinstance(recurrent_max, bool) or not (isinstance(recurrent_max, (int, float)) and math.isfinite(recurrent_max) and recurrent_max > 0):
+            raise ConfigError(f"model.cell.recurrent_max must be a positive number, got {recurrent_max!r}")
+        self.recurrent_max = float(recurrent_max)
         super().__init__(input_size, hidden_size)
-        self.u = nn.Parameter(torch.empty(hidden_size).uniform_(0.0, recurrent_max))
+        self.u = nn.Parameter(torch.empty(hidden_size).uniform_(0.0, self.recurrent_max))
 
     def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         return (torch.relu(xp_t + self.u * state[0]),)
+
+    @torch.no_grad()
+    def constrain_(self) -> None:
+        """Clamp ``u`` to ``[-recurrent_max, recurrent_max]`` in place (called after every optimizer step)."""
+        self.u.clamp_(-self.recurrent_max, self.recurrent_max)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, recurrent_max={self.recurrent_max}"

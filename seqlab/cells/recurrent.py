@@ -46,20 +46,22 @@ class _RecurrentWeightGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hp: Tensor, W_h: Tensor, grads: _StepGrads) -> Tensor:
-        ctx.grads = grads
+        ctx.grads, ctx.weight_dtype = grads, W_h.dtype
         return hp.view_as(hp)
 
     @staticmethod
     def backward(ctx, d_hp: Tensor):
         grads = ctx.grads
-        d_W_h = d_hp.t().mm(grads.h_0)  # step 0: h_{-1} is the initial state
+        # under autocast (bf16-mixed) hp_t is bf16 while the states may be float32: multiply in hp_t's dtype, as
+        # autograd does for the bf16 copy of W_h that autocast makes, and return the weight's own dtype
+        d_W_h = d_hp.t().mm(grads.h_0.to(d_hp.dtype))  # step 0: h_{-1} is the initial state
         if grads.d_hp is not None:
             for t, recorded in enumerate(grads.recorded[1:]):
                 if not recorded:  # a step the loss does not reach
                     grads.d_hp[t].zero_()
-            d_W_h.addmm_(grads.d_hp.flatten(0, 1).t(), grads.h_seq[:-1].flatten(0, 1))
+            d_W_h.addmm_(grads.d_hp.flatten(0, 1).t(), grads.h_seq[:-1].flatten(0, 1).to(d_hp.dtype))
         grads.d_hp, grads.recorded = None, [False] * grads.steps  # a later backward (retained graph) starts afresh
-        return d_hp, d_W_h, None
+        return d_hp, d_W_h.to(ctx.weight_dtype), None
 
 
 class _RecurrentWeightGradFromInputs(torch.autograd.Function):
@@ -69,15 +71,16 @@ class _RecurrentWeightGradFromInputs(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp: Tensor, W_h: Tensor, h_0: Tensor, h_seq: list[Tensor]) -> Tensor:
-        ctx.h_0, ctx.h_seq = h_0.detach(), h_seq
+        ctx.h_0, ctx.h_seq, ctx.weight_dtype = h_0.detach(), h_seq, W_h.dtype
         return xp.view_as(xp)
 
     @staticmethod
     def backward(ctx, d_xp: Tensor):
-        d_W_h = d_xp[0].t().mm(ctx.h_0)  # step 0: h_{-1} is the initial state
+        # dtypes as in _RecurrentWeightGrad: under autocast d_xp is bf16, the states may be float32
+        d_W_h = d_xp[0].t().mm(ctx.h_0.to(d_xp.dtype))  # step 0: h_{-1} is the initial state
         if d_xp.shape[0] > 1:
-            d_W_h.addmm_(d_xp[1:].flatten(0, 1).t(), ctx.h_seq[0][:-1].flatten(0, 1))
-        return d_xp, d_W_h, None, None
+            d_W_h.addmm_(d_xp[1:].flatten(0, 1).t(), ctx.h_seq[0][:-1].flatten(0, 1).to(d_xp.dtype))
+        return d_xp, d_W_h.to(ctx.weight_dtype), None, None
 
 
 class _TapGradNorm(torch.autograd.Function):
@@ -94,8 +97,10 @@ class _TapGradNorm(torch.autograd.Function):
         return d_h, None, None
 
 
-def supported_paths(cell: str | type[Cell]) -> list[str]:
-    """The execution paths a cell can run, in the order ``fused, structured, step, scan`` (``step`` always)."""
+def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
+    """The execution paths a cell can run, in the order ``fused, structured, step, scan`` (``step`` always).
+
+    Given an instance, its own attributes count (options such as GRU's ``reset_after=False`` remove paths)."""
     cls = CELLS.get(cell) if isinstance(cell, str) else cell
     paths = ["fused"] if cls.fused_mode is not None else []
     if cls.structured:
@@ -191,13 +196,13 @@ class Recurrent(nn.Module):
 
     def _check_path(self, path: str) -> None:
         cell = self.cells[0]
-        name = type(cell).__name__
+        name, paths = cell.describe(), f"(its paths: auto, {', '.join(supported_paths(cell))})"
         if path == "fused" and cell.fused_mode is None:
-            raise ConfigError(f"model.encoder.path=fused: {name} has no fused torch.nn equivalent")
+            raise ConfigError(f"model.encoder.path=fused: {name} has no fused torch.nn equivalent {paths}")
         if path == "structured" and not cell.structured:
-            raise ConfigError(f"model.encoder.path=structured: {name} does not implement update()")
+            raise ConfigError(f"model.encoder.path=structured: {name} does not implement update() {paths}")
         if path == "scan" and cell.scan is None:
-            raise ConfigError(f"model.encoder.path=scan: {name} has no parallel scan")
+            raise ConfigError(f"model.encoder.path=scan: {name} has no parallel scan {paths}")
 
     def resolve_path(self) -> str:
         """The path the next forward will take."""
