@@ -376,7 +376,8 @@ def groups_table(groups: list[Group]) -> str:
     for group in groups:
         finished = group.finished
         note = f"{len(finished)} of {len(group.runs)} finished" if len(finished) < len(group.runs) else ""
-        cells = [f"<td>{esc(group.label)}</td>", f'<td class="num" title="{esc(note)}">{len(group.runs)}</td>']
+        title = f' title="{esc(note)}"' if note else ""
+        cells = [f"<td>{esc(group.label)}</td>", f'<td class="num"{title}>{len(group.runs)}</td>']
         cells.append(f"<td>{esc(', '.join(str(run.seed) for run in group.runs))}</td>")
         for metric in metrics:
             stat = stats[id(group), metric]
@@ -579,7 +580,10 @@ def summary_json(sweep: Sweep) -> dict[str, Any]:
 
 def summary_text(sweep: Sweep) -> str:
     """The groups' means ± 95 % t-intervals as plain text, one metric a line (what the command prints)."""
-    lines = [f"seqlab: {len(sweep.groups)} group(s) of runs; mean ± 95 % t-interval over seeds (n = finished runs)"]
+    lines = [  # no "±" in the header: it appears only where an interval was computed
+        f"seqlab: {len(sweep.groups)} group(s) of runs that differ only in seed; each metric: the mean over the "
+        "group's finished runs (n), with the half-width of its 95 % Student-t interval when n > 1"
+    ]
     for group in sweep.groups:
         seeds = ", ".join(str(run.seed) for run in group.runs)
         lines.append(f"  {group.label}: {len(group.finished)} of {len(group.runs)} runs finished (seeds {seeds})")
