@@ -39,7 +39,9 @@ from seqlab.paths import conf_dir
 ENTRY_POINT_GROUP = "seqlab.plugins"
 LOCAL_FOLDER = "plugins"
 #: registry kinds as the checkpoint metadata and the listing name them
-KINDS = ("cell", "head", "datamodule")
+KINDS = ("cell", "head", "datamodule", "encoder")
+#: config groups whose options name a registered class (``name:``) and pass their other keys to its constructor
+CONSTRUCTED_GROUPS = {"cell": "cell", "head": "head", "data": "datamodule", "encoder": "encoder"}
 
 
 @dataclass
@@ -244,8 +246,46 @@ def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
             raise ConfigError(
                 f"config {option}.yaml of {owner} must start with {first_line}, as seqlab's {group} options do"
             )
+    for option in options:
+        _check_constructor_options(conf_dir / f"{option}.yaml", option, owner)
     found.conf_owners.update(dict.fromkeys(options, owner))
     found.claimed_dirs.add(conf_dir)
+
+
+def _check_constructor_options(path: Path, option: str, owner: str) -> None:
+    """Refuse, when the plugin loads (before any data is prepared), a config file that is not valid YAML or that
+    passes a key the registered class's constructor does not take (``betta: 1.0`` for ``beta``)."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from seqlab.registry import REGISTRIES
+
+    try:
+        values = OmegaConf.to_container(OmegaConf.load(path)) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(
+            f"config {option}.yaml of {owner} is not valid YAML{where}: {getattr(err, 'problem', err)}"
+        ) from None
+    group = option.rpartition("/")[0]
+    kind = CONSTRUCTED_GROUPS.get(group)
+    if kind is None or not isinstance(values, dict) or not isinstance(values.get("name"), str):
+        return
+    registry = next(r for r in REGISTRIES if r.kind == kind)
+    if values["name"] not in registry:
+        return  # a name registered elsewhere (or nowhere): selecting it reports that
+    cls = registry.get(values["name"])
+    parameters = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(values) - set(parameters) - {"name", "_target_", "causal"})
+    if unknown:
+        accepted = [p for p in parameters if p not in ("self", "input_size", "hidden_size", "ctx")]
+        raise ConfigError(
+            f"config {option}.yaml of {owner}: '{unknown[0]}' is not an option of {cls.__name__} "
+            f"(its options: {', '.join(accepted) or 'none'})"
+        )
 
 
 def _error_line(err: Exception, location: Path | None) -> str:
@@ -336,7 +376,9 @@ def plugin_requirements(used: dict[str, str | None]) -> list[dict[str, Any]]:
     return list(needed.values())
 
 
-def require_plugins(requirements: list[dict[str, Any]], source: str, kinds: tuple[str, ...] = ("cell", "head")) -> None:
+def require_plugins(
+    requirements: list[dict[str, Any]], source: str, kinds: tuple[str, ...] = ("cell", "head", "encoder")
+) -> None:
     """Check that the plugins a checkpoint records are loaded (for ``kinds``); say what to install if not.
 
     Raises :class:`~seqlab.errors.CheckpointError` naming the option, the plugin and the package, e.g.
@@ -391,8 +433,17 @@ def describe_plugins() -> str:
 
 
 def main() -> None:
-    """``seqlab plugins`` / ``python -m seqlab.plugins``."""
-    print(describe_plugins())
+    """``seqlab plugins`` / ``python -m seqlab.plugins``: the listing; exit status 1 when any plugin failed to load
+    (so scripts and CI notice), and a quiet exit when the reader closes the pipe (``seqlab plugins | head -1``)."""
+    listing = describe_plugins()
+    try:
+        print(listing, flush=True)
+    except BrokenPipeError:
+        # the reader is gone: point stdout at devnull so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    assert _found is not None
+    if any(plugin.error for plugin in _found.plugins.values()) or _found.local_conf_error:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

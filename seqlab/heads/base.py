@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from seqlab.data.base import DataSpec
 
@@ -63,11 +64,14 @@ class HeadContext:
 class Head(nn.Module):
     """Base class of heads (public plugin API). A head turns encoder outputs into predictions for one task.
 
-    Implement :meth:`forward` (``model, batch → dict`` with at least ``logits``), :meth:`loss` and
-    :meth:`make_metrics` (torchmetrics, keyed by name); generating heads also implement :meth:`generate`.
-    The default :meth:`forward` runs the model's embedding and encoder over ``batch["inputs"]`` and calls
-    :meth:`predict` on the encoder outputs ``(B, T, D*H)``; heads that run the encoder themselves override it.
-    The LightningModule only calls these methods, so it never depends on the task.
+    Implement :meth:`predict` (encoder outputs ``(B, T, D*H)`` → dict with at least ``logits``) and :meth:`loss`;
+    that is a complete head. Optionally :meth:`make_metrics` (torchmetrics keyed by name, logged as ``val/<name>``)
+    with :meth:`update_metrics`, and :meth:`generate` for heads that generate. ``val/loss`` and ``test/loss`` — what
+    the default checkpoint callback and the plateau scheduler monitor — are always logged: the mean of :meth:`loss`
+    over the evaluation batches, unless :meth:`make_metrics` returns its own ``"loss"`` metric (e.g. weighted by
+    tokens) and feeds it in :meth:`update_metrics`. The default :meth:`forward` runs the model's embedding and
+    encoder over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the encoder themselves override it.
+    The LightningModule only calls :meth:`evaluation_metrics` and :meth:`evaluate`, so it never depends on the task.
 
     >>> import torch
     >>> from seqlab.heads import Head
@@ -86,6 +90,8 @@ class Head(nn.Module):
     tasks: ClassVar[tuple[str, ...]] = ()
     #: whether :meth:`generate` needs an input sequence (seq2seq's ``source``): prompt-only samplers skip such heads
     generates_from_source: ClassVar[bool] = False
+    #: set by :meth:`evaluation_metrics`: whether seqlab keeps the ``loss`` mean because the head makes none
+    _mean_of_loss: bool = False
 
     def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
@@ -105,6 +111,25 @@ class Head(nn.Module):
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
         """Feed one batch to the metrics made by :meth:`make_metrics`."""
+
+    def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
+        """Metrics computed from the epoch's values (e.g. perplexity from the mean loss); logged beside them."""
+        return {}
+
+    def evaluation_metrics(self) -> dict[str, Any]:
+        """:meth:`make_metrics`, plus a ``"loss"`` mean of :meth:`loss` when the head makes none (not for
+        overriding: the LightningModule calls it)."""
+        metrics = dict(self.make_metrics())
+        self._mean_of_loss = "loss" not in metrics
+        if self._mean_of_loss:
+            metrics["loss"] = MeanMetric()
+        return metrics
+
+    def evaluate(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
+        """Feed one evaluation batch to the metrics of :meth:`evaluation_metrics` (not for overriding)."""
+        self.update_metrics(metrics, out, batch)
+        if self._mean_of_loss:
+            metrics["loss"].update(self.loss(out, batch).detach(), weight=batch["inputs"].shape[0])
 
     def generate(self, model: SequenceModel, **options: Any) -> list[Any]:
         raise NotImplementedError(f"head {type(self).__name__} does not generate")

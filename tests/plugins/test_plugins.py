@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from seqlab_testing import REPO, TINY, run_dirs
+from seqlab_testing import REPO, TINY, cli_env, run_dirs
 
 from seqlab.errors import ConfigError
 from seqlab.registry import CELLS, registering_as
@@ -113,12 +114,14 @@ def test_example_plugins_pass_their_own_tests(plugin_env):
 
 
 # -- a local plugins/ folder ----------------------------------------------------------------------------------------
-def documented_plugin_files() -> dict[str, str]:
-    """The files docs/plugins.md tells a reader to create: a `plugins/...` path line, then a fenced block."""
+def documented_plugin_files(name: str) -> dict[str, str]:
+    """The files docs/plugins.md tells a reader to create for plugin ``name``: a `plugins/...` path line, then a
+    fenced block (``plugins/<name>.py`` and ``plugins/conf/<group>/<name>.yaml``)."""
     text = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
     files = dict(re.findall(r"^`(plugins/[^`]+)`[^\n]*:\n\n```\w*\n(.*?)```", text, re.MULTILINE | re.DOTALL))
-    assert set(files) == {"plugins/janet.py", "plugins/conf/cell/janet.yaml"}
-    return files
+    mine = {path: body for path, body in files.items() if Path(path).stem == name}
+    assert len(mine) == 2 and f"plugins/{name}.py" in mine, sorted(files)
+    return mine
 
 
 BROKEN_NEIGHBOURS = {
@@ -168,7 +171,7 @@ def write_files(root: Path, files: dict[str, str]) -> None:
 
 
 def test_documented_local_plugin_trains_while_broken_neighbours_are_reported_once_and_skipped(run_seqlab, tmp_path):
-    documented = documented_plugin_files()
+    documented = documented_plugin_files("janet")
     assert sum(len(text.splitlines()) for text in documented.values()) < 30
     write_files(tmp_path, {**documented, **BROKEN_NEIGHBOURS})
 
@@ -194,7 +197,7 @@ def test_choosing_an_option_of_a_refused_plugin_names_the_plugin_and_why(run_seq
     )
 
     listing = run_seqlab(module="seqlab.plugins")
-    assert listing.returncode == 0 and listing.stderr == ""
+    assert listing.returncode == 1 and listing.stderr == ""  # non-zero: scripts and CI notice a broken plugin
     assert listing.stdout.splitlines() == [f"{name}  [{origin}]  FAILED: {error}" for name, origin, error in FAILURES]
 
 
@@ -215,3 +218,59 @@ def test_a_plugin_taking_a_built_in_name_is_refused_naming_both_owners():
         with registering_as("probe_plugin"):
             CELLS.register("gru", type("OtherGRU", (CELLS.get("gru"),), {}))
     assert CELLS.owner("gru") == "seqlab"
+
+
+def test_documented_head_plugin_trains_and_logs_the_loss_the_checkpoint_monitors(run_seqlab, tmp_path):
+    """The head of docs/plugins.md defines only predict and loss: seqlab still logs val/loss and test/loss."""
+    write_files(tmp_path, documented_plugin_files("mean_pool"))
+    result = run_seqlab("data=tweets", "head=mean_pool", "data.num_examples=200", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"val/loss", "test/loss"} <= set(metrics)
+    assert checkpoint_plugins(run)[0]["provides"] == {"head": "mean_pool"}
+
+
+def test_a_typo_in_a_plugin_config_is_refused_before_any_data_is_prepared(run_seqlab, tmp_path):
+    files = documented_plugin_files("janet")
+    files["plugins/conf/cell/janet.yaml"] = files["plugins/conf/cell/janet.yaml"].replace("beta:", "betta:")
+    write_files(tmp_path, files)
+    result = run_seqlab("cell=janet", *TINY)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "seqlab: error: cell=janet: config folder ./plugins/conf is skipped: config cell/janet.yaml of the local "
+        "folder ./plugins/conf: 'betta' is not an option of JANETCell (its options: beta)"
+    )
+    assert not (tmp_path / "outputs" / "char_rnn").exists()  # no stub run folder, nothing prepared
+
+
+def test_plugin_listing_survives_a_reader_that_closes_the_pipe(tmp_path, cache_dir):
+    write_files(tmp_path, BROKEN_NEIGHBOURS)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `seqlab plugins | head -0`: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "seqlab.plugins"], cwd=tmp_path, env=cli_env(cache_dir), stdout=write_end,
+            stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 1  # the broken neighbours still count
+
+
+def test_load_plugins_makes_a_local_cell_usable_from_a_plain_script(tmp_path, cache_dir):
+    write_files(tmp_path, documented_plugin_files("janet"))
+    script = (
+        "import torch, seqlab\n"
+        "from seqlab.cells import Recurrent\n"
+        "seqlab.load_plugins()\n"
+        "out, _ = Recurrent('janet', input_size=3, hidden_size=5)(torch.zeros(2, 4, 3))\n"
+        "print(tuple(out.shape))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=cli_env(cache_dir), capture_output=True, text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "(2, 4, 5)"
