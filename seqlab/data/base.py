@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -285,27 +286,100 @@ def is_remote_or_builtin(source: str) -> bool:
 
 
 def resolve_files(source: str, suffixes: tuple[str, ...] = ()) -> list[Path]:
-    """A file, a folder (its files, recursively) or a glob → the list of files. Raises a clear DataError."""
+    """A file, a folder (its files, recursively) or a glob → the list of files. Raises a clear DataError.
+
+    Symlinks are followed, but never into a folder already visited (a link to an ancestor is a loop), and a file
+    reached by several paths is listed once (by its real path), so every file is read exactly once.
+    """
     path = Path(source).expanduser()
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and not p.name.startswith(".") and (not suffixes or p.suffix in suffixes)
+        files = unique_files(
+            p for p in walk_files(path) if not p.name.startswith(".") and (not suffixes or p.suffix in suffixes)
         )
         if not files:
             raise DataError(f"data.source: folder {path} holds no {'/'.join(suffixes) or ''} files")
         return files
-    import glob
-
-    matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+    matches = unique_files(glob_files(str(path)))
     if not matches:
         raise DataError(
             f"data.source: {source} does not exist (expected a file, folder, glob, builtin:<name> or hf:<name>)"
         )
     return matches
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, following symlinked folders but entering each real folder once, so a symlink
+    loop (or two) ends instead of recursing until the path is too long."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        here = os.stat(folder)
+        seen.add((here.st_dev, here.st_ino))
+        kept = []
+        # real folders before links to them, so files are listed under their own path where possible
+        for name in sorted(dirnames, key=lambda d: (os.path.islink(os.path.join(folder, d)), d)):
+            try:
+                st = os.stat(os.path.join(folder, name))
+            except OSError:  # a dangling link or a link loop: nothing to read there
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                kept.append(name)
+        dirnames[:] = kept
+        for name in filenames:
+            file = Path(folder, name)
+            if file.is_file():
+                yield file
+
+
+def glob_files(pattern: str) -> Iterator[Path]:
+    """Files matching a glob. ``**`` (any number of folders) is matched over :func:`walk_files`, which does not
+    follow symlink loops (``glob.glob(recursive=True)`` does, until the path is too long); like ``glob``, ``*`` and
+    ``**`` do not match names starting with a dot."""
+    import glob
+
+    if "**" not in pattern:
+        yield from (Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+        return
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    if not root.is_dir():
+        return
+    for file in walk_files(root):
+        relative = file.relative_to(root).parts
+        if _glob_match(relative, parts[fixed:]):
+            yield Path(*parts[:fixed], *relative) if fixed else Path(*relative)
+
+
+def _glob_match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether path components ``names`` match glob components ``pattern`` (``**``: zero or more components)."""
+    import fnmatch
+
+    if not pattern:
+        return not names
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_glob_match(names[i:], rest) for i in range(len(names) + 1) if not _hidden(names[:i]))
+    if not names or (names[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], head) and _glob_match(names[1:], rest)
+
+
+def _hidden(names: tuple[str, ...]) -> bool:
+    return any(name.startswith(".") for name in names)
+
+
+def unique_files(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` sorted, each real file once (the first path that reaches it)."""
+    out, seen = [], set()
+    for path in sorted(paths):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
 
 
 def read_text(path: Path) -> str:

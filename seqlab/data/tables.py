@@ -24,7 +24,8 @@ def read_records(
 
     CSV/TSV: the first row is the header, unless ``positional`` names are given and the first row does not hold all
     of ``header_columns`` (then columns are taken by position: ``positional[i]`` is column i). JSON lines: one
-    object per line. A line that cannot be read is passed to ``malformed(where, reason, what)``.
+    object per line. A line that cannot be read — fewer fields than the columns, or more (a tab or comma inside an
+    unquoted field shifts every column after it) — is passed to ``malformed(where, reason, what)``.
     """
     text = read_text(path)
     suffix = path.suffix.lower()
@@ -49,7 +50,10 @@ def read_records(
         names, body = first, rows[1:]
     records = []
     for line, row in body:
-        if len(row) < len(names):
+        # A row with more fields than the header holds a delimiter inside a field; its columns cannot be told
+        # apart, so it is as malformed as a short one. Empty trailing fields (a delimiter at the end) shift nothing.
+        extra = row[len(names) :]
+        if len(row) < len(names) or any(cell.strip() for cell in extra):
             malformed(f"{path}:{line}", f"{len(row)} columns, expected {len(names)}", "lines")
             continue
         records.append((line, dict(zip(names, row))))

@@ -1,0 +1,105 @@
+"""Data inputs that used to lose or corrupt work silently: rows with extra fields, symlink loops in globs, numeric
+labels, concurrent and killed cache builds (real processes, real signals), and the memory of preparation."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from data_helpers import prepared
+
+from seqlab.data.base import DataError, resolve_files
+from seqlab.data.parallel import ParallelDataModule
+from seqlab.data.tweets import TweetsDataModule
+
+# -- tables: a delimiter inside a field ------------------------------------------------------------------------------
+
+
+def test_parallel_rows_with_an_extra_tab_are_skipped_and_counted_not_shifted(tmp_path):
+    good = [f"hello {i}\tbonjour {i}" for i in range(40)]
+    shifted = ["good\tmorning\tbonjour", "see you\tà\tbientôt"]
+    (tmp_path / "p.tsv").write_text("en\tfr\n" + "\n".join(good[:20] + shifted + good[20:]) + "\n")
+    dm = prepared(
+        ParallelDataModule, tmp_path / "c", source=str(tmp_path / "p.tsv"), source_lang="en", target_lang="fr"
+    )
+    assert dm.skipped == 2
+    pairs = {
+        (dm.spec.decode(row["src"]), dm.spec.decode(row["tgt"], target=True))
+        for split in dm.splits.values()
+        for row in split
+    }
+    assert len(pairs) == 40 and all(src.replace("hello", "bonjour") == tgt for src, tgt in pairs)
+    with pytest.raises(DataError, match=r"p\.tsv:22: 3 columns, expected 2 \(data\.strict=true"):
+        prepared(
+            ParallelDataModule,
+            tmp_path / "c2",
+            source=str(tmp_path / "p.tsv"),
+            source_lang="en",
+            target_lang="fr",
+            strict=True,
+        )
+
+
+def test_headerless_parallel_tsv_with_an_extra_field_is_malformed_too(tmp_path):
+    rows = [f"hi {i}\tsalut {i}" for i in range(30)] + ["one\ttwo\tthree"]
+    (tmp_path / "p.tsv").write_text("\n".join(rows) + "\n")
+    dm = prepared(
+        ParallelDataModule, tmp_path / "c", source=str(tmp_path / "p.tsv"), source_lang="en", target_lang="fr"
+    )
+    assert dm.skipped == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_tweets_rows_with_an_extra_delimiter_never_become_label_classes(tmp_path, suffix):
+    sep = "," if suffix == ".csv" else "\t"
+    rows = [f"the food was fine {i}{sep}{'positive' if i % 2 else 'negative'}" for i in range(40)]
+    rows[5] = f"the food{sep} really awful{sep}negative"
+    rows[9] = f"the service{sep}was bad{sep}negative"
+    rows.append(f"a trailing delimiter is fine{sep}positive{sep}")
+    file = tmp_path / f"t{suffix}"
+    file.write_text(f"text{sep}label\n" + "\n".join(rows) + "\n")
+    dm = prepared(TweetsDataModule, tmp_path / "c", source=str(file))
+    assert dm.spec.classes == ["negative", "positive"] and dm.skipped == 2
+    with pytest.raises(DataError, match=rf"t\{suffix}:7: 3 columns, expected 2 \(data\.strict=true"):
+        prepared(TweetsDataModule, tmp_path / "c2", source=str(file), strict=True)
+
+
+# -- globs and folders with symlink loops ----------------------------------------------------------------------------
+
+
+def corpus_with_loops(root: Path, loops: int) -> Path:
+    """``root/data`` with paragraphs in two files and ``loops`` symlinks back to ``data`` or its parent folder."""
+    data = root / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("\n\n".join(f"alpha paragraph {i}" for i in range(30)))
+    (data / "sub" / "b.txt").write_text("\n\n".join(f"beta paragraph {i}" for i in range(30)))
+    (data / "sub" / "again").symlink_to(data)
+    if loops > 1:
+        (data / "sub" / "up").symlink_to(data / "sub")
+        (data / "loop").symlink_to(root)
+    return data
+
+
+@pytest.mark.parametrize("loops", [1, 2])
+def test_globs_and_folders_read_each_real_file_once_through_symlink_loops(tmp_path, loops):
+    data = corpus_with_loops(tmp_path, loops)
+    for source in (str(data / "**" / "*.txt"), str(data), str(tmp_path / "**" / "*.txt")):
+        started = time.perf_counter()
+        files = resolve_files(source)
+        assert time.perf_counter() - started < 10
+        assert sorted(os.path.realpath(f) for f in files) == sorted(
+            os.path.realpath(f) for f in (data / "a.txt", data / "sub" / "b.txt")
+        ), source
+    assert resolve_files(str(data / "*.txt")) == [data / "a.txt"]
+
+
+def test_a_text_source_behind_a_symlink_loop_puts_each_paragraph_in_one_split(tmp_path):
+    from seqlab.data.text import CharTextDataModule
+
+    data = corpus_with_loops(tmp_path, loops=2)
+    dm = prepared(CharTextDataModule, tmp_path / "c", source=str(data / "**" / "*.txt"), mode="lines")
+    texts = {split: [dm.spec.decode(row) for row in ds["ids"]] for split, ds in dm.splits.items()}
+    everything = [t for split_texts in texts.values() for t in split_texts]
+    assert len(everything) == len(set(everything)) == 60
