@@ -1,5 +1,7 @@
 """The summary of an encoder comparison sweep (``+experiment=why_recurrence``): one row per encoder, one column per
-data set, each cell the data's headline metric — written as ``comparison.md`` into the sweep folder when it ends."""
+data set, each cell the data's headline metric — written as ``comparison.md`` into the sweep folder when it ends.
+Swept over seeds too (``-m +experiment=why_recurrence seed=0,1,2``), each cell is the mean over the seeds ± the
+half-width of its 95 % Student-t interval, with n (:func:`seqlab.stats.interval`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from seqlab.stats import interval
 
 #: the headline metric of each task, and whether higher is better
 HEADLINE = {
@@ -43,7 +47,8 @@ def headline(data: str, metrics: dict[str, float]) -> tuple[str, bool]:
 
 
 def markdown_table(jobs: list[dict[str, Any]]) -> str:
-    """Encoders × data sets, the best value of each column in bold; ``failed`` where a job wrote no metrics.
+    """Encoders × data sets, the best value (mean) of each column in bold; ``failed`` where no job wrote metrics;
+    ``mean ± half-width (n=…)`` where a pair ran with several seeds.
 
     >>> print(markdown_table([{"encoder": "a", "data": "tweets", "metrics": {"val/accuracy": 0.5}},
     ...                       {"encoder": "b", "data": "tweets", "metrics": {"val/accuracy": 0.9}}]))
@@ -55,20 +60,37 @@ def markdown_table(jobs: list[dict[str, Any]]) -> str:
     datas = list(dict.fromkeys(job["data"] for job in jobs))
     encoders = list(dict.fromkeys(job["encoder"] for job in jobs))
     metric_of = {data: headline(data, next(j["metrics"] for j in jobs if j["data"] == data)) for data in datas}
-    values = {(j["encoder"], j["data"]): j["metrics"].get(metric_of[j["data"]][0]) for j in jobs}
+    # every job of an (encoder, data) pair — several when the sweep also ran several seeds
+    values: dict[tuple[str, str], list[float]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for job in jobs:
+        pair, value = (job["encoder"], job["data"]), job["metrics"].get(metric_of[job["data"]][0])
+        counts[pair] = counts.get(pair, 0) + 1
+        values.setdefault(pair, []).extend([] if value is None else [float(value)])
+    means = {pair: interval(vs) for pair, vs in values.items() if vs}
     best = {}
     for data, (_, higher) in metric_of.items():
-        column = [v for (_, d), v in values.items() if d == data and v is not None]
+        column = [stat.mean for (_, d), stat in means.items() if d == data]
         best[data] = (max if higher else min)(column) if column else None
     header = [f"{d}: {m} {'↑' if higher else '↓'}" for d, (m, higher) in metric_of.items()]
     lines = ["| encoder | " + " | ".join(header) + " |", "|---|" + "---|" * len(datas)]
     for encoder in encoders:
         cells = []
         for data in datas:
-            value = values.get((encoder, data))
-            text = "failed" if value is None else f"{value:.4f}"
-            cells.append(f"**{text}**" if value is not None and value == best[data] else text)
+            stat = means.get((encoder, data))
+            if stat is None:
+                cells.append("failed")
+                continue
+            text = f"{stat.mean:.4f}"
+            if stat.half_width is not None:
+                text += f" ± {stat.half_width:.4f}"
+            if counts[encoder, data] > 1:  # several seeds: say how many gave a value (failed ones did not)
+                text += f" (n={stat.n})"
+            cells.append(f"**{text}**" if stat.mean == best[data] else text)
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
+    if any(stat.n > 1 for stat in means.values()):
+        lines.append("")
+        lines.append("Mean over seeds ± half-width of the 95 % Student-t interval (n − 1 degrees of freedom); n seeds.")
     return "\n".join(lines)
 
 
