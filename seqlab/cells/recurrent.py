@@ -83,20 +83,6 @@ class _RecurrentWeightGradFromInputs(torch.autograd.Function):
         return d_xp, d_W_h.to(ctx.weight_dtype), None, None
 
 
-class _TapGradNorm(torch.autograd.Function):
-    """Identity on ``h_t``; its backward writes ‖∂L/∂h_t‖ (the total gradient, through output and recurrence)."""
-
-    @staticmethod
-    def forward(ctx, h: Tensor, sink: Tensor, t: int) -> Tensor:
-        ctx.sink, ctx.t = sink, t
-        return h.view_as(h)
-
-    @staticmethod
-    def backward(ctx, d_h: Tensor):
-        ctx.sink[ctx.t] = d_h.detach().float().norm()
-        return d_h, None, None
-
-
 def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
     """The execution paths a cell can run, in the order ``fused, structured, step, scan`` (``step`` always).
 
@@ -139,8 +125,11 @@ class Recurrent(nn.Module):
     Paths (``path=``): ``fused`` — ``torch.nn``'s RNN/LSTM/GRU kernels (oneDNN/cuDNN) for cells that name a
     ``fused_mode``; ``structured`` — input projection of all steps in one product, one recurrent product per step,
     the cell's pointwise ``update``, and the recurrent weight gradient as one product after the loop; ``step`` — the
-    cell's general ``step``; ``scan`` — the cell's parallel ``scan``. ``auto`` picks the fastest the cell allows,
-    and leaves the fused path whenever per-step gradients are being recorded.
+    cell's general ``step``; ``scan`` — the cell's parallel ``scan``. ``auto`` picks the fastest the cell allows.
+    With ``tap_states`` set (the gradient-flow probe), a forward keeps every step's state tensors in ``tapped`` so
+    that ``torch.autograd.grad`` can be asked for ∂L/∂h_t and ∂L/∂c_t; it then runs the per-step path
+    (``structured``, or ``step`` for cells without ``update``) whatever ``path`` says, because the fused kernels
+    and the scan hide the states from autograd (all paths give the same numbers, tested).
 
     >>> rnn = Recurrent("lstm", input_size=8, hidden_size=16, num_layers=2)
     >>> out, (h, c) = rnn(torch.randn(3, 5, 8))
@@ -188,11 +177,12 @@ class Recurrent(nn.Module):
         self._check_path(path)
         self.compile = compile
         self._compiled_fns: dict[tuple[int, str], Callable[..., State]] = {}
-        #: set to True (e.g. by the gradient-flow callback) to record ‖∂L/∂h_t‖ per step and layer
-        self.record_step_grads = False
-        #: after a recorded backward: {(layer, direction): tensor (T,)} of per-step gradient norms, indexed in the
-        #: order the cell ran (for direction 1, step k is k steps back from each sequence's end)
-        self.step_grad_norms: dict[tuple[int, int], Tensor] = {}
+        #: set to True (the gradient-flow probe) to keep every step's state in :attr:`tapped`
+        self.tap_states = False
+        #: while tapping: {(layer, direction): [state_t per step]}, each state a tuple of ``(B, H)`` tensors (one per
+        #: state name) in the order the cell ran — for direction 1, run step j of row b is its real step
+        #: ``L_b - 1 - j``. Forwards append, so a decoder called once per step builds its whole sequence.
+        self.tapped: dict[tuple[int, int], list[State]] = {}
 
     def _check_path(self, path: str) -> None:
         cell = self.cells[0]
@@ -206,14 +196,17 @@ class Recurrent(nn.Module):
 
     def resolve_path(self) -> str:
         """The path the next forward will take."""
-        if self.path != "auto":
-            return "structured" if self.path == "fused" and self.record_step_grads else self.path
         cell = self.cells[0]
-        if cell.fused_mode is not None and not self.record_step_grads:
+        per_step = "structured" if cell.structured else "step"
+        if self.tap_states:  # only the per-step paths show autograd each state
+            return self.path if self.path in ("structured", "step") else per_step
+        if self.path != "auto":
+            return self.path
+        if cell.fused_mode is not None:
             return "fused"
-        if cell.scan is not None and not self.record_step_grads:
+        if cell.scan is not None:
             return "scan"
-        return "structured" if cell.structured else "step"
+        return per_step
 
     def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> State:
         per_cell = [c.initial_state(batch, device, dtype) for c in self.cells]
@@ -275,9 +268,7 @@ class Recurrent(nn.Module):
         mask = length_mask(lengths, x.shape[1], x.device)
         finals: list[State] = []
         layer_input = x
-        record = self.record_step_grads and torch.is_grad_enabled()
-        if record:
-            self.step_grad_norms = {}
+        tap = self.tap_states and torch.is_grad_enabled()
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
@@ -285,14 +276,11 @@ class Recurrent(nn.Module):
                 cell = self.cells[index]
                 s0 = tuple(s[index] for s in state)
                 inp = reverse_padded(layer_input, lengths) if direction else layer_input
-                sink = None
-                if record:
-                    sink = torch.zeros(x.shape[1], device=x.device)
-                    self.step_grad_norms[(layer, direction)] = sink
+                taps = self.tapped.setdefault((layer, direction), []) if tap else None
                 if path == "scan":
                     out, final = cell.scan(inp, s0, mask)
                 else:
-                    out, final = self._loop(cell, inp, mask, s0, path, sink)
+                    out, final = self._loop(cell, inp, mask, s0, path, taps)
                 if direction:
                     out = reverse_padded(out, lengths)
                 outputs.append(out)
@@ -306,10 +294,11 @@ class Recurrent(nn.Module):
         return layer_input, final_state
 
     def _loop(
-        self, cell: Cell, x: Tensor, mask: Tensor | None, state: State, path: str, sink: Tensor | None
+        self, cell: Cell, x: Tensor, mask: Tensor | None, state: State, path: str, taps: list[State] | None
     ) -> tuple[Tensor, State]:
         """Run one cell over ``x (B, T, I)``. Steps are taken with ``unbind`` (one autograd node for all steps,
-        not one full-size gradient per step as indexing ``x[:, t]`` would give), outputs gathered with one stack."""
+        not one full-size gradient per step as indexing ``x[:, t]`` would give), outputs gathered with one stack.
+        ``taps``, when given, receives every step's state."""
         steps = x.shape[1]
         masks = mask.t()[..., None].unbind(0) if mask is not None else (None,) * steps
         outs: list[Tensor] = []  # h_t of every step, stacked once at the end
@@ -318,7 +307,7 @@ class Recurrent(nn.Module):
         if path == "step":
             step = self._compiled(cell, "step")
             for t, x_t in enumerate(x.transpose(0, 1).unbind(0)):
-                state = self._finish_step((step if t else cell.step)(x_t, state), state, masks[t], t, sink)
+                state = self._finish_step((step if t else cell.step)(x_t, state), state, masks[t], taps)
                 outs.append(state[0])
             return torch.stack(outs, 0).transpose(0, 1), state
         update = self._compiled(cell, "update")
@@ -326,12 +315,13 @@ class Recurrent(nn.Module):
         W_h, b_h = cell.W_h, cell.b_h
         if W_h is None:  # no recurrent matrix: the update is all there is
             for t, xp_t in enumerate(xp.unbind(0)):
-                state = self._finish_step((update if t else cell.update)(xp_t, None, state), state, masks[t], t, sink)
+                state = self._finish_step((update if t else cell.update)(xp_t, None, state), state, masks[t], taps)
                 outs.append(state[0])
             return torch.stack(outs, 0).transpose(0, 1), state
         # The recurrent weight gradient is formed after the loop as one product, not per step: W_h enters the loop
-        # detached, and a custom function attached to W_h adds its gradient from what the loop keeps.
-        track = W_h.requires_grad and torch.is_grad_enabled()
+        # detached, and a custom function attached to W_h adds its gradient from what the loop keeps. A tapped
+        # forward (the probe) asks autograd for state gradients only: no weight gradient to form.
+        track = W_h.requires_grad and torch.is_grad_enabled() and taps is None
         summed = cell.sums_projections and b_h is None
         h_seq: list[Tensor] = []  # filled after the loop: (T, B, H) states h_1..h_T, time-major
         grads = None
@@ -351,7 +341,7 @@ class Recurrent(nn.Module):
                         hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads)
                     else:
                         hp.register_hook(partial(grads.record, t))
-            state = self._finish_step((update if t else cell.update)(xp_t, hp, state), state, masks[t], t, sink)
+            state = self._finish_step((update if t else cell.update)(xp_t, hp, state), state, masks[t], taps)
             outs.append(state[0])
         out = torch.stack(outs, 0)
         if track:
@@ -361,12 +351,15 @@ class Recurrent(nn.Module):
         return out.transpose(0, 1), state
 
     @staticmethod
-    def _finish_step(new: State, old: State, m_t: Tensor | None, t: int, sink: Tensor | None) -> State:
-        """Padded steps (``m_t (B, 1)`` False) keep the old state; optionally tap ‖∂L/∂h_t‖."""
+    def _finish_step(new: State, old: State, m_t: Tensor | None, taps: list[State] | None) -> State:
+        """Padded steps (``m_t (B, 1)`` False) keep the old state; a tapped forward keeps the new state.
+
+        The tap is taken before the mask: the cell computed ``h_t`` from that very ``c_t``, so ∂L/∂c_t includes the
+        path through ``h_t`` (after ``where`` it would not); on real steps the two tensors are equal."""
+        if taps is not None:
+            taps.append(new)
         if m_t is not None:
             new = tuple(torch.where(m_t, n, o) for n, o in zip(new, old))
-        if sink is not None:
-            new = (_TapGradNorm.apply(new[0], sink, t), *new[1:])
         return new
 
     def extra_repr(self) -> str:

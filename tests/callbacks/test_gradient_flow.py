@@ -1,105 +1,278 @@
-"""The gradient-flow callback's numbers equal a hand computation with autograd on the same graph."""
+"""The gradient-flow callback's curves equal autograd on a hand-unrolled network, per row, with mixed lengths; the
+vanishing index reads total vanishing where there is no recurrence; recording leaves the training run unchanged."""
 
 from __future__ import annotations
 
 import copy
+import math
 
+import pytest
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from seqlab.callbacks.gradient_flow import GradientFlowCallback
+from seqlab.callbacks.gradient_flow import GradientFlowCallback, aligned_norms, recurrent_norms, vanishing_index
+from seqlab.cells import Recurrent
 from seqlab.data.base import DataSpec
-from seqlab.data.vocab import Tokenizer, Vocabulary
+from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.models.module import SequenceModule
 
+VOCAB = Vocabulary.build([list("abcdefgh")])
 
-def tiny_module(cell: str = "rnn_tanh", layers: int = 2) -> SequenceModule:
+
+def lm_module(cell: str = "rnn_tanh", layers: int = 2, dropout: float = 0.0, **encoder) -> SequenceModule:
     torch.manual_seed(0)
-    vocab = Vocabulary.build([list("abcdefgh")])
-    spec = DataSpec(task="language_model", vocab=vocab, tokenizer=Tokenizer("char"))
+    spec = DataSpec(task="language_model", vocab=VOCAB, tokenizer=Tokenizer("char"))
     config = {
         "embedding": "learned", "embedding_dim": 5, "cell": {"name": cell}, "head": {"name": "many_to_many"},
-        "encoder": {"hidden_size": 6, "num_layers": layers, "bidirectional": False, "dropout": 0.0},
+        "encoder": {"hidden_size": 6, "num_layers": layers, "bidirectional": False, "dropout": dropout, **encoder},
     }
     return SequenceModule(spec, config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1})
 
 
-def hand_computed_norms(module: SequenceModule, batch: dict) -> tuple[list[list[float]], list[float], float]:
-    """Run each layer's cell step by step in plain Python, keep every h_t, and ask autograd for ∂L/∂h_t."""
+def lm_batch(lengths: list[int], steps: int | None = None) -> dict[str, torch.Tensor]:
+    """Rows of random ids, each padded (id 0) after its length, to ``steps`` columns."""
+    steps = steps or max(lengths)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(4, 12, (len(lengths), max(lengths) + 1), generator=g)
+    inputs, targets = torch.zeros(len(lengths), steps, dtype=torch.long), torch.zeros(len(lengths), steps, dtype=torch.long)
+    for b, n in enumerate(lengths):
+        inputs[b, :n], targets[b, :n] = ids[b, :n], ids[b, 1 : n + 1]
+    return {"inputs": inputs, "targets": targets, "lengths": torch.tensor(lengths)}
+
+
+def unrolled_row(module: SequenceModule, ids: torch.Tensor) -> tuple[list[list[tuple]], torch.Tensor]:
+    """One row run by hand, step by step, from the equations (no runner): every layer's states per step, each
+    kept for autograd, and the logits ``(n, V)``."""
     model = module.model
-    x = model.embedding(batch["inputs"])
-    x.retain_grad()
-    layer_input, hs_per_layer = x, []
+    layer_input = model.embedding(ids[None])[0]  # (n, I)
+    states = []
     for cell in model.encoder.cells:
-        state = cell.initial_state(x.shape[0], x.device, x.dtype)
-        hs = []
-        for t in range(x.shape[1]):
-            state = cell.step(layer_input[:, t], state)
-            state[0].retain_grad()
-            hs.append(state[0])
-        hs_per_layer.append(hs)
-        layer_input = torch.stack(hs, 1)
-    logits = model.head.logits(model, layer_input)
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["targets"].reshape(-1))
-    loss.backward()
-    per_layer = [[float(h.grad.norm()) for h in hs] for hs in hs_per_layer]
-    inputs = x.grad.norm(dim=(0, 2)).tolist()
-    total = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in module.parameters()])))
-    return per_layer, inputs, total
+        h = torch.zeros(cell.hidden_size)
+        c = torch.zeros(cell.hidden_size)
+        per_step = []
+        for x_t in layer_input:
+            pre = x_t @ cell.W_x.t() + cell.b_x + h @ cell.W_h.t()
+            if type(cell).__name__ == "LSTMCell":
+                i, f, g, o = pre.chunk(4)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                per_step.append((h, c))
+            else:
+                h = torch.tanh(pre)
+                per_step.append((h,))
+        states.append(per_step)
+        layer_input = torch.stack([s[0] for s in per_step])
+    return states, model.head.logits(model, layer_input)
 
 
-def test_per_step_gradient_norms_match_autograd_on_the_same_graph(tmp_path):
-    module = tiny_module()
-    ids = torch.randint(4, 12, (3, 9))
-    batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:], "lengths": torch.full((3,), 8)}
-    expected_layers, expected_inputs, expected_total = hand_computed_norms(copy.deepcopy(module), batch)
+def hand_curves(module: SequenceModule, batch: dict) -> tuple[dict, dict]:
+    """Step-loss curves ‖∂L/∂h_t‖ (L = mean token cross-entropy over all real tokens) and terminal curves
+    G_k = RMS over rows reaching k of ‖∂L_T/∂h_{T_b−k}‖ (L_T = mean over rows of the last real step's
+    cross-entropy), computed row by row with autograd."""
+    module = copy.deepcopy(module)
+    rows = []
+    for b, n in enumerate(batch["lengths"].tolist()):
+        states, logits = unrolled_row(module, batch["inputs"][b, :n])
+        rows.append((states, logits, batch["targets"][b, :n]))
+    tokens = int(batch["lengths"].sum())
+    step_loss = sum(F.cross_entropy(lg, tg, reduction="sum") for _, lg, tg in rows) / tokens
+    final_loss = sum(F.cross_entropy(lg[-1:], tg[-1:]) for _, lg, tg in rows) / len(rows)
+    leaves = [s for states, _, _ in rows for layer in states for state in layer for s in state]
+    step_grads = dict(zip(map(id, leaves), torch.autograd.grad(step_loss, leaves, retain_graph=True)))
+    final_grads = dict(zip(map(id, leaves), torch.autograd.grad(final_loss, leaves)))
+    T = batch["inputs"].shape[1]
+    step, terminal = {}, {}
+    for layer in range(len(rows[0][0])):
+        per_t = [0.0] * T
+        for states, _, _ in rows:
+            for t, state in enumerate(states[layer]):
+                per_t[t] += float(step_grads[id(state[0])].norm()) ** 2
+        step[f"step_loss_grad/encoder.layer{layer}"] = [math.sqrt(v) for v in per_t]
+        for i, name in enumerate(("h", "c")[: len(rows[0][0][layer][0])]):
+            curve = []
+            for k in range(max(len(states[layer]) for states, _, _ in rows)):
+                squares = [float(final_grads[id(states[layer][-1 - k][i])].norm()) ** 2
+                           for states, _, _ in rows if len(states[layer]) > k]
+                curve.append(math.sqrt(sum(squares) / len(squares)))
+            terminal[f"terminal/encoder.layer{layer}/{name}"] = curve
+    return step, terminal
 
+
+def fit(module: SequenceModule, batches: list[dict], callback: pl.Callback | None, **trainer) -> pl.Trainer:
+    trainer = pl.Trainer(max_steps=len(batches), logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0,
+                         callbacks=[callback] if callback else [], **trainer)
+    trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
+    return trainer
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm"])
+def test_both_curves_match_autograd_on_a_hand_unrolled_network_with_mixed_lengths(tmp_path, cell):
+    module = lm_module(cell)
+    batch = lm_batch([8, 5, 3, 8])
+    expected_step, expected_terminal = hand_curves(module, batch)
     callback = GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=1)
-    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0, callbacks=[callback],
-                         gradient_clip_val=1e-3)
-    trainer.fit(module, train_dataloaders=DataLoader([batch, batch], batch_size=None))
+    fit(module, [batch, batch], callback, gradient_clip_val=1e-3)
 
-    first = callback.records[0]  # the first step saw the initial weights, as the hand computation did
-    for layer, expected in enumerate(expected_layers):
-        step, recorded = callback.history[f"encoder.layer{layer}"][0]
+    assert set(expected_terminal) | set(expected_step) <= set(callback.history)
+    for label, expected in {**expected_step, **expected_terminal}.items():
+        step, recorded = callback.history[label][0]  # the first step saw the initial weights, as the hand did
         assert step == 0
-        torch.testing.assert_close(torch.tensor(recorded), torch.tensor(expected), rtol=1e-5, atol=1e-7)
-        assert abs(first[f"grad_flow/encoder.layer{layer}/vanishing_index"]
-                   - expected[0] / expected[-1]) < 1e-5 * expected[0] / expected[-1]
-    _, inputs = callback.history["inputs"][0]
-    torch.testing.assert_close(torch.tensor(inputs), torch.tensor(expected_inputs), rtol=1e-5, atol=1e-7)
-    assert abs(first["grad_norm/total"] - expected_total) < 1e-5 * expected_total
+        torch.testing.assert_close(torch.tensor(recorded), torch.tensor(expected), rtol=1e-5, atol=1e-9)
+    first = callback.records[0]
+    for layer in (0, 1):
+        curve = expected_terminal[f"terminal/encoder.layer{layer}/h"]
+        assert first[f"grad_flow/encoder.layer{layer}/vanishing_span"] == 2  # the shortest row: 3 steps
+        assert first[f"grad_flow/encoder.layer{layer}/vanishing_index"] == pytest.approx(curve[2] / curve[0], 1e-5)
+    if cell == "lstm":
+        curve = expected_terminal["terminal/encoder.layer0/c"]
+        assert first["grad_flow/encoder.layer0/vanishing_index_c"] == pytest.approx(curve[2] / curve[0], 1e-5)
+    # the training step's own gradients: the total norm before clipping, every step clipped (1e-3 is tiny)
     assert abs(float(module.grad_norm_before_clip) - callback.records[1]["grad_norm/total"]) < 1e-6
-    # the step before the second record was clipped (1e-3 is below any real gradient norm)
     assert callback.records[1]["grad_norm/clipped_fraction"] == 1.0
 
 
-def test_sigma_max_is_the_largest_singular_value_of_W_h(tmp_path):
-    module = tiny_module(layers=1)
-    ids = torch.randint(4, 12, (2, 6))
-    batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:]}
-    W_h = module.model.encoder.cells[0].W_h.detach().clone()
-    callback = GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=1)
-    trainer = pl.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0, callbacks=[callback])
-    trainer.fit(module, train_dataloaders=DataLoader([batch], batch_size=None))
-    expected = float(torch.linalg.svdvals(W_h)[0])
-    assert abs(callback.last["sigma_max/encoder.layer0"] - expected) < 1e-5
+def test_padding_does_not_move_the_terminal_curve(tmp_path):
+    module = lm_module("gru")
+    tight = GradientFlowCallback(dirpath=str(tmp_path))
+    padded = GradientFlowCallback(dirpath=str(tmp_path))
+    tight.probe(None, module, lm_batch([7, 4, 2]))
+    padded.probe(None, module, lm_batch([7, 4, 2], steps=12))
+    for label in ("terminal/encoder.layer0/h", "terminal/encoder.layer1/h", "terminal/inputs"):
+        torch.testing.assert_close(torch.tensor(padded.history[label][0][1]), torch.tensor(tight.history[label][0][1]))
 
 
-def test_fused_path_is_restored_after_a_recorded_step(tmp_path):
-    module = tiny_module(cell="lstm")
+def test_without_recurrence_the_index_reads_total_vanishing_beyond_the_last_step(tmp_path):
+    """W_h = 0: the last step's loss cannot reach any earlier state. The step-loss curve stays flat (every step
+    has its own loss) — what made the old first/last index read 0.78 here."""
+    module = lm_module("rnn_tanh", layers=1)
+    with torch.no_grad():
+        module.model.encoder.cells[0].W_h.zero_()
+    callback = GradientFlowCallback(dirpath=str(tmp_path))
+    metrics = callback.probe(None, module, lm_batch([9, 9, 6]))
+    terminal = callback.history["terminal/encoder.layer0/h"][0][1]
+    assert terminal[0] > 0 and all(g == 0.0 for g in terminal[1:])
+    assert metrics["grad_flow/encoder.layer0/vanishing_index"] == 0.0
+    assert metrics["grad_flow/encoder.layer0/vanished"] == 1.0
+    step_loss = callback.history["step_loss_grad/encoder.layer0"][0][1]
+    assert min(step_loss[:6]) > 0.1 * max(step_loss)
+    assert all(math.isfinite(v) for v in metrics.values())
+
+
+def test_vanishing_index_is_never_nan():
+    assert vanishing_index([0.0, 0.0], 1) == 0.0
+    assert vanishing_index([2.0, 0.0], 1) == 0.0
+    assert vanishing_index([2.0, 1.0], 1) == 0.5
+    assert vanishing_index([float("nan"), 1.0], 1) == math.inf
+    # rows that do not reach k steps back are left out of that point, not counted as zeros
+    grads = torch.zeros(4, 2, 3)
+    grads[:, 0] = 1.0
+    grads[1, 1] = 2.0
+    assert aligned_norms(grads, torch.tensor([3, 1])) == pytest.approx([math.sqrt(3 * 5 / 2), math.sqrt(3 * 1 / 2),
+                                                                       math.sqrt(3), math.sqrt(3)])
+
+
+def test_scan_and_fused_paths_record_what_the_per_step_path_records(tmp_path):
+    for cell, path in (("mingru", "scan"), ("lstm", "fused")):
+        probes = {}
+        for p in (path, "structured"):
+            module = lm_module(cell, layers=1, path=p)
+            callback = GradientFlowCallback(dirpath=str(tmp_path))
+            metrics = callback.probe(None, module, lm_batch([6, 4]))
+            probes[p] = (metrics, callback.history)
+            assert module.model.encoder.resolve_path() == p  # the probe leaves the runner's path as it was
+        (metrics, history), (reference, reference_history) = probes[path], probes["structured"]
+        assert metrics == pytest.approx(reference)
+        curve = history["terminal/encoder.layer0/h"][0][1]
+        assert curve == reference_history["terminal/encoder.layer0/h"][0][1] and min(curve) > 0
+
+
+def test_sigma_max_is_taken_per_gate_block(tmp_path):
+    for cell, blocks in (("lstm", "ifco"), ("gru", "rzn"), ("rnn_tanh", [""])):
+        module = lm_module(cell, layers=1)
+        W_h = module.model.encoder.cells[0].W_h.detach().clone()
+        callback = GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=1)
+        fit(module, [lm_batch([5, 5])], callback)
+        for block, rows in zip(blocks, W_h.chunk(len(blocks))):
+            expected = float(torch.linalg.svdvals(rows)[0])
+            assert callback.last[f"sigma_max/layer0/W_h{block}"] == pytest.approx(expected, rel=1e-5)
+        assert not any(k.startswith("sigma_max/") and k.count("/") != 2 for k in callback.last)
+    u = Recurrent("indrnn", 3, 4).cells[0].u
+    assert recurrent_norms(Recurrent("indrnn", 3, 4).cells[0]).keys() == {"u"}
+    assert recurrent_norms(Recurrent("mingru", 3, 4).cells[0]) == {}
+    cell = Recurrent("indrnn", 3, 4).cells[0]
+    with torch.no_grad():
+        cell.u.copy_(torch.tensor([0.5, -1.5, 1.0, 0.2]))
+    assert recurrent_norms(cell) == {"u": 1.5} and u.shape == (4,)
+
+
+def test_the_same_seed_gives_the_same_losses_with_the_callback_on_or_off(tmp_path):
+    """Dropout inside the fused LSTM and in the head: the probe must not draw from the training run's RNG."""
+
+    class Losses(pl.Callback):
+        def __init__(self):
+            self.values: list[float] = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.values.append(float(outputs["loss"]))
+
+    batches = [lm_batch([8, 6, 8]) for _ in range(6)]
+    runs = []
+    for on in (False, True):
+        module = lm_module("lstm", dropout=0.3)
+        module.model.head.dropout = torch.nn.Dropout(0.3)
+        losses = Losses()
+        callbacks = [losses] + ([GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=2)] if on else [])
+        pl.seed_everything(7)
+        trainer = pl.Trainer(max_steps=6, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, limit_val_batches=0, callbacks=callbacks)
+        trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
+        runs.append(losses.values)
+    assert len(runs[0]) == 6
+    torch.testing.assert_close(torch.tensor(runs[1]), torch.tensor(runs[0]), rtol=0, atol=1e-5)
+
+
+def test_every_head_gets_a_finite_terminal_curve(tmp_path):
+    vocab = Vocabulary.build([list("abc")])
+    ids = torch.tensor([[4, 5, 6, 4], [6, 4, 0, 0]])
+    lengths = torch.tensor([4, 2])
+    cases = [
+        (DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"]), {"name": "many_to_one"},
+         {"targets": torch.tensor([0, 1])}),
+        (DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"]),
+         {"name": "many_to_one", "pool": "attention"}, {"targets": torch.tensor([0, 1])}),
+        (DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2), {"name": "regression",
+         "pool": "mean"}, {"inputs": torch.rand(2, 4, 2), "targets": torch.tensor([0.5, 1.5])}),
+        (DataSpec("conditional_generation", vocab, Tokenizer(), classes=["x", "y"]), {"name": "one_to_many"},
+         {"condition": torch.tensor([0, 1]), "targets": torch.tensor([[5, 6, 4, 3], [4, 3, 0, 0]])}),
+        (DataSpec("translation", vocab, Tokenizer()), {"name": "seq2seq", "attention": "bahdanau"},
+         {"targets_in": torch.tensor([[2, 6, 5], [2, 4, 0]]), "targets": torch.tensor([[6, 5, 3], [4, 3, 0]]),
+          "target_lengths": torch.tensor([3, 2])}),
+    ]
+    for spec, head, extra in cases:
+        embedding = "identity" if spec.input_features else "learned"
+        config = {"embedding": embedding, "embedding_dim": 4, "cell": {"name": "gru"}, "head": head,
+                  "encoder": {"hidden_size": 5, "num_layers": 1, "bidirectional": head["name"] == "many_to_one"}}
+        module = SequenceModule(spec, config)
+        batch = {"inputs": ids, "lengths": lengths, **extra}
+        metrics = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
+        runners = ["encoder.layer0"] + (["head.decoder.layer0"] if head["name"] == "seq2seq" else [])
+        for runner in runners:
+            index = metrics[f"grad_flow/{runner}/vanishing_index"]
+            assert math.isfinite(index) and index > 0, (head, runner)
+            assert metrics[f"grad_flow/{runner}/terminal_near"] > 0
+        assert all(not math.isnan(v) for v in metrics.values())
+
+
+def test_recording_writes_a_plot_per_curve_and_leaves_the_fused_path(tmp_path):
+    module = lm_module("lstm")
     encoder = module.model.encoder
-    assert encoder.resolve_path() == "fused"
-    ids = torch.randint(4, 12, (2, 6))
-    batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:]}
     callback = GradientFlowCallback(dirpath=str(tmp_path / "gf"), every_n_steps=2)
-    trainer = pl.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0, callbacks=[callback])
-    trainer.fit(module, train_dataloaders=DataLoader([batch] * 4, batch_size=None))
-    assert [step for step, _ in callback.history["encoder.layer0"]] == [0, 1, 3]
-    assert encoder.resolve_path() == "fused"
-    assert sorted(p.name for p in (tmp_path / "gf").glob("*.png")) == ["encoder.layer0.png", "encoder.layer1.png",
-                                                                      "inputs.png"]
+    fit(module, [lm_batch([5, 5])] * 4, callback)
+    assert [step for step, _ in callback.history["terminal/encoder.layer0/h"]] == [0, 1, 3]
+    assert encoder.resolve_path() == "fused" and not encoder.tap_states and encoder.tapped == {}
+    names = sorted(p.name for p in (tmp_path / "gf").glob("*.png"))
+    assert "terminal_encoder.layer0_c.png" in names and "step_loss_grad_encoder.layer1.png" in names
+    assert len(names) == len(callback.history)

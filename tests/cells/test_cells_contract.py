@@ -84,9 +84,12 @@ def test_auto_path_picks_fused_then_scan_then_structured():
     assert Recurrent("lstm", 3, 4).resolve_path() == "fused"
     assert Recurrent("mingru", 3, 4).resolve_path() == "scan"
     assert Recurrent("peephole_lstm", 3, 4).resolve_path() == "structured"
-    recording = Recurrent("lstm", 3, 4)
-    recording.record_step_grads = True
-    assert recording.resolve_path() == "structured"
+    tapping = Recurrent("lstm", 3, 4)
+    tapping.tap_states = True  # the gradient-flow probe: a per-step path, whatever path says
+    assert tapping.resolve_path() == "structured"
+    tapping = Recurrent("mingru", 3, 4, path="scan")
+    tapping.tap_states = True
+    assert tapping.resolve_path() == "structured"
 
 
 class MinimalGatedUnit(Cell):

@@ -91,14 +91,16 @@ def test_backward_twice_through_a_retained_graph_gives_the_same_weight_gradient(
     torch.testing.assert_close(rnn.cells[0].W_h.grad - first, reference.cells[0].W_h.grad, rtol=1e-5, atol=1e-6)
 
 
-def test_recorded_step_gradient_norms_cover_every_step_layer_and_direction():
+def test_tapped_states_cover_every_step_layer_and_direction_and_answer_autograd():
     rnn = Recurrent("lstm", 3, 4, num_layers=2, bidirectional=True)
-    rnn.record_step_grads = True
-    out, _ = rnn(torch.randn(2, 5, 3))
-    out[:, -1].sum().backward()
-    assert set(rnn.step_grad_norms) == {(0, 0), (0, 1), (1, 0), (1, 1)}
-    norms = rnn.step_grad_norms[(1, 0)]
-    assert norms.shape == (5,) and torch.all(norms > 0)
+    rnn.tap_states = True
+    out, _ = rnn(torch.randn(2, 5, 3), lengths=torch.tensor([5, 3]))
+    assert set(rnn.tapped) == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    states = rnn.tapped[(1, 0)]
+    assert len(states) == 5 and [s.shape for s in states[0]] == [(2, 4), (2, 4)]  # (h_t, c_t) per step
+    h_last, c_first = states[4][0], states[0][1]
+    d_h, d_c = torch.autograd.grad(out[0, 4, :4].sum(), [h_last, c_first])
+    assert torch.equal(d_h[0], torch.ones(4)) and torch.all(d_c[0] != 0)
 
 
 @pytest.mark.parametrize("cell", ["mingru", "minlstm"])
