@@ -34,7 +34,8 @@ class IndRNNCell(Cell):
     recurrent_weight = False
 
     def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = 1.0):
-        if isinstance(recurrent_max, bool) or not (isinstance(recurrent_max, (int, float)) and math.isfinite(recurrent_max) and recurrent_max > 0):
+        number = isinstance(recurrent_max, (int, float)) and not isinstance(recurrent_max, bool)
+        if not (number and math.isfinite(recurrent_max) and recurrent_max > 0):
             raise ConfigError(f"model.cell.recurrent_max must be a positive number, got {recurrent_max!r}")
         self.recurrent_max = float(recurrent_max)
         super().__init__(input_size, hidden_size)

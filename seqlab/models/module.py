@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from seqlab.cells import Cell
 from seqlab.data.base import DataSpec
 from seqlab.errors import CheckpointError, ConfigError
 from seqlab.models.sequence_model import SequenceModel
@@ -110,6 +111,14 @@ class SequenceModule(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test", self.test_metrics)
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Lightning's optimizer step, then :meth:`Cell.constrain_ <seqlab.cells.Cell.constrain_>` of every cell
+        (IndRNN clamps ``|u|`` to ``recurrent_max``), so no forward pass sees an out-of-bound weight."""
+        super().optimizer_step(*args, **kwargs)
+        for module in self.model.modules():
+            if isinstance(module, Cell):
+                module.constrain_()
 
     def configure_gradient_clipping(
         self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None

@@ -108,9 +108,9 @@ def test_fused_cells_equal_torch_nn_with_the_same_weights(cell, path, masked):
         assert relative_error(cell_module.W_h.grad, getattr(twin, f"weight_hh_{suffix}").grad) <= 1e-5
 
 
-def gradcheck_runner(cell, path, lengths):
+def gradcheck_runner(cell, path, lengths, **options):
     """gradcheck (float64) of outputs and final state w.r.t. input, initial state and every parameter."""
-    rnn = build(cell, path, dtype=torch.float64, input_size=2, hidden_size=2, bidirectional=True)
+    rnn = build(cell, path, dtype=torch.float64, input_size=2, hidden_size=2, bidirectional=True, **options)
     names = [name for name, _ in rnn.named_parameters()]
     params = [p.detach().clone().requires_grad_() for p in rnn.parameters()]
     x = torch.randn(2, 3, 2, dtype=torch.float64, requires_grad=True)
