@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from seqlab.paths import conf_dir
 from seqlab.plugins import search_dirs
@@ -57,56 +60,145 @@ def compose_config(args: list[str], with_hydra: bool = False):
         GlobalHydra.instance().clear()
 
 
+def single_run(args: list[str]) -> bool:
+    """True for one training run (not a sweep, ``--help``, ``--cfg`` ...: those are Hydra's business)."""
+    return not any(a.startswith("-") or a.startswith("hparams_search=") for a in args)
+
+
+def compose_checked(args: list[str]):
+    """Compose and validate the config of a single run (with its ``hydra`` node); user errors raise."""
+    from seqlab.config import check_output_dir, validate
+
+    cfg = compose_config(args, with_hydra=True)
+    validate(cfg, search_dirs())
+    check_output_dir(Path(cfg.hydra.run.dir), cfg.paths.min_free_mb)
+    return cfg
+
+
 def check_composes(args: list[str]) -> str | None:
     """Compose and validate the config before Hydra runs, so a bad override or value fails fast with one line,
     before torch or the data are loaded (single runs; each job of a sweep is validated when it starts)."""
-    if any(a.startswith("-") or a.startswith("hparams_search=") for a in args):
-        return None  # sweeps (-m, or a search preset that sweeps by itself), --help, --cfg ... are Hydra's business
-    from seqlab.config import check_output_dir, validate
-    from seqlab.errors import one_line, user_errors
+    if not single_run(args):
+        return None
+    from seqlab.errors import user_errors
 
     try:
-        cfg = compose_config(args, with_hydra=True)
-        validate(cfg, search_dirs())
-        check_output_dir(Path(cfg.hydra.run.dir), cfg.paths.min_free_mb)
+        compose_checked(args)
     except user_errors() as err:
-        return one_line(err)
+        return explain(err, args)
     return None
 
 
-def resume_overrides(args: list[str]) -> list[str]:
-    """``ckpt_path=last`` → the newest ``last.ckpt`` of the experiment; a checkpoint inside a run folder resumes in
-    that folder (same CSV/TensorBoard logs, same wandb run)."""
-    from seqlab.errors import ConfigError
+def explain(err: BaseException, args: list[str]) -> str:
+    """:func:`~seqlab.errors.one_line`, plus a hint where Hydra's own message does not say what to do."""
+    from seqlab.errors import one_line
 
-    given = [a for a in args if a.startswith("ckpt_path=")]
-    if not given or any(a.startswith("-") for a in args):
-        return args
-    value = given[-1].split("=", 1)[1]
-    if value in ("", "null"):
+    message = one_line(err)
+    if "LexerNoViableAlt" in message or "mismatched input" in message:
+        odd = next((a for a in args if not a.isascii() or " " in a), None)
+        if odd and "=" in odd:
+            key, value = odd.split("=", 1)
+            message += f"; quote a value with spaces or non-ASCII characters: {key}='{value}'"
+    return message
+
+
+def explicit_value(args: list[str], key: str) -> str | None:
+    """The value of the last ``key=value`` on the command line (quotes removed), or None."""
+    given = [a.split("=", 1)[1] for a in args if a.startswith(f"{key}=")]
+    return given[-1].strip("'\"") if given else None
+
+
+def resume_overrides(args: list[str]) -> list[str]:
+    """``ckpt_path=last`` → the ``last.ckpt`` of the run folder given (``hydra.run.dir=D``), else of the
+    experiment's newest run (see :func:`seqlab.runs.find_last_checkpoint`); a checkpoint inside a run folder
+    resumes in that folder (same CSV/TensorBoard logs, same wandb run)."""
+    from seqlab.runs import find_last_checkpoint, override, run_dir_of
+
+    value = explicit_value(args, "ckpt_path")
+    if value in (None, "", "null") or not single_run(args):
         return args
     if value == "last":
-        name = compose_config(args).experiment_name
-        found = sorted((Path("outputs") / name).rglob("checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not found:
-            raise ConfigError(f"ckpt_path=last: no outputs/{name}/**/checkpoints/last.ckpt to resume from")
-        ckpt = found[-1].resolve()
+        explicit_dir = explicit_value(args, "hydra.run.dir")
+        run_dir = compose_config(args, with_hydra=True).hydra.run.dir if explicit_dir else None
+        ckpt = find_last_checkpoint(compose_config(args).experiment_name, run_dir)
     else:
         ckpt = Path(value).expanduser().resolve()
-    args = [a for a in args if not a.startswith("ckpt_path=")] + [f"ckpt_path={ckpt}"]
-    run_dir = ckpt.parent.parent
-    if (run_dir / ".hydra").is_dir() and not any(a.startswith("hydra.run.dir=") for a in args):
-        args.append(f"hydra.run.dir={run_dir}")
+    args = [a for a in args if not a.startswith("ckpt_path=")] + [override("ckpt_path", ckpt)]
+    run_dir = run_dir_of(ckpt)
+    if run_dir is not None and explicit_value(args, "hydra.run.dir") is None:
+        args.append(override("hydra.run.dir", run_dir))
         runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
-        if runs and not any(a.startswith("logger.wandb.id=") for a in args):
+        if runs and explicit_value(args, "logger.wandb.id") is None:
             args.append(f"logger.wandb.id={runs[-1].name.rsplit('-', 1)[-1]}")
     return args
+
+
+def prepare_run_dir(args: list[str]) -> list[str]:
+    """Check a resume and claim the run folder, before Hydra writes anything (single runs).
+
+    A resume (``ckpt_path`` given) is compared with the composed model and datamodule first; a mismatch raises one
+    line naming both sides, and nothing is written. Resuming inside the checkpoint's own run folder writes Hydra's
+    record of the resume to ``.hydra/resume-N`` (the run's original ``.hydra/*.yaml`` are kept as written).
+    Otherwise the run claims a folder no other run holds (:func:`seqlab.runs.claim_run_dir`): the configured
+    ``hydra.run.dir``, or the same name with ``-1``, ``-2``, ... when it is taken. DDP ranks started by Lightning,
+    torchrun or SLURM use the folder their launcher gave them."""
+    from seqlab.runs import claim_marker, claim_resume_record, claim_run_dir, override, run_dir_of
+    from seqlab.scale import launched_externally
+
+    cfg = compose_checked(args)
+    run_dir = Path(cfg.hydra.run.dir).absolute()
+    ckpt_value = explicit_value(args, "ckpt_path")
+    resumes_here = False
+    if ckpt_value not in (None, "", "null"):
+        from seqlab.runs import check_resume, resume_message
+        from seqlab.train import model_options
+
+        ckpt = Path(ckpt_value)
+        config = OmegaConf.to_container(cfg.model, resolve=True)
+        checkpoint = check_resume(ckpt, model_options(config), cfg.data.get("name"))
+        resumes_here = run_dir_of(ckpt) is not None and run_dir_of(ckpt).resolve() == run_dir.resolve()
+        print(resume_message(ckpt, checkpoint), flush=True)
+    if launched_externally():
+        return args
+    if resumes_here:
+        if cfg.hydra.output_subdir is not None:
+            args = [*args, override("hydra.output_subdir", claim_resume_record(run_dir))]
+        return args
+    claimed = claim_run_dir(run_dir, claim_marker(cfg.hydra.output_subdir))
+    if claimed != run_dir:
+        print(f"seqlab: {run_dir} holds another run; this run writes to {claimed}", file=sys.stderr, flush=True)
+    return [a for a in args if not a.startswith("hydra.run.dir=")] + [override("hydra.run.dir", claimed)]
+
+
+def interrupt_message(err: BaseException) -> str:
+    """One line for a Ctrl+C that the training loop did not turn into a checkpoint."""
+    if type(err).__name__ == "ForcedStop":
+        return ("interrupted twice (Ctrl+C): stopped at once without saving; the last checkpoint written before "
+                "(if any) is in the run's checkpoints/ folder")
+    return "interrupted (Ctrl+C) before training started or after it ended: no checkpoint was written"
+
+
+def os_error_message(err: OSError) -> str | None:
+    """One line for a file-system refusal the user can fix (permission, read-only or full disk), naming the path;
+    None for other OS errors (bugs keep their traceback)."""
+    import errno
+
+    if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT) or not err.filename:
+        return None
+    path = Path(str(err.filename))
+    cache = os.environ.get("SEQLAB_CACHE_DIR")
+    hint = ""
+    if ".cache" in path.parts or (cache and str(path).startswith(cache)):
+        hint = ("; prepared data is written under paths.cache_dir (SEQLAB_CACHE_DIR): make it writable or point it "
+                "elsewhere")
+    return f"{path}: {err.strerror or err}{hint}"
 
 
 def _task(cfg) -> float | None:
     """One Hydra job. In a multirun a failing job (any exception, or a NaN objective) leaves ``error.txt`` in its
     folder and returns the worst value, so the sweep goes on (see :mod:`seqlab.scale`)."""
     from seqlab import scale
+    from seqlab.callbacks.reliability import ForcedStop
     from seqlab.errors import one_line, user_errors
     from seqlab.plugins import load_plugins
 
@@ -119,6 +211,17 @@ def _task(cfg) -> float | None:
         if scale.in_multirun():
             return scale.record_failed_job(one_line(err))
         print(f"seqlab: error: {one_line(err)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, ForcedStop) as err:  # interrupts also stop a sweep
+        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except OSError as err:
+        message = os_error_message(err)
+        if message is None:
+            raise
+        if scale.in_multirun():
+            return scale.record_failed_job(message)
+        print(f"seqlab: error: {message}", file=sys.stderr, flush=True)
         sys.exit(1)
     except SystemExit as err:  # a run that stopped itself (e.g. a non-finite loss); an interrupt stops the sweep
         if not scale.in_multirun() or err.code in (None, 0, 130, 143):
@@ -143,7 +246,7 @@ def main() -> None:
         from seqlab.plugins import main as plugins_main
 
         return plugins_main()
-    from seqlab.errors import ConfigError
+    from seqlab.errors import user_errors
     from seqlab.plugins import load_plugins
 
     load_plugins()
@@ -151,9 +254,11 @@ def main() -> None:
     if error is None:
         try:
             argv = resume_overrides(argv)
-        except ConfigError as err:
-            error = str(err)
-    error = error or check_composes(argv)
+            error = check_composes(argv)
+            if error is None and single_run(argv):
+                argv = prepare_run_dir(argv)
+        except user_errors() as err:
+            error = explain(err, argv)
     if error:
         print(f"seqlab: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqlab.allocator import CHOICES as ALLOCATORS
 from seqlab.errors import ConfigError
@@ -37,10 +37,27 @@ def one_of(*choices: str) -> Callable[[Any], bool]:
     return lambda v: v in choices
 
 
+def safe_name(value: str) -> bool:
+    """A name that stays one folder: no path separator, not ``.``/``..``, not empty."""
+    return bool(value.strip()) and not any(sep in value for sep in ("/", "\\", "\0")) and value not in (".", "..")
+
+
+def split_fractions(value: Any) -> bool:
+    """``[train, validation, test]`` fractions: three numbers >= 0 that sum to 1."""
+    numbers = list(value)
+    if len(numbers) != 3 or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in numbers):
+        return False
+    return all(x >= 0 for x in numbers) and abs(sum(numbers) - 1) < 1e-6
+
+
 INT, NUM, BOOL, STR = (int,), (int, float), (bool,), (str,)
 
 RULES = [
-    Rule("seed", INT, allowed="an integer"),
+    # numpy's seed range (pl.seed_everything seeds numpy too)
+    Rule("seed", INT, lambda v: 0 <= v <= 2**32 - 1, "an integer from 0 to 4294967295 (2**32 - 1)"),
+    Rule("experiment_name", STR, safe_name,
+         "a name without '/', '\\' or '..' (it names one folder under outputs/)", required=False),
+    Rule("paths.min_free_mb", NUM, lambda v: v >= 0, "a number of MB >= 0", required=False),
     Rule("cpu_allocator", STR, one_of(*ALLOCATORS), "retain or system", required=False),
     Rule("model.embedding_dim", INT, positive, "a positive integer"),
     Rule("model.encoder.hidden_size", INT, positive, "a positive integer"),
@@ -58,6 +75,8 @@ RULES = [
     Rule("data.seq_len", INT, positive, "a positive integer", required=False),
     Rule("data.bptt", INT, positive, "a positive integer", required=False, optional=True),
     Rule("data.num_workers", INT, lambda v: v >= 0, "an integer >= 0", required=False),
+    Rule("data.split", (ListConfig,), split_fractions,
+         "three non-negative fractions summing to 1, e.g. [0.9,0.05,0.05]", required=False),
 ]
 
 
@@ -77,30 +96,35 @@ def check_rule(cfg: DictConfig, rule: Rule) -> str | None:
     return None
 
 
-def cell_option_error(cfg: DictConfig, search_dirs: list[Path]) -> str | None:
-    """An option given to the cell that its config file does not declare (e.g. ``+model.cell.forget_bais=1``)."""
-    cell = _get(cfg, "model.cell")
-    if not isinstance(cell, DictConfig) or "name" not in cell:
-        return "model.cell.name is required (choose a cell with cell=NAME)"
-    name = cell.name
+def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str) -> str | None:
+    """An option under ``model.<group>`` that the chosen config file (``conf/<group>/<name>.yaml``) does not declare
+    (e.g. ``+model.cell.forget_bais=1``, ``+model.encoder.hiden_size=3``), or a value of the wrong type."""
+    import difflib
+
+    node = _get(cfg, f"model.{group}")
+    if not isinstance(node, DictConfig) or "name" not in node:
+        return f"model.{group}.name is required (choose one with {group}=NAME)"
+    name = node.name
     for root in search_dirs:
-        path = root / "cell" / f"{name}.yaml"
+        path = root / group / f"{name}.yaml"
         if path.is_file():
             defaults = OmegaConf.load(path) or {}
             declared = set(defaults)
-            unknown = sorted(set(cell) - declared)
+            unknown = sorted(set(node) - declared)
             if unknown:
-                return (f"model.cell.{unknown[0]}: cell '{name}' has no option '{unknown[0]}'; "
+                close = difflib.get_close_matches(unknown[0], sorted(declared - {"name"}), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                return (f"model.{group}.{unknown[0]}: {group} '{name}' has no option '{unknown[0]}'{hint}; "
                         f"its options are: {', '.join(sorted(declared - {'name'})) or 'none'}")
             for key, default in defaults.items():
-                value = cell[key]
+                value = node[key]
                 numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
                 if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                    return f"model.cell.{key}={value!r}: expected a number (default {default})"
+                    return f"model.{group}.{key}={value!r}: expected a number (default {default})"
                 if isinstance(default, bool) and not isinstance(value, bool):
-                    return f"model.cell.{key}={value!r}: expected true or false"
+                    return f"model.{group}.{key}={value!r}: expected true or false"
             return None
-    return None  # a cell registered in code without a config file: its constructor checks the options
+    return None  # registered in code without a config file: its constructor checks the options
 
 
 def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
@@ -109,8 +133,8 @@ def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
         error = check_rule(cfg, rule)
         if error:
             raise ConfigError(error)
-    if search_dirs:
-        error = cell_option_error(cfg, search_dirs)
+    for group in ("encoder", "cell") if search_dirs else ():
+        error = group_option_error(cfg, search_dirs, group)
         if error:
             raise ConfigError(error)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -143,11 +144,25 @@ def strategy_for_sweep(trainer_options: dict[str, Any]) -> dict[str, Any]:
 def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
     """``pl.Trainer(**trainer_options, **kwargs)``; options Lightning rejects (no GPU for ``trainer=gpu``/``ddp``,
     more devices than the machine has, ...) become a one-line ConfigError naming them."""
+    import difflib
+    import inspect
+
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
+    accepted = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in trainer_options:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f" (did you mean trainer.{close[0]}?)" if close else ""
+            raise ConfigError(f"trainer.{key}: not an option of pytorch_lightning.Trainer{hint}")
     try:
         return pl.Trainer(**trainer_options, **kwargs)
+    except (TypeError, ValueError) as err:  # a value Lightning refuses, e.g. trainer.precision=foo
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        named = [k for k in trainer_options if re.search(rf"\b{re.escape(k)}\b", message)] or list(trainer_options)
+        chosen = ", ".join(f"trainer.{k}={trainer_options[k]!r}" for k in named[:3])
+        raise ConfigError(f"{chosen}: {message}") from None
     except MisconfigurationException as err:
         chosen = ", ".join(f"trainer.{k}={trainer_options.get(k)}" for k in ("accelerator", "devices", "strategy"))
         hint = ""

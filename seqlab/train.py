@@ -11,6 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.errors import CheckpointError
 from seqlab.registry import DATAMODULES, ConfigError
 
 log = logging.getLogger("seqlab")
@@ -64,6 +65,30 @@ def build_callbacks(callbacks_cfg: dict[str, Any] | None) -> list[Any]:
     return [instantiate(conf) for conf in (callbacks_cfg or {}).values() if conf]
 
 
+def model_options(model: dict[str, Any]) -> dict[str, Any]:
+    """``cfg.model`` (resolved) → the constructor options of :class:`~seqlab.models.SequenceModel`, as checkpoints
+    store them (``seqlab.model_config``)."""
+    options = {k: model[k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")}
+    options["freeze_embedding"] = bool(model.get("freeze_embedding", False))
+    return options
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """A failed allocation (CPU: "not enough memory"; CUDA: ``torch.OutOfMemoryError`` / "out of memory")."""
+    text = str(err).lower()
+    return type(err).__name__ == "OutOfMemoryError" or "not enough memory" in text or "out of memory" in text
+
+
+def memory_error(stage: str, model: dict[str, Any], err: BaseException) -> ConfigError:
+    first = next((line for line in str(err).splitlines() if "memory" in line.lower()), type(err).__name__)
+    encoder = model.get("encoder", {})
+    return ConfigError(
+        f"out of memory {stage} (model.encoder.hidden_size={encoder.get('hidden_size')}, "
+        f"num_layers={encoder.get('num_layers', 1)}, model.embedding_dim={model.get('embedding_dim')}, "
+        f"data.batch_size): {first.strip()[:200]}; use a smaller model or batch"
+    )
+
+
 def run(cfg: DictConfig) -> float | None:
     """Train (and test) one configuration; returns ``cfg.optimized_metric`` for sweepers."""
     import pytorch_lightning as pl
@@ -71,9 +96,10 @@ def run(cfg: DictConfig) -> float | None:
 
     from seqlab.allocator import configure_cpu_allocator
     from seqlab.callbacks.reliability import GracefulInterrupt
-    from seqlab.plugins import search_dirs
+    from seqlab.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
     from seqlab.config import check_output_dir, validate
     from seqlab.models.module import SequenceModule
+    from seqlab.plugins import search_dirs
     from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     validate(cfg, search_dirs())
@@ -88,19 +114,34 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.prepare_data()
     datamodule.setup("fit")
     spec = datamodule.spec
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if is_rank_zero():
-        spec.vocab.save(output_dir / "vocab.json")
+    ckpt_path, checkpoint = resolve_ckpt_path(config.get("ckpt_path"))
+    if checkpoint is not None:  # the data must give the vocabulary and classes the checkpoint was trained with
+        from seqlab.runs import spec_mismatch
 
-    model_config = {k: config["model"][k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")}
-    model_config["freeze_embedding"] = bool(config["model"].get("freeze_embedding", False))
-    module = SequenceModule(
-        spec,
-        model_config,
-        optimizer=config.get("optimizer"),
-        scheduler=config.get("scheduler") or None,
-        config=config,
-    )
+        problem = spec_mismatch(checkpoint["seqlab"]["spec"], spec.to_dict())
+        if problem:
+            raise CheckpointError(f"ckpt_path={ckpt_path}: does not match the data ({problem}); resume with the "
+                                  "run's own data options, or start a new run without ckpt_path")
+        del checkpoint  # Lightning reads the file again when fit starts
+    output_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(output_dir / "checkpoints")
+    if is_rank_zero():
+        if not (ckpt_path and (output_dir / "vocab.json").is_file()):  # a resume keeps the run's own vocab.json
+            spec.vocab.save(output_dir / "vocab.json")
+
+    model_config = model_options(config["model"])
+    try:
+        module = SequenceModule(
+            spec,
+            model_config,
+            optimizer=config.get("optimizer"),
+            scheduler=config.get("scheduler") or None,
+            config=config,
+        )
+    except RuntimeError as err:
+        if not out_of_memory(err):
+            raise
+        raise memory_error("building the model", model_config, err) from None
     if config["model"].get("pretrained_vectors"):
         module.model.load_pretrained_vectors(config["model"]["pretrained_vectors"])
     log.info(
@@ -116,20 +157,24 @@ def run(cfg: DictConfig) -> float | None:
     callbacks.append(interrupt)
     trainer_options = strategy_for_sweep(dict(config["trainer"]))
     trainer = build_trainer(
-        trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+        trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir),
+        plugins=[AtomicCheckpointIO()],  # kill-safe saves: temp file beside the target, fsync, os.replace
     )
     datamodule.batch_size = per_device_batch_size(datamodule.batch_size, trainer.world_size)
     if trainer.world_size > 1:
         log.info("data.batch_size is global: %d processes × %d", trainer.world_size, datamodule.batch_size)
     try:
         try:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(config.get("ckpt_path")),
-                        weights_only=True)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except SIGTERMException:  # Lightning's own SIGTERM handling stops the loop with this exception
             interrupt.signal_name = interrupt.signal_name or "SIGTERM"
             if interrupt.checkpoint is None:
                 interrupt.checkpoint = output_dir / "checkpoints" / "last.ckpt"
                 trainer.save_checkpoint(interrupt.checkpoint)
+        except RuntimeError as err:
+            if not out_of_memory(err):
+                raise
+            raise memory_error(f"training (step {trainer.global_step})", model_config, err) from None
         stop_if_unsafe(interrupt, callbacks)
         results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "baseline/"))}
         if config.get("test") and not trainer_options.get("fast_dev_run"):
@@ -168,13 +213,14 @@ def stop_if_unsafe(interrupt: Any, callbacks: list[Any]) -> None:
             raise RunStopped(1)
 
 
-def resolve_ckpt_path(ckpt_path: str | None) -> str | None:
+def resolve_ckpt_path(ckpt_path: str | None) -> tuple[str | None, dict[str, Any] | None]:
+    """``ckpt_path`` and the checkpoint it names, read weights-only (a missing, corrupt or foreign file fails here
+    with one clear line); ``(None, None)`` without one."""
     if not ckpt_path:
-        return None
+        return None, None
     from seqlab.models.module import load_checkpoint
 
-    load_checkpoint(ckpt_path)  # a missing, corrupt or foreign file fails here with one clear line
-    return ckpt_path
+    return ckpt_path, load_checkpoint(ckpt_path)
 
 
 def finish_wandb(loggers: list[Any]) -> None:

@@ -12,11 +12,18 @@ import pytorch_lightning as pl
 log = logging.getLogger("seqlab")
 
 
+class ForcedStop(BaseException):
+    """A second Ctrl+C: leave at once without saving. Not a ``KeyboardInterrupt``, whose handling in Lightning
+    prints its own message and exits 1; this one passes through ``trainer.fit`` (callbacks see it in
+    ``on_exception``) to the command, which prints one line and exits 130."""
+
+
 class GracefulInterrupt(pl.Callback):
     """On SIGINT (Ctrl+C) or SIGTERM, finish the current batch, save ``<dirpath>/last.ckpt`` and stop.
 
     The checkpoint is taken at a batch boundary, so model, optimizer, scheduler, step counters, RNG and data
-    position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save).
+    position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save): it
+    raises :class:`ForcedStop`.
     After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero).
     """
 
@@ -28,7 +35,7 @@ class GracefulInterrupt(pl.Callback):
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signal_name is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # second Ctrl+C: leave now
+            raise ForcedStop  # second Ctrl+C: leave now
         self.signal_name = signal.Signals(signum).name
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -439,4 +439,8 @@ def required_splits(source: str, splits: dict[str, Any]) -> None:
     if not splits.get("train"):
         raise DataError(f"data.source={source}: no training examples")
     if not splits.get("validation"):
+        total = sum(len(part) for part in splits.values() if part is not None)
+        if total < 3:  # no split fractions can make three non-empty splits from fewer than three examples
+            raise DataError(f"data.source={source}: only {total} example(s) in all, too few to split into train, "
+                            "validation and test; add more text or give a validation file")
         raise DataError(f"data.source={source}: no validation examples (add a validation file or change data.split)")

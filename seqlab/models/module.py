@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -217,18 +218,42 @@ class SequenceModule(pl.LightningModule):
         return module
 
 
+def unreadable_reason(path: Path, err: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in words: a text file, pickled code, or a damaged
+    checkpoint (torch's own advice to turn weights-only loading off is never passed on)."""
+    import re
+
+    with path.open("rb") as f:
+        head = f.read(4096)
+    if head and b"\0" not in head:
+        try:
+            head.decode("utf-8")
+            return "not a seqlab checkpoint (a text file)"
+        except UnicodeDecodeError:
+            pass
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch colours parts of its message
+    if "Weights only load failed" in message:
+        found = re.search(r"GLOBAL (\S+)", message)
+        what = f": {found[1]}" if found else ""
+        return (f"refused: the checkpoint contains code (pickled objects{what}); seqlab loads weights only, "
+                "so nothing in it was run")
+    if not head.startswith(b"PK"):
+        return "not a seqlab checkpoint (not a PyTorch checkpoint file)"
+    reason = message.strip().splitlines()[0] if message.strip() else type(err).__name__
+    return f"not a readable checkpoint (corrupt or truncated?): {reason}"
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
     """Load a seqlab checkpoint with safe (weights-only) unpickling and clear errors."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"ckpt_path={path}: no such file")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses anyway
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(
-            f"ckpt_path={path}: not a readable checkpoint (corrupt or truncated?): {reason}"
-        ) from None
+        raise CheckpointError(f"ckpt_path={path}: {unreadable_reason(path, err)}") from None
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: not a seqlab checkpoint (no '{CHECKPOINT_KEY}' metadata)")
     return checkpoint

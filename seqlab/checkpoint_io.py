@@ -1,0 +1,126 @@
+"""Checkpoints that survive a kill at any moment: written to a temp file next to the target, fsynced, renamed.
+
+Lightning's default (``TorchCheckpointIO``) serialises into memory and writes through an fsspec transaction whose temp
+file lives in ``$TMPDIR``; when that is another filesystem (a tmpfs ``/tmp``, outputs on NFS or another disk) the
+final move is a *copy into the existing file*, so a kill mid-copy leaves a truncated ``last.ckpt`` where a good one
+was, and nothing is fsynced. :class:`AtomicCheckpointIO` instead writes ``.<name>.<pid>.tmp`` in the target's own
+folder, fsyncs it, ``os.replace``s it over the target (atomic on POSIX within one filesystem) and fsyncs the folder:
+at every instant the target is either the old complete checkpoint or the new complete one. Temp files of killed saves
+(their process is gone) are removed at the next save into that folder, and at the start of a run
+(:func:`remove_stale_temp_files`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+log = logging.getLogger("seqlab")
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
+
+#: test hook: ``<point>:<marker file>`` pauses a save that overwrites an existing checkpoint at ``point`` (``write``:
+#: part of the temp file written; ``replace``: temp file complete and fsynced, target not yet replaced), after
+#: creating the marker file, so a test can kill the process there with a real signal
+PAUSE_ENV = "SEQLAB_TEST_PAUSE_SAVE"
+
+
+def temp_path(path: Path) -> Path:
+    """The temp file of this process's save of ``path``: hidden, in the same folder (so the rename is atomic)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Remove temp files of saves whose process no longer exists (killed mid-save); returns how many."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for entry in folder.iterdir():
+        match = _TEMP.match(entry.name)
+        if match and int(match["pid"]) != os.getpid() and not _alive(int(match["pid"])):
+            entry.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.info("removed %d temp file(s) of interrupted checkpoint saves in %s", removed, folder)
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _PausingWriter:
+    """A file wrapper for :data:`PAUSE_ENV`: pauses once, after the first write that passes 4 KiB."""
+
+    def __init__(self, f: BinaryIO, marker: Path):
+        self.f, self.marker, self.written = f, marker, 0
+
+    def write(self, data: Any) -> int:
+        n = self.f.write(data)
+        self.written += n
+        if self.written > 4096 and self.marker is not None:
+            self.f.flush()
+            pause(self.marker)
+            self.marker = None
+        return n
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def pause(marker: Path) -> None:
+    marker.write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to ``path`` so that a kill at any point leaves either the old or the new file, complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent)
+    point, _, marker = os.environ.get(PAUSE_ENV, "").partition(":")
+    paused = bool(point) and path.exists()  # only saves that overwrite a good checkpoint are worth pausing
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            target = _PausingWriter(f, Path(marker)) if paused and point == "write" else f
+            torch.save(checkpoint, target)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())
+        if paused and point == "replace":
+            pause(Path(marker))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint IO with :func:`atomic_save` for local paths (remote URLs keep Lightning's own)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        atomic_save(checkpoint, Path(path))
+        return None
