@@ -19,14 +19,14 @@ class IndRNNCell(Cell):
     .. math::  h_t = \\operatorname{ReLU}(W_x x_t + b_x + u \\odot h_{t-1}), \\qquad |u| \\le u_{max}
 
     There is no recurrent matrix (``W_h`` is None), so the whole update is pointwise and runs on the structured
-    path. The gradient through ``T`` steps of a unit scales with ``u^T``, so the paper keeps it bounded by
-    regulating ``|u|``: at most :math:`\\gamma^{1/T}` for a largest tolerated gradient growth ``γ`` (the authors'
-    code uses ``γ = 2``, i.e. :math:`2^{1/T}`). Their implementation notes (README of
-    github.com/Sunnydreamrain/IndRNN_pytorch, "Constraint of the recurrent weights") add that for long sequences the
-    bound can be 1, and "for simplicity, the constraint can always set to [-1, 1]" with little difference in
-    performance; hence ``recurrent_max`` defaults to 1.0 (``2 ** (1 / T)`` follows the paper exactly for length
-    ``T``). :meth:`constrain_` clamps ``u`` to ``[-recurrent_max, recurrent_max]`` after every optimizer step.
-    ``u`` starts uniform in ``[0, recurrent_max]`` (the authors' ``Uniform(0, 1)`` for ReLU at the default).
+    path. The gradient through ``T`` steps of a unit scales with ``u^T``, so the paper regulates ``|u|``: at most
+    :math:`\\gamma^{1/T}` for a largest tolerated gradient growth ``γ``. The authors' implementation notes (README of
+    github.com/Sunnydreamrain/IndRNN_pytorch, "Constraint of the recurrent weights") give ``MAG ** (1 / seq_len)``
+    with MAG "2 or 10 or others", [-1, 1] for very long sequences, and "for simplicity, the constraint can always
+    set to [-1, 1]" with little difference in performance; hence ``recurrent_max`` defaults to 1.0
+    (``2 ** (1 / T)`` is batzner/indrnn's choice "as recommended in the paper"). :meth:`constrain_` clamps ``u`` to
+    ``[-recurrent_max, recurrent_max]`` after every optimizer step. ``u`` starts uniform in ``[0, recurrent_max]``
+    (the authors' ``Uniform(0, 1)`` for ReLU at the default).
     """
 
     state_names = ("h",)
