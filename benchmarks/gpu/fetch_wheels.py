@@ -21,9 +21,9 @@ import importlib.metadata as metadata
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -60,12 +60,28 @@ NOT_NEEDED = {"hydra-optuna-sweeper", "hydra-joblib-launcher", "hydra-submitit-l
 #: installs seqlab itself there (pip install --no-build-isolation needs its build backend present)
 BUILD = ["hatchling"]
 #: the machine: CPython 3.12 on x86-64 Linux (markers are evaluated for it, not for this interpreter)
-TARGET = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
-          "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-          "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+TARGET = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.3",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "extra": "",
+}
 #: pip matches each manylinux tag exactly: name the ones wheels are commonly published under
-PLATFORMS = ["manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_27_x86_64", "manylinux_2_28_x86_64",
-             "manylinux_2_24_x86_64", "manylinux_2_31_x86_64", "manylinux_2_34_x86_64", "manylinux1_x86_64"]
+PLATFORMS = [
+    "manylinux2014_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_31_x86_64",
+    "manylinux_2_34_x86_64",
+    "manylinux1_x86_64",
+]
 
 
 def applies(requirement: Requirement) -> bool:
@@ -92,8 +108,10 @@ def missing_packages(roots: list[Requirement]) -> tuple[dict[str, str], list[str
         try:
             carry[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            raise SystemExit(f"seqlab: error: {name}: required by seqlab's dependencies but not installed here; "
-                             "install seqlab's dependencies into this environment first") from None
+            raise SystemExit(
+                f"seqlab: error: {name}: required by seqlab's dependencies but not installed here; "
+                "install seqlab's dependencies into this environment first"
+            ) from None
         todo += [Requirement(r) for r in metadata.requires(name) or []]
     return carry, sorted(on_machine_needs)
 
@@ -117,8 +135,20 @@ def main(argv: list[str] | None = None) -> None:
     platforms = [flag for p in PLATFORMS for flag in ("--platform", p)]
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     for pin in pins:
-        binary = [*pip, "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12", "--implementation",
-                  "cp", *platforms, "-d", str(args.dest), pin]
+        binary = [
+            *pip,
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+            *platforms,
+            "-d",
+            str(args.dest),
+            pin,
+        ]
         if subprocess.run(binary, capture_output=True, text=True).returncode == 0:
             continue
         # no wheel published (antlr4-python3-runtime 4.9.3 is a source archive only): build one here, and accept it
@@ -127,12 +157,19 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run([*pip, "wheel", "--no-deps", "-w", str(args.dest), pin], check=True)
         built = set(args.dest.glob("*.whl")) - before
         if not all(w.name.endswith("-none-any.whl") for w in built):
-            raise SystemExit(f"seqlab: error: {pin}: no Python 3.12 manylinux wheel, and the one built here is not "
-                             "pure Python")
+            raise SystemExit(
+                f"seqlab: error: {pin}: no Python 3.12 manylinux wheel, and the one built here is not pure Python"
+            )
     wheels = sorted(args.dest.glob("*.whl"))
     size = sum(w.stat().st_size for w in wheels)
-    manifest = {"wheels": [w.name for w in wheels], "bytes": size, "carry": pins, "machine_must_satisfy": needs,
-                "python": "3.12", "platforms": PLATFORMS}
+    manifest = {
+        "wheels": [w.name for w in wheels],
+        "bytes": size,
+        "carry": pins,
+        "machine_must_satisfy": needs,
+        "python": "3.12",
+        "platforms": PLATFORMS,
+    }
     (args.dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{len(wheels)} wheels, {size / 2**20:.1f} MiB in {args.dest}")
     if size > 60 * 2**20:
