@@ -1,14 +1,21 @@
 """Training-step speed of every cell and execution path, side by side with ``torch.nn.LSTM``.
 
-One training step is forward + ``sum(output).backward()`` at batch 32, length 100, input 64. Every configuration
-and the ``torch.nn.LSTM`` baseline run in the same process, with the same thread count, interleaved round by
-round in a shuffled order (so drift in machine load hits all of them alike). Each reports the median time over
-``--reps`` rounds, and the median over rounds of its time divided by ``torch.nn.LSTM``'s in the same round.
+One training step is forward + ``sum(output).backward()`` at batch 32 (``--batch``), length 100, input 64. Every
+configuration and the ``torch.nn.LSTM`` baseline run in the same process, with the same thread count, interleaved
+round by round in a shuffled order (so drift in machine load hits all of them alike). Each reports the median time
+over ``--reps`` rounds, and the median over rounds of its time divided by ``torch.nn.LSTM``'s in the same round.
 
     python -m benchmarks.cells --threads 1 --hidden 64 256 1024 --json outputs/bench_cells.json
+    python -m benchmarks.cells --device cuda --batch 64 --hidden 256 1024 --precision 32-true bf16-mixed
+
+On CUDA the baseline is cuDNN's LSTM kernel; each step is timed between two device synchronisations. Float32 is
+true float32 on both sides (TF32 off in cuBLAS and cuDNN, unless ``--tf32``); ``bf16-mixed`` runs the step under
+``torch.autocast(dtype=torch.bfloat16)``, as ``trainer.precision=bf16-mixed`` does.
 
 JSON: ``{"<cell>[<path>]@<hidden>": {"ms": ..., "ratio_to_nn_lstm": ...}, "lstmcell_loop@<hidden>": ...}`` with
-path ``fused``/``structured``/``step``/``scan``; ``--compile`` adds ``"<cell>[structured+compile]@<hidden>"`` etc.
+path ``fused``/``structured``/``step``/``scan``; ``--compile`` adds ``"<cell>[structured+compile]@<hidden>"`` etc.;
+bf16-mixed keys end in ``/bf16-mixed`` (``"lstm[structured]@1024/bf16-mixed"``). The first printed line names
+the device, batch, reps and TF32 setting.
 Run from the repository root (``python -m benchmarks.cells``) or with seqlab installed.
 """
 
@@ -31,18 +38,30 @@ from seqlab.cells.recurrent import supported_paths
 from seqlab.registry import CELLS
 
 BATCH, LENGTH, INPUT = 32, 100, 64
+PRECISIONS = ("32-true", "bf16-mixed")
 
 
-def training_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
-    """A closure running one forward + backward of ``module`` on ``x``."""
+def training_step(module: nn.Module, x: torch.Tensor, precision: str = "32-true") -> Callable[[], None]:
+    """A closure running one forward + backward of ``module`` on ``x`` (under bf16 autocast for ``bf16-mixed``)."""
 
     def run() -> None:
         for p in module.parameters():
             p.grad = None
-        out = module(x)[0]
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+            out = module(x)[0]
         out.sum().backward()
 
     return run
+
+
+def timed_ms(run: Callable[[], None], device: torch.device) -> float:
+    """Wall time of ``run()`` in ms; on CUDA between two synchronisations, so the queued kernels are counted."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    run()
+    sync()
+    return (time.perf_counter() - start) * 1e3
 
 
 def lstmcell_loop(hidden: int) -> nn.Module:
@@ -64,22 +83,31 @@ def lstmcell_loop(hidden: int) -> nn.Module:
     return Loop()
 
 
-def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[str, tuple[float, float]]:
+def benchmark(
+    hidden: int,
+    cells: list[str],
+    reps: int,
+    compile: bool,
+    device: torch.device | None = None,
+    precision: str = "32-true",
+    batch: int = BATCH,
+) -> dict[str, tuple[float, float]]:
     """For each configuration at one hidden size: (median ms of one training step, median over rounds of its time
     divided by ``torch.nn.LSTM``'s time in the same round)."""
+    device = device or torch.device("cpu")
     torch.manual_seed(0)
-    x = torch.randn(BATCH, LENGTH, INPUT)
-    steps: dict[str, Callable[[], None]] = {
-        "nn_lstm": training_step(nn.LSTM(INPUT, hidden, batch_first=True), x),
-        "lstmcell_loop": training_step(lstmcell_loop(hidden), x),
+    x = torch.randn(batch, LENGTH, INPUT, device=device)
+    modules: dict[str, nn.Module] = {
+        "nn_lstm": nn.LSTM(INPUT, hidden, batch_first=True),
+        "lstmcell_loop": lstmcell_loop(hidden),
     }
     for cell in cells:
         for path in supported_paths(cell):
-            steps[f"{cell}[{path}]"] = training_step(Recurrent(cell, INPUT, hidden, path=path), x)
+            modules[f"{cell}[{path}]"] = Recurrent(cell, INPUT, hidden, path=path)
             if compile and path in ("structured", "step"):
-                rnn = Recurrent(cell, INPUT, hidden, path=path, compile=True)
-                steps[f"{cell}[{path}+compile]"] = training_step(rnn, x)
-    for run in steps.values():  # warm up: allocator, oneDNN primitives, compilation
+                modules[f"{cell}[{path}+compile]"] = Recurrent(cell, INPUT, hidden, path=path, compile=True)
+    steps = {name: training_step(module.to(device), x, precision) for name, module in modules.items()}
+    for run in steps.values():  # warm up: allocator, oneDNN/cuDNN primitives, compilation
         run()
         run()
     times: dict[str, list[float]] = {name: [] for name in steps}
@@ -87,9 +115,7 @@ def benchmark(hidden: int, cells: list[str], reps: int, compile: bool) -> dict[s
     for rep in range(reps):
         random.Random(rep).shuffle(order)  # no configuration always follows the same neighbour
         for name in order:
-            start = time.perf_counter()
-            steps[name]()
-            times[name].append((time.perf_counter() - start) * 1e3)
+            times[name].append(timed_ms(steps[name], device))
     base = times["nn_lstm"]
     return {
         name: (statistics.median(t), statistics.median(a / b for a, b in zip(t, base))) for name, t in times.items()
@@ -105,17 +131,33 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument(
         "--compile", action="store_true", help="also time the loop paths with compile=True ('<cell>[<path>+compile]')"
     )
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--precision", nargs="+", default=["32-true"], choices=PRECISIONS)
+    parser.add_argument("--tf32", action="store_true", help="let cuBLAS and cuDNN use TF32 for float32 (CUDA)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: CUDA is not available here")
+    # cuDNN's RNNs use TF32 by default while cuBLAS does not: without this the baseline would run in lower precision
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
+    name_of_device = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     results: dict[str, dict[str, float]] = {}
-    print(f"threads={args.threads} batch={BATCH} length={LENGTH} input={INPUT} reps={args.reps} compile={args.compile}")
-    print(f"{'configuration':<30}{'hidden':>8}{'ms':>11}{'× nn.LSTM':>11}")
-    for hidden in args.hidden:
-        for name, (ms, ratio) in benchmark(hidden, args.cells, args.reps, args.compile).items():
-            print(f"{name:<30}{hidden:>8}{ms:>11.2f}{ratio:>11.2f}", flush=True)
-            results[f"{name}@{hidden}"] = {"ms": round(ms, 3), "ratio_to_nn_lstm": round(ratio, 3)}
+    print(
+        f"device={name_of_device} threads={args.threads} batch={args.batch} length={LENGTH} input={INPUT} "
+        f"reps={args.reps} compile={args.compile} tf32={args.tf32}"
+    )
+    print(f"{'configuration':<30}{'precision':>11}{'hidden':>8}{'ms':>11}{'× nn.LSTM':>11}")
+    for precision in args.precision:
+        suffix = "" if precision == "32-true" else f"/{precision}"
+        for hidden in args.hidden:
+            figures = benchmark(hidden, args.cells, args.reps, args.compile, device, precision, args.batch)
+            for name, (ms, ratio) in figures.items():
+                print(f"{name:<30}{precision:>11}{hidden:>8}{ms:>11.2f}{ratio:>11.2f}", flush=True)
+                results[f"{name}@{hidden}{suffix}"] = {"ms": round(ms, 3), "ratio_to_nn_lstm": round(ratio, 3)}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
