@@ -1,8 +1,11 @@
 """``python -m seqlab.score ckpt_path=PATH text="..."`` — the probability of a text under a language model.
 
-Prints ``log P(y_1 … y_T) = Σ_t log P(y_t | <bos>, y_1 … y_{t-1})`` in nats and bits, the perplexity
+Prints ``log P(y_1 … y_T) = Σ_t log P(y_t | c, y_1 … y_{t-1})`` in nats and bits, the perplexity
 ``exp(-log P / T)``, and each token's log-probability. ``eos=true`` also scores the end, ``P(<eos> | y_1 … y_T)``
-(for models trained on whole lines). Works from the checkpoint alone, like ``seqlab.generate``.
+(for models trained on whole lines). ``c`` is the start context the model was trained with
+(``spec.start_context()``: ``<bos>`` for models of ``<bos> … <eos>`` examples, the document separator — ``<eos>``
+for words, ``\n``/``\n\n`` for characters — for windows and streams). Works from the checkpoint alone, like
+``seqlab.generate``.
 """
 
 from __future__ import annotations
@@ -76,9 +79,10 @@ def score(options: ScoreOptions) -> TextScore:
     if not ids:
         raise ConfigError(f"text={options.text!r} has no tokens to score")
     targets = [*ids, spec.vocab.eos_id] if options.eos else ids
-    inputs = [spec.vocab.bos_id, *targets[:-1]]
-    with torch.no_grad():
-        logits = model({"inputs": torch.tensor([inputs])})["logits"][0].float()
+    context = spec.start_context()
+    inputs = [*context, *targets[:-1]]
+    with torch.no_grad():  # the logits from the context's last token on predict the targets
+        logits = model({"inputs": torch.tensor([inputs])})["logits"][0, len(context) - 1 :].float()
     log_probs = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets)[:, None]).squeeze(1)
     shown = [*tokens, "<eos>"] if options.eos else tokens
     return TextScore(shown, log_probs.tolist(), unknown=sum(i == spec.vocab.unk_id for i in ids))

@@ -128,6 +128,7 @@ def run(cfg: DictConfig) -> float | None:
     if is_rank_zero():
         if not (ckpt_path and (output_dir / "vocab.json").is_file()):  # a resume keeps the run's own vocab.json
             spec.vocab.save(output_dir / "vocab.json")
+        datamodule.save_split_report(output_dir)  # data_splits.json: split sizes, duplicates grouped, overlaps
 
     model_config = model_options(config["model"])
     try:

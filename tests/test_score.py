@@ -48,12 +48,15 @@ def test_score_prints_log_probability_bits_perplexity_and_per_token_values(run_s
     assert all(float(bit) == pytest.approx(float(nat) / math.log(2), abs=1e-3) for _, nat, bit in rows)
     assert sum(per_token) == pytest.approx(nats, abs=1e-3)
 
-    # the same numbers from the model itself: log P(y_t | <bos>, y_<t), teacher-forced
+    # the same numbers from the model itself: log P(y_t | c, y_<t), teacher-forced after the start context c the
+    # model was trained with — for character windows the paragraph separator "\n\n", never the untrained <bos>
     module = SequenceModule.from_checkpoint(lm_checkpoint)
     spec = module.model.spec
+    context = spec.start_context()
+    assert spec.vocab.decode(context) == ["\n", "\n"]
     ids = spec.encode("The cat")
     with torch.no_grad():
-        logits = module.model({"inputs": torch.tensor([[spec.vocab.bos_id, *ids[:-1]]])})["logits"][0]
+        logits = module.model({"inputs": torch.tensor([[*context, *ids[:-1]]])})["logits"][0, len(context) - 1 :]
     expected = torch.log_softmax(logits, -1)[torch.arange(7), torch.tensor(ids)]
     assert per_token == pytest.approx(expected.tolist(), abs=1e-3)
 

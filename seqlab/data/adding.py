@@ -83,9 +83,13 @@ class AddingDataModule(SeqDataModule):
         import datasets
 
         rng = np.random.default_rng(self.seed)
+        keys: dict[str, list[bytes]] = {}
         for split, count in self.sizes.items():
             columns = adding_examples(count, self.seq_len, rng)
             self.write_split(out_dir, split, datasets.Dataset.from_dict({k: list(v) for k, v in columns.items()}))
+            # an example's identity: its values and markers, exactly (the splits are drawn apart, not split)
+            keys[split] = [v.tobytes() + m.tobytes() for v, m in zip(columns["values"], columns["markers"])]
+        self.write_split_report(out_dir, keys, ())
         spec = DataSpec(
             task="regression",
             vocab=Vocabulary(SPECIALS),

@@ -9,7 +9,7 @@ import os
 import random
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +25,10 @@ from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.errors import DataError
 
 log = logging.getLogger("seqlab.data")
+
+#: bumped when what ``build`` writes changes meaning (2: duplicates grouped into one split, data_splits.json,
+#: WikiText blank lines kept, spec.start_ids), so older caches are rebuilt rather than reused
+CACHE_FORMAT = 2
 
 TASKS = ("language_model", "classification", "translation", "conditional_generation", "tagging", "regression")
 
@@ -50,6 +54,9 @@ class DataSpec:
     class_weights: list[float] | None = None
     #: real-valued features per step when ``inputs`` are float vectors ``(B, T, F)`` (0: token ids ``(B, T)``)
     input_features: int = 0
+    #: the context sampling and scoring start from (language models): ids the model saw in training before a new
+    #: document — the document separator of windows/streams; None: ``<bos>`` (examples ``<bos> … <eos>``)
+    start_ids: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -66,6 +73,10 @@ class DataSpec:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def start_context(self) -> list[int]:
+        """The ids a language model's sample or score starts from (see ``start_ids``)."""
+        return list(self.start_ids) if self.start_ids else [self.vocab.bos_id]
 
     def encode(self, text: str) -> list[int]:
         """Text → input ids (no ``<bos>``/``<eos>`` added)."""
@@ -147,7 +158,12 @@ class SeqDataModule(pl.LightningDataModule):
     # -- what subclasses provide ----------------------------------------------------------------------------------
     def cache_key(self) -> dict[str, Any]:
         """Everything that changes what :meth:`build` produces. Subclasses extend it with their options."""
-        return {"datamodule": self.name, "source": source_signature(self.source), "seed": self.seed}
+        return {
+            "datamodule": self.name,
+            "source": source_signature(self.source),
+            "seed": self.seed,
+            "format": CACHE_FORMAT,
+        }
 
     def build(self, out_dir: Path) -> None:
         """Read the source and write ``out_dir/<split>`` Arrow datasets and ``out_dir/spec.json``."""
@@ -168,6 +184,37 @@ class SeqDataModule(pl.LightningDataModule):
     def write_split(self, out_dir: Path, split: str, dataset: Any) -> None:
         """Save one split's Arrow dataset into the build folder."""
         dataset.save_to_disk(str(out_dir / split))
+
+    def write_split_report(self, out_dir: Path, keys: dict[str, list[Hashable]], made: tuple[str, ...]) -> None:
+        """Save :func:`split_report` of the splits into the build folder (``keys``: normalised text per example;
+        ``made``: the splits seqlab made, see :func:`split_by_seed`)."""
+        (out_dir / SPLITS_FILE).write_text(json.dumps(split_report(keys, made)))
+
+    def save_split_report(self, run_dir: Path) -> dict[str, Any]:
+        """Write ``<run_dir>/data_splits.json`` and warn in one line when val/test texts also occur in train.
+
+        A datamodule that recorded no report (a plugin's) gets the split sizes with ``null`` for the rest.
+        """
+        recorded = self.cache_path / SPLITS_FILE
+        if recorded.exists():
+            report = json.loads(recorded.read_text())
+        else:
+            sizes = {"train": "train", "val": "validation", "test": "test"}
+            report = {k: len(self.splits[s]) if s in self.splits else 0 for k, s in sizes.items()}
+            report.update(duplicates_grouped=None, val_overlap=None, test_overlap=None)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / SPLITS_FILE).write_text(json.dumps(report, indent=2) + "\n")
+        if report["val_overlap"] or report["test_overlap"]:
+            log.warning(
+                "%s: %.1f %% of the validation and %.1f %% of the test examples of %s also occur in train "
+                "(the source's own splits; see %s)",
+                self.name,
+                100 * report["val_overlap"],
+                100 * report["test_overlap"],
+                self.source,
+                run_dir / SPLITS_FILE,
+            )
+        return report
 
     def write_spec(self, out_dir: Path, spec: DataSpec) -> None:
         """Save the spec (and the vocabulary, for people reading the cache) into the build folder."""
@@ -274,6 +321,9 @@ def column_array(dataset: Any, column: str) -> np.ndarray:
 
 def source_signature(source: str) -> dict[str, Any]:
     """Identify a source's content cheaply: for local files their paths, sizes and modification times."""
+    if source.startswith("hf:") and Path(parse_hf(source)[0]).expanduser().is_dir():  # a local copy of a hub dataset
+        files = resolve_files(str(Path(parse_hf(source)[0]).expanduser()))
+        return {"source": source, "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
     if is_remote_or_builtin(source):
         return {"source": source}
     files = resolve_files(source)
@@ -397,33 +447,139 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def load_hf(source: str) -> Any:
-    """``hf:<name>[:<config>]`` → the ``DatasetDict`` from the Hugging Face hub (or its local cache)."""
-    import datasets
+#: seconds the hub may take to accept a connection before a hub source is reported as unreachable (instead of
+#: huggingface_hub's five retries with back-off, ~25 s)
+HUB_PROBE_TIMEOUT = 3.0
 
+
+def parse_hf(source: str) -> tuple[str, str | None]:
+    """``hf:<name>[:<config>]`` → ``(name, config)``; the name may be a hub id or a local copy's folder."""
     parts = source.split(":")
     if len(parts) < 2 or not parts[1]:
         raise DataError(f"data.source={source}: expected hf:<name>[:<config>]")
-    name, config = parts[1], (parts[2] if len(parts) > 2 and parts[2] else None)
+    return parts[1], (parts[2] if len(parts) > 2 and parts[2] else None)
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached now (None when it can, or when ``HF_HUB_OFFLINE`` is set and
+    the datasets cache is to be used): one TCP connection to ``HF_ENDPOINT`` within :data:`HUB_PROBE_TIMEOUT`
+    seconds, name lookup included (run in a thread, since ``getaddrinfo`` has no timeout of its own)."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return None
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+
+    def connect() -> None:
+        socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT).close()
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        pool.submit(connect).result(timeout=HUB_PROBE_TIMEOUT + 0.5)
+    except FutureTimeout:
+        return f"{constants.ENDPOINT} did not answer within {HUB_PROBE_TIMEOUT:g} s"
+    except OSError as err:
+        return f"{constants.ENDPOINT}: {err.strerror or err}"
+    finally:
+        pool.shutdown(wait=False)
+    return None
+
+
+def load_hf(source: str) -> Any:
+    """``hf:<name>[:<config>]`` → the ``DatasetDict`` from the Hugging Face hub, its local cache, or a local copy.
+
+    ``name`` is a hub id (``Salesforce/wikitext``) or the folder of a local copy laid out as on the hub (a clone of
+    the dataset repository: ``<config>/<split>-*.parquet``, or the config's folder itself); both go through
+    ``datasets.load_dataset``. When the hub cannot be reached the source fails within seconds (not after
+    huggingface_hub's retries), saying how to use a local copy.
+    """
+    import datasets
+
+    name, config = parse_hf(source)
+    local = Path(name).expanduser().is_dir()
+    if not local:
+        reason = hub_unreachable()
+        if reason:
+            copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
+            raise DataError(
+                f"data.source={source}: cannot reach the Hugging Face hub ({reason}); download the dataset "
+                f"where there is network (git clone https://huggingface.co/datasets/{name}) and set "
+                f"data.source={copy}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
+            )
+    if local:  # a copy of the hub repository keeps each config's files in a folder named after it
+        folder = Path(name).expanduser()
+        name, config = (str(folder / config), None) if config and (folder / config).is_dir() else (str(folder), config)
     try:
         return datasets.load_dataset(name, config)
     except Exception as err:  # the hub, the network or the cache: report in one line
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"data.source={source}: cannot load from the Hugging Face hub ({reason})") from None
+        raise DataError(f"data.source={source}: cannot load with datasets.load_dataset ({reason})") from None
 
 
 #: Hugging Face split names → seqlab's
 HF_SPLITS = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation", "test": "test"}
 
 
-def split_by_seed(items: list[Any], fractions: tuple[float, ...], seed: int) -> dict[str, list[Any]]:
-    """Assign items to train/validation/test by a seeded shuffle (the same seed, the same split; order kept)."""
-    order = list(range(len(items)))
+def split_by_seed(
+    items: list[Any], fractions: tuple[float, ...], seed: int, key: Callable[[Any], Hashable] | None = None
+) -> dict[str, list[Any]]:
+    """Assign items to train/validation/test by a seeded shuffle (the same seed, the same split; order kept).
+
+    With ``key`` (the datamodule's normalised text of an item), items with equal keys — exact duplicates after
+    normalisation — form one group that goes to one split as a whole, so no validation or test example also
+    occurs in train. The groups (in order of first appearance) are shuffled and cut by ``fractions`` of their
+    count; without duplicates this is the same split as one without ``key``.
+    """
+    groups: dict[Hashable, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(key(item) if key else i, []).append(i)
+    members = list(groups.values())
+    order = list(range(len(members)))
     random.Random(seed).shuffle(order)
-    n_train = round(fractions[0] * len(items))
-    n_val = round(fractions[1] * len(items))
+    n_train = round(fractions[0] * len(members))
+    n_val = round(fractions[1] * len(members))
     cuts = {"train": order[:n_train], "validation": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
-    return {s: [items[i] for i in sorted(idx)] for s, idx in cuts.items() if idx}
+    return {
+        s: [items[i] for i in sorted(i for g in idx for i in members[g])] for s, idx in cuts.items() if idx
+    }
+
+
+#: the run file (and the cache file) that says how the splits were made and how much of val/test occurs in train
+SPLITS_FILE = "data_splits.json"
+ALL_SPLITS = ("train", "validation", "test")
+
+
+def split_report(keys: dict[str, list[Hashable]], made: tuple[str, ...] = ()) -> dict[str, Any]:
+    """How the splits look: ``{"train": N, "val": N, "test": N, "duplicates_grouped": K, "val_overlap": x,
+    "test_overlap": y}``.
+
+    ``keys`` holds each split's examples as normalised texts; ``made`` names the splits seqlab made with
+    :func:`split_by_seed` (the rest came with the source). ``K`` = examples of those splits that duplicate
+    another one there (kept in the same split as it); ``x``/``y`` = share of val/test examples whose normalised
+    text also occurs in train — 0.0 when seqlab made the splits. Empty texts (a WikiText blank line) are not
+    examples of text and count in neither share.
+    """
+    train = set(keys.get("train", []))
+
+    def overlap(split: str) -> float:
+        texts = [k for k in keys.get(split, []) if k != ""]
+        return round(sum(k in train for k in texts) / len(texts), 6) if texts else 0.0
+
+    made_keys = [k for split in made for k in keys.get(split, [])]
+    return {
+        "train": len(keys.get("train", [])),
+        "val": len(keys.get("validation", [])),
+        "test": len(keys.get("test", [])),
+        "duplicates_grouped": len(made_keys) - len(set(made_keys)),
+        "val_overlap": overlap("validation"),
+        "test_overlap": overlap("test"),
+    }
 
 
 def check_fractions(split: Any) -> tuple[float, float, float]:

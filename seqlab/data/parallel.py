@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from seqlab.data.base import (
+    ALL_SPLITS,
     HF_SPLITS,
     DataError,
     DataSpec,
@@ -106,6 +107,8 @@ class ParallelDataModule(SeqDataModule):
         self.min_freq, self.max_vocab, self.max_length = min_freq, max_vocab, max_length
         self.split_fractions = check_fractions(split)
         self.num_examples = num_examples
+        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
+        self.made_splits: tuple[str, ...] = ()
 
     def cache_key(self) -> dict[str, Any]:
         return {
@@ -122,13 +125,16 @@ class ParallelDataModule(SeqDataModule):
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read_splits(self) -> dict[str, list[Pair]]:
+        """``{split: [(where, source text, target text)]}``; where seqlab makes the splits, pairs whose source
+        sides are equal after normalisation go to one split together."""
+        self.made_splits = ()
         if self.source.startswith("builtin:"):
             if self.source != "builtin:dates":
                 raise DataError(f"data.source: unknown built-in '{self.source}'; available: builtin:dates")
             pairs = [
                 (f"{self.source}[{i}]", h, iso) for i, (h, iso) in enumerate(human_dates(self.num_examples, self.seed))
             ]
-            return split_by_seed(pairs, self.split_fractions, self.seed)
+            return self.split_pairs(pairs)
         if self.source.startswith("hf:") and is_remote_or_builtin(self.source):
             return self.read_hf()
         path = Path(self.source).expanduser()
@@ -140,7 +146,17 @@ class ParallelDataModule(SeqDataModule):
                 if split:
                     out.setdefault(split, []).extend(self.read_file(file))
             return out
-        return split_by_seed([p for f in files for p in self.read_file(f)], self.split_fractions, self.seed)
+        return self.split_pairs([p for f in files for p in self.read_file(f)])
+
+    def normalise(self, text: str) -> str:
+        """A source side as the model reads it, for finding duplicates (lower-cased with ``lowercase``)."""
+        text = text.strip()
+        return text.lower() if self.lowercase else text
+
+    def split_pairs(self, pairs: list[Pair], made: tuple[str, ...] = ALL_SPLITS) -> dict[str, list[Pair]]:
+        """:func:`split_by_seed` of pairs, those with the same normalised source side grouped."""
+        self.made_splits = made
+        return split_by_seed(pairs, self.split_fractions, self.seed, key=lambda pair: self.normalise(pair[1]))
 
     def sides(self, record: dict[str, Any]) -> tuple[Any, Any]:
         pair = record.get("translation") if isinstance(record.get("translation"), dict) else record
@@ -180,9 +196,8 @@ class ParallelDataModule(SeqDataModule):
                     self.malformed(f"{self.source}[{split}][{i}]", "a side is missing", "records")
             out[HF_SPLITS[split]] = pairs
         if "validation" not in out and "train" in out:
-            out = split_by_seed(out["train"], self.split_fractions, self.seed) | (
-                {"test": out["test"]} if "test" in out else {}
-            )
+            made = ("train", "validation") if "test" in out else ALL_SPLITS
+            out = self.split_pairs(out["train"], made) | ({"test": out["test"]} if "test" in out else {})
         return out
 
     # -- building -------------------------------------------------------------------------------------------------
@@ -196,6 +211,8 @@ class ParallelDataModule(SeqDataModule):
 
         splits = self.read_splits()
         required_splits(self.source, splits)
+        keys = {split: [self.normalise(p[1]) for p in pairs] for split, pairs in splits.items()}
+        self.write_split_report(out_dir, keys, self.made_splits)
         train_src = [p[1] for p in splits["train"]]
         train_tgt = [p[2] for p in splits["train"]]
         src_tok = self.make_tokenizer(self.tokenizer_kinds[0], train_src)

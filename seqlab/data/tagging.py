@@ -188,6 +188,8 @@ class TaggingDataModule(SeqDataModule):
         self.lowercase, self.min_freq, self.max_vocab, self.max_length = lowercase, min_freq, max_vocab, max_length
         self.split_fractions = check_fractions(split)
         self.num_sentences = num_sentences
+        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
+        self.made_splits: tuple[str, ...] = ()
 
     def cache_key(self) -> dict[str, Any]:
         return {
@@ -205,11 +207,14 @@ class TaggingDataModule(SeqDataModule):
             raise DataError(f"data.source: unknown built-in '{self.source}'; available: builtin:synthetic_ner")
         folder.mkdir(parents=True, exist_ok=True)
         sentences = synthetic_entity_sentences(self.num_sentences, self.seed)
-        for split, part in split_by_seed(sentences, self.split_fractions, self.seed).items():
-            write_conllu(folder / f"{split}.conllu", part)
+        for split, part in self.split_sentences([("", w, t) for w, t in sentences]).items():
+            write_conllu(folder / f"{split}.conllu", [(words, tags) for _, words, tags in part])
         return folder
 
     def read_splits(self, out_dir: Path) -> dict[str, list[Sentence]]:
+        """``{split: [(where, words, tags)]}``; where seqlab makes the splits (the generated default too),
+        sentences with the same normalised words go to one split together."""
+        self.made_splits = ()
         source = str(self.generate_builtin(out_dir / "conllu")) if self.source.startswith("builtin:") else self.source
         path = Path(source).expanduser()
         files = resolve_files(source, (".conllu", ".conll", ".txt", ".tsv", ".iob", ".bio") if path.is_dir() else ())
@@ -220,8 +225,17 @@ class TaggingDataModule(SeqDataModule):
                 if split:
                     out.setdefault(split, []).extend(self.read_file(file))
             return out
-        sentences = [s for f in files for s in self.read_file(f)]
-        return split_by_seed(sentences, self.split_fractions, self.seed)
+        return self.split_sentences([s for f in files for s in self.read_file(f)])
+
+    def normalise(self, words: list[str]) -> str:
+        """A sentence as the model reads it, for finding duplicates (lower-cased with ``lowercase``)."""
+        text = " ".join(words)
+        return text.lower() if self.lowercase else text
+
+    def split_sentences(self, sentences: list[Sentence]) -> dict[str, list[Sentence]]:
+        """:func:`split_by_seed` of sentences, those with the same normalised words grouped."""
+        self.made_splits = ("train", "validation", "test")
+        return split_by_seed(sentences, self.split_fractions, self.seed, key=lambda s: self.normalise(s[1]))
 
     def read_file(self, file: Path) -> list[Sentence]:
         conllu_format = self.format == "conllu" or (self.format == "auto" and file.suffix == ".conllu")
@@ -280,6 +294,8 @@ class TaggingDataModule(SeqDataModule):
 
         splits = self.read_splits(out_dir)
         required_splits(self.source, splits)
+        keys = {split: [self.normalise(words) for _, words, _ in rows] for split, rows in splits.items()}
+        self.write_split_report(out_dir, keys, self.made_splits)
         tokenizer = Tokenizer("word", lowercase=self.lowercase)
         cut = self.max_length or None
         words = {s: [[w.lower() if self.lowercase else w for w in ws[:cut]] for _, ws, _ in rows]

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlab.data.base import (
+    ALL_SPLITS,
     HF_SPLITS,
     DataError,
     DataSpec,
@@ -34,6 +35,15 @@ from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, build_vocabu
 MODES = ("windows", "lines", "stream")
 BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
 WIKITEXT_FILES = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
+#: the file names of WikiText/PTB-style folders: pytorch/examples' (train.txt …), WikiText's own download
+#: (wiki.train.tokens …) and Mikolov's PTB (ptb.train.txt …)
+WIKITEXT_LAYOUTS = (
+    WIKITEXT_FILES,
+    {"train": "wiki.train.tokens", "validation": "wiki.valid.tokens", "test": "wiki.test.tokens"},
+    {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"},
+)
+#: the built-in WikiText-style folder under ``cache_dir/builtin`` (versioned: v2 groups duplicate paragraphs)
+BUILTIN_WIKITEXT_FOLDER = "python_reference_wikitext_v2"
 
 
 def python_reference_text() -> str:
@@ -53,13 +63,14 @@ def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
 
     ``train.txt``/``valid.txt``/``test.txt`` hold one paragraph per line, lower-cased, punctuation split into its
     own tokens, words seen fewer than ``min_count`` times in train replaced by ``<unk>`` (as in PTB); paragraphs
-    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus.
+    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus; identical paragraphs go to
+    one split together (no validation or test line also occurs in train).
     """
     if all((folder / name).is_file() for name in WIKITEXT_FILES.values()):
         return folder
     paragraphs = [p for p in python_reference_text().split("\n\n") if p.strip()]
     lines = [" ".join(_WIKITEXT_TOKEN.findall(p.lower())) for p in paragraphs]
-    splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0)
+    splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0, key=lambda line: line)
     counts = Counter(w for line in splits["train"] for w in line.split())
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
@@ -84,14 +95,20 @@ class TextDataModule(SeqDataModule):
 
     Sources (``data.source``): ``builtin:python_reference`` (CPython's reference topics, paragraphs),
     ``builtin:python_reference_wikitext`` (the same as a WikiText-style folder written into the cache), a text
-    file, a folder or glob of text files, a folder with WikiText/PTB-style ``train.txt``/``valid.txt``/``test.txt``
-    (one sentence or paragraph per line), or ``hf:<name>[:<config>]`` (column ``data.text_column``). Sources
-    without splits are cut into paragraphs (blank-line separated) and assigned to train/validation/test by a
-    seeded shuffle with fractions ``data.split``.
+    file, a folder or glob of text files, a WikiText/PTB-style folder (``train.txt``/``valid.txt``/``test.txt``,
+    ``wiki.train.tokens`` … or ``ptb.train.txt`` …; one sentence or paragraph per line), or
+    ``hf:<name>[:<config>]`` (one row per line, column ``data.text_column``; ``<name>`` may be a local copy's
+    folder). Sources without splits are cut into paragraphs (blank-line separated) and assigned to
+    train/validation/test by a seeded shuffle with fractions ``data.split``; identical paragraphs (after
+    lower-casing with ``lowercase``, and whitespace for words) go to one split together.
 
     ``data.tokenizer``: ``char``, ``word`` (whitespace; ``lowercase``, ``min_freq``, ``max_vocab``, rarer words
     become ``<unk>``) or ``bpe`` (byte-level BPE trained on the train split, ``bpe_vocab_size`` tokens).
-    Word-level text has ``<eos>`` after every line/paragraph, as in the WikiText/PTB setups.
+    Word-level text has ``<eos>`` after every line/paragraph, blank lines of a WikiText/PTB folder or ``hf:``
+    dataset included, and keeps the corpus' own ``<unk>`` — the token streams of pytorch/examples
+    ``word_language_model`` (``line.split() + ['<eos>']`` per line). Char/BPE text has the line/paragraph
+    separator (``\n`` / ``\n\n``) after each instead. Windows and streams therefore contain the separator, and
+    sampling and scoring start from it (``spec.start_ids``); ``lines`` examples start with ``<bos>``.
 
     ``data.mode``:
 
@@ -102,7 +119,9 @@ class TextDataModule(SeqDataModule):
       ``lengths (B,)``.
     - ``stream``: each split one stream, batchified into ``batch_size`` parallel streams and cut into ``bptt``
       windows, so batch i+1 continues batch i (truncated BPTT; ``spec.stateful`` is set so the module carries the
-      recurrent state; never shuffled). Keys as in ``windows``.
+      recurrent state; never shuffled). Keys as in ``windows``. Validation and test are batchified the same way
+      into ``eval_batch_size`` streams (default 10, as pytorch/examples and Zaremba et al. 2014), and the module
+      carries the state across their windows too, reset at the start of each evaluation.
 
     >>> dm = WordTextDataModule(source="builtin:python_reference_wikitext", batch_size=4)  # doctest: +SKIP
     >>> dm.prepare_data(); dm.setup(); next(iter(dm.train_dataloader()))["inputs"].shape  # doctest: +SKIP
@@ -120,6 +139,7 @@ class TextDataModule(SeqDataModule):
         seq_len: int = 100,
         stride: int | None = None,
         bptt: int = 35,
+        eval_batch_size: int = 10,
         max_length: int | None = None,
         split: tuple[float, float, float] = (0.9, 0.05, 0.05),
         tokenizer: str | None = None,
@@ -134,12 +154,18 @@ class TextDataModule(SeqDataModule):
         self.mode = mode or self.default_mode
         if self.mode not in MODES:
             raise DataError(f"data.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
-        for option, value in (("seq_len", seq_len), ("bptt", bptt), ("bpe_vocab_size", bpe_vocab_size)):
+        for option, value in (
+            ("seq_len", seq_len),
+            ("bptt", bptt),
+            ("bpe_vocab_size", bpe_vocab_size),
+            ("eval_batch_size", eval_batch_size),
+        ):
             if value <= 0:
                 raise DataError(f"data.{option} must be positive, got {value}")
         if max_length is not None and max_length <= 0:
             raise DataError(f"data.max_length must be positive or null, got {max_length}")
         self.seq_len, self.stride, self.bptt, self.max_length = seq_len, stride or seq_len, bptt, max_length
+        self.eval_batch_size = eval_batch_size
         self.split_fractions = check_fractions(split)
         self.tokenizer_kind = tokenizer or self.default_tokenizer
         if self.tokenizer_kind not in TOKENIZER_KINDS:
@@ -148,6 +174,8 @@ class TextDataModule(SeqDataModule):
         self.min_freq, self.max_vocab = min_freq, max_vocab
         self.text_column = text_column
         self.streams: dict[str, np.ndarray] = {}
+        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
+        self.made_splits: tuple[str, ...] = ()
 
     def cache_key(self) -> dict[str, Any]:
         key = {
@@ -171,13 +199,14 @@ class TextDataModule(SeqDataModule):
     # -- reading --------------------------------------------------------------------------------------------------
     def read_splits(self) -> tuple[dict[str, list[str]], str]:
         """The source as documents per split, and the text that separates documents in a char/BPE stream."""
+        self.made_splits = ()
         if self.source.startswith("builtin:"):
             corpus = self.source.split(":", 1)[1]
             if corpus == "python_reference":
                 return self.split_documents(python_reference_text()), "\n\n"
             if corpus == "python_reference_wikitext":
-                folder = write_python_reference_wikitext(self.cache_dir / "builtin" / "python_reference_wikitext")
-                return self.read_wikitext(folder), "\n"
+                folder = write_python_reference_wikitext(self.cache_dir / "builtin" / BUILTIN_WIKITEXT_FOLDER)
+                return self.read_wikitext(folder, wikitext_layout(folder)), "\n"
             raise DataError(
                 f"data.source: unknown built-in corpus '{self.source}'; available: "
                 + ", ".join(f"builtin:{c}" for c in BUILTIN_CORPORA)
@@ -185,17 +214,17 @@ class TextDataModule(SeqDataModule):
         if self.source.startswith("hf:"):
             return self.read_hf(), "\n"
         folder = Path(self.source).expanduser()
-        if folder.is_dir() and (folder / "train.txt").is_file():
-            return self.read_wikitext(folder), "\n"
+        layout = wikitext_layout(folder) if folder.is_dir() else None
+        if layout:
+            return self.read_wikitext(folder, layout), "\n"
         text = "\n\n".join(read_text(f) for f in resolve_files(self.source))
         return self.split_documents(text), "\n\n"
 
-    def read_wikitext(self, folder: Path) -> dict[str, list[str]]:
-        """A WikiText/PTB-style folder: non-blank lines of train.txt, valid.txt and test.txt."""
+    def read_wikitext(self, folder: Path, layout: dict[str, str]) -> dict[str, list[str]]:
+        """A WikiText/PTB-style folder: every line of its train/valid/test files, blank ones included (each ends
+        in ``<eos>``, as in the published setups)."""
         return {
-            split: [line for line in read_text(folder / name).splitlines() if line.strip()]
-            for split, name in WIKITEXT_FILES.items()
-            if (folder / name).is_file()
+            split: file_lines(read_text(folder / name)) for split, name in layout.items() if (folder / name).is_file()
         }
 
     def read_hf(self) -> dict[str, list[str]]:
@@ -206,27 +235,43 @@ class TextDataModule(SeqDataModule):
                 f"data.source={self.source}: no column '{self.text_column}' (columns: "
                 f"{', '.join(first.column_names)}); set data.text_column"
             )
+        # one row per line, as the hub's WikiText (blank rows are blank lines) and PTB; a row's own newline dropped
         out = {
-            HF_SPLITS[k]: [t for t in dataset[k][self.text_column] if t and t.strip()]
+            HF_SPLITS[k]: [(t or "").rstrip("\n") for t in dataset[k][self.text_column]]
             for k in dataset
             if k in HF_SPLITS
         }
         if "validation" not in out and "train" in out:
-            out = split_by_seed(out["train"], self.split_fractions, self.seed)
+            rows = [t for t in out["train"] if t.strip()]
+            self.made_splits = ("train", "validation") if "test" in out else ALL_SPLITS
+            made = split_by_seed(rows, self.split_fractions, self.seed, key=self.normalise)
+            out = made | ({"test": out["test"]} if "test" in out else {})
         return out
 
     def split_documents(self, text: str) -> dict[str, list[str]]:
         docs = [d.strip("\n") for d in text.split("\n\n") if d.strip()]
         if not docs:
             raise DataError(f"data.source={self.source}: no text (the source is empty)")
-        return split_by_seed(docs, self.split_fractions, self.seed)
+        self.made_splits = ALL_SPLITS
+        return split_by_seed(docs, self.split_fractions, self.seed, key=self.normalise)
+
+    def normalise(self, text: str) -> str:
+        """A document as the model sees it, for finding duplicates: lower-cased with ``lowercase``; for words,
+        whitespace runs are one space (the tokenizer splits on whitespace)."""
+        text = text.lower() if self.lowercase else text
+        return " ".join(text.split()) if self.tokenizer_kind == "word" else text.strip()
 
     # -- building -------------------------------------------------------------------------------------------------
     def build(self, out_dir: Path) -> None:
         import datasets
 
         docs, separator = self.read_splits()
+        if self.mode == "lines":  # a blank line is no example of its own; in streams it is an <eos>/separator
+            docs = {split: [d for d in texts if d.strip()] for split, texts in docs.items()}
         required_splits(self.source, docs)
+        self.write_split_report(
+            out_dir, {split: [self.normalise(d) for d in texts] for split, texts in docs.items()}, self.made_splits
+        )
         if self.tokenizer_kind == "bpe":
             tokenizer = Tokenizer.train_bpe(docs["train"], self.bpe_vocab_size, self.lowercase)
         else:
@@ -262,12 +307,17 @@ class TextDataModule(SeqDataModule):
                 encoded = datasets.Dataset.from_dict({"ids": flat_ids(encoded)})
             self.write_split(out_dir, split, encoded)
         max_length = {"windows": self.seq_len, "stream": self.bptt, "lines": self.max_length}[self.mode]
+        # windows and streams never hold <bos>: their samples and scores start after a document separator instead
+        start_ids = None
+        if self.mode != "lines":
+            start_ids = [vocab.eos_id] if word_level else vocab.encode(tokenizer.tokenize(separator))
         spec = DataSpec(
             task="language_model",
             vocab=vocab,
             tokenizer=tokenizer,
             max_length=max_length,
             stateful=self.mode == "stream",
+            start_ids=start_ids,
         )
         self.write_spec(out_dir, spec)
 
@@ -287,17 +337,21 @@ class TextDataModule(SeqDataModule):
         if self.mode == "stream" and not self.streams:
             self.streams = {split: column_array(ds, "ids") for split, ds in self.splits.items()}
             for split, ids in self.streams.items():
-                if len(ids) // self.batch_size < 2:
+                option = "batch_size" if split == "train" else "eval_batch_size"
+                if len(ids) // getattr(self, option) < 2:
                     raise DataError(
                         f"data.source={self.source}: the {split} split has {len(ids)} tokens, too few for "
-                        f"data.batch_size={self.batch_size} parallel streams; lower data.batch_size"
+                        f"data.{option}={getattr(self, option)} parallel streams; lower data.{option}"
                     )
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if self.mode != "stream":
             return super()._loader(split, shuffle)
         world_size, rank = self.replica()
-        stream = StreamBatches(self.streams[split], self.batch_size, self.bptt, world_size, rank)
+        rows = self.batch_size
+        if split != "train":  # eval_batch_size is global: the processes share its rows (rounded up)
+            rows = -(-self.eval_batch_size // world_size)
+        stream = StreamBatches(self.streams[split], rows, self.bptt, world_size, rank)
         return ResumableDataLoader(stream, batch_size=None)
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -309,6 +363,18 @@ class TextDataModule(SeqDataModule):
             "targets": ids[:, 1:],
             "lengths": torch.full((ids.shape[0],), ids.shape[1] - 1, dtype=torch.long),
         }
+
+
+def file_lines(text: str) -> list[str]:
+    """The lines of a text as a file read in text mode yields them (newlines ``\n``, ``\r\n``, ``\r`` only —
+    ``str.splitlines`` would also cut at form feeds, U+2028 and the like, which a corpus may hold inside a line)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def wikitext_layout(folder: Path) -> dict[str, str] | None:
+    """The file names of a WikiText/PTB-style folder (one of :data:`WIKITEXT_LAYOUTS`), or None."""
+    return next((layout for layout in WIKITEXT_LAYOUTS if (folder / layout["train"]).is_file()), None)
 
 
 def flat_ids(dataset: Any) -> np.ndarray:

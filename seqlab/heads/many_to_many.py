@@ -131,13 +131,15 @@ class ManyToManyHead(Head):
         seed: int | None = None,
         stop_at_eos: bool = True,
     ) -> list[list[int]]:
-        """Sample continuations of ``prompt`` (token ids; ``<bos>`` when empty). Deterministic for a ``seed``."""
+        """Sample continuations of ``prompt`` (token ids), read after the data's start context
+        (``spec.start_context()``: the document separator a windows/stream model was trained on, or ``<bos>``), so
+        the model starts from a state it saw in training. Deterministic for a ``seed``."""
         if not self.language_model:
             raise ValueError("only language models generate")
         device = next(model.parameters()).device
         generator = seeded_generator(device, seed)
         spec = model.spec
-        prompt = list(prompt) if prompt else [spec.vocab.bos_id]
+        prompt = [*spec.start_context(), *(prompt or [])]
         inputs = torch.tensor([prompt] * num_samples, device=device)
         encoded, state = model.encode(inputs, None, None)
 

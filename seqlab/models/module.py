@@ -24,7 +24,10 @@ class SequenceModule(pl.LightningModule):
     ``model_config`` holds the model's constructor options (plain data) so a checkpoint rebuilds the model alone;
     ``optimizer`` / ``scheduler`` are Hydra ``_partial_`` configs (``scheduler`` may be None).
     With a stateful data spec (truncated BPTT), the final state of each training batch, detached, is the
-    initial state of the next; it is reset at each epoch start.
+    initial state of the next; it is reset at each epoch start. Validation and test carry the state the same way
+    across the consecutive windows of their split, reset at the start of each evaluation — the protocol of
+    Zaremba et al. 2014 and pytorch/examples ``word_language_model``, so a stream's perplexity is comparable with
+    theirs. The evaluation carry is its own, so a validation in the middle of an epoch leaves training's intact.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class SequenceModule(pl.LightningModule):
         self.val_metrics = nn.ModuleDict(head.make_metrics())
         self.test_metrics = nn.ModuleDict(head.make_metrics())
         self._carry: Any = None
+        self._eval_carry: Any = None
         self.plateau: Any = None  # a ReduceLROnPlateau scheduler, stepped in on_validation_epoch_end
         #: set by :class:`~seqlab.callbacks.reliability.NonFiniteGuard`; None means no guard
         self.nonfinite_guard: Any = None
@@ -72,19 +76,36 @@ class SequenceModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._carry = None
 
+    def on_validation_epoch_start(self) -> None:
+        self._eval_carry = None
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_carry = None
+
+    def _carried(self, carry: Any, batch: dict[str, Tensor]) -> Any:
+        """The state to start ``batch`` from: the carried one for a stateful spec, else None (zeros)."""
+        if not self.spec.stateful or carry is None:
+            return None
+        if carry[0].shape[1] != batch["inputs"].shape[0]:
+            return None  # a batch with another number of rows starts fresh streams
+        return carry
+
+    def _final_state(self, out: dict[str, Any]) -> Any:
+        """The batch's final state, detached (truncated BPTT), to carry into the next batch; None if not stateful."""
+        if not self.spec.stateful or out.get("state") is None:
+            return None
+        return tuple(s.detach() for s in out["state"])
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        state = self._carry if self.spec.stateful else None
-        if state is not None and state[0].shape[1] != batch["inputs"].shape[0]:
-            state = None  # a shorter last batch starts fresh streams
-        out = self.model(batch, state)
-        if self.spec.stateful and out.get("state") is not None:
-            self._carry = tuple(s.detach() for s in out["state"])
+        out = self.model(batch, self._carried(self._carry, batch))
+        self._carry = self._final_state(out)
         loss = self.model.head.loss(out, batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["inputs"].shape[0])
         return loss
 
     def _eval_step(self, batch: dict[str, Tensor], metrics: nn.ModuleDict) -> None:
-        out = self.model(batch)
+        out = self.model(batch, self._carried(self._eval_carry, batch))
+        self._eval_carry = self._final_state(out)
         self.model.head.update_metrics(metrics, out, batch)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

@@ -7,7 +7,7 @@ import torch
 from data_helpers import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
-from seqlab.data.text import CharTextDataModule, WordTextDataModule
+from seqlab.data.text import BUILTIN_WIKITEXT_FOLDER, CharTextDataModule, WordTextDataModule
 
 
 def test_text_char_default_loads_windows_of_the_python_reference(cache_dir):
@@ -20,7 +20,7 @@ def test_text_char_default_loads_windows_of_the_python_reference(cache_dir):
 
 def test_text_word_default_is_a_wikitext_style_stream_for_truncated_bptt(cache_dir):
     dm = prepared(WordTextDataModule, cache_dir, source="builtin:python_reference_wikitext", batch_size=4)
-    folder = cache_dir / "builtin" / "python_reference_wikitext"
+    folder = cache_dir / "builtin" / BUILTIN_WIKITEXT_FOLDER
     lines = (folder / "train.txt").read_text().splitlines()
     assert {"train.txt", "valid.txt", "test.txt"} <= set(cache_entries(folder))
     assert lines[0] == lines[0].lower() and any("<unk>" in line for line in lines)
@@ -37,7 +37,7 @@ def test_wikitext_folder_lines_get_eos_and_lines_mode_pads_bos_eos_examples(tmp_
     folder.mkdir()
     for name, text in {"train.txt": "the cat sat\na dog ran far away\n", "valid.txt": "the dog sat\n"}.items():
         (folder / name).write_text(text)
-    stream = prepared(WordTextDataModule, tmp_path / "c", source=str(folder), batch_size=1, bptt=20)
+    stream = prepared(WordTextDataModule, tmp_path / "c", source=str(folder), batch_size=1, eval_batch_size=1, bptt=20)
     ids = stream.streams["train"].tolist()
     assert stream.spec.vocab.decode(ids) == "the cat sat <eos> a dog ran far away <eos>".split()
     lines = prepared(WordTextDataModule, tmp_path / "c", source=str(folder), batch_size=2, mode="lines")
