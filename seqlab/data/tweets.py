@@ -44,6 +44,8 @@ _EMOJI = re.compile(
     "\U0001f900-\U0001f9ff\U0001fa70-\U0001faff\u2600-\u27bf]\ufe0f?"
 )
 _TOKEN = re.compile(r"<url>|<user>|<emoji>|\w+(?:'\w+)?|[^\w\s]")
+_INTEGER = re.compile(r"[+-]?\d+")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
 class TweetNormalizer:
@@ -158,9 +160,11 @@ class TweetsDataModule(SeqDataModule):
     named ``train``/``valid``/``test`` give the splits; otherwise all rows are split by ``data.split``), a glob,
     or ``hf:<name>[:<config>]`` such as ``hf:tweet_eval:sentiment`` (columns ``text``, ``label`` 0/1/2).
 
-    Columns ``data.text_column`` / ``data.label_column``. Labels are class names, or integer ids into
-    ``data.classes`` (for ``hf:`` datasets with class labels, their names are used). ``data.classes: null`` takes the
-    sorted distinct labels. Text is cleaned by :class:`TweetNormalizer` and split into words (or ``char``/``bpe``).
+    Columns ``data.text_column`` / ``data.label_column``. Labels are class names — numbers too (star ratings 1–5
+    are five classes ``"1"``..``"5"``) — unless ``data.label_ids=true`` says they are integer ids into
+    ``data.classes`` (``hf:`` datasets with ``ClassLabel`` features say so themselves; their names are used).
+    ``data.classes: null`` takes the distinct labels, sorted (by value where they are numbers).
+    Text is cleaned by :class:`TweetNormalizer` and split into words (or ``char``/``bpe``).
     ``data.class_weights=balanced`` puts ``n / (C * n_c)`` per class (training counts) into ``spec.class_weights``.
 
     Batches: ``inputs (B, T)``, ``lengths (B,)``, ``targets (B,)``.
@@ -189,6 +193,7 @@ class TweetsDataModule(SeqDataModule):
         max_length: int | None = 100,
         split: tuple[float, float, float] = (0.8, 0.1, 0.1),
         num_examples: int = 8000,
+        label_ids: bool = False,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
@@ -204,12 +209,14 @@ class TweetsDataModule(SeqDataModule):
         self.min_freq, self.max_vocab, self.max_length = min_freq, max_vocab, max_length
         self.split_fractions = check_fractions(split)
         self.num_examples = num_examples
+        self.use_label_ids = bool(label_ids)
 
     def cache_key(self) -> dict[str, Any]:
         return {
             **super().cache_key(),
             "columns": [self.text_column, self.label_column],
             "classes": self.classes,
+            "label_ids": self.use_label_ids,
             "class_weights": self.class_weights,
             "normalizer": self.normalizer.options(),
             "tokenizer": [self.tokenizer_kind, self.bpe_vocab_size if self.tokenizer_kind == "bpe" else None],
@@ -276,8 +283,9 @@ class TweetsDataModule(SeqDataModule):
                     )
             names = getattr(part.features[self.label_column], "names", None) or names
             out[HF_SPLITS[split]] = [
-                (f"{self.source}[{split}][{i}]", str(t), label)
+                (where, str(t), self.class_label(label, names, where) if names else label)
                 for i, (t, label) in enumerate(zip(part[self.text_column], part[self.label_column]))
+                for where in (f"{self.source}[{split}][{i}]",)
             ]
         if "validation" not in out and "train" in out:
             out = split_by_seed(out["train"], self.split_fractions, self.seed) | {
@@ -285,33 +293,65 @@ class TweetsDataModule(SeqDataModule):
             }
         return out, names
 
-    def label_ids(self, rows: dict[str, list[tuple[str, str, Any]]], declared: list[str] | None) -> list[str]:
-        """The class list: ``data.classes``, else the source's, else the sorted distinct labels (names or ids)."""
+    def class_label(self, label: Any, names: list[str], where: str) -> str:
+        """A hub ``ClassLabel`` id → its name (the dataset's features say its integers are ids)."""
+        return names[self.label_id_of(str(label).strip(), where, len(names))]
+
+    def class_names(self, rows: dict[str, list[tuple[str, str, Any]]], declared: list[str] | None) -> list[str]:
+        """The class list: ``data.classes``, else the source's, else the distinct labels.
+
+        Labels are class names, numbers included (1–5 stars are five classes ``"1"``..``"5"``, sorted by value),
+        unless ``data.label_ids=true`` says they are ids ``0..C-1`` (then the classes are ``"0"``..``"max"``).
+        Numbers mixed with words (``0``, ``1``, ``negative``, ``positive``) are refused: they are ambiguous.
+        """
         if self.classes:
             return self.classes
         if declared:
             return list(declared)
-        labels = {str(label).strip() for split_rows in rows.values() for _, _, label in split_rows}
+        labels: dict[str, str] = {}
+        for split_rows in rows.values():
+            for where, _, label in split_rows:
+                labels.setdefault(str(label).strip(), where)
         if not labels:
             raise DataError(f"data.source={self.source}: no labelled examples")
-        if all(label.lstrip("-").isdigit() for label in labels):
-            return [str(i) for i in range(max(int(label) for label in labels) + 1)]
-        return sorted(labels)
+        if self.use_label_ids:
+            return [str(i) for i in range(max(self.label_id_of(text, where) for text, where in labels.items()) + 1)]
+        numbers = sorted((t for t in labels if _NUMBER.fullmatch(t)), key=float)
+        words = sorted(t for t in labels if not _NUMBER.fullmatch(t))
+        if numbers and words:
+            raise DataError(
+                f"data.source={self.source}: labels mix numbers ({', '.join(numbers[:3])}, e.g. "
+                f"{labels[numbers[0]]}) and names ({', '.join(words[:3])}, e.g. {labels[words[0]]}); use one "
+                "kind, or list the classes in data.classes"
+            )
+        return numbers or words
+
+    def label_id_of(self, text: str, where: str, num_classes: int | None = None) -> int:
+        """``text`` as a class id (``data.label_ids=true``): an integer in ``0..num_classes-1``."""
+        if not _INTEGER.fullmatch(text) or int(text) < 0 or (num_classes is not None and int(text) >= num_classes):
+            limit = f"0..{num_classes - 1}" if num_classes is not None else "0 or above"
+            raise DataError(f"{where}: label '{text}' is not a class id in {limit} (data.label_ids=true)")
+        return int(text)
 
     def label_id(self, label: Any, classes: list[str], index: dict[str, int], where: str) -> int:
         text = str(label).strip()
+        if self.use_label_ids:
+            return self.label_id_of(text, where, len(classes))
         if text in index:
             return index[text]
-        if text.lstrip("-").isdigit() and 0 <= int(text) < len(classes):
-            return int(text)
-        raise DataError(f"{where}: label '{text}' is not one of the classes {classes}; fix the file or data.classes")
+        hint = ""
+        if _INTEGER.fullmatch(text) and 0 <= int(text) < len(classes):
+            hint = " (if the labels are ids into data.classes, set data.label_ids=true)"
+        raise DataError(
+            f"{where}: label '{text}' is not one of the classes {classes}; fix the file or data.classes{hint}"
+        )
 
     # -- building -------------------------------------------------------------------------------------------------
     def build(self, out_dir: Path) -> None:
         import datasets
 
         rows, declared = self.read_splits()
-        classes = self.label_ids(rows, declared)
+        classes = self.class_names(rows, declared)
         index = {c: i for i, c in enumerate(classes)}
         examples: dict[str, dict[str, list]] = {}
         for split, split_rows in rows.items():

@@ -103,3 +103,62 @@ def test_a_text_source_behind_a_symlink_loop_puts_each_paragraph_in_one_split(tm
     texts = {split: [dm.spec.decode(row) for row in ds["ids"]] for split, ds in dm.splits.items()}
     everything = [t for split_texts in texts.values() for t in split_texts]
     assert len(everything) == len(set(everything)) == 60
+
+
+# -- numeric labels --------------------------------------------------------------------------------------------------
+
+
+SPELLED = {"-1": "minus one", "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}
+
+
+def labelled_csv(path: Path, labels: list[str]) -> Path:
+    """A CSV whose texts spell their label out in words (``zero review 7,0``), so a prepared example shows its true
+    label (its text up to ``review``)."""
+    rows = (f"{SPELLED.get(label, label)} review {i},{label}\n" for i, label in enumerate(labels))
+    path.write_text("text,label\n" + "".join(rows))
+    return path
+
+
+def class_of_each_row(dm: TweetsDataModule) -> set[tuple[str, str]]:
+    """``(spelled label, class name)`` of every prepared example, decoded back."""
+    return {
+        (dm.spec.decode(row["ids"]).split(" review")[0], dm.spec.classes[int(row["label"])])
+        for ds in dm.splits.values()
+        for row in ds
+    }
+
+
+def test_star_ratings_are_five_classes_named_by_their_number(tmp_path):
+    stars = [str(1 + i % 5) for i in range(60)]
+    dm = prepared(TweetsDataModule, tmp_path / "c", source=str(labelled_csv(tmp_path / "s.csv", stars)))
+    assert dm.spec.classes == ["1", "2", "3", "4", "5"] and dm.spec.num_classes == 5
+    assert class_of_each_row(dm) == {(SPELLED[s], s) for s in stars}
+
+
+def test_minus_one_zero_one_are_three_classes_sorted_by_value(tmp_path):
+    labels = [("-1", "0", "1")[i % 3] for i in range(60)]
+    dm = prepared(TweetsDataModule, tmp_path / "c", source=str(labelled_csv(tmp_path / "s.csv", labels)))
+    assert dm.spec.classes == ["-1", "0", "1"]
+    assert class_of_each_row(dm) == {(SPELLED[s], s) for s in labels}
+
+
+def test_numbers_mixed_with_names_are_refused_in_one_line(tmp_path):
+    labels = [("0", "1", "negative", "positive")[i % 4] for i in range(60)]
+    source = str(labelled_csv(tmp_path / "s.csv", labels))
+    with pytest.raises(DataError, match=r"labels mix numbers \(0, 1, e\.g\. .*s\.csv:\d+\) and names \(negative, positive, e\.g\. "):
+        prepared(TweetsDataModule, tmp_path / "c", source=source)
+
+
+def test_label_ids_true_reads_integers_as_ids_into_the_classes(tmp_path):
+    labels = [str(i % 3) for i in range(60)]
+    source = str(labelled_csv(tmp_path / "s.csv", labels))
+    named = ["negative", "neutral", "positive"]
+    dm = prepared(TweetsDataModule, tmp_path / "c", source=source, classes=named, label_ids=True)
+    assert class_of_each_row(dm) == {(SPELLED[s], named[int(s)]) for s in labels}
+    dm = prepared(TweetsDataModule, tmp_path / "c", source=source, label_ids=True)
+    assert dm.spec.classes == ["0", "1", "2"]
+    with pytest.raises(DataError, match=r"s\.csv:\d+: label '\d' is not one of .* set data\.label_ids=true"):
+        prepared(TweetsDataModule, tmp_path / "c", source=source, classes=named)
+    labelled_csv(tmp_path / "bad.csv", labels[:-1] + ["-1"])
+    with pytest.raises(DataError, match=r"bad\.csv:61: label '-1' is not a class id in 0\.\.2 \(data\.label_ids=true"):
+        prepared(TweetsDataModule, tmp_path / "c", source=str(tmp_path / "bad.csv"), classes=named, label_ids=True)

@@ -80,7 +80,13 @@ def test_tweet_eval_layout_with_integer_labels_and_split_files(tmp_path):
     for split, n in (("train", 20), ("valid", 6), ("test", 6)):
         lines = [json.dumps({"text": f"tweet {i}", "label": i % 3}) for i in range(n)]
         (tmp_path / f"{split}.jsonl").write_text("\n".join(lines + ["{not json"]) + "\n")
-    dm = prepared(TweetsDataModule, tmp_path / "c", source=str(tmp_path), classes=["negative", "neutral", "positive"])
+    dm = prepared(
+        TweetsDataModule,
+        tmp_path / "c",
+        source=str(tmp_path),
+        classes=["negative", "neutral", "positive"],
+        label_ids=True,
+    )
     assert {k: len(v) for k, v in dm.splits.items()} == {"train": 20, "validation": 6, "test": 6}
     assert dm.skipped == 3 and sorted(set(np.asarray(dm.splits["train"]["label"]).tolist())) == [0, 1, 2]
 
