@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import random
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -232,30 +236,23 @@ class SeqDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         """Build the cache once (rank 0). A build is written to a temporary folder and renamed when complete."""
         target = self.cache_path
-        if (target / "spec.json").exists():
+        if cache_complete(target):
             return
         import datasets
 
         datasets.disable_progress_bars()
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        remove_stale_builds(target.parent)
+        tmp = make_build_dir(target)
         self.skipped = 0
         try:
             self.build(tmp)
-            (tmp / "skipped.json").write_text(json.dumps({"skipped": self.skipped, "what": self._skipped_what}))
-            os.replace(tmp, target) if not target.exists() else shutil.rmtree(tmp)
+            skipped = {"skipped": self.skipped, "what": self._skipped_what, "first": self._first_skipped}
+            (tmp / SKIPPED_FILE).write_text(json.dumps(skipped, ensure_ascii=False), encoding="utf-8")
+            publish_dir(tmp, target, cache_complete)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        if self.skipped:
-            log.warning(
-                "%s: skipped %d malformed %s in %s (first: %s); data.strict=true makes this an error",
-                self.name,
-                self.skipped,
-                self._skipped_what,
-                self.source,
-                self._first_skipped,
-            )
 
     def setup(self, stage: str | None = None) -> None:
         if self._spec is not None:
@@ -267,7 +264,18 @@ class SeqDataModule(pl.LightningDataModule):
         if not (path / "spec.json").exists():
             self.prepare_data()
         self._spec = DataSpec.from_dict(json.loads((path / "spec.json").read_text(encoding="utf-8")))
-        self.skipped = json.loads((path / "skipped.json").read_text())["skipped"]
+        skipped = json.loads((path / SKIPPED_FILE).read_text(encoding="utf-8"))
+        self.skipped, self._skipped_what = skipped["skipped"], skipped["what"]
+        self._first_skipped = skipped.get("first", "")
+        if self.skipped and self.replica()[1] == 0:  # every run that uses the cache says what it lacks, once
+            log.warning(
+                "%s: skipped %d malformed %s in %s (first: %s); data.strict=true makes this an error",
+                self.name,
+                self.skipped,
+                self._skipped_what,
+                self.source,
+                self._first_skipped,
+            )
         for split in ("train", "validation", "test"):
             if (path / split).exists():
                 self.splits[split] = datasets.load_from_disk(str(path / split)).with_format("numpy")
@@ -312,6 +320,77 @@ class SeqDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test" if "test" in self.splits else "validation", shuffle=False)
+
+
+#: the cache file with the count of malformed examples skipped by the build (and the first one), for every run to report
+SKIPPED_FILE = "skipped.json"
+#: a build folder older than this is removed even when its builder cannot be checked (another host, a reused pid)
+STALE_BUILD_HOURS = 24
+_BUILD_DIR = re.compile(r"^\.(?P<name>.+)\.build-(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]+$")
+#: build folders of seqlab versions before the pid was in the name (``tempfile.mkdtemp``): removed by age only
+_LEGACY_BUILD_DIR = re.compile(r"^\.[\w]+-[0-9a-f]{16}-[a-z0-9_]{8}$")
+
+
+def cache_complete(path: Path) -> bool:
+    """Whether ``path`` is a finished cache (the last files a build writes are there)."""
+    return (path / "spec.json").is_file() and (path / SKIPPED_FILE).is_file()
+
+
+def make_build_dir(target: Path) -> Path:
+    """A fresh folder next to ``target`` to build into, named after this host and process, so a later run can tell
+    the folder of a killed build (its process is gone) from one still being written."""
+    prefix = f".{target.name}.build-{socket.gethostname()}-{os.getpid()}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+
+
+def remove_stale_builds(folder: Path) -> None:
+    """Remove build folders in ``folder`` left by killed builds: this host's whose process is gone, and any older
+    than :data:`STALE_BUILD_HOURS` (another host's, or one whose pid was reused)."""
+    host = socket.gethostname()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        found = _BUILD_DIR.match(entry.name)
+        if not found and not _LEGACY_BUILD_DIR.match(entry.name):
+            continue
+        try:
+            age_h = (time.time() - entry.stat(follow_symlinks=False).st_mtime) / 3600
+        except OSError:
+            continue
+        dead = found is not None and found["host"] == host and not process_alive(int(found["pid"]))
+        if dead or age_h > STALE_BUILD_HOURS:
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's process
+        return True
+    return True
+
+
+def publish_dir(tmp: Path, target: Path, complete: Callable[[Path], bool]) -> bool:
+    """Move the finished build ``tmp`` to ``target`` atomically; True if this build was published.
+
+    Two builders may finish together: ``rename`` is atomic, so exactly one wins; the loser's rename fails with
+    ``ENOTEMPTY``/``EEXIST`` because the winner's complete folder is there — it drops its own copy and uses that one.
+    """
+    try:
+        os.rename(tmp, target)
+        return True
+    except OSError as err:
+        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not complete(target):
+        raise DataError(f"{target}: an incomplete folder is in the way of the finished build; remove it")
+    return False
 
 
 def column_array(dataset: Any, column: str) -> np.ndarray:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,10 @@ from seqlab.data.base import (
     check_fractions,
     column_array,
     load_hf,
+    make_build_dir,
+    publish_dir,
     read_text,
+    remove_stale_builds,
     required_splits,
     resolve_files,
     split_by_seed,
@@ -73,17 +74,15 @@ def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
     splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0, key=lambda line: line)
     counts = Counter(w for line in splits["train"] for w in line.split())
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    remove_stale_builds(folder.parent)
+    tmp = make_build_dir(folder)
     try:
         for split, name in WIKITEXT_FILES.items():
             text = "\n".join(
                 " ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in splits[split]
             )
             (tmp / name).write_text(text + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, folder)
+        publish_dir(tmp, folder, lambda done: all((done / name).is_file() for name in WIKITEXT_FILES.values()))
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -3,12 +3,18 @@ labels, concurrent and killed cache builds (real processes, real signals), and t
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from data_helpers import prepared
+from data_helpers import cache_entries, prepared
 
 from seqlab.data.base import DataError, resolve_files
 from seqlab.data.parallel import ParallelDataModule
@@ -145,7 +151,8 @@ def test_minus_one_zero_one_are_three_classes_sorted_by_value(tmp_path):
 def test_numbers_mixed_with_names_are_refused_in_one_line(tmp_path):
     labels = [("0", "1", "negative", "positive")[i % 4] for i in range(60)]
     source = str(labelled_csv(tmp_path / "s.csv", labels))
-    with pytest.raises(DataError, match=r"labels mix numbers \(0, 1, e\.g\. .*s\.csv:\d+\) and names \(negative, positive, e\.g\. "):
+    mixed = r"labels mix numbers \(0, 1, e\.g\. .*s\.csv:\d+\) and names \(negative, positive, e\.g\. "
+    with pytest.raises(DataError, match=mixed):
         prepared(TweetsDataModule, tmp_path / "c", source=source)
 
 
@@ -162,3 +169,98 @@ def test_label_ids_true_reads_integers_as_ids_into_the_classes(tmp_path):
     labelled_csv(tmp_path / "bad.csv", labels[:-1] + ["-1"])
     with pytest.raises(DataError, match=r"bad\.csv:61: label '-1' is not a class id in 0\.\.2 \(data\.label_ids=true"):
         prepared(TweetsDataModule, tmp_path / "c", source=str(tmp_path / "bad.csv"), classes=named, label_ids=True)
+
+
+# -- the cache: concurrent builders, killed builders, the malformed count ---------------------------------------------
+
+#: a builder process: ``CharTextDataModule`` whose ``build`` ends at a controlled point — a barrier all ``n``
+#: builders reach before any of them publishes (so they finish together), or a sleep to be killed in
+BUILDER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from seqlab.data.text import CharTextDataModule
+
+    source, cache, gate, me, n, then = sys.argv[1:7]
+
+    class Builder(CharTextDataModule):
+        def build(self, out_dir):
+            super().build(out_dir)
+            (Path(gate) / me).touch()
+            if then == "sleep":
+                time.sleep(120)
+            deadline = time.time() + 60
+            while len(list(Path(gate).iterdir())) < int(n) and time.time() < deadline:
+                time.sleep(0.0005)
+
+    dm = Builder(source=source, cache_dir=cache, mode="lines", batch_size=4)
+    dm.prepare_data()
+    dm.setup("fit")
+    print(json.dumps({split: len(ds) for split, ds in dm.splits.items()}))
+    """
+)
+
+
+def builder(source: Path, cache: Path, gate: Path, me: str, n: int, then: str = "publish") -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    args = [sys.executable, "-c", BUILDER, str(source), str(cache), str(gate), me, str(n), then]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def paragraphs_file(path: Path, count: int = 60) -> Path:
+    path.write_text("\n\n".join(f"paragraph number {i} of the corpus" for i in range(count)))
+    return path
+
+
+@pytest.mark.e2e
+def test_two_builders_finishing_together_both_succeed_on_one_complete_cache(tmp_path):
+    source = paragraphs_file(tmp_path / "corpus.txt")
+    for attempt in range(4):
+        cache, gate = tmp_path / f"cache{attempt}", tmp_path / f"gate{attempt}"
+        gate.mkdir()
+        procs = [builder(source, cache, gate, str(i), 2) for i in range(2)]
+        outputs = [p.communicate(timeout=240) for p in procs]
+        for proc, (_, err) in zip(procs, outputs):
+            assert proc.returncode == 0, err[-2000:]
+        sizes = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        assert sizes[0] == sizes[1] and sum(sizes[0].values()) == 60
+        entries = cache_entries(cache)
+        assert len(entries) == 1 and entries[0].startswith("text_char-"), entries  # the loser's copy is gone
+
+
+@pytest.mark.e2e
+def test_a_killed_builder_leaves_a_folder_the_next_run_removes(tmp_path):
+    source, cache, gate = paragraphs_file(tmp_path / "corpus.txt"), tmp_path / "cache", tmp_path / "gate"
+    gate.mkdir()
+    proc = builder(source, cache, gate, "killed", 1, then="sleep")
+    deadline = time.time() + 120
+    while not (gate / "killed").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = cache_entries(cache)
+    assert len(left) == 1 and f".build-{socket.gethostname()}-{proc.pid}-" in left[0], left
+    # another host's build folder: kept while fresh, removed once older than STALE_BUILD_HOURS
+    fresh, old = cache / ".text_char-x.build-elsewhere-1-abc", cache / ".text_char-y.build-elsewhere-2-abc"
+    fresh.mkdir()
+    old.mkdir()
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    from seqlab.data.text import CharTextDataModule
+
+    dm = prepared(CharTextDataModule, cache, source=str(source), mode="lines", batch_size=4)
+    assert sum(len(ds) for ds in dm.splits.values()) == 60
+    assert cache_entries(cache) == sorted([fresh.name, dm.cache_path.name])
+
+
+def test_every_run_that_uses_the_cache_reports_the_malformed_lines(tmp_path, caplog):
+    rows = [f"fine text {i},{'ab'[i % 2]}" for i in range(40)] + ["no label here", "a, b, c,d"]
+    (tmp_path / "t.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    for run in range(2):  # the first run builds the cache, the second only reads it
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="seqlab.data"):
+            dm = prepared(TweetsDataModule, tmp_path / "c", source=str(tmp_path / "t.csv"))
+        warnings = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+        assert dm.skipped == 2 and len(warnings) == 1, (run, warnings)
+        assert "skipped 2 malformed lines" in warnings[0] and "t.csv:42: 1 columns, expected 2" in warnings[0]
