@@ -36,7 +36,7 @@ class IndRNNCell(Cell):
     def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = 1.0):
         number = isinstance(recurrent_max, (int, float)) and not isinstance(recurrent_max, bool)
         if not (number and math.isfinite(recurrent_max) and recurrent_max > 0):
-            raise ConfigError(f"model.cell.recurrent_max must be a positive number, got {recurrent_max!r}")
+            raise ConfigError(f"model.cell.recurrent_max={recurrent_max!r}: expected a positive number (bound on |u|)")
         self.recurrent_max = float(recurrent_max)
         super().__init__(input_size, hidden_size)
         self.u = nn.Parameter(torch.empty(hidden_size).uniform_(0.0, self.recurrent_max))

@@ -178,7 +178,7 @@ def test_coupled_lstm_peepholes_are_parameters_only_when_asked_for():
 
 def test_indrnn_recurrent_max_must_be_a_positive_number():
     for bad in (0.0, -1.0, float("nan"), float("inf"), "high", True):
-        with pytest.raises(ConfigError, match="model.cell.recurrent_max must be a positive number"):
+        with pytest.raises(ConfigError, match=r"model.cell.recurrent_max=.*: expected a positive number"):
             Recurrent("indrnn", 3, 4, recurrent_max=bad)
 
 
@@ -263,9 +263,21 @@ def test_variant_trains_through_the_cli(run_seqlab, tmp_path, overrides):
 
 
 @pytest.mark.e2e
-def test_forcing_the_fused_path_on_the_reset_before_gru_is_one_clear_line(run_seqlab):
-    result = run_seqlab("cell=gru", "model.cell.reset_after=false", "model.encoder.path=fused", *TINY)
-    assert result.returncode != 0
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["cell=gru", "model.cell.reset_after=false", "model.encoder.path=fused"],
+            "model.encoder.path=fused: GRUCell with reset_after=false (reset before the recurrent product) has no "
+            "fused torch.nn equivalent (its paths: auto, step)",
+        ),
+        (["cell=gru", "model.cell.reset_after=maybe"], "model.cell.reset_after='maybe': expected true or false"),
+        (["cell=indrnn", "model.cell.recurrent_max=0"], "model.cell.recurrent_max=0: expected a positive number"),
+    ],
+    ids=["fused_reset_before", "reset_after_not_bool", "recurrent_max_zero"],
+)
+def test_a_bad_cell_option_is_one_clear_line(run_seqlab, overrides, message):
+    result = run_seqlab(*overrides, *TINY)
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("seqlab: error: model.encoder.path=fused: GRUCell with reset_after=false")
+    assert result.returncode != 0 and len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"seqlab: error: {message}")
