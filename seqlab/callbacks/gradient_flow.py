@@ -202,8 +202,9 @@ class GradientFlowCallback(pl.Callback):
             self._pending = self.probe(trainer, pl_module, batch)
 
     # -- the probe ------------------------------------------------------------------------------------------------
-    def probe(self, trainer: pl.Trainer | None, pl_module: pl.LightningModule, batch: dict[str, Tensor]
-              ) -> dict[str, float]:
+    def probe(
+        self, trainer: pl.Trainer | None, pl_module: pl.LightningModule, batch: dict[str, Tensor]
+    ) -> dict[str, float]:
         """Measure both curves on ``batch`` with the module's current weights; returns the ``grad_flow/*``
         metrics and appends the curves to :attr:`history`. Parameter gradients and the RNG are left as they were."""
         model = pl_module.model
@@ -375,8 +376,9 @@ def _runner_lengths(name: str, batch: dict[str, Tensor]) -> Tensor | None:
 @contextlib.contextmanager
 def _rng_kept(device: torch.device) -> Iterator[None]:
     """Run the probe's forward (dropout, teacher forcing) without consuming the training run's random numbers."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" \
-        else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
     with torch.random.fork_rng(devices=devices):
         yield
 
@@ -417,8 +419,13 @@ def figure_for(plt: Any, label: str, history: list[tuple[int, list[float]]]) -> 
     log_grid = torch.log10(grid.clamp(min=1e-30))
     first = 0 if terminal else 1
     fig, (heat, lines) = plt.subplots(1, 2, figsize=(11, 3.8))
-    image = heat.imshow(log_grid.numpy(), aspect="auto", origin="lower", cmap="viridis",
-                        extent=(first - 0.5, first + steps - 0.5, 0, len(history)))
+    image = heat.imshow(
+        log_grid.numpy(),
+        aspect="auto",
+        origin="lower",
+        cmap="viridis",
+        extent=(first - 0.5, first + steps - 0.5, 0, len(history)),
+    )
     heat.set_xlabel(axis)
     heat.set_ylabel("recording (training step →)")
     ticks = list(range(0, len(history), max(1, len(history) // 6)))

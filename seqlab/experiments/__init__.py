@@ -4,8 +4,9 @@
   end of fit on the same data, reported as ``baseline/bow_val_accuracy`` (``tweet_sentiment``);
 - :class:`~seqlab.experiments.callbacks.AttentionMapsCallback` — attention heat maps of a few validation examples
   (``date_translation``);
-- :class:`~seqlab.experiments.callbacks.GradientHistoryCallback` — the gradient-flow callback's per-step norms as
-  JSON in the run folder (``vanishing_gradients``);
+- :class:`~seqlab.experiments.callbacks.GradientHistoryCallback` — the gradient-flow callback's curves as JSON in
+  the run folder (``vanishing_gradients``);
 - :class:`~seqlab.experiments.summary.AddingSweepSummary` — a Hydra callback that, when the adding-problem sweep ends,
-  writes the table and plots of which cells learned at which length (``vanishing_gradients``).
+  writes the table (success over seeds, MSE with a t-interval) and plots of which cells learned at which length and
+  how far back the last step's gradient reached (``vanishing_gradients``).
 """

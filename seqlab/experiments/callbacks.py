@@ -132,9 +132,11 @@ class AttentionMapsCallback(pl.Callback):
 
 
 class GradientHistoryCallback(pl.Callback):
-    """At the end of fit, write the :class:`~seqlab.callbacks.gradient_flow.GradientFlowCallback`'s recorded
-    ‖∂L/∂h_t‖ per time step as JSON: ``{"<runner>.<layer>": [{"step": training step, "norms": [per time step]}]}``
-    into ``path`` — so sweeps can compare gradient flow across runs after the processes are gone."""
+    """At the end of fit, write the :class:`~seqlab.callbacks.gradient_flow.GradientFlowCallback`'s recorded curves
+    as JSON, ``{label: [{"step": training step, "norms": [curve]}]}``, into ``path`` — so sweeps can compare gradient
+    flow across runs after the processes are gone. Labels: ``terminal/<runner>.<layer>/h`` (and ``/c``) — the
+    terminal-loss curve ‖∂L_T/∂h_{T−k}‖ over ``k = 0, 1, ...`` steps back; ``step_loss_grad/<runner>.<layer>`` —
+    ‖∂L/∂h_t‖ of the training loss over ``t``; ``terminal/inputs`` and ``step_loss_grad/inputs`` for x_t."""
 
     def __init__(self, path: str):
         self.path = Path(path)

@@ -1,4 +1,5 @@
-"""Summary of the ``vanishing_gradients`` sweep: which cells learn the adding problem at which sequence length."""
+"""Summary of the ``vanishing_gradients`` sweep: which cells learn the adding problem at which sequence length, over
+seeds, and how far back the last step's gradient reaches at initialisation and at the end of training."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.callbacks.gradient_flow import VANISHED
 from seqlab.data.adding import CONSTANT_BASELINE_MSE
+from seqlab.stats import interval
 
-#: columns of summary.csv / summary.md
-COLUMNS = ("cell", "length", "val_mse", "learned", "steps", "job")
+#: columns of summary.csv (one row per job)
+COLUMNS = ("cell", "length", "seed", "val_mse", "learned", "steps", "index_init", "index_end", "forget_bias", "job")
+#: the terminal-loss curve the summary reads (GradientHistoryCallback's JSON): h of the encoder's one layer
+TERMINAL = "terminal/encoder.layer0/h"
 
 
 def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
-    """One sweep job's folder → its row: cell, length, final ``val/mse``, learned (mse < threshold), curves."""
+    """One sweep job's folder → its row: cell, length, seed, final ``val/mse``, learned (mse < threshold), the
+    validation curve, and the terminal-loss gradient curves recorded first (initial weights) and last."""
     config = OmegaConf.load(job_dir / ".hydra" / "config.yaml")
     metrics_file = job_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
@@ -26,18 +32,29 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
     mse = None if mse is None or not math.isfinite(mse) else float(mse)
     curves = read_curves(job_dir / "csv" / "metrics.csv")
     gradients_file = job_dir / "gradient_flow" / "history.json"
-    gradients = json.loads(gradients_file.read_text()) if gradients_file.is_file() else {}
+    gradients = json.loads(gradients_file.read_text()).get(TERMINAL, []) if gradients_file.is_file() else []
     steps = max((s for s, _ in curves.get("val/mse", [])), default=0)
+    forget_bias = OmegaConf.select(config, "model.cell.forget_bias")
     return {
         "cell": str(OmegaConf.select(config, "model.cell.name")),
         "length": int(OmegaConf.select(config, "data.seq_len")),
+        "seed": int(OmegaConf.select(config, "seed")),
         "val_mse": mse,
         "learned": "failed" if mse is None else ("yes" if mse < threshold else "no"),
         "steps": steps,
+        "index_init": relative_curve(gradients[0]["norms"])[-1] if gradients else None,
+        "index_end": relative_curve(gradients[-1]["norms"])[-1] if gradients else None,
+        "forget_bias": "" if forget_bias is None else forget_bias,
         "job": job_dir.name,
         "curves": curves,
-        "gradients": gradients.get("encoder.layer0", []),
+        "gradients": gradients,
     }
+
+
+def relative_curve(norms: list[float]) -> list[float]:
+    """``G_k / G_0``: the terminal curve relative to the last step (its last point is the vanishing index for rows
+    of equal length, as in the adding problem). A curve with ``G_0 = 0`` is all zeros."""
+    return [g / norms[0] if norms[0] > 0 else 0.0 for g in norms]
 
 
 def read_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
@@ -53,111 +70,183 @@ def read_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
     return curves
 
 
+def format_index(value: float | None) -> str:
+    """A vanishing index for a table: ``0`` is said to be an underflow, not a measurement of a tiny number."""
+    if value is None:
+        return "—"
+    return "0 (" + VANISHED + ")" if value == 0 else f"{value:.1e}"
+
+
+def groups(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Rows grouped by (cell, length), in the order cells and lengths first appear, seeds sorted."""
+    grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault((row["cell"], row["length"]), []).append(row)
+    return {key: sorted(value, key=lambda r: r["seed"]) for key, value in grouped.items()}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
-    """The rows as a markdown table, plus a cell × length grid of learned / not learned."""
+    """Per cell and length: the success rate over seeds, the final val MSE as mean ± the half-width of a 95 %
+    Student-t interval over seeds, and the median over seeds of the terminal-gradient index at initialisation and
+    at the end; then a cell × length grid of success rates and one line per job."""
     lines = [
-        f"# Adding problem: which cells learn (val MSE < {threshold}; predicting 1 scores "
+        f"# Adding problem: which cells learn (success: val MSE < {threshold}; predicting 1 scores "
         f"{CONSTANT_BASELINE_MSE:.3f})",
         "",
-        "| cell | length | final val/mse | learned | steps | job |",
+        "index = ‖∂L_T/∂h_1‖ / ‖∂L_T/∂h_T‖, the last step's loss gradient at the first step relative to the last "
+        "(median over seeds; init = the first recording, before any update).",
+        "",
+        "| cell | length | success | final val MSE (mean ± 95 % t-interval) | index at init | index at end |",
         "|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        mse = "—" if row["val_mse"] is None else f"{row['val_mse']:.4f}"
-        lines.append(f"| {row['cell']} | {row['length']} | {mse} | {row['learned']} | {row['steps']} | {row['job']} |")
-    cells = sorted({r["cell"] for r in rows})
-    lengths = sorted({r["length"] for r in rows})
-    lines += ["", "| cell \\ length | " + " | ".join(str(n) for n in lengths) + " |",
-              "|---" * (len(lengths) + 1) + "|"]
+    grouped = groups(rows)
+    for (cell, length), members in grouped.items():
+        learned = sum(r["learned"] == "yes" for r in members)
+        finals = [r["val_mse"] for r in members if r["val_mse"] is not None]
+        if finals:
+            stat = interval(finals)
+            spread = f" ± {stat.half_width:.4f}" if stat.half_width is not None else ""
+            mse = f"{stat.mean:.4f}{spread} (n={stat.n})"
+        else:
+            mse = "—"
+        init = [r["index_init"] for r in members if r["index_init"] is not None]
+        end = [r["index_end"] for r in members if r["index_end"] is not None]
+        lines.append(
+            f"| {cell} | {length} | {learned}/{len(members)} | {mse} | "
+            f"{format_index(median(init) if init else None)} | {format_index(median(end) if end else None)} |"
+        )
+    cells = list(dict.fromkeys(cell for cell, _ in grouped))
+    lengths = sorted({length for _, length in grouped})
+    lines += ["", "| cell \\ length | " + " | ".join(str(n) for n in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
     for cell in cells:
         marks = []
         for length in lengths:
-            found = [r for r in rows if r["cell"] == cell and r["length"] == length]
-            marks.append(found[0]["learned"] if found else "")
+            members = grouped.get((cell, length), [])
+            marks.append(f"{sum(r['learned'] == 'yes' for r in members)}/{len(members)}" if members else "")
         lines.append(f"| {cell} | " + " | ".join(marks) + " |")
+    lines += ["", "| cell | length | seed | final val MSE | learned | steps | index at init | index at end | job |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for row in (r for members in grouped.values() for r in members):
+        mse = "—" if row["val_mse"] is None else f"{row['val_mse']:.4f}"
+        lines.append(
+            f"| {row['cell']} | {row['length']} | {row['seed']} | {mse} | {row['learned']} | {row['steps']} | "
+            f"{format_index(row['index_init'])} | {format_index(row['index_end'])} | {row['job']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(rows: list[dict[str, Any]], path: Path) -> None:
-    """Validation MSE against training steps: one panel per length, one line per cell."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _colours(plt: Any, rows: list[dict[str, Any]]) -> dict[str, str]:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    return {cell: cycle[i % len(cycle)] for i, cell in enumerate(cells)}
+
+
+def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> None:
+    """Validation MSE against training steps: one panel per length, one colour per cell, one line per seed."""
+    plt = _pyplot()
     lengths = sorted({r["length"] for r in rows})
+    colours = _colours(plt, rows)
     fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.6), squeeze=False)
     for ax, length in zip(axes[0], lengths):
+        labelled: set[str] = set()
         for row in (r for r in rows if r["length"] == length):
             points = row["curves"]["val/mse"] or row["curves"]["train/loss"]
             if points:
-                ax.plot([s for s, _ in points], [v for _, v in points], marker=".", label=row["cell"])
+                label = None if row["cell"] in labelled else row["cell"]
+                labelled.add(row["cell"])
+                ax.plot([s for s, _ in points], [v for _, v in points], color=colours[row["cell"]], alpha=0.8,
+                        linewidth=1, label=label)
         ax.axhline(CONSTANT_BASELINE_MSE, color="grey", linestyle=":", label="predict 1")
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"success < {threshold}")
         ax.set_yscale("log")
         ax.set_title(f"length {length}")
         ax.set_xlabel("training step")
         ax.set_ylabel("val MSE")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+#: where an exact 0 is drawn on the log axis of the gradient plot (below float32's smallest subnormal, 1.4e-45)
+ZERO_FLOOR = 1e-46
 
 
 def plot_gradients(rows: list[dict[str, Any]], path: Path) -> None:
-    """‖∂L/∂h_t‖ against the time step t: one panel per length, one colour per cell; dashed at the first recorded
-    training step (initialisation), solid at the last."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖`` against ``k``: one panel per length, one colour per
+    cell (the first seed), dashed at initialisation (the first recording), solid at the end. Exact zeros (underflow)
+    are drawn on a floor line."""
+    plt = _pyplot()
     lengths = sorted({r["length"] for r in rows})
-    fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.6), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    cells = sorted({r["cell"] for r in rows})
+    colours = _colours(plt, rows)
+    fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.8), squeeze=False)
     for ax, length in zip(axes[0], lengths):
-        for row in (r for r in rows if r["length"] == length):
+        firsts = [members[0] for (_, n), members in groups(rows).items() if n == length]
+        for row in firsts:
             if not row["gradients"]:
                 continue
-            colour = colours[cells.index(row["cell"]) % len(colours)]
-            first, last = row["gradients"][0], row["gradients"][-1]
-            steps = range(1, len(last["norms"]) + 1)
-            ax.semilogy(steps, last["norms"], color=colour, label=f"{row['cell']} (step {last['step']})")
-            if first is not last:
-                ax.semilogy(steps, first["norms"], color=colour, linestyle="--", alpha=0.6)
-        ax.set_title(f"length {length} (solid: last recording, dashed: first)")
-        ax.set_xlabel("time step t")
-        ax.set_ylabel("‖∂L/∂h_t‖")
-        ax.legend(fontsize=7)
+            colour = colours[row["cell"]]
+            for record, style in ((row["gradients"][0], "--"), (row["gradients"][-1], "-")):
+                curve = [max(v, ZERO_FLOOR) for v in relative_curve(record["norms"])]
+                label = f"{row['cell']} (end: step {record['step']})" if style == "-" else None
+                ax.semilogy(range(len(curve)), curve, color=colour, linestyle=style, linewidth=1.2, label=label)
+        ax.axhline(ZERO_FLOOR, color="grey", linewidth=0.6)
+        ax.text(0, ZERO_FLOOR * 10, "exactly 0: " + VANISHED, fontsize=6, color="grey")
+        ax.set_title(f"length {length} (dashed: init, solid: end)", fontsize=9)
+        ax.set_xlabel("k (steps back from the last step)")
+        ax.set_ylabel("‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖")
+        ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def summarise_sweep(sweep_dir: str | Path, threshold: float = 0.05) -> list[dict[str, Any]]:
+def summarise_sweep(sweep_dir: str | Path, threshold: float = 0.01) -> list[dict[str, Any]]:
     """Read every job folder of an adding-problem sweep and write into the sweep folder ``summary.md``,
-    ``summary.csv`` (``cell, length, val_mse, learned, steps, job``), ``mse_curves.png`` and
-    ``gradient_norms.png``. Returns the rows, sorted by cell and length."""
+    ``summary.csv`` (:data:`COLUMNS`), ``mse_curves.png`` and ``terminal_gradients.png``. Returns the rows, sorted
+    by cell, length and seed."""
     sweep_dir = Path(sweep_dir)
     jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra" / "config.yaml").is_file()]
-    rows = sorted((read_job(p, threshold) for p in jobs), key=lambda r: (r["cell"], r["length"]))
+    rows = [read_job(p, threshold) for p in jobs]
+    order = {cell: i for i, cell in enumerate(dict.fromkeys(r["cell"] for r in sorted(rows, key=_job_number)))}
+    rows.sort(key=lambda r: (order[r["cell"]], r["length"], r["seed"]))
     with (sweep_dir / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    table = markdown_table(rows, threshold)
-    (sweep_dir / "summary.md").write_text(table, encoding="utf-8")
+    (sweep_dir / "summary.md").write_text(markdown_table(rows, threshold), encoding="utf-8")
     if rows:
-        plot_curves(rows, sweep_dir / "mse_curves.png")
-        plot_gradients(rows, sweep_dir / "gradient_norms.png")
+        plot_curves(rows, sweep_dir / "mse_curves.png", threshold)
+        plot_gradients(rows, sweep_dir / "terminal_gradients.png")
     return rows
+
+
+def _job_number(row: dict[str, Any]) -> int:
+    """Job folders are ``<number>_<overrides>``: the sweep's own order of cells."""
+    head = row["job"].split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 class AddingSweepSummary(Callback):
     """Hydra callback (``hydra.callbacks``): when the multirun ends, :func:`summarise_sweep` its folder and print the
     table. ``threshold``: a run has learned the task when its final ``val/mse`` is below it."""
 
-    def __init__(self, threshold: float = 0.05):
+    def __init__(self, threshold: float = 0.01):
         self.threshold = threshold
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -166,4 +255,4 @@ class AddingSweepSummary(Callback):
             return
         rows = summarise_sweep(sweep_dir, self.threshold)
         print("\n" + markdown_table(rows, self.threshold) + f"\nseqlab: sweep summary written to {sweep_dir}"
-              " (summary.md, summary.csv, mse_curves.png, gradient_norms.png)", flush=True)
+              " (summary.md, summary.csv, mse_curves.png, terminal_gradients.png)", flush=True)

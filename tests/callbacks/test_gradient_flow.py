@@ -25,7 +25,10 @@ def lm_module(cell: str = "rnn_tanh", layers: int = 2, dropout: float = 0.0, **e
     torch.manual_seed(0)
     spec = DataSpec(task="language_model", vocab=VOCAB, tokenizer=Tokenizer("char"))
     config = {
-        "embedding": "learned", "embedding_dim": 5, "cell": {"name": cell}, "head": {"name": "many_to_many"},
+        "embedding": "learned",
+        "embedding_dim": 5,
+        "cell": {"name": cell},
+        "head": {"name": "many_to_many"},
         "encoder": {"hidden_size": 6, "num_layers": layers, "bidirectional": False, "dropout": dropout, **encoder},
     }
     return SequenceModule(spec, config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1})
@@ -36,7 +39,10 @@ def lm_batch(lengths: list[int], steps: int | None = None) -> dict[str, torch.Te
     steps = steps or max(lengths)
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(4, 12, (len(lengths), max(lengths) + 1), generator=g)
-    inputs, targets = torch.zeros(len(lengths), steps, dtype=torch.long), torch.zeros(len(lengths), steps, dtype=torch.long)
+    inputs, targets = (
+        torch.zeros(len(lengths), steps, dtype=torch.long),
+        torch.zeros(len(lengths), steps, dtype=torch.long),
+    )
     for b, n in enumerate(lengths):
         inputs[b, :n], targets[b, :n] = ids[b, :n], ids[b, 1 : n + 1]
     return {"inputs": inputs, "targets": targets, "lengths": torch.tensor(lengths)}
@@ -93,17 +99,27 @@ def hand_curves(module: SequenceModule, batch: dict) -> tuple[dict, dict]:
         for i, name in enumerate(("h", "c")[: len(rows[0][0][layer][0])]):
             curve = []
             for k in range(max(len(states[layer]) for states, _, _ in rows)):
-                squares = [float(final_grads[id(states[layer][-1 - k][i])].norm()) ** 2
-                           for states, _, _ in rows if len(states[layer]) > k]
+                squares = [
+                    float(final_grads[id(states[layer][-1 - k][i])].norm()) ** 2
+                    for states, _, _ in rows
+                    if len(states[layer]) > k
+                ]
                 curve.append(math.sqrt(sum(squares) / len(squares)))
             terminal[f"terminal/encoder.layer{layer}/{name}"] = curve
     return step, terminal
 
 
 def fit(module: SequenceModule, batches: list[dict], callback: pl.Callback | None, **trainer) -> pl.Trainer:
-    trainer = pl.Trainer(max_steps=len(batches), logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0,
-                         callbacks=[callback] if callback else [], **trainer)
+    trainer = pl.Trainer(
+        max_steps=len(batches),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[callback] if callback else [],
+        **trainer,
+    )
     trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
     return trainer
 
@@ -170,8 +186,9 @@ def test_vanishing_index_is_never_nan():
     grads = torch.zeros(4, 2, 3)
     grads[:, 0] = 1.0
     grads[1, 1] = 2.0
-    assert aligned_norms(grads, torch.tensor([3, 1])) == pytest.approx([math.sqrt(3 * 5 / 2), math.sqrt(3 * 1 / 2),
-                                                                       math.sqrt(3), math.sqrt(3)])
+    assert aligned_norms(grads, torch.tensor([3, 1])) == pytest.approx(
+        [math.sqrt(3 * 5 / 2), math.sqrt(3 * 1 / 2), math.sqrt(3), math.sqrt(3)]
+    )
 
 
 def test_scan_and_fused_paths_record_what_the_per_step_path_records(tmp_path):
@@ -226,8 +243,15 @@ def test_the_same_seed_gives_the_same_losses_with_the_callback_on_or_off(tmp_pat
         losses = Losses()
         callbacks = [losses] + ([GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=2)] if on else [])
         pl.seed_everything(7)
-        trainer = pl.Trainer(max_steps=6, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                             enable_model_summary=False, limit_val_batches=0, callbacks=callbacks)
+        trainer = pl.Trainer(
+            max_steps=6,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            callbacks=callbacks,
+        )
         trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
         runs.append(losses.values)
     assert len(runs[0]) == 6
@@ -239,22 +263,45 @@ def test_every_head_gets_a_finite_terminal_curve(tmp_path):
     ids = torch.tensor([[4, 5, 6, 4], [6, 4, 0, 0]])
     lengths = torch.tensor([4, 2])
     cases = [
-        (DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"]), {"name": "many_to_one"},
-         {"targets": torch.tensor([0, 1])}),
-        (DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"]),
-         {"name": "many_to_one", "pool": "attention"}, {"targets": torch.tensor([0, 1])}),
-        (DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2), {"name": "regression",
-         "pool": "mean"}, {"inputs": torch.rand(2, 4, 2), "targets": torch.tensor([0.5, 1.5])}),
-        (DataSpec("conditional_generation", vocab, Tokenizer(), classes=["x", "y"]), {"name": "one_to_many"},
-         {"condition": torch.tensor([0, 1]), "targets": torch.tensor([[5, 6, 4, 3], [4, 3, 0, 0]])}),
-        (DataSpec("translation", vocab, Tokenizer()), {"name": "seq2seq", "attention": "bahdanau"},
-         {"targets_in": torch.tensor([[2, 6, 5], [2, 4, 0]]), "targets": torch.tensor([[6, 5, 3], [4, 3, 0]]),
-          "target_lengths": torch.tensor([3, 2])}),
+        (
+            DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"]),
+            {"name": "many_to_one"},
+            {"targets": torch.tensor([0, 1])},
+        ),
+        (
+            DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"]),
+            {"name": "many_to_one", "pool": "attention"},
+            {"targets": torch.tensor([0, 1])},
+        ),
+        (
+            DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2),
+            {"name": "regression", "pool": "mean"},
+            {"inputs": torch.rand(2, 4, 2), "targets": torch.tensor([0.5, 1.5])},
+        ),
+        (
+            DataSpec("conditional_generation", vocab, Tokenizer(), classes=["x", "y"]),
+            {"name": "one_to_many"},
+            {"condition": torch.tensor([0, 1]), "targets": torch.tensor([[5, 6, 4, 3], [4, 3, 0, 0]])},
+        ),
+        (
+            DataSpec("translation", vocab, Tokenizer()),
+            {"name": "seq2seq", "attention": "bahdanau"},
+            {
+                "targets_in": torch.tensor([[2, 6, 5], [2, 4, 0]]),
+                "targets": torch.tensor([[6, 5, 3], [4, 3, 0]]),
+                "target_lengths": torch.tensor([3, 2]),
+            },
+        ),
     ]
     for spec, head, extra in cases:
         embedding = "identity" if spec.input_features else "learned"
-        config = {"embedding": embedding, "embedding_dim": 4, "cell": {"name": "gru"}, "head": head,
-                  "encoder": {"hidden_size": 5, "num_layers": 1, "bidirectional": head["name"] == "many_to_one"}}
+        config = {
+            "embedding": embedding,
+            "embedding_dim": 4,
+            "cell": {"name": "gru"},
+            "head": head,
+            "encoder": {"hidden_size": 5, "num_layers": 1, "bidirectional": head["name"] == "many_to_one"},
+        }
         module = SequenceModule(spec, config)
         batch = {"inputs": ids, "lengths": lengths, **extra}
         metrics = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)

@@ -82,28 +82,53 @@ def test_date_translation_saves_attention_heat_maps(run_seqlab, tmp_path):
     assert "val/exact_match" in json.loads((run / "metrics.json").read_text())
 
 
+@pytest.mark.e2e
 def test_vanishing_gradients_is_a_sweep_that_ends_with_a_summary(run_seqlab, tmp_path):
     result = run_seqlab("-m", "+experiment=vanishing_gradients", *QUICK, "cell=rnn_tanh,lstm", "data.seq_len=12",
-                        "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
+                        "seed=1,2", "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
                         "callbacks.gradient_flow.every_n_steps=2")
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "vanishing_gradients" / "multirun").glob("*/*")
     with (sweep / "summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [(r["cell"], r["length"]) for r in rows] == [("lstm", "12"), ("rnn_tanh", "12")]
+    assert [(r["cell"], r["length"], r["seed"]) for r in rows] == [
+        ("rnn_tanh", "12", "1"), ("rnn_tanh", "12", "2"), ("lstm", "12", "1"), ("lstm", "12", "2")]
     assert all(float(r["val_mse"]) > 0 and r["learned"] in ("yes", "no") for r in rows)
-    assert "| lstm | 12 |" in (sweep / "summary.md").read_text()
-    for name in ("mse_curves.png", "gradient_norms.png"):
+    assert [r["forget_bias"] for r in rows] == ["", "", "1.0", "1.0"]
+    assert all(0 <= float(r["index_init"]) < float("inf") for r in rows)
+    summary = (sweep / "summary.md").read_text()
+    assert "| lstm | 12 | " in summary and " (n=2) |" in summary and "| lstm | 12 | 2 |" in summary
+    for name in ("mse_curves.png", "terminal_gradients.png"):
         assert (sweep / name).read_bytes()[:4] == b"\x89PNG"
     history = json.loads(next(sweep.glob("0_*/gradient_flow/history.json")).read_text())
-    assert len(history["encoder.layer0"][0]["norms"]) == 12  # one norm per time step
+    assert [r["step"] for r in history["terminal/encoder.layer0/h"]] == [0, 1, 3]
+    assert len(history["terminal/encoder.layer0/h"][0]["norms"]) == 12  # k = 0 .. 11 steps back
 
 
-def test_the_full_vanishing_gradients_sweep_has_twelve_jobs(run_seqlab):
+def test_the_full_vanishing_gradients_sweep_is_five_cells_two_lengths_three_seeds_two_at_a_time(run_seqlab):
     result = run_seqlab("+experiment=vanishing_gradients", "--cfg", "hydra")
-    params = OmegaConf.create(result.stdout).hydra.sweeper.params
-    assert params["cell"].split(",") == ["rnn_tanh", "irnn", "lstm", "gru"]
-    assert params["data.seq_len"].split(",") == ["50", "150", "300"]
+    hydra = OmegaConf.create(result.stdout)
+    params = hydra.hydra.sweeper.params
+    assert params["cell"].split(",") == ["rnn_tanh", "rnn_relu", "irnn", "lstm", "gru"]
+    assert params["data.seq_len"].split(",") == ["50", "150"]
+    assert params["seed"].split(",") == ["1", "2", "3"]
+    assert hydra.hydra.launcher._target_.endswith("JoblibLauncher") and hydra.hydra.launcher.n_jobs == 2
+    assert hydra.hydra.callbacks.adding_summary.threshold == 0.01
+    result = run_seqlab("+experiment=vanishing_gradients", "hydra.mode=RUN", "cell=lstm", "--cfg", "job")
+    assert OmegaConf.create(result.stdout).model.cell.forget_bias == 1.0
+
+
+def test_the_sweep_summary_gives_success_over_seeds_a_t_interval_and_says_when_a_gradient_underflowed():
+    from seqlab.experiments.summary import markdown_table
+
+    def row(seed: int, mse: float, index_init: float) -> dict:
+        return {"cell": "rnn_tanh", "length": 150, "seed": seed, "val_mse": mse, "learned": "yes" if mse < 0.01 else
+                "no", "steps": 3000, "index_init": index_init, "index_end": 1e-3, "job": f"{seed}_x"}
+
+    table = markdown_table([row(1, 0.005, 0.0), row(2, 0.16, 0.0), row(3, 0.17, 1e-20)], 0.01)
+    # mean 0.11167, s = 0.09251, t(0.975, 2) = 4.303 → half-width 4.303 · 0.09251 / √3 = 0.2298
+    assert "| rnn_tanh | 150 | 1/3 | 0.1117 ± 0.2298 (n=3) | 0 (vanished below float precision) | 1.0e-03 |" in table
+    assert "| rnn_tanh | 150 | 3 | 0.1700 | no | 3000 | 1.0e-20 | 1.0e-03 | 3_x |" in table
 
 
 def test_adding_examples_mark_one_step_in_each_half_and_sum_the_marked_values():
