@@ -117,7 +117,31 @@ def seqlab_args(folder: Path, steps: int, run_dir: Path, gradient_flow: bool, de
     return args if gradient_flow else [*args, "callbacks.gradient_flow=null"]
 
 
-def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict, device: str = "cpu") -> float:
+def probe_figures(run_dir: Path) -> dict[str, float]:
+    """The gradient-flow probe's own time in a finished seqlab run, against its step time: ``probe_s`` (median of
+    its recordings after step 0, which also pays first-call costs), ``step_s`` (1 / steps_per_s of the timed steps)
+    and ``probe_cost_at_default_interval`` = probe_s / (period × step_s), period = log_every_n_steps × interval."""
+    import csv
+
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    period = config.callbacks.gradient_flow.every_n_steps or (
+        config.trainer.log_every_n_steps * config.callbacks.gradient_flow.interval)
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as f:
+        probes = [float(r["grad_flow/probe_seconds"]) for r in csv.DictReader(f)
+                  if r.get("grad_flow/probe_seconds") not in (None, "") and int(r["step"]) > 0]
+    if not probes:
+        return {}
+    step_s = 1 / json.loads((run_dir / "throughput.json").read_text())["steps_per_s"]
+    probe_s = statistics.median(probes)
+    return {"probe_s": probe_s, "step_s": step_s, "period": period,
+            "probe_cost_at_default_interval": probe_s / (period * step_s)}
+
+
+def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict, device: str = "cpu",
+             extras: dict | None = None) -> float:
+    """One side's tokens/s; for the ``seqlab`` side, :func:`probe_figures` go into ``extras``."""
     if side.startswith("plain"):
         env = {**env, **RETAIN_ENV} if side == "plain_retain" else env
         out = subprocess.run([sys.executable, __file__, "--worker", str(folder), "--steps", str(steps),
@@ -131,6 +155,8 @@ def run_side(side: str, folder: Path, steps: int, warmup: int, env: dict, device
         done = subprocess.run([sys.executable, "-m", "seqlab", *args], env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"seqlab run failed:\n{done.stderr[-3000:]}")
+        if side == "seqlab" and extras is not None:
+            extras.update(probe_figures(run_dir))
         return json.loads((run_dir / "throughput.json").read_text())["tokens_per_s"]
 
 
@@ -161,6 +187,7 @@ def main() -> None:
                              f"choose from {', '.join(sides)}")
         sides = chosen
     figures: dict[str, list[float]] = {s: [] for s in sides}
+    probes: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_corpus(Path(tmp) / "corpus")
         env["SEQLAB_CACHE_DIR"] = str(Path(tmp) / "cache")
@@ -168,7 +195,10 @@ def main() -> None:
         run_side("seqlab", folder, args.warmup + 5, min(5, args.warmup), env, args.device)
         for rep in range(args.reps):
             for side in sides:
-                figures[side].append(run_side(side, folder, args.steps, args.warmup, env, args.device))
+                extras: dict[str, float] = {}
+                figures[side].append(run_side(side, folder, args.steps, args.warmup, env, args.device, extras))
+                if extras:
+                    probes.append(extras)
             print(f"round {rep + 1}: " + "  ".join(f"{s} {figures[s][-1]:,.0f} tok/s" for s in sides), flush=True)
     median = {s: statistics.median(v) for s, v in figures.items()}
     result: dict = {f"{s}_tokens_per_s": median[s] for s in sides}
@@ -189,6 +219,12 @@ def main() -> None:
         result["gradient_flow_cost_median_round"] = statistics.median(rounds)
         print(f"gradient-flow cost {100 * result['gradient_flow_cost']:.1f} % (median of per-round costs "
               f"{100 * result['gradient_flow_cost_median_round']:.1f} %)")
+    if probes:  # timed inside each run: the probe against that run's own steps, immune to the machine's drift
+        for key in ("probe_s", "step_s", "probe_cost_at_default_interval"):
+            result[key] = statistics.median(p[key] for p in probes)
+        cost = 100 * result["probe_cost_at_default_interval"]
+        print(f"probe {1000 * result['probe_s']:.0f} ms vs step {1000 * result['step_s']:.1f} ms, every "
+              f"{probes[0]['period']:.0f} steps: {cost:.2f} % of training time")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

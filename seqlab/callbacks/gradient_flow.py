@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,7 +167,8 @@ class GradientFlowCallback(pl.Callback):
     - ``sigma_max/<layer>/W_h<gate>`` (encoder; other runners ``sigma_max/<runner>.<layer>/...``) — the largest
       singular value of each gate block of W_h (:func:`recurrent_norms`); ``.../u`` = max|u| for IndRNN;
     - ``grad_norm/total`` (before clipping), ``grad_norm/clipped_fraction``, ``grad_norm/<module>`` per layer and
-      ``grad_norm/optimizer_group<i>`` — read from the training step's own gradients.
+      ``grad_norm/optimizer_group<i>`` — read from the training step's own gradients;
+    - ``grad_flow/probe_seconds`` — the wall time the probe took (its cost: ÷ (period × seconds per step)).
 
     PNGs per curve (a heat map over recordings and a line plot of the latest) are written to ``dirpath`` and sent
     to TensorBoard and wandb. ``history`` keeps the curves: ``step_loss_grad/<runner>.<layer>``,
@@ -199,7 +201,9 @@ class GradientFlowCallback(pl.Callback):
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
         self._pending = None
         if (trainer.global_step + 1) % self.period(trainer) == 0 or trainer.global_step == 0:
+            started = time.perf_counter()
             self._pending = self.probe(trainer, pl_module, batch)
+            self._pending["grad_flow/probe_seconds"] = time.perf_counter() - started  # its cost, for the record
 
     # -- the probe ------------------------------------------------------------------------------------------------
     def probe(
