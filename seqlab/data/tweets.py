@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from seqlab.data.base import (
+    ALL_SPLITS,
     HF_SPLITS,
     DataError,
     DataSpec,
@@ -210,6 +211,8 @@ class TweetsDataModule(SeqDataModule):
         self.split_fractions = check_fractions(split)
         self.num_examples = num_examples
         self.use_label_ids = bool(label_ids)
+        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
+        self.made_splits: tuple[str, ...] = ()
 
     def cache_key(self) -> dict[str, Any]:
         return {
@@ -228,7 +231,10 @@ class TweetsDataModule(SeqDataModule):
 
     # -- reading --------------------------------------------------------------------------------------------------
     def read_splits(self) -> tuple[dict[str, list[tuple[str, str, Any]]], list[str] | None]:
-        """``{split: [(where, text, raw label)]}`` and the class names the source declares (or None)."""
+        """``{split: [(where, text, raw label)]}`` and the class names the source declares (or None).
+
+        Where seqlab makes the splits, texts equal after normalisation go to one split together."""
+        self.made_splits = ()
         if self.source.startswith("builtin:"):
             if self.source != "builtin:sentiment_order":
                 raise DataError(f"data.source: unknown built-in '{self.source}'; available: builtin:sentiment_order")
@@ -236,7 +242,7 @@ class TweetsDataModule(SeqDataModule):
                 (f"{self.source}[{i}]", text, label)
                 for i, (text, label) in enumerate(sentiment_order_examples(self.num_examples, self.seed))
             ]
-            return split_by_seed(rows, self.split_fractions, self.seed), ["negative", "positive"]
+            return self.split_rows(rows), ["negative", "positive"]
         if self.source.startswith("hf:") and is_remote_or_builtin(self.source):
             return self.read_hf()
         path = Path(self.source).expanduser()
@@ -249,7 +255,12 @@ class TweetsDataModule(SeqDataModule):
                     out.setdefault(split, []).extend(self.read_file(file))
             return out, None
         rows = [row for f in files for row in self.read_file(f)]
-        return split_by_seed(rows, self.split_fractions, self.seed), None
+        return self.split_rows(rows), None
+
+    def split_rows(self, rows: list[tuple[str, str, Any]], made: tuple[str, ...] = ALL_SPLITS) -> dict[str, list]:
+        """:func:`split_by_seed` of ``(where, text, label)`` rows, duplicates by normalised text grouped."""
+        self.made_splits = made
+        return split_by_seed(rows, self.split_fractions, self.seed, key=lambda row: self.normalizer(row[1]))
 
     def read_file(self, file: Path) -> list[tuple[str, str, Any]]:
         records, columns = read_records(file, self.malformed)
@@ -288,9 +299,8 @@ class TweetsDataModule(SeqDataModule):
                 for where in (f"{self.source}[{split}][{i}]",)
             ]
         if "validation" not in out and "train" in out:
-            out = split_by_seed(out["train"], self.split_fractions, self.seed) | {
-                k: v for k, v in out.items() if k == "test"
-            }
+            made = ("train", "validation") if "test" in out else ALL_SPLITS
+            out = self.split_rows(out["train"], made) | {k: v for k, v in out.items() if k == "test"}
         return out, names
 
     def class_label(self, label: Any, names: list[str], where: str) -> str:
@@ -366,6 +376,7 @@ class TweetsDataModule(SeqDataModule):
                 columns["label"].append(label_id)
             examples[split] = columns
         required_splits(self.source, examples)
+        self.write_split_report(out_dir, {s: c["text"] for s, c in examples.items()}, self.made_splits)
         train_texts = examples["train"]["text"]
         if self.tokenizer_kind == "bpe":
             tokenizer = Tokenizer.train_bpe(train_texts, self.bpe_vocab_size)
