@@ -272,8 +272,11 @@ class AbcMusicDataModule(SeqDataModule):
             {"text": tune.text(self.keep_headers), "label": class_id.get(kind, class_id.get(OTHER, 0))}
             for tune, kind in zip(tunes, types)
         ]
-        splits = split_by_seed(rows, self.split_fractions, self.seed)
+        # identical tunes (the same text the model reads) go to one split together
+        splits = split_by_seed(rows, self.split_fractions, self.seed, key=lambda row: row["text"])
         required_splits(self.source, splits)
+        keys = {split: [r["text"] for r in split_rows] for split, split_rows in splits.items()}
+        self.write_split_report(out_dir, keys, ("train", "validation", "test"))
         train_texts = [r["text"] for r in splits["train"]]
         if self.tokenizer_kind == "bpe":
             tokenizer = Tokenizer.train_bpe(train_texts, self.bpe_vocab_size)
