@@ -170,12 +170,24 @@ def prepare_run_dir(args: list[str]) -> list[str]:
     return [a for a in args if not a.startswith("hydra.run.dir=")] + [override("hydra.run.dir", claimed)]
 
 
-def interrupt_message(err: BaseException) -> str:
+def interrupt_message(err: BaseException | None) -> str:
     """One line for a Ctrl+C that the training loop did not turn into a checkpoint."""
     if type(err).__name__ == "ForcedStop":
         return ("interrupted twice (Ctrl+C): stopped at once without saving; the last checkpoint written before "
                 "(if any) is in the run's checkpoints/ folder")
-    return "interrupted (Ctrl+C) before training started or after it ended: no checkpoint was written"
+    return ("interrupted (Ctrl+C) outside the training loop (data preparation, model building or testing): "
+            "no new checkpoint was written")
+
+
+def exit_on_interrupt(signum: int, frame: object) -> None:
+    """SIGINT outside the training loop (checks, imports, data preparation, model building, testing): leave at
+    once with one line and status 130. Raising KeyboardInterrupt there instead can land inside an import and leave
+    half-initialised modules (a RecursionError traceback later), or reach Lightning's handler (exit 1). Nothing is
+    lost: no checkpoint is being written, and a half-built data cache is never reused. The training loop installs
+    its own handler (:class:`~seqlab.callbacks.reliability.GracefulInterrupt`) and restores this one after."""
+    sys.stdout.flush()
+    print(f"seqlab: {interrupt_message(None)}", file=sys.stderr, flush=True)
+    os._exit(130)
 
 
 def os_error_message(err: OSError) -> str | None:
@@ -246,6 +258,9 @@ def main() -> None:
         from seqlab.plugins import main as plugins_main
 
         return plugins_main()
+    import signal
+
+    signal.signal(signal.SIGINT, exit_on_interrupt)
     from seqlab.errors import user_errors
     from seqlab.plugins import load_plugins
 

@@ -74,9 +74,10 @@ def model_options(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def out_of_memory(err: BaseException) -> bool:
-    """A failed allocation (CPU: "not enough memory"; CUDA: ``torch.OutOfMemoryError`` / "out of memory")."""
+    """A failed allocation (CPU: "not enough memory", "can't allocate memory"; CUDA: ``torch.OutOfMemoryError``)."""
     text = str(err).lower()
-    return type(err).__name__ == "OutOfMemoryError" or "not enough memory" in text or "out of memory" in text
+    phrases = ("not enough memory", "out of memory", "can't allocate memory", "cannot allocate memory")
+    return isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError" or any(p in text for p in phrases)
 
 
 def memory_error(stage: str, model: dict[str, Any], err: BaseException) -> ConfigError:
@@ -139,7 +140,7 @@ def run(cfg: DictConfig) -> float | None:
             scheduler=config.get("scheduler") or None,
             config=config,
         )
-    except RuntimeError as err:
+    except (RuntimeError, MemoryError) as err:
         if not out_of_memory(err):
             raise
         raise memory_error("building the model", model_config, err) from None
@@ -172,7 +173,7 @@ def run(cfg: DictConfig) -> float | None:
             if interrupt.checkpoint is None:
                 interrupt.checkpoint = output_dir / "checkpoints" / "last.ckpt"
                 trainer.save_checkpoint(interrupt.checkpoint)
-        except RuntimeError as err:
+        except (RuntimeError, MemoryError) as err:
             if not out_of_memory(err):
                 raise
             raise memory_error(f"training (step {trainer.global_step})", model_config, err) from None
