@@ -174,3 +174,23 @@ def test_the_cli_reports_an_unreachable_hub_in_one_line(run_seqlab, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(
         "seqlab: error: data.source=hf:Salesforce/wikitext:wikitext-2-v1: cannot reach the Hugging Face hub"
     ), result.stderr[-2000:]
+
+
+def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seqlab, tmp_path):
+    from seqlab_testing import TINY, run_dirs
+
+    root = wikitext_copy(tmp_path / "wikitext", LINES)
+    result = run_seqlab("+experiment=word_lm", "data=wikitext2", f"data.source=hf:{root}:wikitext-2-v1", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = run_dirs(tmp_path, "word_lm")[-1]
+    splits = json.loads((run / "data_splits.json").read_text())
+    assert splits == {
+        "train": len(LINES["train"]),
+        "val": len(LINES["validation"]),
+        "test": len(LINES["test"]),
+        "duplicates_grouped": 0,
+        "val_overlap": splits["val_overlap"],
+        "test_overlap": 0.0,
+    }
+    assert splits["val_overlap"] == pytest.approx(3 / 9)  # " = = Gameplay = = " is a train line too (given splits)
+    assert (result.stdout + result.stderr).count("also occur in train") == 1  # one warning line, in the run log
