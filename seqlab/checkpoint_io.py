@@ -17,7 +17,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -27,8 +27,8 @@ log = logging.getLogger("seqlab")
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
 
 #: test hook: ``<point>:<marker file>`` pauses a save that overwrites an existing checkpoint at ``point`` (``write``:
-#: part of the temp file written; ``replace``: temp file complete and fsynced, target not yet replaced), after
-#: creating the marker file, so a test can kill the process there with a real signal
+#: the temp file holds half of its bytes, as a write cut short; ``replace``: temp file complete and fsynced, target
+#: not yet replaced), after creating the marker file, so a test can kill the process there with a real signal
 PAUSE_ENV = "SEQLAB_TEST_PAUSE_SAVE"
 
 
@@ -70,25 +70,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-class _PausingWriter:
-    """A file wrapper for :data:`PAUSE_ENV`: pauses once, after the first write that passes 4 KiB."""
-
-    def __init__(self, f: BinaryIO, marker: Path):
-        self.f, self.marker, self.written = f, marker, 0
-
-    def write(self, data: Any) -> int:
-        n = self.f.write(data)
-        self.written += n
-        if self.written > 4096 and self.marker is not None:
-            self.f.flush()
-            pause(self.marker)
-            self.marker = None
-        return n
-
-    def flush(self) -> None:
-        self.f.flush()
-
-
 def pause(marker: Path) -> None:
     marker.write_text(str(os.getpid()))
     time.sleep(600)
@@ -102,11 +83,17 @@ def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
     paused = bool(point) and path.exists()  # only saves that overwrite a good checkpoint are worth pausing
     tmp = temp_path(path)
     try:
-        with open(tmp, "wb") as f:
-            target = _PausingWriter(f, Path(marker)) if paused and point == "write" else f
-            torch.save(checkpoint, target)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
+        # torch writes the file from C++: no Python code (no signal handler) runs in the middle of the write, so a
+        # second Ctrl+C surfaces after it, as itself, and the temp file is removed below
+        torch.save(checkpoint, tmp)
+        if paused and point == "write":  # as if killed mid-write: only the first half of the bytes on disk
+            os.truncate(tmp, tmp.stat().st_size // 2)
+            pause(Path(marker))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if paused and point == "replace":
             pause(Path(marker))
         os.replace(tmp, path)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from seqlab_testing import TINY, run_dirs
 
 
+@pytest.mark.e2e
 def test_default_run_trains_char_rnn_and_reports_lm_metrics(run_seqlab, tmp_path):
     result = run_seqlab(*TINY)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -36,6 +38,7 @@ def test_experiment_flag_composes_the_same_config_as_no_arguments():
     assert plain.model.cell.name == "lstm" and plain.data.name == "text_char"
 
 
+@pytest.mark.e2e
 def test_generate_from_checkpoint_alone_is_deterministic_for_a_seed(run_seqlab, tmp_path):
     assert run_seqlab(*TINY).returncode == 0
     [run] = run_dirs(tmp_path, "char_rnn")
@@ -59,19 +62,23 @@ def _assert_one_line_error(result, *needles: str) -> None:
         assert needle in lines[0]
 
 
+@pytest.mark.e2e
 def test_mistyped_group_option_lists_the_valid_choices(run_seqlab):
     _assert_one_line_error(run_seqlab("cell=lstmm"), "cell=lstmm", "lstm", "gru")
     _assert_one_line_error(run_seqlab("data=nosuch"), "data=nosuch", "text_char")
 
 
+@pytest.mark.e2e
 def test_missing_required_value_names_the_key(run_seqlab):
     _assert_one_line_error(run_seqlab("data.source=???", *TINY), "data.source")
 
 
+@pytest.mark.e2e
 def test_bad_data_source_names_the_path(run_seqlab, tmp_path):
     _assert_one_line_error(run_seqlab(f"data.source={tmp_path}/nothing.txt", *TINY), "nothing.txt")
 
 
+@pytest.mark.e2e
 def test_bad_generate_input_is_one_line(run_seqlab, tmp_path):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")
@@ -80,6 +87,7 @@ def test_bad_generate_input_is_one_line(run_seqlab, tmp_path):
     _assert_one_line_error(run_seqlab("temperatur=1", module="seqlab.generate"), "temperatur")
 
 
+@pytest.mark.e2e
 def test_wandb_logs_offline_without_credentials(run_seqlab, tmp_path):
     result = run_seqlab(*TINY, "logger=many")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -89,6 +97,7 @@ def test_wandb_logs_offline_without_credentials(run_seqlab, tmp_path):
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.e2e
 def test_gradient_clipping_and_optimizer_come_from_config(run_seqlab, tmp_path):
     result = run_seqlab(*TINY, "trainer.gradient_clip_algorithm=value", "trainer.gradient_clip_val=0.5",
                         "optimizer=sgd", "optimizer.lr=0.5", "scheduler=cosine")

@@ -35,11 +35,16 @@ def _one_error_line(result) -> str:
         ("cpu_allocator=fast", "cpu_allocator='fast': expected retain or system"),
     ],
 )
-def test_bad_config_values_fail_before_any_work(run_seqlab, override, needle):
-    line = _one_error_line(run_seqlab(override))
-    assert needle in line
+def test_bad_config_values_fail_before_any_work(tmp_path, monkeypatch, override, needle):
+    from seqlab.cli import check_composes
+
+    monkeypatch.chdir(tmp_path)  # in-process: the same check the CLI runs before Hydra starts (exit status and
+    message = check_composes([override])  # stderr format: tests/test_run_safety.py, one subprocess test)
+    assert message is not None and needle in message and "\n" not in message
+    assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.e2e
 def test_validation_runs_without_loading_torch_or_data(tmp_path):
     code = (
         "import sys; from seqlab.cli import check_composes; "
@@ -50,11 +55,14 @@ def test_validation_runs_without_loading_torch_or_data(tmp_path):
     assert "model.encoder.hidden_size=-3" in message and torch_loaded == "False"
 
 
-def test_unwritable_or_full_output_dir_fails_early(run_seqlab):
-    assert "cannot write" in _one_error_line(run_seqlab("hydra.run.dir=/proc/seqlab-run", *FAST))
-    assert "paths.min_free_mb" in _one_error_line(run_seqlab("paths.min_free_mb=1e15", *FAST))
+def test_unwritable_or_full_output_dir_fails_early():
+    from seqlab.cli import check_composes
+
+    assert "cannot write" in check_composes(["hydra.run.dir=/proc/seqlab-run", *FAST])
+    assert "paths.min_free_mb" in check_composes(["paths.min_free_mb=1e15", *FAST])
 
 
+@pytest.mark.e2e
 def test_corrupt_or_truncated_checkpoint_gives_a_clear_error(run_seqlab, tmp_path):
     assert run_seqlab(*TINY).returncode == 0
     [run] = run_dirs(tmp_path, "char_rnn")
@@ -67,6 +75,7 @@ def test_corrupt_or_truncated_checkpoint_gives_a_clear_error(run_seqlab, tmp_pat
     assert "truncated.ckpt" in line
 
 
+@pytest.mark.e2e
 def test_checkpoints_load_with_weights_only_unpickling(run_seqlab, tmp_path):
     import torch
 
@@ -77,6 +86,7 @@ def test_checkpoints_load_with_weights_only_unpickling(run_seqlab, tmp_path):
     assert "rng" in checkpoint
 
 
+@pytest.mark.e2e
 def test_nan_loss_is_skipped_and_counted_or_stops_with_advice(run_seqlab, tmp_path):
     poisoned = [*TINY, "model.cell.forget_bias=nan"]
     skipped = run_seqlab(*poisoned, "callbacks.nonfinite.action=skip")
@@ -91,6 +101,7 @@ def test_nan_loss_is_skipped_and_counted_or_stops_with_advice(run_seqlab, tmp_pa
     assert "last.ckpt" in line
 
 
+@pytest.mark.e2e
 def test_same_seed_gives_identical_metrics_on_cpu(run_seqlab, tmp_path):
     first = run_seqlab(*TINY, "hydra.run.dir=outputs/a")
     second = run_seqlab(*TINY, "hydra.run.dir=outputs/b")
@@ -113,6 +124,7 @@ def train_then_sigterm(cwd, args: list[str], cache_dir) -> str:
     return stderr
 
 
+@pytest.mark.e2e
 def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
     args = [*FAST, "trainer.max_steps=100000", "trainer.val_check_interval=2"]
     stderr = train_then_sigterm(tmp_path, args, cache_dir)
@@ -122,11 +134,13 @@ def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
     assert not (run / "metrics.json").exists()  # an unfinished run does not pretend to have results
 
 
-def test_cell_option_of_the_wrong_type_is_named(run_seqlab):
-    line = _one_error_line(run_seqlab("model.cell.forget_bias=high"))
-    assert "model.cell.forget_bias='high': expected a number" in line
+def test_cell_option_of_the_wrong_type_is_named():
+    from seqlab.cli import check_composes
+
+    assert "model.cell.forget_bias='high': expected a number" in check_composes(["model.cell.forget_bias=high"])
 
 
+@pytest.mark.e2e
 def test_resume_after_sigterm_reaches_the_same_metrics_as_an_uninterrupted_run(tmp_path, cache_dir, run_seqlab):
     args = [*FAST, "trainer.max_steps=30", "trainer.val_check_interval=4", "test=false"]
     interrupted = tmp_path / "interrupted"
