@@ -159,7 +159,8 @@ class TweetsDataModule(SeqDataModule):
     Sources (``data.source``): ``builtin:sentiment_order`` (the offline default: generated, see
     :func:`sentiment_order_examples`), a CSV/TSV (with a header row) or JSON-lines file, a folder of them (files
     named ``train``/``valid``/``test`` give the splits; otherwise all rows are split by ``data.split``), a glob,
-    or ``hf:<name>[:<config>]`` such as ``hf:tweet_eval:sentiment`` (columns ``text``, ``label`` 0/1/2).
+    or ``hf:<name>[:<config>]`` such as ``hf:cardiffnlp/tweet_eval:sentiment`` (``data=tweet_eval``; columns
+    ``text``, ``label`` 0/1/2).
 
     Columns ``data.text_column`` / ``data.label_column``. Labels are class names — numbers too (star ratings 1–5
     are five classes ``"1"``..``"5"``) — unless ``data.label_ids=true`` says they are integer ids into
