@@ -43,12 +43,12 @@ def parse(args: list[str]) -> GenerateOptions:
 
 
 def generate(options: GenerateOptions) -> list[str]:
-    from seqlab.models.module import SequenceModule
+    from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
     from seqlab.registry import ConfigError
 
     load_plugins()
-    module = SequenceModule.from_checkpoint(options.ckpt_path)
+    module = load_module(options.ckpt_path)
     model = module.model
     if not model.head.generates:
         raise ConfigError(f"ckpt_path={options.ckpt_path}: head {model.head_name} does not generate")

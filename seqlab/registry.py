@@ -91,7 +91,7 @@ class Registry:
 
 CELLS = Registry("cell", builtins="seqlab.cells")
 HEADS = Registry("head", builtins="seqlab.heads")
-DATAMODULES = Registry("datamodule", builtins="seqlab.data")
+DATAMODULES = Registry("datamodule", builtins="seqlab.data.builtins")
 ENCODERS = Registry("encoder", builtins="seqlab.encoders")
 REGISTRIES = (CELLS, HEADS, DATAMODULES, ENCODERS)
 

@@ -62,12 +62,12 @@ def score(options: ScoreOptions) -> TextScore:
     """Score ``options.text`` with the checkpoint's language model (one forward pass, teacher-forced)."""
     import torch
 
-    from seqlab.models.module import SequenceModule
+    from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
     from seqlab.registry import ConfigError
 
     load_plugins()
-    module = SequenceModule.from_checkpoint(options.ckpt_path)
+    module = load_module(options.ckpt_path)
     model, spec = module.model, module.model.spec
     if spec.task != "language_model" or not getattr(model.head, "language_model", False):
         raise ConfigError(

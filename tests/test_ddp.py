@@ -22,10 +22,10 @@ def validate_checkpoint(checkpoint: Path, pad_first: int = 0, every: int = 1) ->
     import pytorch_lightning as pl
     from datasets import concatenate_datasets
 
-    from seqlab.models.module import SequenceModule
+    from seqlab.models.builder import load_module
     from seqlab.train import build_datamodule
 
-    module = SequenceModule.from_checkpoint(checkpoint)
+    module = load_module(checkpoint)
     config = torch.load(checkpoint, weights_only=True)["hyper_parameters"]["config"]
     datamodule = build_datamodule(config["data"])
     datamodule.setup("fit")

@@ -11,7 +11,7 @@ from seqlab_testing import TINY, cli_env, run_dirs
 
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import Tokenizer, Vocabulary
-from seqlab.models.module import SequenceModule
+from seqlab.models.builder import load_module, make_module
 from seqlab.score import main
 
 
@@ -50,7 +50,7 @@ def test_score_prints_log_probability_bits_perplexity_and_per_token_values(run_s
 
     # the same numbers from the model itself: log P(y_t | c, y_<t), teacher-forced after the start context c the
     # model was trained with — for character windows the paragraph separator "\n\n", never the untrained <bos>
-    module = SequenceModule.from_checkpoint(lm_checkpoint)
+    module = load_module(lm_checkpoint)
     spec = module.model.spec
     context = spec.start_context()
     assert spec.vocab.decode(context) == ["\n", "\n"]
@@ -88,7 +88,7 @@ def test_a_classifier_checkpoint_is_refused_in_one_line(tmp_path, capsys):
     spec = DataSpec("classification", Vocabulary.build([list("ab")]), Tokenizer(), classes=["no", "yes"])
     model_config = {"cell": {"name": "gru"}, "head": {"name": "auto"}, "encoder": {"hidden_size": 4},
                     "embedding": "learned", "embedding_dim": 4}
-    module = SequenceModule(spec, model_config)
+    module = make_module(spec, model_config)
     checkpoint = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(checkpoint)
     path = tmp_path / "classifier.ckpt"

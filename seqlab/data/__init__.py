@@ -1,22 +1,51 @@
-"""Datamodules (one module each) and the shared vocabulary/tokenizer layer. Built-ins register by name here."""
+"""Datamodules (one module each) and the shared vocabulary/tokenizer layer.
 
-from seqlab.data.abc_music import AbcMusicDataModule
-from seqlab.data.adding import AddingDataModule
-from seqlab.data.base import DataError, DataSpec, SeqDataModule
-from seqlab.data.parallel import ParallelDataModule
-from seqlab.data.tagging import TaggingDataModule
-from seqlab.data.text import CharTextDataModule, WordTextDataModule
-from seqlab.data.tweets import TweetsDataModule
+Importing the package is light: it loads the vocabulary layer only. The plugin API —
+``from seqlab.data import SeqDataModule, DataError, DataSpec`` — and the built-in datamodule classes resolve on first
+access (PEP 562), because :mod:`seqlab.spec` imports :mod:`seqlab.data.vocab` and would otherwise meet a half-imported
+package. The built-ins register by name in :mod:`seqlab.data.builtins`, which the ``DATAMODULES`` registry imports
+when a datamodule is first asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from seqlab.data.vocab import Tokenizer, Vocabulary
-from seqlab.registry import DATAMODULES
+from seqlab.errors import DataError
 
-DATAMODULES.register("text_char", CharTextDataModule)
-DATAMODULES.register("text_word", WordTextDataModule)
-DATAMODULES.register("abc_music", AbcMusicDataModule)
-DATAMODULES.register("tweets", TweetsDataModule)
-DATAMODULES.register("parallel", ParallelDataModule)
-DATAMODULES.register("adding", AddingDataModule)
-DATAMODULES.register("tagging", TaggingDataModule)
+if TYPE_CHECKING:
+    from seqlab.data.abc_music import AbcMusicDataModule
+    from seqlab.data.adding import AddingDataModule
+    from seqlab.data.base import SeqDataModule
+    from seqlab.data.parallel import ParallelDataModule
+    from seqlab.data.tagging import TaggingDataModule
+    from seqlab.data.text import CharTextDataModule, WordTextDataModule
+    from seqlab.data.tweets import TweetsDataModule
+    from seqlab.spec import DataSpec
+
+#: public name → the module that defines it (imported on first access)
+_LAZY = {
+    "DataSpec": "seqlab.spec",
+    "SeqDataModule": "seqlab.data.base",
+    "AbcMusicDataModule": "seqlab.data.abc_music",
+    "AddingDataModule": "seqlab.data.adding",
+    "CharTextDataModule": "seqlab.data.text",
+    "ParallelDataModule": "seqlab.data.parallel",
+    "TaggingDataModule": "seqlab.data.tagging",
+    "TweetsDataModule": "seqlab.data.tweets",
+    "WordTextDataModule": "seqlab.data.text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'seqlab.data' has no attribute '{name}'")
+
 
 __all__ = [
     "AbcMusicDataModule",

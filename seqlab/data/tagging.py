@@ -1,4 +1,5 @@
-"""Aligned tagging (one tag per word: named entities, parts of speech) from CoNLL-U / CoNLL files, and its scoring."""
+"""Aligned tagging (one tag per word: named entities, parts of speech) from CoNLL-U / CoNLL files. Its entity
+scoring (:class:`~seqlab.metrics.EntityF1`) is in :mod:`seqlab.metrics`, where the head imports it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
-from torchmetrics import Metric
 
 from seqlab.data.base import (
     DataError,
@@ -88,63 +87,6 @@ def write_conllu(path: Path, sentences: list[tuple[list[str], list[str]]]) -> No
             out.write("\n")
 
 
-# -- scoring -----------------------------------------------------------------------------------------------------------
-def is_bio(tags: list[str]) -> bool:
-    """Whether a tag set is BIO/IOB2 (``O``, ``B-X``, ``I-X``), ignoring the special tokens."""
-    real = [t for t in tags if t not in SPECIALS]
-    return any(t.startswith(("B-", "I-")) for t in real) and all(t == "O" or t[:2] in ("B-", "I-") for t in real)
-
-
-def bio_chunks(tags: list[str]) -> set[tuple[str, int, int]]:
-    """Entity chunks ``(type, start, end)`` (end exclusive) of a BIO tag sequence, read as conlleval does: a chunk
-    starts at ``B-X``, or at ``I-X`` not continuing a chunk of type X, and runs over the following ``I-X``. Any
-    other tag (``O``, special tokens) ends a chunk.
-
-    >>> sorted(bio_chunks(["B-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"]))
-    [('LOC', 3, 4), ('LOC', 4, 5), ('ORG', 5, 6), ('PER', 0, 2)]
-    """
-    chunks = set()
-    kind, start = None, 0
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, this = tag.partition("-") if tag[:2] in ("B-", "I-") else ("O", "", None)
-        if kind is not None and not (prefix == "I" and this == kind):
-            chunks.add((kind, start, i))
-            kind = None
-        if prefix == "B" or (prefix == "I" and kind is None):
-            kind, start = this, i
-    return chunks
-
-
-class EntityF1(Metric):
-    """Entity-level (chunk) F1 of BIO tags, micro-averaged over entities as in conlleval / seqeval.
-
-    ``update(predictions (B, T), targets (B, T))`` with tag ids into ``tags``; steps whose target is negative
-    (ignored, e.g. padding) are dropped. States are counts, so it syncs across processes.
-    """
-
-    full_state_update = False
-
-    def __init__(self, tags: list[str]):
-        super().__init__()
-        self.tags = list(tags)
-        for name in ("correct", "predicted", "gold"):
-            self.add_state(name, torch.tensor(0.0), dist_reduce_fx="sum")
-
-    def update(self, predictions: Tensor, targets: Tensor) -> None:
-        for row_pred, row_gold in zip(predictions.tolist(), targets.tolist()):
-            kept = [(p, g) for p, g in zip(row_pred, row_gold) if g >= 0]
-            predicted = bio_chunks([self.tags[p] for p, _ in kept])
-            gold = bio_chunks([self.tags[g] for _, g in kept])
-            self.correct += len(predicted & gold)
-            self.predicted += len(predicted)
-            self.gold += len(gold)
-
-    def compute(self) -> Tensor:
-        precision = self.correct / self.predicted.clamp(min=1)
-        recall = self.correct / self.gold.clamp(min=1)
-        return 2 * precision * recall / (precision + recall).clamp(min=1e-12)
-
-
 # -- the datamodule ----------------------------------------------------------------------------------------------------
 class TaggingDataModule(SeqDataModule):
     """Aligned tagging (``data=tagging``; task ``tagging``, head ``many_to_many``): one tag per word.
@@ -157,7 +99,8 @@ class TaggingDataModule(SeqDataModule):
     ``train``/``dev``/``valid``/``test`` give the splits; otherwise sentences are split by ``data.split``) or a
     glob. The tag set (``spec.target_vocab``, after the four special tokens) is every tag seen, sorted.
 
-    Metrics (from the head): ``accuracy`` per word, and ``entity_f1`` (:class:`EntityF1`) when the tags are BIO.
+    Metrics (from the head): ``accuracy`` per word, and ``entity_f1`` (:class:`~seqlab.metrics.EntityF1`) when the tags
+    are BIO.
     Batches: ``inputs (B, T)`` word ids, ``targets (B, T)`` tag ids, ``lengths (B,)``.
     """
 

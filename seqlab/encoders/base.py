@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqlab.registry import ConfigError
+from seqlab.registry import CELLS, ConfigError
 
 #: tasks whose encoder must read left to right (a step may not see later inputs)
 LEFT_TO_RIGHT_TASKS = ("language_model", "conditional_generation")
@@ -53,6 +53,29 @@ class Encoder(nn.Module):
         super().__init__()
         self.causal = causal
         self.num_states = num_states
+
+    @classmethod
+    def build(cls, input_size: int, *, task: str, cell: dict[str, Any], **options: Any) -> Encoder:
+        """How the model builder makes every registered encoder: ``model.encoder`` options (without ``name``), the
+        data's task and ``model.cell`` → the encoder. ``causal: auto`` (or absent) follows the task: left to right
+        for :data:`LEFT_TO_RIGHT_TASKS`, where ``causal: false`` is refused; ``num_states`` is the cell's state
+        count. Subclasses keep this and take their own options as keyword arguments of ``__init__``."""
+        causal = options.pop("causal", "auto")
+        left_to_right = task in LEFT_TO_RIGHT_TASKS
+        if causal == "auto":
+            causal = left_to_right
+        elif not isinstance(causal, bool):
+            raise ConfigError(f"model.encoder.causal must be auto, true or false, got '{causal}'")
+        elif left_to_right and not causal:
+            raise ConfigError(
+                f"model.encoder.causal=false: a {task} encoder must not see later steps; use auto or true"
+            )
+        return cls(input_size, causal=causal, num_states=len(CELLS.get(cell["name"]).state_names), **options)
+
+    def head_options(self) -> dict[str, Any]:
+        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: heads see a non-recurrent encoder as one
+        left-to-right layer of its output size."""
+        return {"hidden_size": self.output_size, "num_layers": 1}
 
     def encode(self, x: Tensor, mask: Tensor | None, lengths: Tensor | None, context: Any) -> tuple[Tensor, Any]:
         """``x (B, T, I)``, ``mask (B, T)`` (True on real steps, or None), ``context`` (None at the start) →

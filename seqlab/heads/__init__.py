@@ -1,6 +1,6 @@
 """Heads: what a model predicts for each sequence shape. Built-ins register by name here."""
 
-from seqlab.heads.base import Head, HeadContext
+from seqlab.heads.base import Backbone, Head, HeadContext
 from seqlab.heads.many_to_many import ManyToManyHead
 from seqlab.heads.many_to_one import ManyToOneHead
 from seqlab.heads.one_to_many import OneToManyHead
@@ -14,4 +14,13 @@ HEADS.register("one_to_many", OneToManyHead)
 HEADS.register("seq2seq", Seq2SeqHead)
 HEADS.register("regression", RegressionHead)
 
-__all__ = ["Head", "HeadContext", "ManyToManyHead", "ManyToOneHead", "OneToManyHead", "RegressionHead", "Seq2SeqHead"]
+__all__ = [
+    "Backbone",
+    "Head",
+    "HeadContext",
+    "ManyToManyHead",
+    "ManyToOneHead",
+    "OneToManyHead",
+    "RegressionHead",
+    "Seq2SeqHead",
+]

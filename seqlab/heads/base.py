@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from seqlab.data.base import DataSpec
-
-if TYPE_CHECKING:
-    from seqlab.cells import Recurrent
-    from seqlab.models.sequence_model import SequenceModel
+from seqlab.cells.recurrent import Recurrent
+from seqlab.spec import DataSpec
 
 #: target id that losses and metrics skip (padded steps)
 IGNORE = -100
+
+
+class Backbone(Protocol):
+    """What a head sees of the model: the embedding → encoder part (public plugin API).
+
+    :class:`~seqlab.models.sequence_model.SequenceModel` is one; heads are typed against this protocol so that they
+    depend on these five names only, never on the model's class (heads must not import :mod:`seqlab.models`).
+
+    - ``spec``: the data's :class:`~seqlab.spec.DataSpec` (vocabularies, special ids, classes);
+    - ``embedding``: ids ``(B, T)`` → vectors ``(B, T, E)``; a learned one has ``weight (V, E)`` (tied output
+      weights read it);
+    - ``encoder``: ``(x (B, T, E), lengths (B,) | None, state) → (outputs (B, T, encoder_size), final state)`` — a
+      :class:`~seqlab.cells.Recurrent` or a :class:`~seqlab.encoders.Encoder`; a head that feeds its own inputs
+      (a condition added to the embedded ids) calls it directly;
+    - ``encode(ids, lengths, state)``: ``encoder(embedding(ids), lengths, state)``;
+    - ``parameters()``: to find the device generation runs on.
+    """
+
+    spec: DataSpec
+    embedding: nn.Module
+    encoder: nn.Module
+
+    def encode(self, ids: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
 
 
 @dataclass
@@ -47,8 +69,6 @@ class HeadContext:
     def build_recurrent(self, input_size: int, hidden_size: int, num_layers: int | None = None) -> Recurrent:
         """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options and runner options
         (dropout, path, compile), e.g. a decoder: ``ctx.build_recurrent(embedding_dim, ctx.encoder_size)``."""
-        from seqlab.cells import Recurrent
-
         cell = dict(self.cell)
         runner = {k: v for k, v in self.encoder.items() if k in ("dropout", "path", "compile")}
         return Recurrent(
@@ -93,7 +113,7 @@ class Head(nn.Module):
     #: set by :meth:`evaluation_metrics`: whether seqlab keeps the ``loss`` mean because the head makes none
     _mean_of_loss: bool = False
 
-    def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+    def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
         out = self.predict(encoded, batch)
         out["state"] = final_state
@@ -131,7 +151,7 @@ class Head(nn.Module):
         if self._mean_of_loss:
             metrics["loss"].update(self.loss(out, batch).detach(), weight=batch["inputs"].shape[0])
 
-    def generate(self, model: SequenceModel, **options: Any) -> list[Any]:
+    def generate(self, model: Backbone, **options: Any) -> list[Any]:
         raise NotImplementedError(f"head {type(self).__name__} does not generate")
 
     @property

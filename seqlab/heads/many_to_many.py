@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -11,9 +11,9 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from seqlab.data.tagging import EntityF1, is_bio
 from seqlab.heads.base import (
     IGNORE,
+    Backbone,
     Head,
     HeadContext,
     dropout_layer,
@@ -23,10 +23,8 @@ from seqlab.heads.base import (
     token_cross_entropy,
     update_token_loss,
 )
+from seqlab.metrics import EntityF1, is_bio
 from seqlab.registry import ConfigError
-
-if TYPE_CHECKING:
-    from seqlab.models.sequence_model import SequenceModel
 
 
 class ManyToManyHead(Head):
@@ -77,13 +75,13 @@ class ManyToManyHead(Head):
         else:
             self.out = nn.Linear(ctx.encoder_size, self.num_outputs)
 
-    def logits(self, model: SequenceModel, encoded: Tensor) -> Tensor:
+    def logits(self, model: Backbone, encoded: Tensor) -> Tensor:
         encoded = self.dropout(encoded)
         if self.out is not None:
             return self.out(encoded)
         return F.linear(self.project(encoded), model.embedding.weight, self.out_bias)
 
-    def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+    def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
         return {"logits": self.logits(model, encoded), "state": final_state}
 
@@ -122,7 +120,7 @@ class ManyToManyHead(Head):
     @torch.no_grad()
     def generate(
         self,
-        model: SequenceModel,
+        model: Backbone,
         prompt: list[int] | None = None,
         num_samples: int = 1,
         max_length: int = 200,

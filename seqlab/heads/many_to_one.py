@@ -52,11 +52,11 @@ class ManyToOneHead(Head):
     ``macro_recall``.
 
     >>> import torch
-    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.spec import DataSpec
     >>> from seqlab.data.vocab import Tokenizer, Vocabulary
-    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> from seqlab.models.builder import build_model
     >>> spec = DataSpec("classification", Vocabulary.build([list("ab")]), Tokenizer(), classes=["no", "yes"])
-    >>> model = SequenceModel(spec, {"name": "gru"}, {"name": "many_to_one", "pool": "attention"},
+    >>> model = build_model(spec, {"name": "gru"}, {"name": "many_to_one", "pool": "attention"},
     ...                       {"hidden_size": 8, "bidirectional": True}, embedding_dim=4)
     >>> out = model({"inputs": torch.tensor([[4, 5, 4], [5, 4, 0]]), "lengths": torch.tensor([3, 2])})
     >>> tuple(out["logits"].shape), tuple(out["attention"].shape), float(out["attention"][1, 2])

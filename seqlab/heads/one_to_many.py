@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from seqlab.heads.base import (
     IGNORE,
+    Backbone,
     Head,
     HeadContext,
     dropout_layer,
@@ -22,9 +23,6 @@ from seqlab.heads.base import (
     update_token_loss,
 )
 from seqlab.registry import CELLS, ConfigError
-
-if TYPE_CHECKING:
-    from seqlab.models.sequence_model import SequenceModel
 
 Condition = int | str | list[int | str] | None
 
@@ -43,11 +41,11 @@ class OneToManyHead(Head):
     not be bidirectional. Metrics: ``loss``, ``perplexity``, ``accuracy`` (next-token, real steps only).
 
     >>> import torch
-    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.spec import DataSpec
     >>> from seqlab.data.vocab import Tokenizer, Vocabulary
-    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> from seqlab.models.builder import build_model
     >>> spec = DataSpec("conditional_generation", Vocabulary.build([list("ab")]), Tokenizer(), classes=["x", "y"])
-    >>> model = SequenceModel(spec, {"name": "lstm"}, {"name": "one_to_many", "condition_input": True},
+    >>> model = build_model(spec, {"name": "lstm"}, {"name": "one_to_many", "condition_input": True},
     ...                       {"hidden_size": 8}, embedding_dim=4)
     >>> batch = {"condition": torch.tensor([0, 1]), "inputs": torch.tensor([[2, 4, 5], [2, 5, 0]]),
     ...          "targets": torch.tensor([[4, 5, 3], [5, 3, 0]]), "lengths": torch.tensor([3, 2])}
@@ -110,7 +108,7 @@ class OneToManyHead(Head):
         return tuple(s.contiguous() for s in per_state)
 
     def decode(
-        self, model: SequenceModel, inputs: Tensor, condition: Tensor, lengths: Tensor | None, state: Any = None
+        self, model: Backbone, inputs: Tensor, condition: Tensor, lengths: Tensor | None, state: Any = None
     ) -> tuple[Tensor, Any]:
         """Run the decoder over ``inputs (B, T)`` given ``condition (B, condition_dim)`` → ``logits (B, T, V)``.
         ``state`` continues a previous call (generation); None starts from the condition."""
@@ -122,7 +120,7 @@ class OneToManyHead(Head):
         encoded, final_state = model.encoder(x, lengths, state)
         return self.out(self.dropout(encoded)), final_state
 
-    def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+    def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         condition = self.condition_vector(batch["condition"])
         logits, final_state = self.decode(model, batch["inputs"], condition, batch.get("lengths"), state)
         return {"logits": logits, "state": final_state}
@@ -165,7 +163,7 @@ class OneToManyHead(Head):
     @torch.no_grad()
     def generate(
         self,
-        model: SequenceModel,
+        model: Backbone,
         condition: Condition = None,
         prompt: list[int] | None = None,
         num_samples: int = 1,

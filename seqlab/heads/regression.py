@@ -25,11 +25,11 @@ class RegressionHead(Head):
     real steps). Metrics: ``loss`` and ``mse`` (both the mean squared error, over examples).
 
     >>> import torch
-    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.spec import DataSpec
     >>> from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
-    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> from seqlab.models.builder import build_model
     >>> spec = DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2)
-    >>> model = SequenceModel(spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 8}, embedding="identity")
+    >>> model = build_model(spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 8}, embedding="identity")
     >>> out = model({"inputs": torch.rand(3, 5, 2), "lengths": torch.tensor([5, 5, 5])})
     >>> tuple(out["logits"].shape), model.head_name
     ((3,), 'regression')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,7 @@ from seqlab.cells.recurrent import length_mask
 from seqlab.heads.attention import Attention, save_attention_heatmap
 from seqlab.heads.base import (
     IGNORE,
+    Backbone,
     Head,
     HeadContext,
     dropout_layer,
@@ -27,9 +28,6 @@ from seqlab.heads.base import (
     update_token_loss,
 )
 from seqlab.registry import ConfigError
-
-if TYPE_CHECKING:
-    from seqlab.models.sequence_model import SequenceModel
 
 ATTENTIONS = ("none", "bahdanau", "luong")
 LUONG_SCORES = ("dot", "general")
@@ -72,11 +70,11 @@ class Seq2SeqHead(Head):
     (``temperature``, ``top_k``; 0 is greedy) or by beam search (``beam_size`` > 1, GNMT ``length_penalty``).
 
     >>> import torch
-    >>> from seqlab.data.base import DataSpec
+    >>> from seqlab.spec import DataSpec
     >>> from seqlab.data.vocab import Tokenizer, Vocabulary
-    >>> from seqlab.models.sequence_model import SequenceModel
+    >>> from seqlab.models.builder import build_model
     >>> spec = DataSpec("translation", Vocabulary.build([list("abc")]), Tokenizer())
-    >>> model = SequenceModel(spec, {"name": "gru"}, {"name": "seq2seq", "attention": "luong", "score": "dot"},
+    >>> model = build_model(spec, {"name": "gru"}, {"name": "seq2seq", "attention": "luong", "score": "dot"},
     ...                       {"hidden_size": 8, "bidirectional": True}, embedding_dim=4)
     >>> batch = {"inputs": torch.tensor([[4, 5, 6], [6, 4, 0]]), "lengths": torch.tensor([3, 2]),
     ...          "targets_in": torch.tensor([[2, 6, 5], [2, 4, 0]]), "targets": torch.tensor([[6, 5, 3], [4, 3, 0]]),
@@ -137,7 +135,7 @@ class Seq2SeqHead(Head):
         self.out = nn.Linear(size, self.vocab_size)
 
     # -- the network ----------------------------------------------------------------------------------------------
-    def encode(self, model: SequenceModel, inputs: Tensor, lengths: Tensor | None) -> tuple[Memory, tuple]:
+    def encode(self, model: Backbone, inputs: Tensor, lengths: Tensor | None) -> tuple[Memory, tuple]:
         """Source ``(B, S)`` → the decoder's memory and initial state (each layer's directions joined)."""
         outputs, final = model.encode(inputs, lengths)
         keys = self.attention.precompute(outputs) if self.attention is not None else None
@@ -178,7 +176,7 @@ class Seq2SeqHead(Head):
         context, weights = self._attend(decoded, memory)
         return self._output(decoded, context), weights
 
-    def forward(self, model: SequenceModel, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
+    def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         memory, state = self.encode(model, batch["inputs"], batch.get("lengths"))
         targets_in = batch["targets_in"]
         forcing = self.teacher_forcing if self.training else 1.0
@@ -345,7 +343,7 @@ class Seq2SeqHead(Head):
     @torch.no_grad()
     def generate(
         self,
-        model: SequenceModel,
+        model: Backbone,
         source: list[list[int]] | None = None,
         prompt: list[int] | None = None,
         num_samples: int = 1,
@@ -383,7 +381,7 @@ class Seq2SeqHead(Head):
 
     @torch.no_grad()
     def save_attention_maps(
-        self, model: SequenceModel, sources: list[list[int]], dirpath: str | Path, max_length: int = 100
+        self, model: Backbone, sources: list[list[int]], dirpath: str | Path, max_length: int = 100
     ) -> list[Path]:
         """Greedy-translate a few sources and write one attention heat map each: ``dirpath/attention_<i>.png``."""
         if self.attention is None:

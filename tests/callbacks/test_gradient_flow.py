@@ -16,6 +16,7 @@ from seqlab.callbacks.gradient_flow import GradientFlowCallback, aligned_norms, 
 from seqlab.cells import Recurrent
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
+from seqlab.models.builder import make_module
 from seqlab.models.module import SequenceModule
 
 VOCAB = Vocabulary.build([list("abcdefgh")])
@@ -31,7 +32,7 @@ def lm_module(cell: str = "rnn_tanh", layers: int = 2, dropout: float = 0.0, **e
         "head": {"name": "many_to_many"},
         "encoder": {"hidden_size": 6, "num_layers": layers, "bidirectional": False, "dropout": dropout, **encoder},
     }
-    return SequenceModule(spec, config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1})
+    return make_module(spec, config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1})
 
 
 def lm_batch(lengths: list[int], steps: int | None = None) -> dict[str, torch.Tensor]:
@@ -302,7 +303,7 @@ def test_every_head_gets_a_finite_terminal_curve(tmp_path):
             "head": head,
             "encoder": {"hidden_size": 5, "num_layers": 1, "bidirectional": head["name"] == "many_to_one"},
         }
-        module = SequenceModule(spec, config)
+        module = make_module(spec, config)
         batch = {"inputs": ids, "lengths": lengths, **extra}
         metrics = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
         runners = ["encoder.layer0"] + (["head.decoder.layer0"] if head["name"] == "seq2seq" else [])

@@ -207,7 +207,7 @@ def test_indrnn_u_stays_within_recurrent_max_after_lightning_steps_with_a_huge_l
 
     from seqlab.data.base import DataSpec
     from seqlab.data.vocab import Tokenizer, Vocabulary
-    from seqlab.models.module import SequenceModule
+    from seqlab.models.builder import make_module
 
     torch.manual_seed(0)
     spec = DataSpec(task="language_model", vocab=Vocabulary.build([list("abcdefgh")]), tokenizer=Tokenizer("char"))
@@ -216,7 +216,7 @@ def test_indrnn_u_stays_within_recurrent_max_after_lightning_steps_with_a_huge_l
         "cell": {"name": "indrnn", "recurrent_max": 0.9},
         "encoder": {"hidden_size": 6, "num_layers": 2, "bidirectional": False, "dropout": 0.0},
     }  # fmt: skip
-    module = SequenceModule(spec, config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 1e4})
+    module = make_module(spec, config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 1e4})
     for name, p in module.named_parameters():
         p.requires_grad_(name.endswith(".u"))  # only u moves, so the rest stays finite at this learning rate
     cells = module.model.encoder.cells

@@ -10,7 +10,7 @@ from data_helpers import prepared
 
 from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule
-from seqlab.models.sequence_model import SequenceModel
+from seqlab.models.builder import build_model
 
 MODEL = {
     "cell": {"name": "gru"},
@@ -76,7 +76,7 @@ def test_the_start_context_of_every_language_model_mode_occurs_in_its_training_d
 def test_sampling_starts_from_the_start_context(cache_dir):
     datamodule = prepared(WordTextDataModule, cache_dir, batch_size=8)
     torch.manual_seed(0)
-    model = SequenceModel(datamodule.spec, **MODEL).eval()
+    model = build_model(datamodule.spec, **MODEL).eval()
     context = datamodule.spec.start_context()
     assert context == [datamodule.spec.vocab.eos_id]
     prompt = datamodule.spec.encode("the")

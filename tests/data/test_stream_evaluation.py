@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from data_helpers import prepared
 
 from seqlab.data.text import WordTextDataModule
+from seqlab.models.builder import make_module
 from seqlab.models.module import SequenceModule
 
 MODEL = {
@@ -48,7 +49,7 @@ def stream_lm(cache_dir):
     """The built-in WikiText-style corpus as streams (train batch 20, eval batch 10) and a small random LSTM."""
     torch.manual_seed(0)
     datamodule = prepared(WordTextDataModule, cache_dir, batch_size=20, bptt=35)
-    module = SequenceModule(datamodule.spec, MODEL)
+    module = make_module(datamodule.spec, MODEL)
     return datamodule, module
 
 
@@ -108,7 +109,7 @@ class CarryWatch(pl.Callback):
 
 def test_a_validation_in_the_middle_of_an_epoch_leaves_the_training_carry_alone(stream_lm):
     datamodule, _ = stream_lm
-    module = SequenceModule(datamodule.spec, MODEL)  # fresh: the others were evaluated in inference mode
+    module = make_module(datamodule.spec, MODEL)  # fresh: the others were evaluated in inference mode
     watch = CarryWatch()
     fit = pl.Trainer(
         logger=False,

@@ -8,14 +8,9 @@ import pytest
 import torch
 
 from seqlab.data.base import DataError
-from seqlab.data.tagging import (
-    EntityF1,
-    TaggingDataModule,
-    bio_chunks,
-    is_bio,
-    synthetic_entity_sentences,
-)
-from seqlab.models.sequence_model import SequenceModel
+from seqlab.data.tagging import TaggingDataModule, synthetic_entity_sentences
+from seqlab.metrics import EntityF1, bio_chunks, is_bio
+from seqlab.models.builder import build_model
 
 CONLLU = """# sent_id = 1
 1-2\tdu\t_\t_\t_\t_\t_\t_\t_\t_
@@ -145,7 +140,7 @@ def test_chunks_and_entity_f1_match_seqeval_on_random_tag_sequences():
 def train_tagger(dm: TaggingDataModule, bidirectional: bool, steps: int) -> dict[str, float]:
     """Train a small GRU tagger with a plain loop on the datamodule's batches; validation metrics from the head."""
     torch.manual_seed(0)
-    model = SequenceModel(dm.spec, {"name": "gru"}, {"name": "auto"},
+    model = build_model(dm.spec, {"name": "gru"}, {"name": "auto"},
                           {"hidden_size": 24, "bidirectional": bidirectional}, embedding_dim=16)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     batches = iter(())

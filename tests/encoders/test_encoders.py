@@ -7,7 +7,8 @@ import torch
 
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import Tokenizer, Vocabulary
-from seqlab.encoders import BagOfWordsEncoder, EncoderState, FixedWindowEncoder, TransformerEncoder, build_encoder
+from seqlab.encoders import BagOfWordsEncoder, EncoderState, FixedWindowEncoder, RecurrentEncoder, TransformerEncoder
+from seqlab.models.builder import build_encoder, build_model
 from seqlab.models.sequence_model import SequenceModel
 from seqlab.registry import ENCODERS, ConfigError
 
@@ -18,10 +19,16 @@ ENCODER_OPTIONS = {
 }
 
 
+def encoder_for(name: str, task: str, num_states: int, options: dict) -> torch.nn.Module:
+    """The model builder's encoder ``name`` for input size 5, a ``task`` spec and a cell with ``num_states``."""
+    spec = DataSpec(task, Vocabulary.build([list("abc")]), Tokenizer())
+    return build_encoder({"name": name, **options}, 5, spec, {"name": "lstm" if num_states == 2 else "gru"})
+
+
 def make(name: str, causal: bool, num_states: int = 2, **extra) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_encoder(name, 5, "language_model" if causal else "classification", num_states,
-                         {**ENCODER_OPTIONS[name], **extra}).eval()
+    task = "language_model" if causal else "classification"
+    return encoder_for(name, task, num_states, {**ENCODER_OPTIONS[name], **extra}).eval()
 
 
 @pytest.mark.parametrize("name", list(ENCODER_OPTIONS))
@@ -134,11 +141,12 @@ def test_learned_positions_and_length_limit():
 )
 def test_bad_options_are_one_line_config_errors(name, options, task, message):
     with pytest.raises(ConfigError, match=message):
-        build_encoder(name, 5, task, 1, options)
+        encoder_for(name, task, 1, options)
 
 
 def test_registry_names_and_unknown_encoder():
-    assert {"fixed_window", "bag_of_words", "transformer"} <= set(ENCODERS.names())
+    assert {"recurrent", "fixed_window", "bag_of_words", "transformer"} <= set(ENCODERS.names())
+    assert ENCODERS.get("recurrent") is RecurrentEncoder and ENCODERS.owner("recurrent") == "seqlab"
     assert ENCODERS.get("transformer") is TransformerEncoder
     assert (ENCODERS.get("fixed_window"), ENCODERS.get("bag_of_words")) == (FixedWindowEncoder, BagOfWordsEncoder)
     with pytest.raises(ConfigError, match="unknown encoder 'rnn'; choose one of: bag_of_words"):
@@ -152,7 +160,7 @@ VOCAB = Vocabulary.build([list("abcdef")])
 def model_for(task: str, head: dict, encoder: str, cell: str = "lstm", **spec_extra) -> SequenceModel:
     spec = DataSpec(task, VOCAB, Tokenizer(), **spec_extra)
     torch.manual_seed(0)
-    return SequenceModel(spec, {"name": cell}, head, {"name": encoder, **ENCODER_OPTIONS[encoder]}, embedding_dim=6)
+    return build_model(spec, {"name": cell}, head, {"name": encoder, **ENCODER_OPTIONS[encoder]}, embedding_dim=6)
 
 
 @pytest.mark.parametrize("encoder", list(ENCODER_OPTIONS))
@@ -189,10 +197,30 @@ def test_the_default_encoder_is_the_recurrent_runner():
 
     spec = DataSpec("language_model", VOCAB, Tokenizer())
     for encoder in ({"hidden_size": 8}, {"name": "recurrent", "hidden_size": 8, "bidirectional": False}):
-        assert isinstance(SequenceModel(spec, {"name": "gru"}, {"name": "auto"}, encoder).encoder, Recurrent)
+        assert isinstance(build_model(spec, {"name": "gru"}, {"name": "auto"}, encoder).encoder, Recurrent)
+    # heads see the runner options (for a decoder of the same kind); other encoders as one layer of their size
+    model = build_model(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 8, "num_layers": 2, "dropout": 0.1})
+    assert model.encoder.head_options() == {
+        "hidden_size": 8, "num_layers": 2, "bidirectional": False, "dropout": 0.1, "path": "auto", "compile": False
+    }
+    assert make("transformer", True).head_options() == {"hidden_size": 12, "num_layers": 1}
+
+
+@pytest.mark.parametrize(
+    ("encoder", "message"),
+    [
+        ({"hidden_size": 0}, "model.encoder.hidden_size must be a positive integer, got 0"),
+        ({"hidden_size": 8, "window": 3}, "encoder 'recurrent' does not accept these options"),
+        ({"name": "rnn", "hidden_size": 8}, "unknown encoder 'rnn'"),
+    ],
+)
+def test_the_recurrent_encoder_is_built_like_the_others_with_one_line_errors(encoder, message):
+    spec = DataSpec("classification", VOCAB, Tokenizer(), classes=["n", "y"])
+    with pytest.raises(ConfigError, match=message):
+        build_model(spec, {"name": "gru"}, {"name": "auto"}, encoder)
 
 
 def test_a_frozen_embedding_is_not_trained():
     spec = DataSpec("language_model", VOCAB, Tokenizer())
-    model = SequenceModel(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 8}, freeze_embedding=True)
+    model = build_model(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 8}, freeze_embedding=True)
     assert not model.embedding.weight.requires_grad and model.encoder.cells[0].W_x.requires_grad

@@ -13,7 +13,7 @@ from seqlab.data.base import DataSpec
 from seqlab.data.embeddings import read_word_vectors
 from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.errors import ConfigError, DataError
-from seqlab.models.sequence_model import SequenceModel
+from seqlab.models.builder import build_model
 
 VOCAB = Vocabulary.build([["the", "food", "Good", "zzz"]])  # ids 4.. : the, food, Good, zzz
 
@@ -28,7 +28,7 @@ def test_glove_rows_land_on_their_words_and_missing_words_keep_random_init(tmp_p
     path = write(tmp_path, "food 1 2 3\nunused 9 9 9\nthe 0.5 0.25 -1\ngood 7 8 9\n")
     spec = DataSpec("classification", VOCAB, Tokenizer("word"), classes=["a", "b"])
     torch.manual_seed(0)
-    model = SequenceModel(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 4}, embedding_dim=3)
+    model = build_model(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 4}, embedding_dim=3)
     random_rows = model.embedding.weight.detach().clone()
     model.load_pretrained_vectors(str(path))
     weight = model.embedding.weight.detach()
@@ -68,7 +68,7 @@ def test_missing_file_and_onehot_embedding_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"model\.pretrained_vectors=.*nope\.txt: no such file"):
         read_word_vectors(tmp_path / "nope.txt", VOCAB, 3)
     spec = DataSpec("classification", VOCAB, Tokenizer("word"), classes=["a", "b"])
-    model = SequenceModel(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 4}, embedding="onehot")
+    model = build_model(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 4}, embedding="onehot")
     with pytest.raises(ConfigError, match="needs model.embedding=learned"):
         model.load_pretrained_vectors(str(write(tmp_path, "the 1 2\n")))
 

@@ -23,7 +23,7 @@ from seqlab.callbacks.gradient_flow import GradientFlowCallback
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.generate import main as generate
-from seqlab.models.module import SequenceModule
+from seqlab.models.builder import build_model, make_module
 from seqlab.models.sequence_model import SequenceModel
 
 pytestmark = needs_device
@@ -38,7 +38,7 @@ def regression_case(rng: torch.Generator, encoder: dict) -> tuple[SequenceModel,
     """The adding problem's layout: (value, marker) pairs → one real number."""
     spec = DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2)
     torch.manual_seed(0)
-    model = SequenceModel(
+    model = build_model(
         spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 16, **encoder}, embedding="identity"
     )
     inputs = torch.rand(16, 10, 2, generator=rng)
@@ -115,7 +115,7 @@ def test_a_checkpoint_trained_on_the_device_generates_on_the_cpu(device, tmp_pat
         "embedding": "learned",
         "embedding_dim": 8,
     }
-    module = SequenceModule(
+    module = make_module(
         TUNES_SPEC, model_config, optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-2}
     )
     trainer = lightning_trainer(device, 120, limit_val_batches=0, default_root_dir=str(tmp_path))
@@ -138,7 +138,7 @@ def test_the_gradient_flow_callback_records_on_the_device_what_it_records_on_the
         "embedding_dim": 5,
         "encoder": {"hidden_size": 6, "num_layers": 2},
     }
-    module = SequenceModule(
+    module = make_module(
         LANGUAGE, model_config, optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
     )
     ids = torch.randint(4, 8, (3, 9), generator=torch.Generator().manual_seed(0))

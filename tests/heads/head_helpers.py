@@ -8,6 +8,7 @@ import torch
 
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import Tokenizer, Vocabulary
+from seqlab.models.builder import build_model
 from seqlab.models.sequence_model import SequenceModel
 
 DIGITS = list("0123456789")
@@ -28,7 +29,7 @@ def make_model(
     **encoder,
 ) -> SequenceModel:
     torch.manual_seed(seed)
-    return SequenceModel(
+    return build_model(
         spec, {"name": cell}, head, {"hidden_size": hidden_size, **encoder}, embedding_dim=embedding_dim
     )
 

@@ -13,6 +13,7 @@ from test_heads_seq2seq import reversal_batch
 from torch.utils.data import DataLoader
 
 from seqlab.generate import main
+from seqlab.models.builder import make_module
 from seqlab.models.module import SequenceModule
 
 
@@ -26,7 +27,7 @@ def fit(spec, head: dict, batches: list[dict], steps: int, tmp_path, **encoder) 
         "embedding_dim": 8,
     }
     optimizer = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-2}
-    module = SequenceModule(spec, model_config, optimizer=optimizer)
+    module = make_module(spec, model_config, optimizer=optimizer)
     trainer = pl.Trainer(
         max_steps=steps,
         accelerator="cpu",

@@ -1,0 +1,19 @@
+"""Registers the built-in datamodules by name (``data=NAME``). The :data:`~seqlab.registry.DATAMODULES` registry
+imports this module the first time a datamodule is asked for, so importing :mod:`seqlab.data` (or
+:mod:`seqlab.spec`, which heads and models use) does not import the seven datamodules and their dependencies."""
+
+from seqlab.data.abc_music import AbcMusicDataModule
+from seqlab.data.adding import AddingDataModule
+from seqlab.data.parallel import ParallelDataModule
+from seqlab.data.tagging import TaggingDataModule
+from seqlab.data.text import CharTextDataModule, WordTextDataModule
+from seqlab.data.tweets import TweetsDataModule
+from seqlab.registry import DATAMODULES
+
+DATAMODULES.register("text_char", CharTextDataModule)
+DATAMODULES.register("text_word", WordTextDataModule)
+DATAMODULES.register("abc_music", AbcMusicDataModule)
+DATAMODULES.register("tweets", TweetsDataModule)
+DATAMODULES.register("parallel", ParallelDataModule)
+DATAMODULES.register("adding", AddingDataModule)
+DATAMODULES.register("tagging", TaggingDataModule)

@@ -1,0 +1,46 @@
+"""``encoder=recurrent`` (the default): the configured cell run by :class:`~seqlab.cells.Recurrent`, registered in
+``ENCODERS`` like every other encoder so that the model builder has one way to build any of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seqlab.cells.recurrent import Recurrent
+from seqlab.registry import ConfigError
+
+#: ``model.encoder`` options of the recurrent runner besides ``hidden_size`` (:class:`~seqlab.cells.Recurrent`)
+RUNNER_OPTIONS = ("num_layers", "bidirectional", "dropout", "path", "compile")
+
+
+class RecurrentEncoder(Recurrent):
+    """:class:`~seqlab.cells.Recurrent` with the builder's constructor (:meth:`build`) and the options heads read
+    (:meth:`head_options`). Nothing else differs: same parameters, same state-dict keys, same paths."""
+
+    @classmethod
+    def build(cls, input_size: int, *, task: str, cell: dict[str, Any], **options: Any) -> RecurrentEncoder:
+        """``model.encoder`` options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
+        ``compile``) and ``model.cell`` (``{"name": ..., **cell options}``) → the encoder. ``task`` is not checked
+        here: a head that reads left to right refuses a bidirectional encoder with its own message."""
+        cell = dict(cell)
+        hidden_size = options.pop("hidden_size", None)
+        unknown = sorted(set(options) - set(RUNNER_OPTIONS))
+        if unknown:  # Recurrent passes what it does not know to the cell, which would be blamed for it
+            raise ConfigError(
+                f"model.encoder: encoder 'recurrent' does not accept these options ({', '.join(unknown)}); "
+                f"its options: hidden_size, {', '.join(RUNNER_OPTIONS)}"
+            )
+        if not isinstance(hidden_size, int) or hidden_size <= 0:
+            raise ConfigError(f"model.encoder.hidden_size must be a positive integer, got {hidden_size}")
+        return cls(cell.pop("name"), input_size, hidden_size, **options, **cell)
+
+    def head_options(self) -> dict[str, Any]:
+        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: the runner options, so a head can build a
+        decoder of the same kind (``ctx.build_recurrent``)."""
+        return {
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.num_directions == 2,
+            "dropout": self.dropout,
+            "path": self.path,
+            "compile": self.compile,
+        }

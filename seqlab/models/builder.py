@@ -1,0 +1,239 @@
+"""The one place a run's config becomes a network: ``model.*`` → embedding, encoder, head → :class:`SequenceModel`,
+and (with optimizer and scheduler) → :class:`SequenceModule`, from a config or from a checkpoint.
+
+Everything that turns options into modules lives here, so the model classes stay plain containers and each option
+is read (and refused when wrong) in one place:
+
+- :func:`model_options` — ``config["model"]`` → the constructor options a checkpoint stores (unknown keys refused);
+- :func:`build_embedding`, :func:`build_encoder` (every encoder, ``recurrent`` included, from ``ENCODERS``),
+  :func:`build_head` — the parts; :func:`build_model` — the network;
+- :func:`make_module` / :func:`build_module` — the LightningModule, with the plugins it needs recorded;
+  :func:`load_module` — the same from a checkpoint, after checking those plugins are loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.errors import ConfigError
+from seqlab.heads.base import Head, HeadContext
+from seqlab.models.module import CHECKPOINT_KEY, SequenceModule, load_checkpoint
+from seqlab.models.sequence_model import SequenceModel
+from seqlab.plugins import plugin_requirements, require_plugins
+from seqlab.registry import ENCODERS, HEADS
+from seqlab.spec import DataSpec
+
+#: what ``model.*`` may hold (conf/model/default.yaml plus the groups that land there: cell, encoder, head)
+MODEL_KEYS = ("embedding", "embedding_dim", "encoder", "cell", "head", "freeze_embedding", "pretrained_vectors")
+#: of those, what :func:`build_model` takes (``pretrained_vectors`` is loaded after the model is built)
+CONSTRUCTOR_KEYS = ("embedding", "embedding_dim", "encoder", "cell", "head", "freeze_embedding")
+EMBEDDINGS = ("learned", "onehot", "linear", "identity")
+
+#: the head each data task gets when ``head=auto``
+DEFAULT_HEADS = {
+    "language_model": "many_to_many",
+    "tagging": "many_to_many",
+    "classification": "many_to_one",
+    "translation": "seq2seq",
+    "conditional_generation": "one_to_many",
+    "regression": "regression",
+}
+
+
+# -- options -----------------------------------------------------------------------------------------------------------
+def check_model_keys(model: Any) -> None:
+    """Refuse a ``model.*`` key seqlab does not read (``+model.embeding_dim=8`` would otherwise change nothing)."""
+    unknown = sorted(set(model) - set(MODEL_KEYS))
+    if unknown:
+        raise ConfigError(f"model.{unknown[0]}: no such model option; the options are: {', '.join(MODEL_KEYS)}")
+
+
+def model_options(model: dict[str, Any]) -> dict[str, Any]:
+    """``config["model"]`` → the options :func:`build_model` takes (what a checkpoint stores as ``model_config``)."""
+    check_model_keys(model)
+    options = {k: model[k] for k in CONSTRUCTOR_KEYS if k in model}
+    options["freeze_embedding"] = bool(options.get("freeze_embedding", False))
+    return options
+
+
+# -- the parts ---------------------------------------------------------------------------------------------------------
+class OneHot(nn.Module):
+    """Fixed one-hot input encoding: ids ``(B, T)`` → ``(B, T, V)``; nothing to train."""
+
+    def __init__(self, vocab_size: int, padding_idx: int = 0):
+        super().__init__()
+        self.register_buffer("weight", torch.eye(vocab_size), persistent=False)
+        self.weight[padding_idx].zero_()
+        self.embedding_dim = vocab_size
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.weight[ids]
+
+
+class FeatureProjection(nn.Linear):
+    """Real-valued inputs ``(B, T, F)`` → ``(B, T, dim)`` by a learned linear map (``model.embedding=linear``)."""
+
+    def __init__(self, features: int, dim: int):
+        super().__init__(features, dim)
+        self.embedding_dim = dim
+
+
+class FeatureIdentity(nn.Identity):
+    """Real-valued inputs ``(B, T, F)`` passed to the encoder as they are (``model.embedding=identity``)."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.embedding_dim = features
+
+
+def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -> nn.Module:
+    """``model.embedding`` → ids ``(B, T)`` (or features ``(B, T, F)``) → ``(B, T, embedding_dim)``."""
+    features = spec.input_features
+    if dim <= 0:
+        raise ConfigError(f"model.embedding_dim must be positive, got {dim}")
+    if kind not in EMBEDDINGS:
+        raise ConfigError(f"model.embedding must be one of {', '.join(EMBEDDINGS)}, got '{kind}'")
+    if features and kind not in ("linear", "identity"):
+        raise ConfigError(
+            f"model.embedding={kind}: the data gives {features} real-valued features per step, not token ids; "
+            "use model.embedding=linear or identity"
+        )
+    if kind in ("linear", "identity") and not features:
+        raise ConfigError(f"model.embedding={kind} needs real-valued inputs; the data gives token ids")
+    embedding: nn.Module = {
+        "linear": lambda: FeatureProjection(features, dim),
+        "identity": lambda: FeatureIdentity(features),
+        "learned": lambda: nn.Embedding(spec.vocab_size, dim, padding_idx=spec.pad_id),
+        "onehot": lambda: OneHot(spec.vocab_size, spec.pad_id),
+    }[kind]()
+    for parameter in embedding.parameters() if freeze else ():
+        parameter.requires_grad_(False)
+    return embedding
+
+
+def build_encoder(options: dict[str, Any], input_size: int, spec: DataSpec, cell: dict[str, Any]) -> nn.Module:
+    """``model.encoder`` (``name``, default ``recurrent``, and its options) → the registered encoder, built by its
+    ``build`` classmethod (:meth:`seqlab.encoders.Encoder.build`; the recurrent runner's adapter has its own)."""
+    options = dict(options)
+    name = options.pop("name", "recurrent")
+    try:
+        return ENCODERS.get(name).build(input_size, task=spec.task, cell=cell, **options)
+    except TypeError as err:
+        raise ConfigError(f"model.encoder: encoder '{name}' does not accept these options ({err})") from None
+
+
+def head_name(options: dict[str, Any], spec: DataSpec) -> str:
+    """``model.head.name``; ``auto`` (or none) picks the task's default head (:data:`DEFAULT_HEADS`)."""
+    name = options.get("name", "auto")
+    return DEFAULT_HEADS[spec.task] if name == "auto" else name
+
+
+def build_head(options: dict[str, Any], ctx: HeadContext) -> tuple[Head, str]:
+    """``model.head`` → the head and its registered name; a head refuses a task it does not serve."""
+    options = dict(options)
+    name = head_name(options, ctx.spec)
+    options.pop("name", None)
+    head_cls = HEADS.get(name)
+    if head_cls.tasks and ctx.spec.task not in head_cls.tasks:
+        raise ConfigError(
+            f"head={name} does not fit the data's task '{ctx.spec.task}'; it serves {', '.join(head_cls.tasks)}"
+        )
+    try:
+        return head_cls(ctx, **options), name
+    except TypeError as err:
+        raise ConfigError(f"model.head: {name} does not accept these options ({err})") from None
+
+
+def build_model(
+    spec: DataSpec,
+    cell: dict[str, Any],
+    head: dict[str, Any],
+    encoder: dict[str, Any],
+    embedding: str = "learned",
+    embedding_dim: int = 128,
+    freeze_embedding: bool = False,
+) -> SequenceModel:
+    """The network of one run: ``embedding → encoder → head`` (see :class:`SequenceModel` for the options).
+
+    >>> from seqlab.data.vocab import Tokenizer, Vocabulary
+    >>> spec = DataSpec("language_model", Vocabulary.build([list("abc")]), Tokenizer("char"))
+    >>> model = build_model(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 8}, embedding_dim=4)
+    >>> model.head_name, type(model.encoder).__name__, model.options["embedding_dim"]
+    ('many_to_many', 'RecurrentEncoder', 4)
+    """
+    options = {
+        "cell": dict(cell),
+        "head": dict(head),
+        "encoder": dict(encoder),
+        "embedding": embedding,
+        "embedding_dim": embedding_dim,
+        "freeze_embedding": freeze_embedding,
+    }
+    embed = build_embedding(embedding, spec, embedding_dim, freeze_embedding)
+    input_size = embed.embedding_dim
+    enc = build_encoder(encoder, input_size, spec, cell)
+    ctx = HeadContext(
+        spec=spec,
+        encoder_size=enc.output_size,
+        embedding_dim=input_size,
+        cell=dict(cell),
+        encoder=enc.head_options(),
+    )
+    head_module, name = build_head(head, ctx)
+    return SequenceModel(spec, embed, enc, head_module, name, options)
+
+
+# -- the LightningModule -----------------------------------------------------------------------------------------------
+def make_module(
+    spec: DataSpec,
+    model_config: dict[str, Any],
+    optimizer: dict[str, Any] | None = None,
+    scheduler: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> SequenceModule:
+    """The LightningModule around :func:`build_model` ``(spec, **model_config)``, with the plugins that provide its
+    cell, head, encoder and datamodule (``config["data"]["name"]``) recorded for its checkpoints."""
+    model = build_model(spec, **model_config)
+    required = plugin_requirements(
+        {
+            "cell": model_config["cell"]["name"],
+            "head": model.head_name,
+            "datamodule": ((config or {}).get("data") or {}).get("name"),
+            "encoder": (model_config.get("encoder") or {}).get("name", "recurrent"),
+        }
+    )
+    return SequenceModule(model, optimizer, scheduler, config=config, required_plugins=required)
+
+
+def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceModule:
+    """A resolved run config and the data's spec → the LightningModule, pretrained vectors loaded if asked for."""
+    module = make_module(
+        spec,
+        model_options(config["model"]),
+        optimizer=config.get("optimizer"),
+        scheduler=config.get("scheduler") or None,
+        config=config,
+    )
+    if config["model"].get("pretrained_vectors"):
+        module.model.load_pretrained_vectors(config["model"]["pretrained_vectors"])
+    return module
+
+
+def load_module(path: str | Path, map_location: str = "cpu") -> SequenceModule:
+    """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it), in eval mode. The plugins
+    it was trained with must be loaded: a missing one is one clear error, before anything is built."""
+    checkpoint = load_checkpoint(path, map_location)
+    meta = checkpoint[CHECKPOINT_KEY]
+    require_plugins(meta.get("plugins", []), source=f"ckpt_path={path}")
+    module = make_module(
+        DataSpec.from_dict(meta["spec"]),
+        meta["model_config"],
+        config=checkpoint.get("hyper_parameters", {}).get("config"),
+    )
+    module.load_state_dict(checkpoint["state_dict"])
+    module.eval()
+    return module
