@@ -274,3 +274,60 @@ def test_load_plugins_makes_a_local_cell_usable_from_a_plain_script(tmp_path, ca
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "(2, 4, 5)"
+
+
+# -- a plugin encoder -----------------------------------------------------------------------------------------------
+RUNNING_MEAN = {
+    "plugins/running_mean.py": '''import torch
+
+from seqlab.encoders import Encoder
+from seqlab.registry import ENCODERS
+
+
+@ENCODERS.register("running_mean")
+class RunningMeanEncoder(Encoder):
+    """Step t: tanh of a linear map of the mean of the inputs up to t (causal, order-free within the prefix)."""
+
+    def __init__(self, input_size, causal, num_states=1, hidden_size=16):
+        super().__init__(causal, num_states)
+        self.output_size = hidden_size
+        self.proj = torch.nn.Linear(input_size, hidden_size)
+
+    def encode(self, x, mask, lengths, context):
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device)[None, :, None]
+        return torch.tanh(self.proj(x.cumsum(1) / steps)), None
+''',
+    "plugins/conf/encoder/running_mean.yaml": "# @package model.encoder\nname: running_mean\nhidden_size: 16\n",
+}
+
+
+def test_a_plugin_encoder_is_listed_trains_and_is_recorded_in_the_checkpoint(run_seqlab, tmp_path):
+    write_files(tmp_path / "with", RUNNING_MEAN)
+    listing = run_seqlab("plugins", cwd=tmp_path / "with")
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    assert listing.stdout.splitlines() == [
+        "running_mean  [./plugins/running_mean.py]",
+        "  encoders: running_mean",
+        "./plugins/conf  config options: encoder/running_mean",
+    ]
+
+    result = run_seqlab("encoder=running_mean", *TINY, cwd=tmp_path / "with")
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path / "with", "char_rnn")
+    assert checkpoint_plugins(run) == [
+        {
+            "plugin": "running_mean",
+            "package": "./plugins/running_mean.py",
+            "version": "local",
+            "provides": {"encoder": "running_mean"},
+        }
+    ]
+
+    (tmp_path / "without").mkdir()  # the checkpoint alone, where the plugin is not: one line naming what is missing
+    ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    sampled = run_seqlab(ckpt, "num_samples=1", "max_length=5", module="seqlab.generate", cwd=tmp_path / "without")
+    assert sampled.returncode == 1
+    assert sampled.stderr.strip().splitlines() == [
+        f"seqlab: error: {ckpt}: needs encoder 'running_mean' from plugin 'running_mean'; "
+        "put ./plugins/running_mean.py in ./plugins/"
+    ]
