@@ -412,6 +412,27 @@ def gradient_flow_table(runs: list[Run]) -> str:
     return '<table class="gradient-flow">\n' + "\n".join(rows) + "\n</table>"
 
 
+def tunes_section(runs: list[Run]) -> str:
+    """The tunes each run sampled (``<run>/tunes/tunes.json``, written by ``callbacks=music``) as sheet music with a
+    play button (:mod:`seqlab.tunes_page`; abcjs inlined once, works offline); empty when no run has tunes."""
+    from seqlab.tunes_page import NOTE, read_tunes_json, summary_line, tunes_assets, tunes_html
+
+    blocks = []
+    for number, run in enumerate(runs):
+        path = run.path / "tunes" / "tunes.json"
+        if not path.is_file():
+            continue
+        try:
+            rates, tunes = read_tunes_json(path)
+        except ValueError as err:
+            raise ReportError(str(err)) from None
+        blocks.append(
+            f"<details open><summary>{html.escape(run.label)}: {summary_line(rates)}</summary>"
+            f"{tunes_html(tunes, prefix=f'run{number}-')}</details>"
+        )
+    return f"<h2>Tunes</h2><p>{NOTE}</p>{''.join(blocks)}{tunes_assets()}" if blocks else ""
+
+
 def optuna_section(sweep_dir: Path) -> str:
     results_file = sweep_dir / "optimization_results.yaml"
     if not results_file.is_file():
@@ -500,6 +521,7 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
         "<h2>Gradient flow</h2>",
         gradient_flow_table(runs),
         f"<h2>Samples</h2>{samples}" if samples else "",
+        tunes_section(runs),
         "</body></html>\n",
     ]
     return "\n".join(part for part in parts if part)

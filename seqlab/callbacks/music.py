@@ -1,4 +1,5 @@
-"""Sample ABC tunes at the end of training, check them with music21, and keep the valid ones as .abc and .mid."""
+"""Sample ABC tunes at the end of training, check them with music21, keep the valid ones as .abc and .mid, and show
+them all as sheet music with a play button in ``<run>/tunes/index.html``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqlab.data.abc_music import valid_tune, write_tune
+from seqlab.data.abc_music import check_tune, write_tune
+from seqlab.tunes_page import write_tunes_page
 
+#: the share of samples that pass the strict check (:func:`seqlab.data.abc_music.valid_tune`)
 RATE_KEY = "samples/valid_tune_rate"
+#: the share that music21 merely parses (the lenient check, :func:`seqlab.data.abc_music.parses_tune`)
+PARSE_KEY = "samples/parse_rate"
+#: over all samples, the share of complete bars whose duration fills the meter (0 when no sample has a bar)
+BAR_KEY = "samples/bar_accuracy"
 
 
 class MusicSamplesCallback(pl.Callback):
@@ -19,8 +26,12 @@ class MusicSamplesCallback(pl.Callback):
 
     Works with generating heads over ABC data: ``many_to_many`` (language model; tunes start at ``<bos>``) and
     ``one_to_many`` (conditional generation; the tune types are taken in turn and written as the ``R:`` field).
-    The rate is logged as ``samples/valid_tune_rate`` to every logger and printed; each valid tune is written as
-    ``<dirpath>/tune_<i>.abc`` and ``.mid``, and ``<dirpath>/tunes.json`` lists every sample with its validity.
+    Each sample is checked with :func:`seqlab.data.abc_music.check_tune`. Logged to every logger and printed:
+    ``samples/valid_tune_rate`` (the strict check: music21 parses it, ≥ 4 complete bars, every complete bar fills
+    the meter), ``samples/parse_rate`` (music21 parses it) and ``samples/bar_accuracy`` (matching bars / complete
+    bars, pooled over the samples). Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
+    ``<dirpath>/tunes.json`` lists every sample with its checks; ``<dirpath>/index.html`` shows every sample as sheet
+    music with a play button (:mod:`seqlab.tunes_page`, works offline).
     Only rank 0 samples; heads that do not generate tunes from nothing (classifiers, translators) are skipped.
     """
 
@@ -39,6 +50,7 @@ class MusicSamplesCallback(pl.Callback):
         self.num_samples, self.max_length = num_samples, max_length
         self.temperature, self.top_k, self.seed = temperature, top_k, seed
         self.rate: float | None = None
+        self.rates: dict[str, float] = {}
 
     def sample(self, module: pl.LightningModule) -> list[tuple[str, str]]:
         """``(tune type or "", ABC text)`` per sample; empty when the head does not generate."""
@@ -76,20 +88,44 @@ class MusicSamplesCallback(pl.Callback):
         for i, (kind, text) in enumerate(samples, start=1):
             if kind and kind != "other":
                 text = f"R:{kind}\n{text}"
-            ok = valid_tune(text)
-            if ok:
+            check = check_tune(text)
+            if check.valid:
                 write_tune(text, self.dirpath / f"tune_{i:03d}")
-            report.append({"index": i, "type": kind, "valid": ok, "abc": text})
+            report.append(
+                {
+                    "index": i,
+                    "type": kind,
+                    "valid": check.valid,
+                    "parses": check.parses,
+                    "bars": check.bars,
+                    "matching": check.matching,
+                    "abc": text,
+                }
+            )
         valid = sum(r["valid"] for r in report)
+        bars = sum(r["bars"] for r in report)
         self.rate = valid / len(report)
+        self.rates = {
+            RATE_KEY: self.rate,
+            PARSE_KEY: sum(r["parses"] for r in report) / len(report),
+            BAR_KEY: sum(r["matching"] for r in report) / bars if bars else 0.0,
+        }
         (self.dirpath / "tunes.json").write_text(
-            json.dumps({RATE_KEY: self.rate, "tunes": report}, indent=2, ensure_ascii=False), encoding="utf-8"
+            json.dumps({**self.rates, "tunes": report}, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        page = write_tunes_page(
+            self.dirpath / "index.html",
+            report,
+            f"seqlab — tunes sampled at step {trainer.global_step} ({self.dirpath.parent.name})",
+            {**self.rates, "samples": len(report), "temperature": self.temperature},
         )
         for logger in trainer.loggers:
-            logger.log_metrics({RATE_KEY: self.rate}, step=trainer.global_step)
+            logger.log_metrics(self.rates, step=trainer.global_step)
             logger.save()
         print(
-            f"seqlab: {RATE_KEY} = {self.rate:.3f} ({valid}/{len(report)} sampled tunes parse with music21); "
-            f"valid tunes written to {self.dirpath} as .abc and .mid",
+            f"seqlab: {RATE_KEY} = {self.rate:.3f} ({valid}/{len(report)} sampled tunes parse with music21 and fill "
+            f"their meter in every complete bar, at least 4 bars); {PARSE_KEY} = {self.rates[PARSE_KEY]:.3f}; "
+            f"{BAR_KEY} = {self.rates[BAR_KEY]:.3f}; valid tunes written to {self.dirpath} as .abc and .mid; "
+            f"all shown in {page}",
             flush=True,
         )

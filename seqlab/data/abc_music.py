@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from seqlab.data.base import (
@@ -23,9 +24,12 @@ from seqlab.data.base import (
     split_by_seed,
 )
 from seqlab.data.batching import collate_classification, collate_conditional, collate_language_model
+from seqlab.data.text import flat_ids
 from seqlab.data.vocab import Tokenizer, build_vocabulary
 
 ABC_TASKS = ("language_model", "classification", "conditional_generation")
+#: ``tunes``: one example per tune; ``windows``: the tunes concatenated and cut into fixed windows (the MIT lab's way)
+ABC_MODES = ("tunes", "windows")
 #: music21's bundled ABC collections read by ``builtin:music21`` (the default) — no download
 DEFAULT_MUSIC21_CORPORA = ("ryansMammoth", "oneills1850")
 MUSIC21_CORPORA = ("ryansMammoth", "oneills1850", "essenFolksong")
@@ -105,26 +109,167 @@ def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
     return files
 
 
-def valid_tune(abc_text: str) -> bool:
-    """Whether music21 parses ``abc_text`` as ABC and finds at least one note (an ``X:`` line is added if missing).
+#: ABC 2.1 decoration shortcuts (fermata, trill, bowings …) and quoted chord symbols/annotations: no duration, and
+#: music21 10 misreads some of them (``"<"`` and ``">"`` as broken rhythm, ``H`` before a note shortens the bar), so
+#: the bar check removes them first
+_ANNOTATION = re.compile(r'"[^"\n]*"|![^!\n]*!')
+_DECORATION = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|[~.HLMOPSTuv]")
+_METER = re.compile(r"^M:([^\n%]*)|\[M:([^\]\n]*)\]", re.MULTILINE)
+_BAR_THEN_REPEAT = re.compile(r"\|(\s*\\?\s*):\|")
+#: minimum number of complete bars of a strictly valid tune
+MIN_BARS = 4
 
-    >>> valid_tune("M:6/8\\nL:1/8\\nK:Em\\n|E2F G2A|B2^A B^cd|")
+
+@dataclass(frozen=True)
+class TuneCheck:
+    """What music21 makes of one tune.
+
+    ``parses``: music21 reads it and finds at least one note (the lenient check, ``samples/parse_rate``).
+    ``bars``: complete bars checked — every bar but a short first one (the pickup) and a short last one (the final
+    bar, or a sample cut off mid-bar); a short bar is also allowed either side of a section line (``||``, ``:|``,
+    ``|:``, ``|]``), where the bar before completes the pickup of the section after.
+    ``matching``: those whose duration equals the bar length of the meter in force (inline ``[M:…]`` changes count).
+    ``valid``: the strict check — it parses, it has a meter, at least :data:`MIN_BARS` bars match and none does not.
+    """
+
+    parses: bool
+    bars: int = 0
+    matching: int = 0
+    metered: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return self.parses and self.metered and self.matching >= MIN_BARS and self.matching == self.bars
+
+    @property
+    def bar_accuracy(self) -> float | None:
+        """``matching / bars``; None when no complete bar was found."""
+        return self.matching / self.bars if self.bars else None
+
+
+def _with_x(abc_text: str) -> str:
+    text = abc_text.strip()
+    return text if text.startswith("X:") else "X:1\n" + text
+
+
+def _strip_decorations(text: str) -> str:
+    """Body lines without annotations and decoration shortcuts (field lines and inline ``[M:…]`` fields kept), and
+    two bar-line spellings music21 10 misreads written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops
+    the note before it) and a bar line directly followed by a repeat end, ``| :|2`` (music21 makes an empty bar of
+    it, so the short bar before the repeat no longer touches it)."""
+    lines = []
+    for line in text.splitlines():
+        if not _FIELD.match(line):
+            line = _DECORATION.sub(lambda m: m[1] or "", _ANNOTATION.sub("", line))
+        lines.append(line)
+    body = "\n".join(lines)
+    return _BAR_THEN_REPEAT.sub(r"\1:|", body.replace("::", ":||:"))
+
+
+def _written_bar_lengths(abc_text: str) -> set[float]:
+    """Bar lengths in quarter notes of the meters the tune writes (``M:`` lines and inline ``[M:…]`` fields)."""
+    from music21 import meter
+
+    lengths = set()
+    for match in _METER.finditer(abc_text):
+        value = (match[1] or match[2] or "").strip()
+        value = {"C": "4/4", "C|": "2/2"}.get(value, value)
+        try:
+            lengths.add(meter.TimeSignature(value).barDuration.quarterLength)
+        except Exception:  # "none", free meter or a malformed value: no bar length to check against
+            continue
+    return lengths
+
+
+def _ending_last_measures(part: Any) -> list[Any]:
+    """The last bar of every first/second ending (``[1 … :|``): it may be short, completing the next pickup."""
+    from music21 import spanner
+
+    return [bracket.getLast() for bracket in part.spanners.getElementsByClass(spanner.RepeatBracket)]
+
+
+def _section_line(barline: Any) -> bool:
+    """A repeat, double or final bar line (music21 keeps no object for a plain ``|``)."""
+    from music21 import bar
+
+    return barline is not None and (isinstance(barline, bar.Repeat) or barline.type not in ("regular", "normal"))
+
+
+def check_tune(abc_text: str) -> TuneCheck:
+    """Parse ``abc_text`` with music21 (an ``X:`` line is added if missing) and check every bar against the meter.
+
+    Each part (voice) is checked on its own; a bar of duration d under a meter of bar length D (both in quarter
+    notes) matches when d = D exactly (music21 counts tuplets, ties, broken rhythm and grace notes).
+
+    >>> check_tune("M:6/8\nL:1/8\nK:Em\nB|E2F G2A|B2A B^cd|e2d B2A|G2F E2:|").valid
     True
-    >>> valid_tune("K:Em\\n((|]]")
-    False
+    >>> check_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2A B^cd|e2d B2|G2F E2D|E3 E3|]").bar_accuracy
+    0.75
     """
     from music21 import converter
 
-    text = abc_text.strip()
-    if not text:
-        return False
-    if not text.startswith("X:"):
-        text = "X:1\n" + text
+    if not abc_text.strip():
+        return TuneCheck(False)
     try:
-        score = converter.parse(text, format="abc", forceSource=True)
-        return len(score.flatten().notes) > 0
-    except Exception:  # music21 raises many kinds of errors on bad ABC; any of them means "not a valid tune"
-        return False
+        score = converter.parse(_with_x(_strip_decorations(abc_text)), format="abc", forceSource=True)
+    except Exception:  # music21 raises many kinds of errors on bad ABC; any of them means "not a tune"
+        return TuneCheck(False)
+    if not len(score.flatten().notes):
+        return TuneCheck(False)
+    written = _written_bar_lengths(abc_text)
+    bars = matching = 0
+    metered = True
+    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    for part in parts:
+        measures = list(part.getElementsByClass("Measure"))
+        # music21 cuts an over-long bar at the bar length and gives the rest a meter of its own (``reBar``): only a
+        # meter the tune writes (``M:``, ``[M:…]``) counts, so the cut-off rest is checked against it and fails
+        allowed_short = {id(m) for m in _ending_last_measures(part)}
+        meter = None
+        for i, measure in enumerate(measures):
+            if measure.timeSignature is not None and measure.timeSignature.barDuration.quarterLength in written:
+                meter = measure.timeSignature.barDuration.quarterLength
+            if meter is None:
+                continue
+            got = measure.duration.quarterLength
+            if got < meter:
+                edge = i in (0, len(measures) - 1)
+                section = (
+                    id(measure) in allowed_short
+                    or _section_line(measure.leftBarline)
+                    or _section_line(measure.rightBarline)
+                    or (i > 0 and _section_line(measures[i - 1].rightBarline))
+                    or (i + 1 < len(measures) and _section_line(measures[i + 1].leftBarline))
+                )
+                if edge or section:
+                    continue
+            bars += 1
+            matching += got == meter
+        metered = metered and meter is not None
+    return TuneCheck(True, bars, matching, metered)
+
+
+def valid_tune(abc_text: str) -> bool:
+    """The strict check (:func:`check_tune`): music21 parses the tune, it has at least 4 complete bars, and every
+    complete bar fills its meter exactly.
+
+    >>> valid_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2A B^cd|e2d B2A|G2F E3|]")
+    True
+    >>> valid_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2^A B^cd|")  # parses, but only two bars
+    False
+    """
+    return check_tune(abc_text).valid
+
+
+def parses_tune(abc_text: str) -> bool:
+    """The lenient check: music21 parses ``abc_text`` as ABC and finds at least one note (``samples/parse_rate``).
+
+    >>> parses_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2^A B^cd|")
+    True
+    >>> parses_tune("K:Em\n((|]]")
+    False
+    """
+    return check_tune(abc_text).parses
 
 
 def write_tune(abc_text: str, stem: Path) -> bool:
@@ -132,9 +277,7 @@ def write_tune(abc_text: str, stem: Path) -> bool:
     written (music21 parses some tunes it cannot render, e.g. a repeated time signature: those keep only .abc)."""
     from music21 import converter
 
-    text = abc_text.strip()
-    if not text.startswith("X:"):
-        text = "X:1\n" + text
+    text = _with_x(abc_text)
     stem.with_suffix(".abc").write_text(text + "\n", encoding="utf-8")
     try:
         converter.parse(text, format="abc", forceSource=True).write("midi", fp=str(stem.with_suffix(".mid")))
@@ -164,6 +307,13 @@ class AbcMusicDataModule(SeqDataModule):
     - ``classification``: ``inputs (B, T)`` = tune, ``lengths (B,)``, ``targets (B,)`` (tune type).
 
     For the last two the ``R:`` field is removed from the text, since it is the label.
+
+    ``data.mode`` (``language_model`` only for ``windows``): ``tunes`` (the default) is one example per tune as above;
+    ``windows`` is how the MIT 6.S191 music lab feeds its LSTM — each split's tunes concatenated into one stream
+    (``<bos> tune <eos> <bos> tune <eos> …``; the lab separates tunes by a blank line, the ``<eos>``/``<bos>`` pair
+    plays that part, so sampling from ``<bos>`` still yields one whole tune) and cut into windows of
+    ``data.seq_len + 1`` tokens, ``data.stride`` apart (default ``seq_len``: consecutive windows share one token);
+    shuffled. Batches ``inputs (B, seq_len)``, ``targets (B, seq_len)``, ``lengths (B,)``.
     """
 
     name = "abc_music"
@@ -179,6 +329,9 @@ class AbcMusicDataModule(SeqDataModule):
         tokenizer: str = "char",
         bpe_vocab_size: int = 500,
         text_column: str = "abc",
+        mode: str = "tunes",
+        seq_len: int = 100,
+        stride: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
@@ -189,6 +342,14 @@ class AbcMusicDataModule(SeqDataModule):
             raise DataError(f"data.keep_headers: {bad} are not ABC field letters (e.g. [M, L, R, K])")
         if tokenizer not in ("char", "bpe"):
             raise DataError(f"data.tokenizer for abc_music must be char or bpe, got '{tokenizer}'")
+        if mode not in ABC_MODES:
+            raise DataError(f"data.mode must be one of {', '.join(ABC_MODES)}, got '{mode}'")
+        if mode == "windows" and task != "language_model":
+            raise DataError(f"data.mode=windows needs data.task=language_model, got '{task}'")
+        for option, value in (("seq_len", seq_len), ("stride", stride if stride is not None else seq_len)):
+            if value <= 0:
+                raise DataError(f"data.{option} must be positive, got {value}")
+        self.mode, self.seq_len, self.stride = mode, seq_len, stride or seq_len
         self.task = task
         self.keep_headers = tuple(h for h in keep_headers if task == "language_model" or h != "R")
         self.max_length = max_length
@@ -209,6 +370,8 @@ class AbcMusicDataModule(SeqDataModule):
             "tokenizer": self.tokenizer_kind,
             "bpe_vocab_size": self.bpe_vocab_size if self.tokenizer_kind == "bpe" else None,
             "text_column": self.text_column,
+            "mode": self.mode,
+            "windows": [self.seq_len, self.stride] if self.mode == "windows" else None,
         }
 
     # -- reading --------------------------------------------------------------------------------------------------
@@ -297,6 +460,8 @@ class AbcMusicDataModule(SeqDataModule):
                 before = len(dataset)
                 dataset = dataset.filter(lambda b: [n <= self.max_length for n in b["length"]], batched=True)
                 self.too_long += before - len(dataset)
+            if self.mode == "windows":
+                dataset = datasets.Dataset.from_dict({"ids": self.windows(flat_ids(dataset), split)})
             self.write_split(out_dir, split, dataset)
         if self.too_long:
             log.info("abc_music: dropped %d tunes longer than data.max_length=%s", self.too_long, self.max_length)
@@ -305,9 +470,19 @@ class AbcMusicDataModule(SeqDataModule):
             vocab=vocab,
             tokenizer=tokenizer,
             classes=classes if self.task != "language_model" else [],
-            max_length=self.max_length,
+            max_length=self.seq_len if self.mode == "windows" else self.max_length,
         )
         self.write_spec(out_dir, spec)
+
+    def windows(self, ids: np.ndarray, split: str) -> np.ndarray:
+        """The split's stream ``(N,)`` → windows ``(W, seq_len + 1)``, ``stride`` apart."""
+        width = self.seq_len + 1
+        if len(ids) < width:
+            raise DataError(
+                f"data.source={self.source}: the {split} split has {len(ids)} tokens, fewer than "
+                f"data.seq_len + 1 = {width}; lower data.seq_len"
+            )
+        return np.lib.stride_tricks.sliding_window_view(ids, width)[:: self.stride].copy()
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         pad = self.spec.pad_id
@@ -315,4 +490,4 @@ class AbcMusicDataModule(SeqDataModule):
             return collate_classification(examples, pad)
         if self.task == "conditional_generation":
             return collate_conditional(examples, pad)
-        return collate_language_model(examples, pad)
+        return collate_language_model(examples, pad)  # windows too: equal lengths, so no padding
