@@ -33,6 +33,7 @@ from torch import Tensor
 
 from seqlab.cells.base import Cell
 from seqlab.cells.recurrent import Recurrent
+from seqlab.models.module import SequenceModule
 
 #: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed)
 VANISHED = "vanished below float precision"
@@ -309,10 +310,10 @@ class GradientFlowCallback(pl.Callback):
             for i, param_group in enumerate(optimizer.param_groups):
                 squares = [float(p.grad.norm()) ** 2 for p in param_group["params"] if p.grad is not None]
                 metrics[f"grad_norm/optimizer_group{i}"] = math.sqrt(sum(squares))
-        steps = getattr(pl_module, "clip_steps", 0)
-        if steps:  # counted by the module while clipping (every step, without a device sync)
-            metrics["grad_norm/clipped_fraction"] = float(pl_module.clipped_steps) / steps
-            pl_module.clip_steps, pl_module.clipped_steps = 0, 0.0
+        # counted by the module while clipping (every step, without a device sync)
+        clipped = pl_module.grad_stats.take_clipped_fraction() if isinstance(pl_module, SequenceModule) else None
+        if clipped is not None:
+            metrics["grad_norm/clipped_fraction"] = clipped
         for name, runner in self.runners(pl_module):
             prefix = "" if name == "encoder" else f"{name}."
             for index, cell in enumerate(runner.cells):

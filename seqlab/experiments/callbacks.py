@@ -12,6 +12,8 @@ import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch import Tensor
 
+from seqlab.heads.seq2seq import Seq2SeqHead
+
 BOW_VAL_ACCURACY = "baseline/bow_val_accuracy"
 BOW_TRAIN_ACCURACY = "baseline/bow_train_accuracy"
 
@@ -97,7 +99,8 @@ class AttentionMapsCallback(pl.Callback):
     """At the end of fit, translate the first ``num_examples`` validation sources greedily and save one attention
     heat map each (target steps × source tokens) as ``<dirpath>/attention_<i>.png``.
 
-    For heads with ``save_attention_maps`` (``seq2seq`` with ``attention`` other than ``none``); others are skipped.
+    For the ``seq2seq`` head (:meth:`~seqlab.heads.seq2seq.Seq2SeqHead.save_attention_maps`, which writes nothing
+    without attention); other heads are skipped.
     """
 
     def __init__(self, dirpath: str, num_examples: int = 4):
@@ -112,7 +115,7 @@ class AttentionMapsCallback(pl.Callback):
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         head = pl_module.model.head
-        if not hasattr(head, "save_attention_maps") or trainer.datamodule is None:
+        if not isinstance(head, Seq2SeqHead) or trainer.datamodule is None:
             return
         sources: list[list[int]] = []
         for batch in trainer.datamodule.val_dataloader():

@@ -147,7 +147,7 @@ def test_both_curves_match_autograd_on_a_hand_unrolled_network_with_mixed_length
         curve = expected_terminal["terminal/encoder.layer0/c"]
         assert first["grad_flow/encoder.layer0/vanishing_index_c"] == pytest.approx(curve[2] / curve[0], 1e-5)
     # the training step's own gradients: the total norm before clipping, every step clipped (1e-3 is tiny)
-    assert abs(float(module.grad_norm_before_clip) - callback.records[1]["grad_norm/total"]) < 1e-6
+    assert abs(float(module.grad_stats.norm_before_clip) - callback.records[1]["grad_norm/total"]) < 1e-6
     assert callback.records[1]["grad_norm/clipped_fraction"] == 1.0
 
 
