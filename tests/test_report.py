@@ -269,7 +269,8 @@ def test_report_json_writes_the_same_numbers_with_documented_keys(seeds_sweep, r
 
 @pytest.mark.e2e
 def test_seed_multirun_keeps_every_run_differing_only_in_seed_and_reports_an_interval(run_seqlab, tmp_path):
-    result = run_seqlab("-m", "seed=0,1", "test=false", *TINY)
+    # two runs of a few seconds each, but minutes on a loaded shared machine: a generous timeout
+    result = run_seqlab("-m", "seed=0,1", "test=false", *TINY, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "char_rnn" / "multirun").glob("*/*")
     jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
