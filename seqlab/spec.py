@@ -29,7 +29,6 @@ class DataSpec:
     target_vocab: Vocabulary | None = None
     target_tokenizer: Tokenizer | None = None
     classes: list[str] = field(default_factory=list)
-    max_length: int | None = None
     #: consecutive training batches continue the same streams (truncated BPTT: the module carries state)
     stateful: bool = False
     #: optional loss weight per class (e.g. inverse training frequency), used by ``model.head.class_weights=spec``
@@ -83,6 +82,7 @@ class DataSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataSpec:
         data = dict(data)
+        data.pop("max_length", None)  # written by older seqlab versions (caches, checkpoints); nothing read it
         data["vocab"] = Vocabulary.from_dict(data["vocab"])
         data["tokenizer"] = Tokenizer.from_dict(data["tokenizer"])
         if data.get("target_vocab"):

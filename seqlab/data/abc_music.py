@@ -470,7 +470,6 @@ class AbcMusicDataModule(SeqDataModule):
             vocab=vocab,
             tokenizer=tokenizer,
             classes=classes if self.task != "language_model" else [],
-            max_length=self.seq_len if self.mode == "windows" else self.max_length,
         )
         self.write_spec(out_dir, spec)
 

@@ -94,7 +94,6 @@ class AddingDataModule(SeqDataModule):
             task="regression",
             vocab=Vocabulary(SPECIALS),
             tokenizer=Tokenizer(),
-            max_length=self.seq_len,
             input_features=2,
         )
         self.write_spec(out_dir, spec)

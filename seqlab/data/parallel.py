@@ -245,7 +245,6 @@ class ParallelDataModule(SeqDataModule):
             tokenizer=src_tok,
             target_vocab=tgt_vocab,
             target_tokenizer=tgt_tok,
-            max_length=self.max_length,
         )
         self.write_spec(out_dir, spec)
 

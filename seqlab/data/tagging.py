@@ -252,8 +252,7 @@ class TaggingDataModule(SeqDataModule):
                 "length": [len(ws) for ws in words[split]],
             }
             self.write_split(out_dir, split, datasets.Dataset.from_dict(columns))
-        spec = DataSpec(task="tagging", vocab=vocab, tokenizer=tokenizer, target_vocab=tag_vocab,
-                        max_length=self.max_length)
+        spec = DataSpec(task="tagging", vocab=vocab, tokenizer=tokenizer, target_vocab=tag_vocab)
         self.write_spec(out_dir, spec)
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, Tensor]:

@@ -402,7 +402,6 @@ class TweetsDataModule(SeqDataModule):
             vocab=vocab,
             tokenizer=tokenizer,
             classes=classes,
-            max_length=self.max_length,
             class_weights=weights,
         )
         self.write_spec(out_dir, spec)

@@ -86,9 +86,7 @@ class ReverseDigitsDataModule(SeqDataModule):
             datasets.Dataset.from_dict({"ids": ids, "digits": [len(s) for s in strings]}).save_to_disk(
                 str(out_dir / split)
             )
-        spec = DataSpec(
-            task="language_model", vocab=vocab, tokenizer=Tokenizer("char"), max_length=2 * self.max_digits + 2
-        )
+        spec = DataSpec(task="language_model", vocab=vocab, tokenizer=Tokenizer("char"))
         (out_dir / "spec.json").write_text(json.dumps(spec.to_dict()))
 
     def _draw(self, rng: random.Random, avoid: set[str]) -> str:
