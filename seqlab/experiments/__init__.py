@@ -8,5 +8,7 @@
   the run folder (``vanishing_gradients``);
 - :class:`~seqlab.experiments.summary.AddingSweepSummary` — a Hydra callback that, when the adding-problem sweep ends,
   writes the table (success over seeds, MSE with a t-interval) and plots of which cells learned at which length and
-  how far back the last step's gradient reached (``vanishing_gradients``).
+  how far back the last step's gradient reached (``vanishing_gradients``);
+- :class:`~seqlab.experiments.comparison.EncoderComparisonSummary` — a Hydra callback that writes ``comparison.md``
+  (one row per encoder, one column per data set) when the encoder comparison sweep ends (``why_recurrence``).
 """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from seqlab.encoders.comparison import markdown_table, read_jobs
+from seqlab.experiments.comparison import markdown_table, read_jobs
 from seqlab.stats import interval
 
 
