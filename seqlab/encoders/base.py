@@ -44,7 +44,23 @@ class Encoder(nn.Module):
     by real steps. Subclasses set ``output_size`` and implement :meth:`encode`.
 
     ``causal`` (set by the model: true for language models and conditional generation) means output ``t`` depends
-    only on inputs ``≤ t``. ``num_states`` is the configured cell's state count (2 for an LSTM).
+    only on inputs ``≤ t``. ``num_states`` is the configured cell's state count (2 for an LSTM). The model builder
+    makes every encoder through :meth:`build`; the subclass's own keyword options are the config's
+    (``model.encoder.hidden_size`` below).
+
+    >>> import torch
+    >>> class RunningMean(Encoder):  # step t: a linear map of the mean of the inputs up to t (causal)
+    ...     def __init__(self, input_size, causal, num_states=1, hidden_size=8):
+    ...         super().__init__(causal, num_states)
+    ...         self.output_size = hidden_size
+    ...         self.proj = torch.nn.Linear(input_size, hidden_size)
+    ...     def encode(self, x, mask, lengths, context):
+    ...         steps = torch.arange(1, x.shape[1] + 1)[None, :, None]
+    ...         return torch.tanh(self.proj(x.cumsum(1) / steps)), None
+    >>> encoder = RunningMean.build(3, task="language_model", cell={"name": "lstm"}, hidden_size=4)
+    >>> outputs, (h, c) = encoder(torch.randn(2, 5, 3))
+    >>> tuple(outputs.shape), tuple(h.shape), encoder.causal
+    ((2, 5, 4), (1, 2, 4), True)
     """
 
     output_size: int
