@@ -50,7 +50,8 @@ if [ "$DRY_RUN" = 1 ]; then
   COMPILE_ARGS=(--batch 2 --hidden 8 --reps 1 --cells gru --precision 32-true)
   # compile=True on the CPU is tested by tests/cells/test_cells_compiled.py; inductor's C++ builds cost minutes here
   TEST_ARGS=(-k "not compiled")
-  OVERHEAD_ARGS=(--steps 30 --warmup 2 --reps 1 --threads 1) # 30: a CSV row is logged (log_every_n_steps 25)
+  # two sides of four (the others differ only in options); 30 steps: a CSV row is logged (log_every_n_steps 25)
+  OVERHEAD_ARGS=(--steps 30 --warmup 2 --reps 1 --threads 1 --sides seqlab,plain)
   THROUGHPUT_ARGS=(--steps 6 --warmup 2 --tiny)
 else
   PY="${PYTHON:-python3}"

@@ -21,9 +21,11 @@ FUSED_CELLS = [c for c in BUILTIN_CELLS if CELLS.get(c).fused_mode is not None]
 
 
 def forward_backward(rnn, x, lengths, state, device):
-    """Outputs, final state and the gradients of a loss touching every output and final state, all on the CPU."""
+    """Outputs, final state and the gradients of a loss touching every output and final state, all on the CPU.
+    Lengths go to the device too, as Lightning moves a whole batch."""
     x = x.to(device).requires_grad_()
     state = tuple(s.to(device).requires_grad_() for s in state)
+    lengths = lengths.to(device) if lengths is not None else None
     out, final = rnn(x, lengths=lengths, state=state)
     weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1)).to(device)
     loss = (out * weights).sum() + sum((f * f).sum() for f in final)
@@ -78,7 +80,7 @@ def test_cells_with_a_cudnn_twin_equal_torch_nn_on_the_device(cell, path, masked
             if lengths is None:
                 out, final = self.twin(x, hx)
             else:
-                packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
                 out, final = self.twin(packed, hx)
                 out = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
             return out, final if twin.mode == "LSTM" else (final,)

@@ -38,9 +38,7 @@ def regression_case(rng: torch.Generator, encoder: dict) -> tuple[SequenceModel,
     """The adding problem's layout: (value, marker) pairs → one real number."""
     spec = DataSpec("regression", Vocabulary(SPECIALS), Tokenizer(), input_features=2)
     torch.manual_seed(0)
-    model = build_model(
-        spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 16, **encoder}, embedding="identity"
-    )
+    model = build_model(spec, {"name": "lstm"}, {"name": "auto"}, {"hidden_size": 16, **encoder}, embedding="identity")
     inputs = torch.rand(16, 10, 2, generator=rng)
     return model, {"inputs": inputs, "lengths": torch.full((16,), 10), "targets": inputs[..., 0].sum(1)}
 
