@@ -157,7 +157,7 @@ def prepare_run_dir(args: list[str]) -> list[str]:
         config = OmegaConf.to_container(cfg.model, resolve=True)
         checkpoint = check_resume(ckpt, model_options(config), cfg.data.get("name"))
         resumes_here = run_dir_of(ckpt) is not None and run_dir_of(ckpt).resolve() == run_dir.resolve()
-        print(resume_message(ckpt, checkpoint), flush=True)
+        print(resume_message(ckpt, checkpoint, resumes_here), flush=True)
     if launched_externally():
         return args
     if resumes_here:

@@ -139,8 +139,10 @@ def config_mismatch(saved: dict[str, Any], asked: dict[str, Any]) -> str | None:
     differ = [k for k in differ if k.endswith(".name") or not k.startswith(tuple(renamed))]
     if not differ:
         return None
-    return (f"checkpoint has {describe({k: saved.get(k, _ABSENT) for k in differ})}; "
-            f"the config asks {describe({k: asked.get(k, _ABSENT) for k in differ})}")
+    return (
+        f"checkpoint has {describe({k: saved.get(k, _ABSENT) for k in differ})}; "
+        f"the config asks {describe({k: asked.get(k, _ABSENT) for k in differ})}"
+    )
 
 
 def check_resume(ckpt: Path, model_options: dict[str, Any], data_name: str | None) -> dict[str, Any]:
@@ -182,10 +184,13 @@ def spec_mismatch(saved: dict[str, Any], built: dict[str, Any]) -> str | None:
     return None
 
 
-def resume_message(ckpt: Path, checkpoint: dict[str, Any]) -> str:
-    run_dir = run_dir_of(ckpt)
-    where = f"run {run_dir}" if run_dir else "a checkpoint outside a run folder (a new run folder is made)"
-    return f"seqlab: resuming {where} from {ckpt.name} (step {checkpoint.get('global_step', '?')})"
+def resume_message(ckpt: Path, checkpoint: dict[str, Any], in_place: bool) -> str:
+    """The line that says what a run continues from: its own run folder (``in_place``), or a checkpoint that a new
+    run folder starts from."""
+    step = checkpoint.get("global_step", "?")
+    if in_place:
+        return f"seqlab: resuming run {run_dir_of(ckpt)} from {ckpt.name} (step {step})"
+    return f"seqlab: a new run starts from {ckpt} (step {step})"
 
 
 _PLAIN = re.compile(r"^[\w./:+@-]+$")
