@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import CheckpointError
+from seqlab.models.builder import model_options
 from seqlab.registry import DATAMODULES, ConfigError
 
 log = logging.getLogger("seqlab")
@@ -65,14 +66,6 @@ def build_callbacks(callbacks_cfg: dict[str, Any] | None) -> list[Any]:
     return [instantiate(conf) for conf in (callbacks_cfg or {}).values() if conf]
 
 
-def model_options(model: dict[str, Any]) -> dict[str, Any]:
-    """``cfg.model`` (resolved) → the constructor options of :class:`~seqlab.models.SequenceModel`, as checkpoints
-    store them (``seqlab.model_config``)."""
-    options = {k: model[k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")}
-    options["freeze_embedding"] = bool(model.get("freeze_embedding", False))
-    return options
-
-
 def out_of_memory(err: BaseException) -> bool:
     """A failed allocation (CPU: "not enough memory", "can't allocate memory"; CUDA: ``torch.OutOfMemoryError``)."""
     text = str(err).lower()
@@ -99,7 +92,7 @@ def run(cfg: DictConfig) -> float | None:
     from seqlab.callbacks.reliability import GracefulInterrupt
     from seqlab.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
     from seqlab.config import check_output_dir, validate
-    from seqlab.models.module import SequenceModule
+    from seqlab.models.builder import build_module
     from seqlab.plugins import search_dirs
     from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
@@ -133,19 +126,11 @@ def run(cfg: DictConfig) -> float | None:
 
     model_config = model_options(config["model"])
     try:
-        module = SequenceModule(
-            spec,
-            model_config,
-            optimizer=config.get("optimizer"),
-            scheduler=config.get("scheduler") or None,
-            config=config,
-        )
+        module = build_module(config, spec)  # pretrained vectors loaded, plugins recorded
     except (RuntimeError, MemoryError) as err:
         if not out_of_memory(err):
             raise
         raise memory_error("building the model", model_config, err) from None
-    if config["model"].get("pretrained_vectors"):
-        module.model.load_pretrained_vectors(config["model"]["pretrained_vectors"])
     log.info(
         "model: %s parameters, head %s, encoder path %s",
         f"{sum(p.numel() for p in module.parameters()):,}",
