@@ -237,3 +237,19 @@ def load_module(path: str | Path, map_location: str = "cpu") -> SequenceModule:
     module.load_state_dict(checkpoint["state_dict"])
     module.eval()
     return module
+
+
+def check_monitored_metrics(config: dict[str, Any], module: SequenceModule) -> None:
+    """Refuse, before training, a callback that monitors a metric the head never logs (``monitor: val/accuracy``
+    from a recipe, with a head that logs only ``val/loss``) — Lightning would fail at the first validation."""
+    head = module.model.head
+    logged = {f"val/{name}" for name in head.evaluation_metrics()}
+    logged |= {f"val/{name}" for name in head.derived_metrics(dict.fromkeys((m.removeprefix("val/") for m in logged),
+                                                                             1.0))}
+    for name, callback in (config.get("callbacks") or {}).items():
+        monitor = (callback or {}).get("monitor") if isinstance(callback, dict) else None
+        if monitor and monitor.startswith("val/") and monitor not in logged:
+            raise ConfigError(
+                f"callbacks.{name}.monitor={monitor}: head {module.model.head_name} logs {', '.join(sorted(logged))}; "
+                f"monitor one of them (callbacks.{name}.monitor=val/loss)"
+            )
