@@ -579,16 +579,17 @@ def load_hf(source: str) -> Any:
     huggingface_hub's retries), saying how to use a local copy.
     """
     import datasets
+    from huggingface_hub import constants
 
     name, config = parse_hf(source)
     local = Path(name).expanduser().is_dir()
+    copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
+    fetch = f"download the dataset where there is network (git clone https://huggingface.co/datasets/{name})"
     if not local:
         reason = hub_unreachable()
         if reason:
-            copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
             raise DataError(
-                f"data.source={source}: cannot reach the Hugging Face hub ({reason}); download the dataset "
-                f"where there is network (git clone https://huggingface.co/datasets/{name}) and set "
+                f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {fetch} and set "
                 f"data.source={copy}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
             )
     if local:  # a copy of the hub repository keeps each config's files in a folder named after it
@@ -598,6 +599,11 @@ def load_hf(source: str) -> Any:
         return datasets.load_dataset(name, config)
     except Exception as err:  # the hub, the network or the cache: report in one line
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if constants.HF_HUB_OFFLINE and not local:
+            raise DataError(
+                f"data.source={source}: not in the datasets cache and HF_HUB_OFFLINE is set ({reason}); {fetch} "
+                f"and set data.source={copy}"
+            ) from None
         raise DataError(f"data.source={source}: cannot load with datasets.load_dataset ({reason})") from None
 
 

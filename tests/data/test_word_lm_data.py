@@ -165,15 +165,22 @@ def test_without_the_hub_a_preset_fails_within_5_seconds_saying_how_to_use_a_loc
 
 
 @pytest.mark.e2e
-def test_the_cli_reports_an_unreachable_hub_in_one_line(run_seqlab, tmp_path):
-    result = run_seqlab(
-        "data=wikitext2", env={"HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}", "HF_HOME": str(tmp_path / "hf")}
-    )
+@pytest.mark.parametrize(
+    "offline, reason",
+    [("0", "cannot reach the Hugging Face hub"), ("1", "not in the datasets cache and HF_HUB_OFFLINE is set")],
+)
+def test_the_cli_reports_a_hub_source_it_cannot_load_in_one_line(run_seqlab, tmp_path, offline, reason):
+    env = {
+        "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": offline,
+    }
+    result = run_seqlab("data=wikitext2", env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        "seqlab: error: data.source=hf:Salesforce/wikitext:wikitext-2-v1: cannot reach the Hugging Face hub"
-    ), result.stderr[-2000:]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert lines[0].startswith(f"seqlab: error: data.source=hf:Salesforce/wikitext:wikitext-2-v1: {reason}")
+    assert "set data.source=hf:/path/to/wikitext:wikitext-2-v1" in lines[0]
 
 
 def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seqlab, tmp_path):
