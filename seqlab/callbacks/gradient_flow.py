@@ -215,8 +215,7 @@ class GradientFlowCallback(pl.Callback):
         model = pl_module.model
         runners = self.runners(pl_module)
         step = trainer.global_step if trainer is not None else 0
-        carried = getattr(pl_module, "_carried", None)
-        state = carried(pl_module._carry, batch) if carried is not None else None
+        state = pl_module.carried_state(batch) if isinstance(pl_module, SequenceModule) else None
         inputs: list[Tensor] = []
 
         def tap_inputs(module: Any, args: Any, output: Tensor) -> Tensor | None:
