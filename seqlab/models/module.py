@@ -3,25 +3,56 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
 from seqlab.cells import Cell
-from seqlab.data.base import DataSpec
 from seqlab.errors import CheckpointError, ConfigError
 from seqlab.models.sequence_model import SequenceModel
 
 CHECKPOINT_KEY = "seqlab"
 
 
+@dataclass
+class GradientStats:
+    """What the module measures about each step's gradients while clipping, for the gradient-flow callback.
+
+    ``norm_before_clip``: the last step's total norm ``‖g‖₂`` over every parameter, before clipping (a 0-d tensor:
+    reading it needs no device sync until someone converts it); ``clipped``: steps clipped since the last
+    :meth:`take_clipped_fraction` (a tensor sum, again without syncs); ``steps``: steps seen with clipping on.
+    """
+
+    norm_before_clip: Tensor | None = None
+    clipped: Tensor | float = 0.0
+    steps: int = 0
+
+    def take_clipped_fraction(self) -> float | None:
+        """The fraction of steps clipped since the last call (None without clipping), and start counting anew."""
+        if not self.steps:
+            return None
+        fraction = float(self.clipped) / self.steps
+        self.clipped, self.steps = 0.0, 0
+        return fraction
+
+
+class NonFiniteHandler(Protocol):
+    """Told by the module when a step's gradient norm is NaN or inf (the gradients are already dropped);
+    :class:`~seqlab.callbacks.reliability.NonFiniteGuard` is one and installs itself as ``module.nonfinite_guard``."""
+
+    def nonfinite_step(self, trainer: pl.Trainer) -> None: ...
+
+
 class SequenceModule(pl.LightningModule):
     """Trains a :class:`SequenceModel`: optimizer and scheduler from config, metrics from the head.
 
-    ``model_config`` holds the model's constructor options (plain data) so a checkpoint rebuilds the model alone;
+    Built by :mod:`seqlab.models.builder` (``build_module`` from a run's config, ``load_module`` from a checkpoint).
+    The model's options (``model.options``, plain data) go into checkpoints so a checkpoint rebuilds the model alone;
+    ``required_plugins`` (from the builder) names the plugins that provide its parts;
     ``optimizer`` / ``scheduler`` are Hydra ``_partial_`` configs (``scheduler`` may be None).
     With a stateful data spec (truncated BPTT), the final state of each training batch, detached, is the
     initial state of the next; it is reset at each epoch start. Validation and test carry the state the same way
@@ -32,42 +63,32 @@ class SequenceModule(pl.LightningModule):
 
     def __init__(
         self,
-        spec: DataSpec,
-        model_config: dict[str, Any],
+        model: SequenceModel,
         optimizer: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
-        scheduler_interval: str = "step",
         config: dict[str, Any] | None = None,
+        required_plugins: list[dict[str, Any]] | None = None,
     ):
         super().__init__()
-        self.spec = spec
-        self.model_config = model_config
-        self.model = SequenceModel(spec, **model_config)
+        self.model = model
+        self.spec = model.spec
+        self.model_config = model.options
         self.optimizer_config = optimizer or {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
         self.scheduler_config = scheduler
-        self.scheduler_interval = scheduler_interval
         head = self.model.head
-        self.val_metrics = nn.ModuleDict(head.make_metrics())
-        self.test_metrics = nn.ModuleDict(head.make_metrics())
+        self.val_metrics = nn.ModuleDict(head.evaluation_metrics())
+        self.test_metrics = nn.ModuleDict(head.evaluation_metrics())
         self._carry: Any = None
         self._eval_carry: Any = None
         self.plateau: Any = None  # a ReduceLROnPlateau scheduler, stepped in on_validation_epoch_end
         #: set by :class:`~seqlab.callbacks.reliability.NonFiniteGuard`; None means no guard
-        self.nonfinite_guard: Any = None
-        #: the last step's total gradient norm before clipping (a tensor; no device sync)
-        self.grad_norm_before_clip: Tensor | None = None
-        #: steps clipped / steps seen since the gradient-flow callback last read them
-        self.clipped_steps: Tensor | float = 0.0
-        self.clip_steps = 0
-        # plugins providing the cell/head/datamodule, recorded in checkpoints (computed here, where plugins loaded)
-        from seqlab.plugins import plugin_requirements
-
-        data_name = ((config or {}).get("data") or {}).get("name")
-        self.required_plugins = plugin_requirements(
-            {"cell": model_config["cell"]["name"], "head": self.model.head_name, "datamodule": data_name}
-        )
+        self.nonfinite_guard: NonFiniteHandler | None = None
+        #: gradient norm before clipping and the clipped-step count, read by the gradient-flow callback
+        self.grad_stats = GradientStats()
+        #: plugins providing the cell/head/encoder/datamodule, recorded in checkpoints
+        self.required_plugins = list(required_plugins or [])
         # the full composed config, logged as hyperparameters by every logger
-        self.save_hyperparameters({"config": config or {"model": model_config}})
+        self.save_hyperparameters({"config": config or {"model": self.model_config}})
 
     # -- training -------------------------------------------------------------------------------------------------
     def forward(self, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
@@ -90,6 +111,10 @@ class SequenceModule(pl.LightningModule):
             return None  # a batch with another number of rows starts fresh streams
         return carry
 
+    def carried_state(self, batch: dict[str, Tensor]) -> Any:
+        """The state the next training step would start ``batch`` from (the gradient-flow probe starts there too)."""
+        return self._carried(self._carry, batch)
+
     def _final_state(self, out: dict[str, Any]) -> Any:
         """The batch's final state, detached (truncated BPTT), to carry into the next batch; None if not stateful."""
         if not self.spec.stateful or out.get("state") is None:
@@ -106,7 +131,7 @@ class SequenceModule(pl.LightningModule):
     def _eval_step(self, batch: dict[str, Tensor], metrics: nn.ModuleDict) -> None:
         out = self.model(batch, self._carried(self._eval_carry, batch))
         self._eval_carry = self._final_state(out)
-        self.model.head.update_metrics(metrics, out, batch)
+        self.model.head.evaluate(metrics, out, batch)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._eval_step(batch, self.val_metrics)
@@ -116,9 +141,7 @@ class SequenceModule(pl.LightningModule):
 
     def _log_metrics(self, stage: str, metrics: nn.ModuleDict) -> dict[str, float]:
         values = {name: float(m.compute()) for name, m in metrics.items()}
-        derive = getattr(self.model.head, "derived_metrics", None)
-        if derive is not None:
-            values.update(derive(values))
+        values.update(self.model.head.derived_metrics(values))
         for m in metrics.values():
             m.reset()
         self.log_dict(
@@ -147,7 +170,7 @@ class SequenceModule(pl.LightningModule):
     ) -> None:
         """Clip as configured, measuring the total gradient norm *before* clipping once per step.
 
-        The norm (``grad_norm_before_clip``) and the clipped-step count feed the gradient-flow diagnostics at no
+        The norm and the clipped-step count (:attr:`grad_stats`) feed the gradient-flow diagnostics at no
         extra cost; a non-finite norm (NaN/inf anywhere in the gradients) is handed to the non-finite guard, which
         drops the step. Without clipping and without a guard nothing is computed.
         """
@@ -158,7 +181,7 @@ class SequenceModule(pl.LightningModule):
         if not grads:
             return
         total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        self.grad_norm_before_clip = total.detach()
+        self.grad_stats.norm_before_clip = total.detach()
         if guard is not None and not bool(torch.isfinite(total)):
             for group in optimizer.param_groups:
                 for p in group["params"]:
@@ -167,14 +190,14 @@ class SequenceModule(pl.LightningModule):
             return
         if not gradient_clip_val:
             return
-        self.clip_steps += 1
+        self.grad_stats.steps += 1
         if gradient_clip_algorithm == "value":
             clipped = torch.stack(torch._foreach_norm(grads, float("inf"))).max() > gradient_clip_val
             torch.nn.utils.clip_grad_value_([p for g in optimizer.param_groups for p in g["params"]], gradient_clip_val)
         else:
             clipped = total > gradient_clip_val
             torch._foreach_mul_(grads, (gradient_clip_val / (total + 1e-6)).clamp(max=1.0))
-        self.clipped_steps = self.clipped_steps + clipped.detach().float()
+        self.grad_stats.clipped = self.grad_stats.clipped + clipped.detach().float()
 
     def configure_optimizers(self) -> Any:
         from hydra.utils import instantiate
@@ -196,14 +219,8 @@ class SequenceModule(pl.LightningModule):
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.plateau = scheduler  # stepped after each validation on val/loss (Lightning would step it per batch)
             return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": scheduler,
-                "interval": self.scheduler_interval,
-                "monitor": "val/loss",
-            },
-        }
+        # stepped every optimizer step: schedules are written in steps (cosine's T_max is trainer.max_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- checkpoints ----------------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -220,23 +237,6 @@ class SequenceModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "rng" in checkpoint:  # resuming: the same dropout masks and sampling as an uninterrupted run
             set_rng_state(checkpoint["rng"])
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> SequenceModule:
-        """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it)."""
-        checkpoint = load_checkpoint(path, map_location)
-        meta = checkpoint[CHECKPOINT_KEY]
-        from seqlab.plugins import require_plugins
-
-        require_plugins(meta.get("plugins", []), source=f"ckpt_path={path}")
-        module = cls(
-            DataSpec.from_dict(meta["spec"]),
-            meta["model_config"],
-            config=checkpoint.get("hyper_parameters", {}).get("config"),
-        )
-        module.load_state_dict(checkpoint["state_dict"])
-        module.eval()
-        return module
 
 
 def unreadable_reason(path: Path, err: BaseException) -> str:
