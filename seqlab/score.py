@@ -62,6 +62,7 @@ def score(options: ScoreOptions) -> TextScore:
     """Score ``options.text`` with the checkpoint's language model (one forward pass, teacher-forced)."""
     import torch
 
+    from seqlab.heads.many_to_many import ManyToManyHead
     from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
     from seqlab.registry import ConfigError
@@ -69,7 +70,7 @@ def score(options: ScoreOptions) -> TextScore:
     load_plugins()
     module = load_module(options.ckpt_path)
     model, spec = module.model, module.model.spec
-    if spec.task != "language_model" or not getattr(model.head, "language_model", False):
+    if spec.task != "language_model" or not isinstance(model.head, ManyToManyHead):
         raise ConfigError(
             f"ckpt_path={options.ckpt_path}: a {spec.task} model with head {model.head_name}; "
             "scoring a text needs a language model (task language_model, head many_to_many)"
