@@ -22,12 +22,14 @@ from seqlab.models.builder import build_model
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "experiment"
 QUICK = [*TINY, "test=false"]
-TUNE = "X:{n}\nT:Tune {n}\nR:{kind}\nM:6/8\nL:1/8\nK:G\n|:GAB cBA|GAB d2e:|\n|:gab c'ba|gfe d3:|\n\n"
+TUNE = "X:{n}\nT:Tune {n}\nR:{kind}\nM:6/8\nL:1/8\nK:G\n|:GAB cBA|GAB d2e:|\n|:gab c'ba|gfe d3:|\n|{end}|]\n\n"
 
 
 def abc_source(tmp_path: Path) -> str:
+    """40 different tunes (their last bars differ: identical tunes would all go to one split)."""
+    ends = [f"{a}2{b} d3" for a in "DEFGABcdefg" for b in "DEFGABcdefg"]
     path = tmp_path / "tunes.abc"
-    path.write_text("".join(TUNE.format(n=i, kind=("jig", "reel")[i % 2]) for i in range(40)))
+    path.write_text("".join(TUNE.format(n=i, kind=("jig", "reel")[i % 2], end=ends[i]) for i in range(40)))
     return str(path)
 
 
