@@ -40,7 +40,7 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
         "length": int(OmegaConf.select(config, "data.seq_len")),
         "seed": int(OmegaConf.select(config, "seed")),
         "val_mse": mse,
-        "learned": "failed" if mse is None else ("yes" if mse < threshold else "no"),
+        "learned": status(job_dir, mse, threshold),
         "steps": steps,
         "index_init": relative_curve(gradients[0]["norms"])[-1] if gradients else None,
         "index_end": relative_curve(gradients[-1]["norms"])[-1] if gradients else None,
@@ -49,6 +49,16 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
         "curves": curves,
         "gradients": gradients,
     }
+
+
+def status(job_dir: Path, mse: float | None, threshold: float) -> str:
+    """``yes`` / ``no`` (final val MSE below ``threshold`` or not); ``failed`` when the job stopped with an error
+    (Hydra's launcher leaves ``error.txt``) or a non-finite MSE; ``unfinished`` when it has not ended yet."""
+    if mse is not None:
+        return "yes" if mse < threshold else "no"
+    if (job_dir / "metrics.json").is_file() or (job_dir / "error.txt").is_file():
+        return "failed"
+    return "unfinished"
 
 
 def relative_curve(norms: list[float]) -> list[float]:
@@ -92,9 +102,10 @@ def median(values: list[float]) -> float:
 
 
 def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
-    """Per cell and length: the success rate over seeds, the final val MSE as mean ± the half-width of a 95 %
-    Student-t interval over seeds, and the median over seeds of the terminal-gradient index at initialisation and
-    at the end; then a cell × length grid of success rates and one line per job."""
+    """Per cell and length: the success rate over the seeds that ended, the final val MSE as mean ± the half-width
+    of a 95 % Student-t interval over seeds, and the median over seeds of the terminal-gradient index at
+    initialisation and at the end; then a cell × length grid of success rates and one line per job (a job still
+    running reads ``unfinished``)."""
     lines = [
         f"# Adding problem: which cells learn (success: val MSE < {threshold}; predicting 1 scores "
         f"{CONSTANT_BASELINE_MSE:.3f})",
@@ -108,6 +119,7 @@ def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
     grouped = groups(rows)
     for (cell, length), members in grouped.items():
         learned = sum(r["learned"] == "yes" for r in members)
+        ended = [r for r in members if r["learned"] != "unfinished"]
         finals = [r["val_mse"] for r in members if r["val_mse"] is not None]
         if finals:
             stat = interval(finals)
@@ -118,7 +130,7 @@ def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
         init = [r["index_init"] for r in members if r["index_init"] is not None]
         end = [r["index_end"] for r in members if r["index_end"] is not None]
         lines.append(
-            f"| {cell} | {length} | {learned}/{len(members)} | {mse} | "
+            f"| {cell} | {length} | {learned}/{len(ended)} | {mse} | "
             f"{format_index(median(init) if init else None)} | {format_index(median(end) if end else None)} |"
         )
     cells = list(dict.fromkeys(cell for cell, _ in grouped))
@@ -128,7 +140,8 @@ def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
         marks = []
         for length in lengths:
             members = grouped.get((cell, length), [])
-            marks.append(f"{sum(r['learned'] == 'yes' for r in members)}/{len(members)}" if members else "")
+            ended = [r for r in members if r["learned"] != "unfinished"]
+            marks.append(f"{sum(r['learned'] == 'yes' for r in ended)}/{len(ended)}" if ended else "")
         lines.append(f"| {cell} | " + " | ".join(marks) + " |")
     lines += ["", "| cell | length | seed | final val MSE | learned | steps | index at init | index at end | job |",
               "|---|---|---|---|---|---|---|---|---|"]
