@@ -9,6 +9,13 @@ For each datamodule (its offline default, default options) this measures, each i
 - ``headroom`` = loader / model: above 1 the loader is never the bottleneck.
 
     python benchmarks/data.py --json data.json [--data text_char tweets] [--batches 30] [--threads 2]
+
+``--memory MB [MB ...]``: peak memory of preparing a generated corpus of that many megabytes instead (text_char and
+text_word, default options, ``prepare_data()`` + ``setup()`` into an empty cache, one fresh process each):
+``peak_rss_mb`` is the process's peak resident set (``ru_maxrss``), ``baseline_rss_mb`` its resident set after the
+imports, before preparing; ``corpus_mb``, ``prepare_s`` (wall) and ``cpu_s`` (user + system) go with them.
+
+    python benchmarks/data.py --memory 50 500 --json memory.json
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +39,7 @@ def measure(name: str, cache: Path, batches: int) -> dict:
     from omegaconf import OmegaConf
 
     from seqlab.cli import compose_config
-    from seqlab.models.module import SequenceModule
+    from seqlab.models.builder import make_module
     from seqlab.train import build_datamodule
 
     cfg = compose_config([f"data={name}", f"paths.cache_dir={cache}", "paths.output_dir=/unused"])
@@ -52,7 +61,7 @@ def measure(name: str, cache: Path, batches: int) -> dict:
     figures["loader_batches_per_s"] = len(seen) / (time.perf_counter() - started)
 
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    module = SequenceModule(dm.spec, {k: model[k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")})
+    module = make_module(dm.spec, {k: model[k] for k in ("embedding", "embedding_dim", "encoder", "cell", "head")})
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
     module.train()
 
@@ -72,20 +81,100 @@ def measure(name: str, cache: Path, batches: int) -> dict:
     return figures
 
 
+def write_corpus(path: Path, megabytes: float, seed: int = 0) -> None:
+    """A synthetic English-like corpus of ``megabytes`` MB: paragraphs (blank-line separated) of 1–8 lines of
+    words drawn from a Zipf-like vocabulary of 20 000 made-up words, plus one single-line paragraph of 10 % of the
+    corpus (the case that used to cost most). Written a paragraph at a time."""
+    rng = random.Random(seed)
+    letters = "etaoinshrdlcumwfgypbvkjxqz"
+    words = ["".join(rng.choices(letters, k=rng.randint(1, 9))) for _ in range(20_000)]
+    weights = [1 / (rank + 1) for rank in range(len(words))]
+    target = int(megabytes * 1_000_000)
+    long_line = target // 10
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        while written < target:
+            if long_line and written >= target // 2:
+                text = " ".join(rng.choices(words, weights, k=long_line // 5))[:long_line]
+                long_line = 0
+            else:
+                lines = [" ".join(rng.choices(words, weights, k=rng.randint(5, 15))) for _ in range(rng.randint(1, 8))]
+                text = "\n".join(lines)
+            out.write(text + "\n\n")
+            written += len(text) + 2
+
+
+def measure_memory(name: str, corpus: Path, cache: Path) -> dict:
+    from omegaconf import OmegaConf
+
+    from seqlab.cli import compose_config
+    from seqlab.train import build_datamodule
+
+    overrides = [f"data={name}", f"data.source={corpus}", f"paths.cache_dir={cache}", "paths.output_dir=/unused"]
+    options = OmegaConf.to_container(compose_config(overrides).data, resolve=True)
+    import datasets  # noqa: F401  (imported before the baseline is read, as preparation imports it)
+    import pytorch_lightning  # noqa: F401
+
+    baseline = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+    started, cpu = time.perf_counter(), time.process_time()
+    dm = build_datamodule(dict(options))
+    dm.prepare_data()
+    dm.setup("fit")
+    return {
+        "corpus_mb": corpus.stat().st_size / 1e6,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "prepare_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu,
+        "train_examples": len(dm.splits["train"]),
+        "vocab": len(dm.spec.vocab),
+    }
+
+
+def memory_main(sizes: list[float], env: dict, json_path: Path | None) -> None:
+    results = {}
+    print(f"{'data':<10}{'corpus MB':>10}{'baseline MB':>13}{'peak RSS MB':>13}{'wall s':>9}{'CPU s':>8}")
+    for megabytes in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            corpus = Path(folder) / "corpus.txt"
+            write_corpus(corpus, megabytes)
+            for name in ("text_char", "text_word"):
+                cache = Path(folder) / f"cache-{name}"
+                worker = ["--memory-worker", name, "--corpus", str(corpus), "--cache", str(cache)]
+                done = subprocess.run([sys.executable, __file__, *worker], env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(f"{name:<10} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+                    continue
+                r = results[f"{name}@{megabytes:g}MB"] = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"{name:<10}{r['corpus_mb']:>10.0f}{r['baseline_rss_mb']:>13.0f}{r['peak_rss_mb']:>13.0f}"
+                      f"{r['prepare_s']:>9.1f}{r['cpu_s']:>8.1f}", flush=True)
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", default=list(DEFAULTS))
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--memory", type=float, nargs="+", metavar="MB", help="peak RSS of preparing a corpus")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(measure(args.worker, args.cache, args.batches)))
         return
+    if args.memory_worker:
+        print(json.dumps(measure_memory(args.memory_worker, args.corpus, args.cache)))
+        return
 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONWARNINGS": "ignore"}
+    if args.memory:
+        memory_main(args.memory, env, args.json)
+        return
     results = {}
     print(f"{'data':<12}{'cold s':>9}{'warm s':>9}{'loader b/s':>12}{'model b/s':>11}{'headroom':>10}")
     for name in args.data:

@@ -220,6 +220,29 @@ class SeqDataModule(pl.LightningDataModule):
             )
         return report
 
+    def write_split_batches(
+        self, out_dir: Path, split: str, features: dict[str, Any], batches: Iterable[dict[str, Any]]
+    ) -> None:
+        """Save one split's Arrow dataset from ``batches`` (dicts of columns) as they come, so the split is never
+        held in memory whole. ``features``: ``datasets`` feature types per column. The layout is ``save_to_disk``'s
+        (it writes the first batch with the folder's metadata; the rest is streamed into its shard)."""
+        import datasets
+        from datasets.arrow_writer import ArrowWriter
+
+        types = datasets.Features(features)
+        batches = iter(batches)
+        first = next(batches, None)
+        folder = out_dir / split
+        datasets.Dataset.from_dict(first or {name: [] for name in types}, features=types).save_to_disk(str(folder))
+        if first is None:
+            return
+        (shard,) = folder.glob("data-*.arrow")
+        with ArrowWriter(features=types, path=str(shard)) as writer:
+            writer.write_batch(first)
+            for batch in batches:
+                writer.write_batch(batch)
+            writer.finalize()
+
     def write_spec(self, out_dir: Path, spec: DataSpec) -> None:
         """Save the spec (and the vocabulary, for people reading the cache) into the build folder."""
         (out_dir / "spec.json").write_text(json.dumps(spec.to_dict(), ensure_ascii=False), encoding="utf-8")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from seqlab.data.base import (
 )
 from seqlab.data.batching import StreamBatches, collate_language_model
 from seqlab.data.resumable import ResumableDataLoader
-from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, build_vocabulary
+from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, Vocabulary, build_vocabulary
 
 MODES = ("windows", "lines", "stream")
 BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
@@ -202,7 +204,7 @@ class TextDataModule(SeqDataModule):
         if self.source.startswith("builtin:"):
             corpus = self.source.split(":", 1)[1]
             if corpus == "python_reference":
-                return self.split_documents(python_reference_text()), "\n\n"
+                return self.split_documents(paragraphs(python_reference_text())), "\n\n"
             if corpus == "python_reference_wikitext":
                 folder = write_python_reference_wikitext(self.cache_dir / "builtin" / BUILTIN_WIKITEXT_FOLDER)
                 return self.read_wikitext(folder, wikitext_layout(folder)), "\n"
@@ -216,15 +218,13 @@ class TextDataModule(SeqDataModule):
         layout = wikitext_layout(folder) if folder.is_dir() else None
         if layout:
             return self.read_wikitext(folder, layout), "\n"
-        text = "\n\n".join(read_text(f) for f in resolve_files(self.source))
-        return self.split_documents(text), "\n\n"
+        # file by file, line by line: only the paragraphs are held, never a file's bytes or text besides them
+        return self.split_documents([d for f in resolve_files(self.source) for d in file_paragraphs(f)]), "\n\n"
 
     def read_wikitext(self, folder: Path, layout: dict[str, str]) -> dict[str, list[str]]:
         """A WikiText/PTB-style folder: every line of its train/valid/test files, blank ones included (each ends
         in ``<eos>``, as in the published setups)."""
-        return {
-            split: file_lines(read_text(folder / name)) for split, name in layout.items() if (folder / name).is_file()
-        }
+        return {split: list(iter_lines(folder / name)) for split, name in layout.items() if (folder / name).is_file()}
 
     def read_hf(self) -> dict[str, list[str]]:
         dataset = load_hf(self.source)
@@ -247,18 +247,19 @@ class TextDataModule(SeqDataModule):
             out = made | ({"test": out["test"]} if "test" in out else {})
         return out
 
-    def split_documents(self, text: str) -> dict[str, list[str]]:
-        docs = [d.strip("\n") for d in text.split("\n\n") if d.strip()]
+    def split_documents(self, docs: list[str]) -> dict[str, list[str]]:
         if not docs:
             raise DataError(f"data.source={self.source}: no text (the source is empty)")
         self.made_splits = ALL_SPLITS
         return split_by_seed(docs, self.split_fractions, self.seed, key=self.normalise)
 
-    def normalise(self, text: str) -> str:
+    def normalise(self, text: str) -> bytes | str:
         """A document as the model sees it, for finding duplicates: lower-cased with ``lowercase``; for words,
-        whitespace runs are one space (the tokenizer splits on whitespace)."""
+        whitespace runs are one space (the tokenizer splits on whitespace). Kept as a 16-byte digest (``""`` for
+        a blank document), so finding duplicates in a large corpus does not hold a second copy of it."""
         text = text.lower() if self.lowercase else text
-        return " ".join(text.split()) if self.tokenizer_kind == "word" else text.strip()
+        text = " ".join(text.split()) if self.tokenizer_kind == "word" else text.strip()
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest() if text else ""
 
     # -- building -------------------------------------------------------------------------------------------------
     def build(self, out_dir: Path) -> None:
@@ -276,35 +277,46 @@ class TextDataModule(SeqDataModule):
         else:
             tokenizer = Tokenizer(self.tokenizer_kind, self.lowercase)
         word_level = tokenizer.kind == "word"
+        # streams and windows: every document is followed by the separator (char/BPE) or <eos> (words)
+        suffix = "" if self.mode == "lines" or word_level else separator
+        end_token = [EOS] if self.mode != "lines" and word_level else []
 
-        def tokenize(batch: dict[str, list]) -> dict[str, list]:
-            texts = batch["text"]
-            if self.mode != "lines" and not word_level:
-                texts = [t + separator for t in texts]
-            tokens = tokenizer.tokenize_batch(texts)
-            if self.mode != "lines" and word_level:
-                tokens = [[*t, EOS] for t in tokens]
-            return {"tokens": tokens}
+        char_level = tokenizer.kind == "char"
 
-        tokenized = {
-            split: datasets.Dataset.from_dict({"text": texts}).map(tokenize, batched=True, remove_columns=["text"])
-            for split, texts in docs.items()
-        }
-        vocab = build_vocabulary(tokenizer, tokenized["train"]["tokens"], self.min_freq, self.max_vocab)
+        def tokens(texts: list[str]) -> Iterator[Any]:
+            """The tokens of ``texts``, a piece at a time (a piece's characters, for char tokens)."""
+            for batch, ends in text_pieces(texts, suffix, cut_anywhere=char_level):
+                if char_level:
+                    yield from (piece.lower() if self.lowercase else piece for piece in batch)
+                    continue
+                for piece_tokens, end in zip(tokenizer.tokenize_batch(batch), ends):
+                    yield (piece_tokens + end_token if end else piece_tokens)
 
-        def encode(batch: dict[str, list]) -> dict[str, list]:
-            if self.mode != "lines":
-                return {"ids": [vocab.encode(t) for t in batch["tokens"]]}
-            ids = [[vocab.bos_id, *vocab.encode(t[: self.max_length]), vocab.eos_id] for t in batch["tokens"]]
-            return {"ids": ids, "length": [len(i) - 1 for i in ids]}
+        vocab = build_vocabulary(tokenizer, tokens(docs["train"]), self.min_freq, self.max_vocab)
+        char_ids = CharIds(vocab) if char_level else None
 
-        for split, dataset in tokenized.items():
-            encoded = dataset.map(encode, batched=True, remove_columns=["tokens"])
+        def encoded(texts: list[str]) -> Iterator[tuple[list[np.ndarray], list[bool]]]:
+            """``(ids of each piece, whether it ends a document)`` of ``texts``, a batch of pieces at a time."""
+            for batch, ends in text_pieces(texts, suffix, cut_anywhere=char_level):
+                if char_ids is not None:
+                    yield [char_ids(p.lower() if self.lowercase else p) for p in batch], ends
+                    continue
+                pieces = tokenizer.tokenize_batch(batch)
+                ids = [vocab.encode(t + end_token if end else t) for t, end in zip(pieces, ends)]
+                yield [np.asarray(i, dtype=np.int32) for i in ids], ends
+
+        ids_type = datasets.List(datasets.Value("int32"))
+        for split, texts in docs.items():
+            if self.mode == "lines":
+                rows = self.line_rows(vocab, encoded(texts))
+                self.write_split_batches(out_dir, split, {"ids": ids_type, "length": datasets.Value("int64")}, rows)
+                continue
+            chunks = (np.concatenate(ids) for ids, _ in encoded(texts))
             if self.mode == "windows":
-                encoded = datasets.Dataset.from_dict({"ids": self.windows(flat_ids(encoded), split)})
-            elif self.mode == "stream":
-                encoded = datasets.Dataset.from_dict({"ids": flat_ids(encoded)})
-            self.write_split(out_dir, split, encoded)
+                self.write_split_batches(out_dir, split, {"ids": ids_type}, self.window_rows(chunks, split))
+            else:
+                stream = ({"ids": chunk} for chunk in chunks if len(chunk))
+                self.write_split_batches(out_dir, split, {"ids": datasets.Value("int32")}, stream)
         max_length = {"windows": self.seq_len, "stream": self.bptt, "lines": self.max_length}[self.mode]
         # windows and streams never hold <bos>: their samples and scores start after a document separator instead
         start_ids = None
@@ -329,6 +341,48 @@ class TextDataModule(SeqDataModule):
             )
         starts = np.arange(0, len(ids) - width + 1, self.stride)
         return np.stack([ids[s : s + width] for s in starts])
+
+    def line_rows(
+        self, vocab: Vocabulary, encoded: Iterable[tuple[list[np.ndarray], list[bool]]]
+    ) -> Iterator[dict[str, list]]:
+        """``lines`` examples ``<bos> … <eos>`` (cut at ``max_length`` tokens), a batch of rows at a time."""
+        rows: dict[str, list] = {"ids": [], "length": []}
+        current: list[int] = []
+        for piece, end in ((piece, end) for ids, ends in encoded for piece, end in zip(ids, ends)):
+            if self.max_length is None or len(current) < self.max_length:
+                current.extend(piece.tolist())
+            if end:
+                ids = [vocab.bos_id, *current[: self.max_length], vocab.eos_id]
+                rows["ids"].append(ids)
+                rows["length"].append(len(ids) - 1)
+                current = []
+                if len(rows["ids"]) == ROWS_PER_BATCH:
+                    yield rows
+                    rows = {"ids": [], "length": []}
+        if rows["ids"]:
+            yield rows
+
+    def window_rows(self, chunks: Iterable[np.ndarray], split: str) -> Iterator[dict[str, np.ndarray]]:
+        """Windows of ``seq_len + 1`` tokens starting every ``stride`` tokens of the split's stream (as
+        :meth:`windows`), cut from its chunks as they come: ``{"ids": (n, seq_len + 1)}`` per chunk."""
+        width, stride = self.seq_len + 1, self.stride
+        buffer, skip, total = np.zeros(0, np.int32), 0, 0
+        for chunk in chunks:
+            total += len(chunk)
+            if skip >= len(chunk):  # a stride longer than the window steps over whole chunks
+                skip -= len(chunk)
+                continue
+            buffer = np.concatenate([buffer, chunk[skip:]])
+            skip = 0
+            if len(buffer) < width:
+                continue
+            count = (len(buffer) - width) // stride + 1
+            starts = np.arange(count) * stride
+            yield {"ids": buffer[starts[:, None] + np.arange(width)]}
+            skip = max(0, count * stride - len(buffer))
+            buffer = buffer[count * stride :]
+        if total < width:
+            self.windows(np.zeros(total, np.int32), split)  # raises: fewer tokens than one window
 
     # -- loading --------------------------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -374,6 +428,101 @@ def file_lines(text: str) -> list[str]:
 def wikitext_layout(folder: Path) -> dict[str, str] | None:
     """The file names of a WikiText/PTB-style folder (one of :data:`WIKITEXT_LAYOUTS`), or None."""
     return next((layout for layout in WIKITEXT_LAYOUTS if (folder / layout["train"]).is_file()), None)
+
+
+#: tokenization works on pieces of about this many characters (a document longer than this is cut, at whitespace
+#: unless tokens are characters), so a single huge line costs memory for one piece at a time, not for the line
+PIECE_CHARS = 1 << 20
+#: ``lines`` rows written to the Arrow file at a time
+ROWS_PER_BATCH = 10_000
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs of ``text``, surrounding newlines stripped, blank ones dropped."""
+    return [d.strip("\n") for d in text.split("\n\n") if d.strip()]
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file without their newline, read one at a time (as :func:`file_lines` of
+    :func:`~seqlab.data.base.read_text`; an empty or non-UTF-8 file is reported by ``read_text``)."""
+    content = False
+    try:
+        with open(path, encoding="utf-8-sig", newline=None) as file:
+            for line in file:
+                content = content or bool(line.strip())
+                yield line[:-1] if line.endswith("\n") else line
+    except UnicodeDecodeError:
+        read_text(path)  # raises the one-line error naming the line
+        raise
+    if not content:
+        read_text(path)  # raises "the file is empty"
+
+
+def file_paragraphs(path: Path) -> list[str]:
+    """:func:`paragraphs` of a text file, read line by line (``\r\n`` and ``\r`` newlines count as ``\n``)."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in iter_lines(path):
+        if line:
+            current.append(line)
+            continue
+        if current and any(part.strip() for part in current):
+            out.append("\n".join(current))
+        current = []
+    if current and any(part.strip() for part in current):
+        out.append("\n".join(current))
+    return out
+
+
+def text_pieces(texts: Iterable[str], suffix: str, cut_anywhere: bool) -> Iterator[tuple[list[str], list[bool]]]:
+    """Batches of about :data:`PIECE_CHARS` characters of ``texts``, each text followed by ``suffix``:
+    ``(pieces, ends)``, ``ends[i]`` telling whether piece i ends its text. A text longer than a piece is cut before
+    a whitespace character (anywhere with ``cut_anywhere``), so word and byte-level BPE tokens never straddle a
+    cut; shorter texts are whole pieces, tokenized exactly as they would be alone."""
+    batch: list[str] = []
+    ends: list[bool] = []
+    size = 0
+    for text in texts:
+        long = len(text) + len(suffix) > PIECE_CHARS
+        text, start = (text if long else text + suffix), 0
+        while len(text) - start > PIECE_CHARS:
+            cut = start + PIECE_CHARS
+            if not cut_anywhere:
+                space = max(text.rfind(c, start + 1, cut) for c in " \n\t")
+                cut = space if space > start else cut
+            batch.append(text[start:cut])
+            ends.append(False)
+            start, size = cut, size + cut - start
+            if size >= PIECE_CHARS:
+                yield batch, ends
+                batch, ends, size = [], [], 0
+        batch.append((text[start:] + suffix) if long else text)  # a long text gets its suffix here, not copied whole
+        ends.append(True)
+        size += len(batch[-1])
+        if size >= PIECE_CHARS:
+            yield batch, ends
+            batch, ends, size = [], [], 0
+    if batch:
+        yield batch, ends
+
+
+class CharIds:
+    """Text → character-vocabulary ids, vectorised: code points index a table (``<unk>`` for characters the
+    vocabulary lacks), as ``vocab.encode(list(text))`` does one character at a time.
+
+    >>> from seqlab.data.vocab import Vocabulary
+    >>> CharIds(Vocabulary.build(["ab"]))("abz").tolist()
+    [4, 5, 1]
+    """
+
+    def __init__(self, vocab: Vocabulary):
+        chars = {ord(t): i for t, i in vocab.stoi.items() if len(t) == 1}
+        self.table = np.full(max(chars, default=0) + 2, vocab.unk_id, dtype=np.int32)  # last entry: beyond the table
+        self.table[list(chars)] = list(chars.values())
+
+    def __call__(self, text: str) -> np.ndarray:
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        return self.table[np.minimum(codes, len(self.table) - 1)]
 
 
 def flat_ids(dataset: Any) -> np.ndarray:

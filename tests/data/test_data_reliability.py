@@ -173,27 +173,31 @@ def test_label_ids_true_reads_integers_as_ids_into_the_classes(tmp_path):
 
 # -- the cache: concurrent builders, killed builders, the malformed count ---------------------------------------------
 
-#: a builder process: ``CharTextDataModule`` whose ``build`` ends at a controlled point — a barrier all ``n``
-#: builders reach before any of them publishes (so they finish together), or a sleep to be killed in
+#: a builder process: ``CharTextDataModule`` building into ``cache``. With ``then=publish`` every builder waits,
+#: just before moving its finished build into place (``os.rename``/``os.replace`` into ``cache``), until all ``n``
+#: have got there — so they publish at the same moment, every time; with ``then=sleep`` it sleeps there, to be killed
 BUILDER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     from pathlib import Path
     from seqlab.data.text import CharTextDataModule
 
     source, cache, gate, me, n, then = sys.argv[1:7]
 
-    class Builder(CharTextDataModule):
-        def build(self, out_dir):
-            super().build(out_dir)
-            (Path(gate) / me).touch()
-            if then == "sleep":
-                time.sleep(120)
-            deadline = time.time() + 60
-            while len(list(Path(gate).iterdir())) < int(n) and time.time() < deadline:
-                time.sleep(0.0005)
+    def at_the_gate(move):
+        def gated(src, dst, *args, **kwargs):
+            if Path(dst).parent == Path(cache) and Path(src).name.startswith("."):
+                (Path(gate) / me).touch()
+                if then == "sleep":
+                    time.sleep(120)
+                deadline = time.time() + 60
+                while len(list(Path(gate).iterdir())) < int(n) and time.time() < deadline:
+                    time.sleep(0.0005)
+            return move(src, dst, *args, **kwargs)
+        return gated
 
-    dm = Builder(source=source, cache_dir=cache, mode="lines", batch_size=4)
+    os.rename, os.replace = at_the_gate(os.rename), at_the_gate(os.replace)
+    dm = CharTextDataModule(source=source, cache_dir=cache, mode="lines", batch_size=4)
     dm.prepare_data()
     dm.setup("fit")
     print(json.dumps({split: len(ds) for split, ds in dm.splits.items()}))
@@ -215,7 +219,7 @@ def paragraphs_file(path: Path, count: int = 60) -> Path:
 @pytest.mark.e2e
 def test_two_builders_finishing_together_both_succeed_on_one_complete_cache(tmp_path):
     source = paragraphs_file(tmp_path / "corpus.txt")
-    for attempt in range(4):
+    for attempt in range(3):
         cache, gate = tmp_path / f"cache{attempt}", tmp_path / f"gate{attempt}"
         gate.mkdir()
         procs = [builder(source, cache, gate, str(i), 2) for i in range(2)]
