@@ -1,6 +1,6 @@
 """CUDA tests: every module here is marked ``gpu`` and skipped where CUDA is absent (see gpu_helpers.py).
 
-The builders of the cell, head and callback tests are reused, not copied: their folders go on ``sys.path``.
+The builders of the cell and head tests are reused, not copied: their folders go on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(TESTS / name) for name in ("cells", "heads", "callbacks")]
+sys.path[:0] = [str(TESTS / name) for name in ("cells", "heads")]
 
 
 @pytest.fixture
