@@ -269,3 +269,82 @@ class AddingSweepSummary(Callback):
         rows = summarise_sweep(sweep_dir, self.threshold)
         print("\n" + markdown_table(rows, self.threshold) + f"\nseqlab: sweep summary written to {sweep_dir}"
               " (summary.md, summary.csv, mse_curves.png, terminal_gradients.png)", flush=True)
+
+
+#: the cells of the recipe (conf/experiment/vanishing_gradients.yaml), each at its config default
+RECIPE_CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
+
+
+def terminal_curves_at_init(length: int, seeds: list[int], cells: tuple[str, ...] = RECIPE_CELLS,
+                            hidden_size: int = 64, batch_size: int = 50, **data: Any) -> dict[str, list[list[float]]]:
+    """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖`` of the recipe's model (identity input, one layer of
+    ``hidden_size`` units, regression head) at initialisation, per cell and seed, on one batch of the adding
+    problem: ``{cell: [curve per seed]}``. The cells' options are their config defaults (``conf/cell``) and the
+    weights are drawn after ``seed_everything(seed)`` as a run does, so these are the sweep's own initial curves
+    (measured: the same indices as its step-0 recordings). Nothing is trained; a few seconds of CPU. ``data``: more
+    options of :class:`~seqlab.data.adding.AddingDataModule` (e.g. ``cache_dir``)."""
+    import pytorch_lightning as pl
+
+    from seqlab.callbacks.gradient_flow import GradientFlowCallback
+    from seqlab.data.adding import AddingDataModule
+    from seqlab.models.builder import make_module
+    from seqlab.paths import conf_dir
+
+    curves: dict[str, list[list[float]]] = {cell: [] for cell in cells}
+    for seed in seeds:
+        adding = AddingDataModule(seq_len=length, num_train=batch_size, num_val=2, num_test=2,
+                                  batch_size=batch_size, seed=seed, **data)
+        adding.setup("fit")
+        batch = next(iter(adding.train_dataloader()))
+        for cell in cells:
+            options = OmegaConf.to_container(OmegaConf.load(conf_dir() / "cell" / f"{cell}.yaml"))
+            pl.seed_everything(seed, verbose=False)
+            model = {"embedding": "identity", "cell": options, "head": {"name": "regression"},
+                     "encoder": {"hidden_size": hidden_size}}
+            module = make_module(adding.spec, model)
+            probe = GradientFlowCallback(dirpath=".")
+            probe.probe(None, module, batch)
+            curves[cell].append(probe.history[TERMINAL][0][1])
+    return curves
+
+
+def plot_curves_at_init(curves_by_length: dict[int, dict[str, list[list[float]]]], path: Path) -> None:
+    """``G_k / G_0`` at initialisation against ``k``: a panel per length, a colour per cell, a line per seed."""
+    plt = _pyplot()
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(1, len(curves_by_length), figsize=(4.5 * len(curves_by_length), 3.6), squeeze=False)
+    for ax, (length, curves) in zip(axes[0], sorted(curves_by_length.items())):
+        for i, (cell, per_seed) in enumerate(curves.items()):
+            for j, curve in enumerate(per_seed):
+                relative = [max(v, ZERO_FLOOR) for v in relative_curve(curve)]
+                ax.semilogy(range(len(relative)), relative, color=cycle[i % len(cycle)], linewidth=1,
+                            label=cell if j == 0 else None)
+        ax.axhline(ZERO_FLOOR, color="grey", linewidth=0.6)
+        ax.text(0, ZERO_FLOOR * 10, "exactly 0: " + VANISHED, fontsize=6, color="grey")
+        ax.set_title(f"length {length}, at initialisation", fontsize=9)
+        ax.set_xlabel("k (steps back from the last step)")
+        ax.set_ylabel("‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Summarise a vanishing_gradients sweep folder, or (--init) plot the "
+                                     "terminal-loss curves of the recipe's cells at initialisation.")
+    parser.add_argument("folder", type=Path, help="the sweep folder (or, with --init, where init_gradients.png goes)")
+    parser.add_argument("--init", action="store_true", help="curves at initialisation, lengths 50 and 150, seeds 1-3")
+    parser.add_argument("--threshold", type=float, default=0.01)
+    cli = parser.parse_args()
+    if cli.init:
+        by_length = {n: terminal_curves_at_init(n, [1, 2, 3]) for n in (50, 150)}
+        plot_curves_at_init(by_length, cli.folder / "init_gradients.png")
+        for n, curves in by_length.items():
+            for cell, per_seed in curves.items():
+                indices = ", ".join(format_index(relative_curve(c)[-1]) for c in per_seed)
+                print(f"length {n} {cell}: index at init (seeds 1, 2, 3) = {indices}")
+    else:
+        print(markdown_table(summarise_sweep(cli.folder, cli.threshold), cli.threshold))

@@ -133,6 +133,15 @@ def test_the_sweep_summary_gives_success_over_seeds_a_t_interval_and_says_when_a
     assert "| rnn_tanh | 150 | 3 | 0.1700 | no | 3000 | 1.0e-20 | 1.0e-03 | 3_x |" in table
 
 
+def test_the_recipe_cells_at_initialisation_irnn_keeps_the_gradient_the_tanh_rnn_loses_it(cache_dir):
+    from seqlab.experiments.summary import relative_curve, terminal_curves_at_init
+
+    curves = terminal_curves_at_init(40, [1], cells=("rnn_tanh", "irnn"), cache_dir=str(cache_dir))
+    tanh, irnn = curves["rnn_tanh"][0], curves["irnn"][0]
+    assert len(tanh) == len(irnn) == 40  # k = 0 .. 39
+    assert relative_curve(irnn)[-1] > 0.1 and relative_curve(tanh)[-1] < 1e-6
+
+
 def test_adding_examples_mark_one_step_in_each_half_and_sum_the_marked_values():
     data = adding_examples(500, 30, __import__("numpy").random.default_rng(0))
     markers, values = torch.tensor(data["markers"]), torch.tensor(data["values"])
