@@ -418,13 +418,6 @@ class TextDataModule(SeqDataModule):
         }
 
 
-def file_lines(text: str) -> list[str]:
-    """The lines of a text as a file read in text mode yields them (newlines ``\n``, ``\r\n``, ``\r`` only —
-    ``str.splitlines`` would also cut at form feeds, U+2028 and the like, which a corpus may hold inside a line)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return lines[:-1] if lines[-1] == "" else lines
-
-
 def wikitext_layout(folder: Path) -> dict[str, str] | None:
     """The file names of a WikiText/PTB-style folder (one of :data:`WIKITEXT_LAYOUTS`), or None."""
     return next((layout for layout in WIKITEXT_LAYOUTS if (folder / layout["train"]).is_file()), None)
@@ -443,8 +436,9 @@ def paragraphs(text: str) -> list[str]:
 
 
 def iter_lines(path: Path) -> Iterator[str]:
-    """The lines of a UTF-8 text file without their newline, read one at a time (as :func:`file_lines` of
-    :func:`~seqlab.data.base.read_text`; an empty or non-UTF-8 file is reported by ``read_text``)."""
+    """The lines of a UTF-8 text file without their newline, read one at a time. Newlines are ``\n``, ``\r\n`` and
+    ``\r`` only (``str.splitlines`` would also cut at form feeds, U+2028 and the like, which a corpus may hold inside
+    a line); an empty or non-UTF-8 file is reported by :func:`~seqlab.data.base.read_text`."""
     content = False
     try:
         with open(path, encoding="utf-8-sig", newline=None) as file:
