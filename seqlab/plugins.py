@@ -432,9 +432,10 @@ def describe_plugins() -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """``seqlab plugins`` / ``python -m seqlab.plugins``: the listing; exit status 1 when any plugin failed to load
-    (so scripts and CI notice), and a quiet exit when the reader closes the pipe (``seqlab plugins | head -1``)."""
+def main(argv: list[str] | None = None) -> None:
+    """``seqlab plugins`` / ``python -m seqlab.plugins`` (no options): the listing; exit status 1 when any plugin
+    failed to load (so scripts and CI notice), and a quiet exit when the reader closes the pipe
+    (``seqlab plugins | head -1``)."""
     listing = describe_plugins()
     try:
         print(listing, flush=True)

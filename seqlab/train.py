@@ -84,24 +84,21 @@ def memory_error(stage: str, model: dict[str, Any], err: BaseException) -> Confi
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Train (and test) one configuration; returns ``cfg.optimized_metric`` for sweepers."""
+    """Train (and test) one composed, validated configuration (:mod:`seqlab.config` checks it before; this module
+    never reads the command line); returns ``cfg.optimized_metric`` for sweepers."""
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from seqlab.allocator import configure_cpu_allocator
     from seqlab.callbacks.reliability import GracefulInterrupt
     from seqlab.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
-    from seqlab.config import check_output_dir, validate
     from seqlab.models.builder import build_module
-    from seqlab.plugins import search_dirs
     from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
-    validate(cfg, search_dirs())
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(config, dict)
     configure_cpu_allocator(config.get("cpu_allocator", "retain"))
     output_dir = Path(config["paths"]["output_dir"])
-    check_output_dir(output_dir, config["paths"].get("min_free_mb", 0), key="paths.output_dir")
     pl.seed_everything(config["seed"], workers=True, verbose=False)
 
     datamodule = build_datamodule(config["data"])

@@ -16,8 +16,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.cli import compose_config
-from seqlab.config import validate
+from seqlab.config import compose_config, recipe_leftovers, validate
 from seqlab.encoders.base import LEFT_TO_RIGHT_TASKS
 from seqlab.errors import ConfigError
 from seqlab.models.builder import build_module, check_monitored_metrics
@@ -98,7 +97,7 @@ def test_every_experiment_trains_with_every_option_of_every_group(experiment, gr
     if group != "logger":
         overrides.append("logger=csv")  # wandb start-up is paid once per logger option, not in every case
     overrides += [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
-    cfg = compose_config(overrides)
+    cfg = compose_config(overrides + recipe_leftovers(overrides))  # as `python -m seqlab` composes it
     validate(cfg, search_dirs())
     for name in ("samples", "music"):  # generation at the end of fit: a few tokens are enough here
         if cfg.callbacks.get(name):
@@ -158,3 +157,16 @@ def one_training_step(module, datamodule) -> None:
     assert torch.isfinite(loss)
     assert any(not torch.equal(a, b) for a, b in zip(before, after)), "the step changed no weight"
     assert all(torch.isfinite(a).all() for a in after)
+
+
+def test_swapping_a_group_after_a_recipe_drops_only_the_recipes_options_for_the_replaced_choice(capsys):
+    assert recipe_leftovers(["+experiment=abc_conditional", "head=many_to_many"]) == [
+        "~model.head.condition_init",
+        "~model.head.condition_input",
+    ]
+    assert "do not apply to head=many_to_many; dropped" in capsys.readouterr().err
+    assert recipe_leftovers(["+experiment=abc_conditional", "head=one_to_many"]) == []  # the recipe's own choice
+    # a key the command line sets itself is the user's: kept, and validated like any other
+    own = ["+experiment=abc_conditional", "head=many_to_many", "model.head.condition_input=false"]
+    assert recipe_leftovers(own) == ["~model.head.condition_init"]
+    assert recipe_leftovers(["cell=gru"]) == []  # no recipe, nothing to drop
