@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from seqlab.data.embeddings import load_pretrained_embedding
 from seqlab.errors import ConfigError
-from seqlab.heads.base import Head
+from seqlab.heads.base import Head, dropout_layer
 from seqlab.spec import DataSpec
 
 
@@ -22,7 +22,9 @@ class SequenceModel(nn.Module):
     (``recurrent``, the default: the cell run by :class:`~seqlab.cells.Recurrent`, with ``hidden_size``,
     ``num_layers``, ``bidirectional``, ``dropout``, ``path``, ``compile``; or ``fixed_window``, ``bag_of_words``,
     ``transformer``, a plugin's) and its options; ``freeze_embedding`` stops training the embedding; ``cell``:
-    ``{"name": ..., **cell options}``; ``head``: ``{"name": ..., **head options}``.
+    ``{"name": ..., **cell options}``; ``head``: ``{"name": ..., **head options}``; ``init_range`` (U(−r, r) for the
+    embedding and output weights, :func:`~seqlab.models.builder.init_uniform`); ``embedding_dropout``: dropout on the
+    embedding's outputs, before the encoder (pytorch/examples ``word_language_model``'s ``drop(encoder(input))``).
     ``encode(ids (B, T), lengths, state)`` returns ``(outputs (B, T, D*H), final state)``; ``forward(batch)`` returns
     the head's output dict.
     """
@@ -45,6 +47,8 @@ class SequenceModel(nn.Module):
         self.head_name = head_name
         #: the options the model was built from (:func:`~seqlab.models.builder.build_model`'s arguments)
         self.options = options
+        #: dropout on the embedding outputs (``options["embedding_dropout"]``; checkpoints without it have none)
+        self.embedding_dropout = dropout_layer(float(options.get("embedding_dropout", 0.0)))
 
     def load_pretrained_vectors(self, path: str) -> None:
         """Copy word vectors from a GloVe/word2vec text file into the learned embedding (``model.pretrained_vectors``);
@@ -54,7 +58,7 @@ class SequenceModel(nn.Module):
         load_pretrained_embedding(self.embedding.weight, path, self.spec.vocab, self.spec.pad_id)
 
     def encode(self, ids: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, Any]:
-        return self.encoder(self.embedding(ids), lengths, state)
+        return self.encoder(self.embedding_dropout(self.embedding(ids)), lengths, state)
 
     def forward(self, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         return self.head(self, batch, state)

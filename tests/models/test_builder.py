@@ -43,7 +43,13 @@ def test_bad_model_options_are_one_line_config_errors(options, message):
 
 def test_the_model_keeps_the_options_it_was_built_from():
     model = build_model(SPEC, **MODEL)
-    assert model.options == {**MODEL, "embedding": "learned", "freeze_embedding": False}
+    assert model.options == {
+        **MODEL,
+        "embedding": "learned",
+        "freeze_embedding": False,
+        "init_range": None,
+        "embedding_dropout": 0.0,
+    }
     assert model.head_name == "many_to_many" and model.encoder.output_size == 8
 
 
