@@ -87,19 +87,18 @@ def test_date_translation_saves_attention_heat_maps(run_seqlab, tmp_path):
 @pytest.mark.e2e
 def test_vanishing_gradients_is_a_sweep_that_ends_with_a_summary(run_seqlab, tmp_path):
     result = run_seqlab("-m", "+experiment=vanishing_gradients", *QUICK, "cell=rnn_tanh,lstm", "data.seq_len=12",
-                        "seed=1,2", "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
-                        "callbacks.gradient_flow.every_n_steps=2")
+                        "seed=1", "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
+                        "callbacks.gradient_flow.every_n_steps=2", timeout=900)  # a joblib sweep: two workers start
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "vanishing_gradients" / "multirun").glob("*/*")
     with (sweep / "summary.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [(r["cell"], r["length"], r["seed"]) for r in rows] == [
-        ("rnn_tanh", "12", "1"), ("rnn_tanh", "12", "2"), ("lstm", "12", "1"), ("lstm", "12", "2")]
+    assert [(r["cell"], r["length"], r["seed"]) for r in rows] == [("rnn_tanh", "12", "1"), ("lstm", "12", "1")]
     assert all(float(r["val_mse"]) > 0 and r["learned"] in ("yes", "no") for r in rows)
-    assert [r["forget_bias"] for r in rows] == ["", "", "1.0", "1.0"]
+    assert [r["forget_bias"] for r in rows] == ["", "1.0"]
     assert all(0 <= float(r["index_init"]) < float("inf") for r in rows)
     summary = (sweep / "summary.md").read_text()
-    assert "| lstm | 12 | " in summary and " (n=2) |" in summary and "| lstm | 12 | 2 |" in summary
+    assert "| lstm | 12 | " in summary and " (n=1) |" in summary and "| lstm | 12 | 1 |" in summary
     for name in ("mse_curves.png", "terminal_gradients.png"):
         assert (sweep / name).read_bytes()[:4] == b"\x89PNG"
     history = json.loads(next(sweep.glob("0_*/gradient_flow/history.json")).read_text())
