@@ -317,7 +317,6 @@ class TextDataModule(SeqDataModule):
             else:
                 stream = ({"ids": chunk} for chunk in chunks if len(chunk))
                 self.write_split_batches(out_dir, split, {"ids": datasets.Value("int32")}, stream)
-        max_length = {"windows": self.seq_len, "stream": self.bptt, "lines": self.max_length}[self.mode]
         # windows and streams never hold <bos>: their samples and scores start after a document separator instead
         start_ids = None
         if self.mode != "lines":
@@ -326,7 +325,6 @@ class TextDataModule(SeqDataModule):
             task="language_model",
             vocab=vocab,
             tokenizer=tokenizer,
-            max_length=max_length,
             stateful=self.mode == "stream",
             start_ids=start_ids,
         )
