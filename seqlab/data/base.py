@@ -1,4 +1,5 @@
-"""What every datamodule shares: the ``DataSpec`` the model reads, the datamodule base class, and caching."""
+"""What every datamodule shares: the datamodule base class and caching. (``DataSpec``, what the model reads, is in
+:mod:`seqlab.spec`; imported here for the datamodules.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,8 +25,8 @@ from torch.utils.data import DataLoader
 
 from seqlab.data.batching import BucketBatchSampler
 from seqlab.data.resumable import EpochSampler, ResumableDataLoader
-from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.errors import DataError
+from seqlab.spec import DataSpec
 
 log = logging.getLogger("seqlab.data")
 
@@ -34,84 +34,10 @@ log = logging.getLogger("seqlab.data")
 #: WikiText blank lines kept, spec.start_ids), so older caches are rebuilt rather than reused
 CACHE_FORMAT = 2
 
-TASKS = ("language_model", "classification", "translation", "conditional_generation", "tagging", "regression")
-
-
-@dataclass
-class DataSpec:
-    """Everything the model needs to know about the data — the model never reads the data's config.
-
-    ``task`` is one of :data:`TASKS`; the default head follows it. ``vocab`` is the input vocabulary;
-    ``target_vocab`` the output one where it differs (translation, tagging); ``classes`` names the labels.
-    """
-
-    task: str
-    vocab: Vocabulary
-    tokenizer: Tokenizer
-    target_vocab: Vocabulary | None = None
-    target_tokenizer: Tokenizer | None = None
-    classes: list[str] = field(default_factory=list)
-    max_length: int | None = None
-    #: consecutive training batches continue the same streams (truncated BPTT: the module carries state)
-    stateful: bool = False
-    #: optional loss weight per class (e.g. inverse training frequency), used by ``model.head.class_weights=spec``
-    class_weights: list[float] | None = None
-    #: real-valued features per step when ``inputs`` are float vectors ``(B, T, F)`` (0: token ids ``(B, T)``)
-    input_features: int = 0
-    #: the context sampling and scoring start from (language models): ids the model saw in training before a new
-    #: document — the document separator of windows/streams; None: ``<bos>`` (examples ``<bos> … <eos>``)
-    start_ids: list[int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task '{self.task}'; tasks are {', '.join(TASKS)}")
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    @property
-    def pad_id(self) -> int:
-        return self.vocab.pad_id
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def start_context(self) -> list[int]:
-        """The ids a language model's sample or score starts from (see ``start_ids``)."""
-        return list(self.start_ids) if self.start_ids else [self.vocab.bos_id]
-
-    def encode(self, text: str) -> list[int]:
-        """Text → input ids (no ``<bos>``/``<eos>`` added)."""
-        return self.vocab.encode(self.tokenizer.tokenize(text))
-
-    def decode(self, ids: list[int], target: bool = False) -> str:
-        """Ids → text, special tokens dropped; ``target=True`` uses the target vocabulary where there is one."""
-        vocab = self.target_vocab if target and self.target_vocab else self.vocab
-        tokenizer = self.target_tokenizer if target and self.target_tokenizer else self.tokenizer
-        return tokenizer.detokenize(vocab.decode(ids, skip_specials=True))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (lists, strings, numbers) — what checkpoints store."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["classes"] = list(self.classes)
-        out["vocab"] = self.vocab.to_dict()
-        out["tokenizer"] = self.tokenizer.to_dict()
-        out["target_vocab"] = self.target_vocab.to_dict() if self.target_vocab else None
-        out["target_tokenizer"] = self.target_tokenizer.to_dict() if self.target_tokenizer else None
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DataSpec:
-        data = dict(data)
-        data["vocab"] = Vocabulary.from_dict(data["vocab"])
-        data["tokenizer"] = Tokenizer.from_dict(data["tokenizer"])
-        if data.get("target_vocab"):
-            data["target_vocab"] = Vocabulary.from_dict(data["target_vocab"])
-        if data.get("target_tokenizer"):
-            data["target_tokenizer"] = Tokenizer.from_dict(data["target_tokenizer"])
-        return cls(**data)
+def default_cache_dir() -> Path:
+    """Where prepared datasets go when a datamodule's config gives no ``cache_dir``: the same place as
+    ``paths.cache_dir`` — ``$SEQLAB_CACHE_DIR``, else ``outputs/.cache`` of the working directory."""
+    return Path(os.environ.get("SEQLAB_CACHE_DIR") or Path.cwd() / "outputs" / ".cache")
 
 
 class SeqDataModule(pl.LightningDataModule):
@@ -152,7 +78,7 @@ class SeqDataModule(pl.LightningDataModule):
         self.seed = seed
         self.strict = strict
         self.bucket = bucket
-        self.cache_dir = Path(cache_dir or Path(tempfile.gettempdir()) / "seqlab-cache")
+        self.cache_dir = Path(cache_dir or default_cache_dir())
         self.splits: dict[str, Any] = {}
         self._spec: DataSpec | None = None
         self.skipped: int = 0
