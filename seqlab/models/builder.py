@@ -1,5 +1,5 @@
 """The one place a run's config becomes a network: ``model.*`` → embedding, encoder, head → :class:`SequenceModel`,
-and (with optimizer and scheduler) → :class:`SequenceModule`, from a config or from a checkpoint.
+and (with optimizer and scheduler) → :class:`SequenceLitModule`, from a config or from a checkpoint.
 
 Everything that turns options into modules lives here, so the model classes stay plain containers and each option
 is read (and refused when wrong) in one place:
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from seqlab.errors import ConfigError
 from seqlab.heads.base import Head, HeadContext
-from seqlab.models.module import CHECKPOINT_KEY, SequenceModule, load_checkpoint
+from seqlab.models.module import CHECKPOINT_KEY, SequenceLitModule, load_checkpoint
 from seqlab.models.sequence_model import SequenceModel
 from seqlab.plugins import plugin_requirements, require_plugins
 from seqlab.registry import ENCODERS, HEADS
@@ -222,7 +222,8 @@ def init_uniform(embedding: nn.Module, head: Head, init_range: float) -> None:
     Zaremba et al. 2014 start every weight in U(−0.1, 0.1) for their small model). Without it (``null``) both keep
     PyTorch's defaults: ``nn.Embedding`` N(0, 1), ``nn.Linear`` U(±1/√fan_in). The scale matters early: with
     U(−0.1, 0.1) the embedding's contribution to the first LSTM's gates starts ~17× smaller (std 0.058 against 1), and
-    one epoch of the word LM on the built-in folder ends at val perplexity ~66 instead of ~30 (docs/experiments.md)."""
+    one epoch of pytorch/examples' main.py on the built-in word folder ends at val perplexity 65.97 instead of 30.20
+    (docs/experiments.md, word_lm)."""
     with torch.no_grad():
         if isinstance(embedding, nn.Embedding):
             nn.init.uniform_(embedding.weight, -init_range, init_range)
@@ -242,7 +243,7 @@ def make_module(
     optimizer: dict[str, Any] | None = None,
     scheduler: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
-) -> SequenceModule:
+) -> SequenceLitModule:
     """The LightningModule around :func:`build_model` ``(spec, **model_config)``, with the plugins that provide its
     cell, head, encoder and datamodule (``config["data"]["name"]``) recorded for its checkpoints."""
     model = build_model(spec, **model_config)
@@ -254,10 +255,10 @@ def make_module(
             "encoder": (model_config.get("encoder") or {}).get("name", "recurrent"),
         }
     )
-    return SequenceModule(model, optimizer, scheduler, config=config, required_plugins=required)
+    return SequenceLitModule(model, optimizer, scheduler, config=config, required_plugins=required)
 
 
-def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceModule:
+def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceLitModule:
     """A resolved run config and the data's spec → the LightningModule, pretrained vectors loaded if asked for."""
     module = make_module(
         spec,
@@ -271,7 +272,7 @@ def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceModule:
     return module
 
 
-def load_module(path: str | Path, map_location: str = "cpu") -> SequenceModule:
+def load_module(path: str | Path, map_location: str = "cpu") -> SequenceLitModule:
     """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it), in eval mode. The plugins
     it was trained with must be loaded: a missing one is one clear error, before anything is built."""
     checkpoint = load_checkpoint(path, map_location)
@@ -287,7 +288,7 @@ def load_module(path: str | Path, map_location: str = "cpu") -> SequenceModule:
     return module
 
 
-def check_monitored_metrics(config: dict[str, Any], module: SequenceModule) -> None:
+def check_monitored_metrics(config: dict[str, Any], module: SequenceLitModule) -> None:
     """Refuse, before training, a callback that monitors a metric the head never logs (``monitor: val/accuracy``
     from a recipe, with a head that logs only ``val/loss``) — Lightning would fail at the first validation."""
     head = module.model.head
