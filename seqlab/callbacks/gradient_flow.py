@@ -33,7 +33,7 @@ from torch import Tensor
 
 from seqlab.cells.base import Cell
 from seqlab.cells.recurrent import Recurrent
-from seqlab.models.module import SequenceModule
+from seqlab.models.module import SequenceLitModule
 
 #: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed)
 VANISHED = "vanished below float precision"
@@ -215,7 +215,7 @@ class GradientFlowCallback(pl.Callback):
         model = pl_module.model
         runners = self.runners(pl_module)
         step = trainer.global_step if trainer is not None else 0
-        state = pl_module.carried_state(batch) if isinstance(pl_module, SequenceModule) else None
+        state = pl_module.carried_state(batch) if isinstance(pl_module, SequenceLitModule) else None
         inputs: list[Tensor] = []
 
         def tap_inputs(module: Any, args: Any, output: Tensor) -> Tensor | None:
@@ -310,7 +310,7 @@ class GradientFlowCallback(pl.Callback):
                 squares = [float(p.grad.norm()) ** 2 for p in param_group["params"] if p.grad is not None]
                 metrics[f"grad_norm/optimizer_group{i}"] = math.sqrt(sum(squares))
         # counted by the module while clipping (every step, without a device sync)
-        clipped = pl_module.grad_stats.take_clipped_fraction() if isinstance(pl_module, SequenceModule) else None
+        clipped = pl_module.grad_stats.take_clipped_fraction() if isinstance(pl_module, SequenceLitModule) else None
         if clipped is not None:
             metrics["grad_norm/clipped_fraction"] = clipped
         for name, runner in self.runners(pl_module):

@@ -119,8 +119,8 @@ class Cell(nn.Module):
     def constrain_(self) -> None:
         """Project the parameters back onto the set the cell's math requires (in place, without autograd).
 
-        Training calls it for every cell after every optimizer step (:meth:`SequenceModule.optimizer_step
-        <seqlab.models.module.SequenceModule.optimizer_step>`), so no forward pass sees an out-of-bound weight.
+        Training calls it for every cell after every optimizer step (:meth:`SequenceLitModule.optimizer_step
+        <seqlab.models.module.SequenceLitModule.optimizer_step>`), so no forward pass sees an out-of-bound weight.
         Default: nothing to constrain. Example: IndRNN clamps ``|u|`` to ``recurrent_max``."""
 
     def describe(self) -> str:

@@ -1,5 +1,5 @@
 """The one place a run's config becomes a network: ``model.*`` → embedding, encoder, head → :class:`SequenceModel`,
-and (with optimizer and scheduler) → :class:`SequenceModule`, from a config or from a checkpoint.
+and (with optimizer and scheduler) → :class:`SequenceLitModule`, from a config or from a checkpoint.
 
 Everything that turns options into modules lives here, so the model classes stay plain containers and each option
 is read (and refused when wrong) in one place:
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from seqlab.errors import ConfigError
 from seqlab.heads.base import Head, HeadContext
-from seqlab.models.module import CHECKPOINT_KEY, SequenceModule, load_checkpoint
+from seqlab.models.module import CHECKPOINT_KEY, SequenceLitModule, load_checkpoint
 from seqlab.models.sequence_model import SequenceModel
 from seqlab.plugins import plugin_requirements, require_plugins
 from seqlab.registry import ENCODERS, HEADS
@@ -243,7 +243,7 @@ def make_module(
     optimizer: dict[str, Any] | None = None,
     scheduler: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
-) -> SequenceModule:
+) -> SequenceLitModule:
     """The LightningModule around :func:`build_model` ``(spec, **model_config)``, with the plugins that provide its
     cell, head, encoder and datamodule (``config["data"]["name"]``) recorded for its checkpoints."""
     model = build_model(spec, **model_config)
@@ -255,10 +255,10 @@ def make_module(
             "encoder": (model_config.get("encoder") or {}).get("name", "recurrent"),
         }
     )
-    return SequenceModule(model, optimizer, scheduler, config=config, required_plugins=required)
+    return SequenceLitModule(model, optimizer, scheduler, config=config, required_plugins=required)
 
 
-def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceModule:
+def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceLitModule:
     """A resolved run config and the data's spec → the LightningModule, pretrained vectors loaded if asked for."""
     module = make_module(
         spec,
@@ -272,7 +272,7 @@ def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceModule:
     return module
 
 
-def load_module(path: str | Path, map_location: str = "cpu") -> SequenceModule:
+def load_module(path: str | Path, map_location: str = "cpu") -> SequenceLitModule:
     """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it), in eval mode. The plugins
     it was trained with must be loaded: a missing one is one clear error, before anything is built."""
     checkpoint = load_checkpoint(path, map_location)
@@ -288,7 +288,7 @@ def load_module(path: str | Path, map_location: str = "cpu") -> SequenceModule:
     return module
 
 
-def check_monitored_metrics(config: dict[str, Any], module: SequenceModule) -> None:
+def check_monitored_metrics(config: dict[str, Any], module: SequenceLitModule) -> None:
     """Refuse, before training, a callback that monitors a metric the head never logs (``monitor: val/accuracy``
     from a recipe, with a head that logs only ``val/loss``) — Lightning would fail at the first validation."""
     head = module.model.head

@@ -1,4 +1,4 @@
-"""SequenceModule: the LightningModule around a SequenceModel. Head-agnostic: loss and metrics come from the head."""
+"""SequenceLitModule: the LightningModule around a SequenceModel. Head-agnostic: loss and metrics come from the head."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class NonFiniteHandler(Protocol):
     def nonfinite_step(self, trainer: pl.Trainer) -> None: ...
 
 
-class SequenceModule(pl.LightningModule):
+class SequenceLitModule(pl.LightningModule):
     """Trains a :class:`SequenceModel`: optimizer and scheduler from config, metrics from the head.
 
     Built by :mod:`seqlab.models.builder` (``build_module`` from a run's config, ``load_module`` from a checkpoint).

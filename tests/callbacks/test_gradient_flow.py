@@ -17,12 +17,12 @@ from seqlab.cells import Recurrent
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.models.builder import make_module
-from seqlab.models.module import SequenceModule
+from seqlab.models.module import SequenceLitModule
 
 VOCAB = Vocabulary.build([list("abcdefgh")])
 
 
-def lm_module(cell: str = "rnn_tanh", layers: int = 2, dropout: float = 0.0, **encoder) -> SequenceModule:
+def lm_module(cell: str = "rnn_tanh", layers: int = 2, dropout: float = 0.0, **encoder) -> SequenceLitModule:
     torch.manual_seed(0)
     spec = DataSpec(task="language_model", vocab=VOCAB, tokenizer=Tokenizer("char"))
     config = {
@@ -49,7 +49,7 @@ def lm_batch(lengths: list[int], steps: int | None = None) -> dict[str, torch.Te
     return {"inputs": inputs, "targets": targets, "lengths": torch.tensor(lengths)}
 
 
-def unrolled_row(module: SequenceModule, ids: torch.Tensor) -> tuple[list[list[tuple]], torch.Tensor]:
+def unrolled_row(module: SequenceLitModule, ids: torch.Tensor) -> tuple[list[list[tuple]], torch.Tensor]:
     """One row run by hand, step by step, from the equations (no runner): every layer's states per step, each
     kept for autograd, and the logits ``(n, V)``."""
     model = module.model
@@ -74,7 +74,7 @@ def unrolled_row(module: SequenceModule, ids: torch.Tensor) -> tuple[list[list[t
     return states, model.head.logits(model, layer_input)
 
 
-def hand_curves(module: SequenceModule, batch: dict) -> tuple[dict, dict]:
+def hand_curves(module: SequenceLitModule, batch: dict) -> tuple[dict, dict]:
     """Step-loss curves ‖∂L/∂h_t‖ (L = mean token cross-entropy over all real tokens) and terminal curves
     G_k = RMS over rows reaching k of ‖∂L_T/∂h_{T_b−k}‖ (L_T = mean over rows of the last real step's
     cross-entropy), computed row by row with autograd."""
@@ -110,7 +110,7 @@ def hand_curves(module: SequenceModule, batch: dict) -> tuple[dict, dict]:
     return step, terminal
 
 
-def fit(module: SequenceModule, batches: list[dict], callback: pl.Callback | None, **trainer) -> pl.Trainer:
+def fit(module: SequenceLitModule, batches: list[dict], callback: pl.Callback | None, **trainer) -> pl.Trainer:
     trainer = pl.Trainer(
         max_steps=len(batches),
         logger=False,

@@ -201,7 +201,7 @@ def test_cells_without_constraints_are_left_alone_by_constrain():
 
 
 def test_indrnn_u_stays_within_recurrent_max_after_lightning_steps_with_a_huge_learning_rate(tmp_path):
-    """The real Trainer and SequenceModule: SGD with lr=1e4 on u throws it far out; every step ends clamped."""
+    """The real Trainer and SequenceLitModule: SGD with lr=1e4 on u throws it far out; every step ends clamped."""
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
 

@@ -12,7 +12,7 @@ from data_helpers import prepared
 
 from seqlab.data.text import WordTextDataModule
 from seqlab.models.builder import make_module
-from seqlab.models.module import SequenceModule
+from seqlab.models.module import SequenceLitModule
 
 MODEL = {
     "cell": {"name": "lstm"},
@@ -23,7 +23,7 @@ MODEL = {
 }
 
 
-def hand_written_loss(module: SequenceModule, ids: np.ndarray, batch: int, bptt: int, carry: bool = True) -> float:
+def hand_written_loss(module: SequenceLitModule, ids: np.ndarray, batch: int, bptt: int, carry: bool = True) -> float:
     """The published evaluation, written out: cut the split's stream into ``batch`` rows (the remainder dropped),
     run windows of ``bptt`` consecutive steps left to right, start each window from the previous one's final
     state, and average the cross-entropy over every predicted token."""

@@ -14,10 +14,10 @@ from torch.utils.data import DataLoader
 
 from seqlab.generate import main
 from seqlab.models.builder import make_module
-from seqlab.models.module import SequenceModule
+from seqlab.models.module import SequenceLitModule
 
 
-def fit(spec, head: dict, batches: list[dict], steps: int, tmp_path, **encoder) -> tuple[pl.Trainer, SequenceModule]:
+def fit(spec, head: dict, batches: list[dict], steps: int, tmp_path, **encoder) -> tuple[pl.Trainer, SequenceLitModule]:
     torch.manual_seed(0)
     model_config = {
         "cell": {"name": "lstm"},
