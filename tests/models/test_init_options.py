@@ -74,7 +74,7 @@ def test_bad_init_range_or_embedding_dropout_is_a_one_line_config_error(options,
 def test_word_lm_starts_as_pytorch_examples_word_language_model():
     """The recipe documented as the reproduction of pytorch/examples builds main.py's network: embedding and decoder
     weights U(-0.1, 0.1), decoder bias 0, dropout 0.2 on the embeddings, between the LSTM layers and on the outputs
-    (the forget-gate bias stays seqlab's 1.0, a difference docs/experiments.md measures)."""
+    and the forget-gate bias of torch.nn.LSTM's uniform init (0 here; docs/experiments.md measures the difference)."""
     with initialize_config_dir(str(conf_dir()), version_base="1.3"):
         cfg = compose("train", overrides=["+experiment=word_lm"])
     options = model_options(OmegaConf.to_container(cfg.model, resolve=True))
@@ -84,3 +84,4 @@ def test_word_lm_starts_as_pytorch_examples_word_language_model():
     assert torch.count_nonzero(model.head.out.bias) == 0
     assert model.embedding_dropout.p == 0.2 and model.head.dropout.p == 0.2
     assert options["encoder"]["dropout"] == 0.2 and options["encoder"]["num_layers"] == 2
+    assert options["cell"] == {"name": "lstm", "forget_bias": 0.0}
