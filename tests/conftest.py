@@ -7,13 +7,31 @@ import sys
 from pathlib import Path
 
 import pytest
-from seqlab_testing import cli_env
+from seqlab_testing import TINY, cli_env, run_dirs
 
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One prepared-data cache for the whole session, so each dataset is built once."""
     return tmp_path_factory.mktemp("seqlab-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, cache_dir):
+    """One finished run of the default experiment with :data:`seqlab_testing.TINY` settings, shared by every test
+    that needs "some run or checkpoint" and does not change it: ``(completed process, run folder)``."""
+    root = tmp_path_factory.mktemp("tiny-run")
+    result = subprocess.run(
+        [sys.executable, "-m", "seqlab", *TINY],
+        cwd=root,
+        env=cli_env(cache_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(root, "char_rnn")
+    return result, run
 
 
 @pytest.fixture
@@ -34,8 +52,8 @@ def run_seqlab(tmp_path, cache_dir):
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Every test that runs the CLI through ``run_seqlab`` is end to end: ``pytest -m "not e2e"`` (the inner loop)
-    leaves them out. Tests that start processes by other means carry ``@pytest.mark.e2e`` themselves."""
+    """Every test that runs the CLI through ``run_seqlab`` or ``tiny_run`` is end to end: ``pytest -m "not e2e"``
+    (the inner loop) leaves them out. Tests that start processes by other means carry ``@pytest.mark.e2e`` themselves."""
     for item in items:
-        if "run_seqlab" in getattr(item, "fixturenames", ()):
+        if {"run_seqlab", "tiny_run"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)

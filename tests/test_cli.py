@@ -9,12 +9,10 @@ from seqlab_testing import TINY, run_dirs
 
 
 @pytest.mark.e2e
-def test_default_run_trains_char_rnn_and_reports_lm_metrics(run_seqlab, tmp_path):
-    result = run_seqlab(*TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_default_run_trains_char_rnn_and_reports_lm_metrics(tiny_run):
+    result, run = tiny_run
     for key in ("val/loss", "val/perplexity", "val/bpc"):
         assert key in result.stdout
-    [run] = run_dirs(tmp_path, "char_rnn")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["val/bpc"] > 0 and abs(metrics["val/perplexity"] - 2 ** metrics["val/bpc"]) < 1e-3
     assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
@@ -39,10 +37,8 @@ def test_experiment_flag_composes_the_same_config_as_no_arguments():
 
 
 @pytest.mark.e2e
-def test_generate_from_checkpoint_alone_is_deterministic_for_a_seed(run_seqlab, tmp_path):
-    assert run_seqlab(*TINY).returncode == 0
-    [run] = run_dirs(tmp_path, "char_rnn")
-    ckpt = run / "checkpoints" / "last.ckpt"
+def test_generate_from_checkpoint_alone_is_deterministic_for_a_seed(run_seqlab, tiny_run, tmp_path):
+    ckpt = tiny_run[1] / "checkpoints" / "last.ckpt"
     args = [f"ckpt_path={ckpt}", "prompt=The", "num_samples=2", "max_length=30", "temperature=0.8", "seed=7"]
     first = run_seqlab(*args, module="seqlab.generate", cwd=tmp_path.parent)
     second = run_seqlab(*args, module="seqlab.generate", cwd=tmp_path.parent)

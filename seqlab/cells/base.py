@@ -83,13 +83,32 @@ class Cell(nn.Module):
         self.b_x = nn.Parameter(torch.empty(rows))
         self.W_h = nn.Parameter(torch.empty(rows, hidden_size)) if self.recurrent_weight else None
         self.b_h = nn.Parameter(torch.empty(rows)) if self.recurrent_bias and self.recurrent_weight else None
+        self.create_parameters()
         self.reset_parameters()
 
+    def create_parameters(self) -> None:
+        """Hook: create the cell's own parameters beyond ``W_x, b_x, W_h, b_h`` (peepholes, IndRNN's ``u``, a layer
+        norm's gain), e.g. ``self.p = nn.Parameter(torch.empty(H))``. Called by :meth:`Cell.__init__` after the
+        four and before :meth:`reset_parameters`, so one initialisation covers them all and no cell needs a guard
+        or a second call. Their values are set in :meth:`reset_extra_parameters`. Default: none."""
+
     def reset_parameters(self) -> None:
-        """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, as ``torch.nn.RNN`` does. Cells refine this."""
+        """Uniform(-1/sqrt(H), 1/sqrt(H)) for ``W_x, b_x, W_h, b_h``, as ``torch.nn.RNN`` does, then
+        :meth:`reset_extra_parameters`. Cells refine this (e.g. LSTM's forget-gate bias) after ``super()``."""
         bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in (self.W_x, self.b_x, self.W_h, self.b_h):
+            if p is not None:
+                nn.init.uniform_(p, -bound, bound)
+        self.reset_extra_parameters()
+
+    def reset_extra_parameters(self) -> None:
+        """Initial values of the parameters made in :meth:`create_parameters`. Default: the same uniform bound as
+        the others; override to start them elsewhere (peepholes at zero)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        standard = {id(p) for p in (self.W_x, self.b_x, self.W_h, self.b_h) if p is not None}
         for p in self.parameters(recurse=False):
-            nn.init.uniform_(p, -bound, bound)
+            if id(p) not in standard:
+                nn.init.uniform_(p, -bound, bound)
 
     def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         """Pointwise update: ``xp_t = W_x x_t + b_x``, ``hp_t = W_h h_{t-1} (+ b_h)`` → new state.

@@ -39,7 +39,12 @@ class IndRNNCell(Cell):
             raise ConfigError(f"model.cell.recurrent_max={recurrent_max!r}: expected a positive number (bound on |u|)")
         self.recurrent_max = float(recurrent_max)
         super().__init__(input_size, hidden_size)
-        self.u = nn.Parameter(torch.empty(hidden_size).uniform_(0.0, self.recurrent_max))
+
+    def create_parameters(self) -> None:
+        self.u = nn.Parameter(torch.empty(self.hidden_size))
+
+    def reset_extra_parameters(self) -> None:
+        nn.init.uniform_(self.u, 0.0, self.recurrent_max)
 
     def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         return (torch.relu(xp_t + self.u * state[0]),)

@@ -75,7 +75,12 @@ class PeepholeLSTMCell(LSTMCell):
 
     def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 1.0):
         super().__init__(input_size, hidden_size, forget_bias)
-        self.peephole = nn.Parameter(torch.zeros(3, hidden_size))  # rows: p_i, p_f, p_o
+
+    def create_parameters(self) -> None:
+        self.peephole = nn.Parameter(torch.empty(3, self.hidden_size))  # rows: p_i, p_f, p_o
+
+    def reset_extra_parameters(self) -> None:
+        nn.init.zeros_(self.peephole)
 
     def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         c_prev = state[1]
@@ -114,8 +119,14 @@ class CoupledLSTMCell(Cell):
         self.forget_bias = forget_bias
         self.peepholes = bool(peepholes)
         super().__init__(input_size, hidden_size)
+
+    def create_parameters(self) -> None:
         # rows: p_i, p_o; None without peepholes (no parameter, so checkpoints of both variants stay distinct)
-        self.peephole = nn.Parameter(torch.zeros(2, hidden_size)) if self.peepholes else None
+        self.peephole = nn.Parameter(torch.empty(2, self.hidden_size)) if self.peepholes else None
+
+    def reset_extra_parameters(self) -> None:
+        if self.peephole is not None:
+            nn.init.zeros_(self.peephole)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()

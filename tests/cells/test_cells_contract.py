@@ -122,3 +122,48 @@ def test_a_plugin_cell_with_only_step_runs_bidirectional_stacked_and_masked():
     assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4)
     assert torch.all(out[1, 2:] == 0)
     assert all(p.grad is not None for p in rnn.parameters())
+
+
+def test_a_cell_with_extra_parameters_needs_no_guard_and_reset_parameters_covers_them():
+    """``create_parameters`` runs before the one ``reset_parameters`` call of ``Cell.__init__``: a layer-norm-like
+    gain exists when the cell is initialised, starts where ``reset_extra_parameters`` puts it, and a later
+    ``reset_parameters()`` puts it back there (not at the uniform init of the four standard parameters)."""
+    import torch
+    from torch import nn
+
+    from seqlab.cells import Cell, Recurrent
+
+    class GainedElman(Cell):
+        state_names = ("h",)
+        gates = 1
+
+        def create_parameters(self):
+            self.gain = nn.Parameter(torch.empty(self.hidden_size))
+
+        def reset_extra_parameters(self):
+            nn.init.ones_(self.gain)
+
+        def update(self, xp_t, hp_t, state):
+            return (torch.tanh(self.gain * (xp_t + hp_t)),)
+
+    cell = GainedElman(3, 5)
+    assert torch.equal(cell.gain, torch.ones(5))
+    with torch.no_grad():
+        cell.gain.mul_(3.0)
+        cell.W_x.zero_()
+    cell.reset_parameters()
+    assert torch.equal(cell.gain, torch.ones(5)) and cell.W_x.abs().sum() > 0
+    out, _ = Recurrent(GainedElman, input_size=3, hidden_size=5)(torch.randn(2, 4, 3))
+    assert out.shape == (2, 4, 5)
+    out.sum().backward()
+
+
+def test_built_in_extra_parameters_start_where_their_papers_put_them():
+    import torch
+
+    from seqlab.registry import CELLS
+
+    assert torch.count_nonzero(CELLS.get("peephole_lstm")(3, 5).peephole) == 0
+    assert torch.count_nonzero(CELLS.get("coupled_lstm")(3, 5, peepholes=True).peephole) == 0
+    u = CELLS.get("indrnn")(3, 5, recurrent_max=0.5).u
+    assert bool(((u >= 0) & (u <= 0.5)).all())

@@ -186,3 +186,15 @@ def test_generate_needs_a_source():
     model = make_model(SPEC, {"name": "seq2seq"}, hidden_size=8)
     with pytest.raises(ValueError, match="pass source="):
         model.head.generate(model)
+
+
+def test_chrf_of_a_perfect_one_word_translation_is_one():
+    """chrF proper (characters only): an exact ISO date scores 1, where chrF++'s word bigrams would cap it at 0.875."""
+    spec = make_spec("translation", list("0123456789-"), target_vocab=None)
+    head: Seq2SeqHead = make_model(spec, {"name": "seq2seq"}, hidden_size=8).eval().head
+    metrics = torch.nn.ModuleDict(head.make_metrics())
+    target = spec.encode("2021-03-03")
+    batch = {"targets": pad([[*target, EOS]])[0], "target_lengths": torch.tensor([len(target) + 1])}
+    out = {"logits": torch.zeros(1, batch["targets"].shape[1], len(spec.vocab)), "predictions": [target]}
+    head.update_metrics(metrics, out, batch)
+    assert float(metrics["chrf"].compute()) == pytest.approx(1.0)
