@@ -54,9 +54,16 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+#: groups whose options act through the Trainer: trained by ``Trainer.fit`` (end to end: ``-m e2e``) rather than by
+#: a step of our own (the fast layer)
+FIT_GROUPS = ("logger", "trainer", "callbacks")
+
+
 def swaps() -> list:
     return [
-        pytest.param(exp, group, option, id=f"{exp}-{group}={option}")
+        pytest.param(
+            exp, group, option, id=f"{exp}-{group}={option}", marks=[pytest.mark.e2e] if group in FIT_GROUPS else []
+        )
         for exp in EXPERIMENTS
         for group in GROUPS
         for option in options(group)
@@ -133,10 +140,6 @@ def test_every_experiment_trains_with_every_option_of_every_group(experiment, gr
         assert torch.isfinite(trainer.callback_metrics["val/loss"])
     else:
         one_training_step(module, datamodule)
-
-
-#: groups whose options act through the Trainer: trained by ``Trainer.fit`` rather than by a step of our own
-FIT_GROUPS = ("logger", "trainer", "callbacks")
 
 
 def one_training_step(module, datamodule) -> None:
