@@ -53,7 +53,8 @@ def run_seqlab(tmp_path, cache_dir):
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Every test that runs the CLI through ``run_seqlab`` or ``tiny_run`` is end to end: ``pytest -m "not e2e"``
-    (the inner loop) leaves them out. Tests that start processes by other means carry ``@pytest.mark.e2e`` themselves."""
+    (the inner loop) leaves them out. Tests that start processes by other means carry ``@pytest.mark.e2e``
+    themselves."""
     for item in items:
         if {"run_seqlab", "tiny_run"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
