@@ -42,3 +42,16 @@ def cli_env(cache_dir: Path) -> dict[str, str]:
 def run_dirs(root: Path, experiment: str) -> list[Path]:
     """The run folders (holding .hydra/) of an experiment under ``root/outputs``, oldest first."""
     return sorted(p.parent for p in (root / "outputs" / experiment).rglob(".hydra"))
+
+
+#: headless Chromium as the tests start it (Debian's package; .ci/run installs it): no GPU, no sandbox (root), and no
+#: background traffic to a network this machine cannot reach
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

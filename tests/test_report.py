@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from seqlab_testing import TINY
+from seqlab_testing import CHROMIUM_FLAGS, TINY
 
 from seqlab.report import ReportError, load_sweep, render_report, write_report
 from seqlab.stats import interval
@@ -289,16 +289,6 @@ def test_seed_multirun_keeps_every_run_differing_only_in_seed_and_reports_an_int
     assert group["metrics"]["val/loss"]["mean"] == pytest.approx(sum(losses) / 2)
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--virtual-time-budget=5000",
-]
 
 
 @pytest.mark.skipif(
@@ -317,7 +307,14 @@ def test_report_renders_in_headless_chromium_with_every_image_decoded(sweep, tmp
     probed = tmp_path / "probed.html"
     probed.write_text(report.read_text().replace("</body>", probe + "</body>"))
     dom = subprocess.run(
-        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probed.as_uri()],
+        [
+            "chromium",
+            *CHROMIUM_FLAGS,
+            "--virtual-time-budget=5000",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -332,6 +329,7 @@ def test_report_renders_in_headless_chromium_with_every_image_decoded(sweep, tmp
         [
             "chromium",
             *CHROMIUM_FLAGS,
+            "--virtual-time-budget=5000",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--window-size=1200,1600",
             f"--screenshot={screenshot}",

@@ -22,6 +22,7 @@ from seqlab.data.base import (
     required_splits,
     resolve_files,
     split_by_seed,
+    stream_windows,
 )
 from seqlab.data.batching import collate_classification, collate_conditional, collate_language_model
 from seqlab.data.text import flat_ids
@@ -488,13 +489,7 @@ class AbcMusicDataModule(SeqDataModule):
 
     def windows(self, ids: np.ndarray, split: str) -> np.ndarray:
         """The split's stream ``(N,)`` → windows ``(W, seq_len + 1)``, ``stride`` apart."""
-        width = self.seq_len + 1
-        if len(ids) < width:
-            raise DataError(
-                f"data.source={self.source}: the {split} split has {len(ids)} tokens, fewer than "
-                f"data.seq_len + 1 = {width}; lower data.seq_len"
-            )
-        return np.lib.stride_tricks.sliding_window_view(ids, width)[:: self.stride].copy()
+        return stream_windows(ids, self.seq_len, self.stride, f"data.source={self.source}: the {split} split")
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         pad = self.spec.pad_id

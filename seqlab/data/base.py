@@ -634,3 +634,12 @@ def required_splits(source: str, splits: dict[str, Any]) -> None:
             raise DataError(f"data.source={source}: only {total} example(s) in all, too few to split into train, "
                             "validation and test; add more text or give a validation file")
         raise DataError(f"data.source={source}: no validation examples (add a validation file or change data.split)")
+
+
+def stream_windows(ids: np.ndarray, seq_len: int, stride: int, where: str) -> np.ndarray:
+    """A split's token stream ``(N,)`` → windows ``(W, seq_len + 1)`` starting ``stride`` apart (inputs and their
+    next-token targets); ``where`` names the source and split in the one-line error for a too-short split."""
+    width = seq_len + 1
+    if len(ids) < width:
+        raise DataError(f"{where} has {len(ids)} tokens, fewer than data.seq_len + 1 = {width}; lower data.seq_len")
+    return np.lib.stride_tricks.sliding_window_view(ids, width)[::stride].copy()

@@ -30,6 +30,7 @@ from seqlab.data.base import (
     required_splits,
     resolve_files,
     split_by_seed,
+    stream_windows,
 )
 from seqlab.data.batching import StreamBatches, collate_language_model
 from seqlab.data.resumable import ResumableDataLoader
@@ -331,14 +332,8 @@ class TextDataModule(SeqDataModule):
         self.write_spec(out_dir, spec)
 
     def windows(self, ids: np.ndarray, split: str) -> np.ndarray:
-        width = self.seq_len + 1
-        if len(ids) < width:
-            raise DataError(
-                f"data.source={self.source}: the {split} split has {len(ids)} tokens, fewer than "
-                f"data.seq_len + 1 = {width}; lower data.seq_len"
-            )
-        starts = np.arange(0, len(ids) - width + 1, self.stride)
-        return np.stack([ids[s : s + width] for s in starts])
+        """The split's stream ``(N,)`` → windows ``(W, seq_len + 1)``, ``stride`` apart."""
+        return stream_windows(ids, self.seq_len, self.stride, f"data.source={self.source}: the {split} split")
 
     def line_rows(
         self, vocab: Vocabulary, encoded: Iterable[tuple[list[np.ndarray], list[bool]]]

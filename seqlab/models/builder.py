@@ -40,16 +40,7 @@ MODEL_KEYS = (
     "embedding_dropout",
 )
 #: of those, what :func:`build_model` takes (``pretrained_vectors`` is loaded after the model is built)
-CONSTRUCTOR_KEYS = (
-    "embedding",
-    "embedding_dim",
-    "encoder",
-    "cell",
-    "head",
-    "freeze_embedding",
-    "init_range",
-    "embedding_dropout",
-)
+CONSTRUCTOR_KEYS = tuple(key for key in MODEL_KEYS if key != "pretrained_vectors")
 EMBEDDINGS = ("learned", "onehot", "linear", "identity")
 
 #: the head each data task gets when ``head=auto``

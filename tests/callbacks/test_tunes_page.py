@@ -11,21 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from seqlab_testing import TINY, run_dirs
+from seqlab_testing import CHROMIUM_FLAGS, TINY, run_dirs
 
 from seqlab.tunes_page import ABCJS_FILE, abcjs_source, write_tunes_page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REEL = (
     "R:reel\nM:C|\nL:1/8\nK:G\nB|:d3e dBGB|dBgB aAAB|d3e dBgB|AcBA BGGB:|\n|:dgbg agbg|dgbg ageg|dgbg agbg|dedc BGG2:|"
 )
