@@ -424,7 +424,7 @@ def preflight(argv: list[str]) -> list[str]:
 
 #: config groups whose options land at one config node, which a recipe (``+experiment=X``) may fill in
 GROUP_NODES = {"cell": "model.cell", "encoder": "model.encoder", "head": "model.head", "optimizer": "optimizer",
-               "scheduler": "scheduler"}
+               "scheduler": "scheduler", "callbacks": "callbacks"}
 
 
 def recipe_leftovers(argv: list[str]) -> list[str]:
@@ -444,6 +444,8 @@ def recipe_leftovers(argv: list[str]) -> list[str]:
         alone = OmegaConf.select(compose_config([f"{group}={choice}"]), node_key) or {}
         given = {a.lstrip("+~").split("=", 1)[0].removeprefix(f"{node_key}.") for a in argv if "=" in a}
         leftovers = sorted(k for k in node if k not in alone and k not in given)
+        if group == "callbacks":  # a callback the recipe adds (it has a _target_) stays; settings of a dropped one go
+            leftovers = [k for k in leftovers if not (OmegaConf.is_dict(node[k]) and "_target_" in node[k])]
         if leftovers:
             shown = ", ".join(f"{k}={node[k]}" for k in leftovers)
             print(f"seqlab: the recipe's {node_key} options {shown} do not apply to {group}={choice}; dropped",
