@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -331,3 +332,25 @@ def test_a_plugin_encoder_is_listed_trains_and_is_recorded_in_the_checkpoint(run
         f"seqlab: error: {ckpt}: needs encoder 'running_mean' from plugin 'running_mean'; "
         "put ./plugins/running_mean.py in ./plugins/"
     ]
+
+
+def test_documented_datamodule_plugin_trains_from_a_csv_through_the_cli(run_seqlab, tmp_path):
+    """The datamodule of docs/plugins.md, copied as a reader would, trains on a CSV and writes data_splits.json."""
+    files = documented_plugin_files("motifs")
+    assert len(files["plugins/motifs.py"].splitlines()) <= 40
+    write_files(tmp_path, files)
+    rng = random.Random(0)
+    rows = ["sequence,label"]
+    for _ in range(300):
+        read = "".join(rng.choice("ACGT") for _ in range(rng.randint(8, 20)))
+        if rng.random() < 0.5:
+            rows.append(f"{read[:4]}TATA{read[4:]},tata")
+        else:
+            rows.append(f"{read.replace('TATA', 'TAGA')},none")
+    (tmp_path / "reads.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = run_seqlab("data=motifs", "data.source=reads.csv", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    assert "val/accuracy" in json.loads((run / "metrics.json").read_text())
+    splits = json.loads((run / "data_splits.json").read_text())
+    assert splits["train"] + splits["val"] + splits["test"] == 300 and splits["val_overlap"] == 0.0

@@ -1,0 +1,12 @@
+"""The runnable example in the docstring of the datamodule base class (the plugin API) works as written."""
+
+from __future__ import annotations
+
+import doctest
+
+import seqlab.data.base
+
+
+def test_the_seq_data_module_docstring_example_runs():
+    result = doctest.testmod(seqlab.data.base, verbose=False)
+    assert result.attempted >= 5 and result.failed == 0
