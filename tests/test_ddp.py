@@ -16,9 +16,10 @@ from seqlab.scale import per_device_batch_size
 DDP_TINY = [o for o in TINY if not o.startswith("trainer.limit_val_batches")] + ["data.batch_size=16", "test=false"]
 
 
-def validate_checkpoint(checkpoint: Path, pad_first: int = 0, every: int = 1) -> dict[str, float]:
-    """Validation metrics of a checkpoint in this one process; ``pad_first`` repeats the first windows at the end
-    (what DistributedSampler adds so that every rank gets as many), ``every=2`` keeps rank 0's share only."""
+def validate_checkpoint(checkpoint: Path, ranks: int = 1, every: int = 1) -> dict[str, float]:
+    """Validation metrics of a checkpoint in this one process, as ``ranks`` processes see the split: the first windows
+    repeated at the end until it divides evenly (what DistributedSampler adds so that every rank gets as many);
+    ``every=2`` keeps rank 0's share only."""
     import pytorch_lightning as pl
     from datasets import concatenate_datasets
 
@@ -30,6 +31,7 @@ def validate_checkpoint(checkpoint: Path, pad_first: int = 0, every: int = 1) ->
     datamodule = build_datamodule(config["data"])
     datamodule.setup("fit")
     split = datamodule.splits["validation"]
+    pad_first = -len(split) % ranks
     if pad_first:
         split = concatenate_datasets([split, split.select(range(pad_first))])
     datamodule.splits["validation"] = split.select(range(0, len(split), every))
@@ -52,10 +54,10 @@ def test_ddp_cpu_syncs_metrics_splits_the_global_batch_and_writes_once(run_seqla
     rows = (run / "csv" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == len(set(rows))  # each step logged once, by rank 0
 
-    # the logged value covers both ranks' halves of the validation set (231 windows, padded to 232), not rank 0's
+    # the logged value covers both ranks' halves of the validation set (padded to an even count), not rank 0's
     checkpoint = run / "checkpoints" / "last.ckpt"
-    both_ranks = validate_checkpoint(checkpoint, pad_first=1)
-    rank_zero_only = validate_checkpoint(checkpoint, pad_first=1, every=2)
+    both_ranks = validate_checkpoint(checkpoint, ranks=2)
+    rank_zero_only = validate_checkpoint(checkpoint, ranks=2, every=2)
     assert logged["val/accuracy"] == pytest.approx(both_ranks["val/accuracy"], abs=1e-6)
     assert logged["val/loss"] == pytest.approx(both_ranks["val/loss"], abs=1e-5)
     assert abs(logged["val/accuracy"] - rank_zero_only["val/accuracy"]) > 1e-4

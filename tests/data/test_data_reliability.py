@@ -275,7 +275,7 @@ def test_every_run_that_uses_the_cache_reports_the_malformed_lines(tmp_path, cap
 #: prepares ``data=<name>`` on ``corpus`` in a fresh process; prints its resident set after the imports and its peak
 PREPARE = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     import datasets, pytorch_lightning, torch
     from seqlab.data.text import CharTextDataModule, WordTextDataModule
 
@@ -285,7 +285,8 @@ PREPARE = textwrap.dedent(
     dm = cls(source=corpus, cache_dir=cache)
     dm.prepare_data()
     dm.setup("fit")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so it would report the parent test worker's peak
+    peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
     print(json.dumps({"baseline_mb": baseline, "peak_mb": peak, "train": len(dm.splits["train"])}))
     """
 )
