@@ -218,15 +218,20 @@ def plot_gradients(rows: list[dict[str, Any]], path: Path) -> None:
                 curve = [max(v, ZERO_FLOOR) for v in relative_curve(record["norms"])]
                 label = f"{row['cell']} (end: step {record['step']})" if style == "-" else None
                 ax.semilogy(range(len(curve)), curve, color=colour, linestyle=style, linewidth=1.2, label=label)
-        ax.axhline(ZERO_FLOOR, color="grey", linewidth=0.6)
-        ax.text(0, ZERO_FLOOR * 10, "exactly 0: " + VANISHED, fontsize=6, color="grey")
-        ax.set_title(f"length {length} (dashed: init, solid: end)", fontsize=9)
-        ax.set_xlabel("k (steps back from the last step)")
-        ax.set_ylabel("‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖")
-        ax.legend(fontsize=6)
+        label_terminal_axes(ax, f"length {length} (dashed: init, solid: end)")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def label_terminal_axes(ax: Any, title: str) -> None:
+    """The floor line for exact zeros, title, axis labels and legend of a terminal-gradient panel."""
+    ax.axhline(ZERO_FLOOR, color="grey", linewidth=0.6)
+    ax.text(0, ZERO_FLOOR * 10, "exactly 0: " + VANISHED, fontsize=6, color="grey")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("k (steps back from the last step)")
+    ax.set_ylabel("‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖")
+    ax.legend(fontsize=6)
 
 
 def summarise_sweep(sweep_dir: str | Path, threshold: float = 0.01) -> list[dict[str, Any]]:
@@ -319,12 +324,7 @@ def plot_curves_at_init(curves_by_length: dict[int, dict[str, list[list[float]]]
                 relative = [max(v, ZERO_FLOOR) for v in relative_curve(curve)]
                 ax.semilogy(range(len(relative)), relative, color=cycle[i % len(cycle)], linewidth=1,
                             label=cell if j == 0 else None)
-        ax.axhline(ZERO_FLOOR, color="grey", linewidth=0.6)
-        ax.text(0, ZERO_FLOOR * 10, "exactly 0: " + VANISHED, fontsize=6, color="grey")
-        ax.set_title(f"length {length}, at initialisation", fontsize=9)
-        ax.set_xlabel("k (steps back from the last step)")
-        ax.set_ylabel("‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖")
-        ax.legend(fontsize=6)
+        label_terminal_axes(ax, f"length {length}, at initialisation")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

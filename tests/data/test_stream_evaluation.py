@@ -53,7 +53,7 @@ def stream_lm(cache_dir):
     return datamodule, module
 
 
-def trainer() -> pl.Trainer:
+def trainer(**options) -> pl.Trainer:
     return pl.Trainer(
         logger=False,
         enable_checkpointing=False,
@@ -61,6 +61,7 @@ def trainer() -> pl.Trainer:
         enable_model_summary=False,
         accelerator="cpu",
         devices=1,
+        **options,
     )
 
 
@@ -111,13 +112,7 @@ def test_a_validation_in_the_middle_of_an_epoch_leaves_the_training_carry_alone(
     datamodule, _ = stream_lm
     module = make_module(datamodule.spec, MODEL)  # fresh: the others were evaluated in inference mode
     watch = CarryWatch()
-    fit = pl.Trainer(
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        devices=1,
+    fit = trainer(
         max_steps=4,
         val_check_interval=2,
         limit_val_batches=3,
