@@ -51,10 +51,14 @@ def run_seqlab(tmp_path, cache_dir):
     return run
 
 
+#: fixtures that start processes (the CLI, pip): a test that uses one, directly or through another fixture, is e2e
+PROCESS_FIXTURES = {"run_seqlab", "tiny_run", "lm_checkpoint", "plugin_env"}
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """Every test that runs the CLI through ``run_seqlab`` or ``tiny_run`` is end to end: ``pytest -m "not e2e"``
-    (the inner loop) leaves them out. Tests that start processes by other means carry ``@pytest.mark.e2e``
-    themselves."""
+    """Every test that starts a process through one of :data:`PROCESS_FIXTURES` is end to end: ``pytest -m "not
+    e2e"`` (the inner loop) leaves them out. Tests that start processes by other means (a script, pip, a browser)
+    carry ``@pytest.mark.e2e`` themselves."""
     for item in items:
-        if {"run_seqlab", "tiny_run"} & set(getattr(item, "fixturenames", ())):
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)

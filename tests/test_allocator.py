@@ -11,6 +11,8 @@ import pytest
 
 from seqlab.allocator import RETAIN_ENV, configure_cpu_allocator, glibc
 
+pytestmark = pytest.mark.e2e  # each test starts Python processes
+
 # a word-LM-like training step whose logits (700 x 16,000 floats, 45 MB) are over glibc's largest mmap threshold:
 # with glibc's defaults they are mapped afresh (and page-faulted in) every step
 PROBE = """

@@ -7,9 +7,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
 from seqlab_testing import REPO, TINY, cli_env, run_dirs
 
 
+@pytest.mark.e2e
 def test_wheel_ships_configs_and_trains_from_another_folder(tmp_path, cache_dir):
     wheels = tmp_path / "wheels"
     build = subprocess.run(

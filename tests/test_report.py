@@ -291,6 +291,7 @@ def test_seed_multirun_keeps_every_run_differing_only_in_seed_and_reports_an_int
 
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(
     shutil.which("chromium") is None,
     reason="chromium is not installed (Debian: apt-get install -y chromium); the HTML report is not rendered",

@@ -77,6 +77,7 @@ def test_tune_text_is_html_escaped(tmp_path):
     assert html.unescape(pre) == "X:1\n" + HOSTILE
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_every_tune_renders_to_svg_in_headless_chromium(tmp_path):
     tunes = [

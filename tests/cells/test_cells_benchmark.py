@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.e2e
 def test_benchmark_writes_one_entry_per_cell_path_and_hidden_size(tmp_path):
     out = tmp_path / "bench.json"
     args = ["--hidden", "8", "--reps", "1", "--cells", "lstm", "mingru", "--json", str(out)]

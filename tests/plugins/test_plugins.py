@@ -245,6 +245,7 @@ def test_a_typo_in_a_plugin_config_is_refused_before_any_data_is_prepared(run_se
     assert not (tmp_path / "outputs" / "char_rnn").exists()  # no stub run folder, nothing prepared
 
 
+@pytest.mark.e2e
 def test_plugin_listing_survives_a_reader_that_closes_the_pipe(tmp_path, cache_dir):
     write_files(tmp_path, BROKEN_NEIGHBOURS)
     read_end, write_end = os.pipe()
@@ -260,6 +261,7 @@ def test_plugin_listing_survives_a_reader_that_closes_the_pipe(tmp_path, cache_d
     assert result.returncode == 1  # the broken neighbours still count
 
 
+@pytest.mark.e2e
 def test_load_plugins_makes_a_local_cell_usable_from_a_plain_script(tmp_path, cache_dir):
     write_files(tmp_path, documented_plugin_files("janet"))
     script = (
