@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from seqlab_testing import TINY, cli_env, run_dirs
+from warm_python import WarmPython
 
 
 @pytest.fixture(scope="session")
@@ -17,42 +16,42 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, cache_dir):
+def tiny_run(tmp_path_factory, cache_dir, warm_python):
     """One finished run of the default experiment with :data:`seqlab_testing.TINY` settings, shared by every test
     that needs "some run or checkpoint" and does not change it: ``(completed process, run folder)``."""
     root = tmp_path_factory.mktemp("tiny-run")
-    result = subprocess.run(
-        [sys.executable, "-m", "seqlab", *TINY],
-        cwd=root,
-        env=cli_env(cache_dir),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = warm_python.run("seqlab", TINY, cwd=root, env=cli_env(cache_dir), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = run_dirs(root, "char_rnn")
     return result, run
 
 
-@pytest.fixture
-def run_seqlab(tmp_path, cache_dir):
-    """Run ``python -m seqlab <args>`` (or another module) in ``tmp_path``; returns the CompletedProcess."""
+@pytest.fixture(scope="session")
+def warm_python(cache_dir):
+    """One warm interpreter per test process: ``python -m`` runs fork from it instead of importing torch, Lightning,
+    datasets and wandb again (tests/warm_python.py says what is and is not shared)."""
+    warm = WarmPython(cli_env(cache_dir))
+    yield warm
+    warm.close()
 
-    def run(*args: str, module: str = "seqlab", timeout: float = 300, cwd: Path | None = None, env=None):
-        return subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=cwd or tmp_path,
-            env={**cli_env(cache_dir), **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+
+@pytest.fixture
+def run_seqlab(tmp_path, cache_dir, warm_python):
+    """Run ``python -m seqlab <args>`` (or another module) in ``tmp_path`` as its own process; returns the
+    CompletedProcess. ``fresh=True``: a new interpreter instead of a fork of the warm one (for what start-up itself
+    does, or for two processes that must not share anything)."""
+
+    def run(
+        *args: str, module: str = "seqlab", timeout: float = 300, cwd: Path | None = None, env=None, fresh=False
+    ):
+        env = {**cli_env(cache_dir), **(env or {})}
+        return warm_python.run(module, list(args), cwd=cwd or tmp_path, env=env, timeout=timeout, fresh=fresh)
 
     return run
 
 
 #: fixtures that start processes (the CLI, pip): a test that uses one, directly or through another fixture, is e2e
-PROCESS_FIXTURES = {"run_seqlab", "tiny_run", "lm_checkpoint", "plugin_env"}
+PROCESS_FIXTURES = {"run_seqlab", "tiny_run", "lm_checkpoint", "plugin_env", "warm_python"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -101,10 +101,30 @@ def test_nan_loss_is_skipped_and_counted_or_stops_with_advice(run_seqlab, tmp_pa
     assert "last.ckpt" in line
 
 
+def test_last_checkpoint_is_the_last_validation_even_when_the_metric_got_worse(run_seqlab, tmp_path):
+    """Lightning ≥ 2.6 writes ``save_last`` only at a validation that improved the monitored metric; seqlab's
+    ``last_checkpoint`` writes last.ckpt at every validation. ``mode=max`` on a falling val/loss makes every
+    validation after the first a worse one."""
+    import torch
+
+    overrides = ["trainer.max_steps=9", "trainer.val_check_interval=3", "callbacks.model_checkpoint.mode=max"]
+    result = run_seqlab(*TINY, *overrides, "test=false")
+    assert result.returncode == 0, result.stderr[-2000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    losses = [float(r["val/loss"]) for r in csv.DictReader((run / "csv" / "metrics.csv").open()) if r["val/loss"]]
+    assert len(losses) == 3 and losses[0] > losses[1] > losses[2]  # each validation "worse" under mode=max
+
+    def step(name: str) -> int:
+        return torch.load(run / "checkpoints" / name, map_location="cpu", weights_only=False)["global_step"]
+
+    assert step("best.ckpt") == 3 and step("last.ckpt") == 9
+
+
 @pytest.mark.e2e
 def test_same_seed_gives_identical_metrics_on_cpu(run_seqlab, tmp_path):
-    first = run_seqlab(*TINY, "hydra.run.dir=outputs/a")
-    second = run_seqlab(*TINY, "hydra.run.dir=outputs/b")
+    # two fresh interpreters: forks of one warm interpreter would share its string-hash seed
+    first = run_seqlab(*TINY, "hydra.run.dir=outputs/a", fresh=True)
+    second = run_seqlab(*TINY, "hydra.run.dir=outputs/b", fresh=True)
     assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:] + second.stderr[-2000:]
     a = json.loads((tmp_path / "outputs/a/metrics.json").read_text())
     b = json.loads((tmp_path / "outputs/b/metrics.json").read_text())

@@ -370,7 +370,7 @@ def test_a_text_file_or_pickled_code_is_called_what_it_is(tmp_path):
 
 @pytest.mark.e2e
 def test_a_config_error_exits_2_with_one_line_on_stderr(run_seqlab, tmp_path):
-    result = run_seqlab("seed=-1")
+    result = run_seqlab("seed=-1", fresh=True)  # the exit status and stderr of `python -m seqlab` itself
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == _one_error_line(result)
     assert not (tmp_path / "outputs").exists()

@@ -16,18 +16,11 @@ from seqlab.score import main
 
 
 @pytest.fixture(scope="module")
-def lm_checkpoint(tmp_path_factory, cache_dir):
+def lm_checkpoint(tmp_path_factory, cache_dir, warm_python):
     """A tiny character language model with a one-hot input encoding and a causal Transformer, trained by the CLI."""
-    import subprocess
-    import sys
-
-
     root = tmp_path_factory.mktemp("score")
-    result = subprocess.run(
-        [sys.executable, "-m", "seqlab", *TINY, "model.embedding=onehot", "encoder=transformer",
-         "model.encoder.num_heads=2", "callbacks.samples=null"],
-        cwd=root, env=cli_env(cache_dir), capture_output=True, text=True, timeout=300,
-    )
+    overrides = [*TINY, "model.embedding=onehot", "encoder=transformer", "model.encoder.num_heads=2"]
+    result = warm_python.run("seqlab", [*overrides, "callbacks.samples=null"], root, cli_env(cache_dir), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dirs(root, "char_rnn")[-1] / "checkpoints" / "last.ckpt"
 

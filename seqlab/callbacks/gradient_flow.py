@@ -187,6 +187,7 @@ class GradientFlowCallback(pl.Callback):
         self.max_history = max_history
         #: {label: [(global_step, curve)]} — what the plots show
         self.history: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)
+        self._drawn: dict[str, int] = {}  # curve → the step of its latest recording already drawn
         #: every recorded step's metrics, in order
         self.records: list[dict[str, float]] = []
         self._pending: dict[str, float] | None = None
@@ -338,7 +339,9 @@ class GradientFlowCallback(pl.Callback):
         self.plot(trainer)
 
     def plot(self, trainer: pl.Trainer | None = None) -> list[Path]:
-        """Write the heat map and line plot of each recorded curve; returns the PNG paths."""
+        """Write the heat map and line plot of each recorded curve; returns the PNG paths. A curve with no
+        recording since it was last drawn is not drawn again (the end of fit usually follows a validation that
+        drew everything)."""
         if not self.history:
             return []
         import matplotlib
@@ -349,13 +352,16 @@ class GradientFlowCallback(pl.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         written = []
         for label, history in self.history.items():
-            fig = figure_for(plt, label, history)
             path = self.dirpath / f"{label.replace('/', '_')}.png"
-            fig.savefig(path, dpi=90)
             written.append(path)
+            if self._drawn.get(label) == history[-1][0] and path.is_file():
+                continue
+            fig = figure_for(plt, label, history)
+            fig.savefig(path, dpi=90)
             if trainer is not None:
                 _log_figure(trainer, f"gradient_flow/{label}", fig, path)
             plt.close(fig)
+            self._drawn[label] = history[-1][0]
         return written
 
 
@@ -443,7 +449,8 @@ def figure_for(plt: Any, label: str, history: list[tuple[int, list[float]]]) -> 
     lines.set_ylabel(quantity)
     lines.set_title("latest recordings (gaps: exactly 0, " + VANISHED + ")", fontsize=8)
     lines.legend(fontsize=7)
-    fig.tight_layout()
+    # fixed margins that fit these labels: tight_layout measured every text box and cost 0.7 s per figure
+    fig.subplots_adjust(left=0.065, right=0.985, bottom=0.14, top=0.9, wspace=0.22)
     return fig
 
 

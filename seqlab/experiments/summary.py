@@ -169,6 +169,10 @@ def _colours(plt: Any, rows: list[dict[str, Any]]) -> dict[str, str]:
     return {cell: cycle[i % len(cycle)] for i, cell in enumerate(cells)}
 
 
+#: the top of the MSE panels: ten times the worst a sensible model scores (predicting 1: 0.167)
+MSE_AXIS_TOP = 10.0
+
+
 def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> None:
     """Validation MSE against training steps: one panel per length, one colour per cell, one line per seed."""
     plt = _pyplot()
@@ -177,8 +181,10 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> Non
     fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.6), squeeze=False)
     for ax, length in zip(axes[0], lengths):
         labelled: set[str] = set()
+        top = 0.0
         for row in (r for r in rows if r["length"] == length):
             points = row["curves"]["val/mse"] or row["curves"]["train/loss"]
+            top = max([top, *(v for _, v in points)])
             if points:
                 label = None if row["cell"] in labelled else row["cell"]
                 labelled.add(row["cell"])
@@ -187,9 +193,13 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> Non
         ax.axhline(CONSTANT_BASELINE_MSE, color="grey", linestyle=":", label="predict 1")
         ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"success < {threshold}")
         ax.set_yscale("log")
+        if top > MSE_AXIS_TOP:  # a diverged run would squash every other curve into the bottom of the panel
+            ax.set_ylim(top=MSE_AXIS_TOP)
+            ax.text(0.02, 0.97, f"lines leaving the top: above {MSE_AXIS_TOP:g} (diverged)", transform=ax.transAxes,
+                    fontsize=6, color="grey", va="top")
         ax.set_title(f"length {length}")
         ax.set_xlabel("training step")
-        ax.set_ylabel("val MSE")
+        ax.set_ylabel("val MSE (train loss where a run never validated)")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
