@@ -8,6 +8,7 @@ model.encoder.hidden_size=-3`` fails at once in one line; then :func:`run_job` h
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -422,26 +423,33 @@ def preflight(argv: list[str]) -> list[str]:
     return prepare_run_dir(argv, cfg)
 
 
+@functools.cache
+def option_keys(group: str, choice: str, roots: tuple[str, ...]) -> frozenset[str]:
+    """The keys ``group=choice`` alone puts at its node (one composition per option and config search path)."""
+    return frozenset(OmegaConf.select(compose_config([f"{group}={choice}"]), GROUP_NODES[group]) or {})
+
+
 #: config groups whose options land at one config node, which a recipe (``+experiment=X``) may fill in
 GROUP_NODES = {"cell": "model.cell", "encoder": "model.encoder", "head": "model.head", "optimizer": "optimizer",
                "scheduler": "scheduler", "callbacks": "callbacks"}
 
 
-def recipe_leftovers(argv: list[str]) -> list[str]:
+def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> list[str]:
     """Deletion overrides (``~model.cell.forget_bias``) for what a recipe set for the option a command line swaps
     out (``+experiment=word_lm cell=gru``: the recipe's LSTM ``forget_bias`` means nothing to a GRU), each named in
-    one note line. Keys the command line sets itself are kept (and validated as usual)."""
+    one note line. Keys the command line sets itself are kept (and validated as usual). ``composed``: ``argv``'s
+    config when the caller has it already (one composition fewer)."""
     if not any(a.startswith("+experiment=") for a in argv):
         return []
     swapped = {g: explicit_value(argv, g) for g in GROUP_NODES if explicit_value(argv, g) not in (None, "", "null")}
     if not swapped:
         return []
-    composed = compose_config(argv)
+    composed = compose_config(argv) if composed is None else composed
     deletions = []
     for group, choice in swapped.items():
         node_key = GROUP_NODES[group]
         node = OmegaConf.select(composed, node_key) or {}
-        alone = OmegaConf.select(compose_config([f"{group}={choice}"]), node_key) or {}
+        alone = option_keys(group, choice, tuple(str(d) for d in search_dirs()))
         given = {a.lstrip("+~").split("=", 1)[0].removeprefix(f"{node_key}.") for a in argv if "=" in a}
         leftovers = sorted(k for k in node if k not in alone and k not in given)
         if group == "callbacks":  # a callback the recipe adds (it has a _target_) stays; settings of a dropped one go

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pytest
-from seqlab_testing import TINY, cli_env, run_dirs
-from warm_python import WarmPython
+# under pytest-xdist each worker is one process of several: one OpenMP thread each, so that `-n 2` on two cores runs
+# two threads, not four spinning against each other (set before torch is imported; subprocesses inherit it)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+from seqlab_testing import TINY, cli_env, run_dirs  # noqa: E402
+from warm_python import WarmPython  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -200,14 +200,22 @@ def test_last_says_which_run_it_resumes_and_looks_in_the_given_folder_first(run_
 
 
 # -- 4. kill-safe checkpoints -----------------------------------------------------------------------------------------
-def _other_filesystem(path: Path) -> Path:
+@pytest.fixture
+def other_filesystem(tmp_path):
+    """A private, empty folder on another filesystem than ``tmp_path`` (in /dev/shm, which other processes and the
+    other test workers use too), removed afterwards."""
+    import shutil
+    import tempfile
+
     shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == path.stat().st_dev:
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
         pytest.skip("no second filesystem (/dev/shm) for the temp dir")
-    return shm
+    own = Path(tempfile.mkdtemp(prefix="seqlab-test-", dir=shm))
+    yield own
+    shutil.rmtree(own, ignore_errors=True)
 
 
-def test_a_save_replaces_the_file_instead_of_writing_into_it(tmp_path, monkeypatch):
+def test_a_save_replaces_the_file_instead_of_writing_into_it(tmp_path, monkeypatch, other_filesystem):
     """Lightning's default writes a temp file in $TMPDIR and, across filesystems, copies it *into* the existing
     checkpoint (same inode, truncated first). A save must instead rename a complete file over it."""
     import tempfile
@@ -216,7 +224,7 @@ def test_a_save_replaces_the_file_instead_of_writing_into_it(tmp_path, monkeypat
 
     from seqlab.checkpoint_io import AtomicCheckpointIO
 
-    temp_dir = _other_filesystem(tmp_path)
+    temp_dir = other_filesystem
     monkeypatch.setenv("TMPDIR", str(temp_dir))
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
     target = tmp_path / "checkpoints" / "last.ckpt"
@@ -262,10 +270,10 @@ def _start_and_kill_mid_save(cwd: Path, args: list[str], env: dict[str, str], po
 
 
 @pytest.mark.e2e
-def test_a_kill_at_any_point_of_a_save_leaves_a_loadable_last_checkpoint(tmp_path, cache_dir):
+def test_a_kill_at_any_point_of_a_save_leaves_a_loadable_last_checkpoint(tmp_path, cache_dir, other_filesystem):
     from seqlab.models.module import load_checkpoint
 
-    temp_dir = _other_filesystem(tmp_path)
+    temp_dir = other_filesystem
     before = set(temp_dir.iterdir())
     env = {**cli_env(cache_dir), "TMPDIR": str(temp_dir)}
     args = [*FAST, "trainer.max_steps=100000", "trainer.val_check_interval=2", "hydra.run.dir=outputs/run"]
