@@ -43,9 +43,11 @@ def validate_checkpoint(checkpoint: Path, ranks: int = 1, every: int = 1) -> dic
 
 
 def test_ddp_cpu_syncs_metrics_splits_the_global_batch_and_writes_once(run_seqlab, tmp_path):
-    result = run_seqlab("trainer=ddp_cpu", *DDP_TINY)
+    result = run_seqlab("trainer=ddp_cpu", *(o for o in DDP_TINY if not o.startswith("logger=")), "logger=many")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "data.batch_size is global: 2 processes × 8" in result.stdout + result.stderr
+    # wandb's media from the spawned processes (plots, sample tables) land in the run folder, not in ./wandb
+    assert not (tmp_path / "wandb").exists()
 
     (run,) = run_dirs(tmp_path, "char_rnn")  # the spawned rank did not start a run of its own
     logged = json.loads((run / "metrics.json").read_text())
@@ -53,6 +55,7 @@ def test_ddp_cpu_syncs_metrics_splits_the_global_batch_and_writes_once(run_seqla
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["final.txt", "step_3.txt"]
     rows = (run / "csv" / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == len(set(rows))  # each step logged once, by rank 0
+    assert list((run / "wandb").glob("offline-run-*/files/media/table/samples_*.table.json"))
 
     # the logged value covers both ranks' halves of the validation set (padded to an even count), not rank 0's
     checkpoint = run / "checkpoints" / "last.ckpt"
