@@ -199,7 +199,7 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> Non
                     fontsize=6, color="grey", va="top")
         ax.set_title(f"length {length}")
         ax.set_xlabel("training step")
-        ax.set_ylabel("val MSE (train loss where a run never validated)")
+        ax.set_ylabel("val MSE")  # (a job that never validated: its train loss)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
