@@ -67,3 +67,10 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+    # the longest test first, so that under xdist one worker runs it while the other works through the rest, instead
+    # of it starting last and leaving the other worker idle (the GPU check's dry run: ~150 s)
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+
+
+#: tests that take minutes, started before everything else
+LONGEST_FIRST = ("tests/test_gpu_check.py",)
