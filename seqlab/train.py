@@ -55,13 +55,13 @@ def build_loggers(logger_cfg: dict[str, Any] | None, experiment_name: str = "seq
         if name == "wandb" or conf.get("_target_", "").endswith("WandbLogger"):
             conf["mode"] = wandb_mode(conf.get("mode", "auto"))
             conf.update(wandb_names(conf.get("group"), conf.get("name"), experiment_name))
-            Path(conf.get("save_dir", ".")).mkdir(parents=True, exist_ok=True)
+            save_dir = Path(conf.get("save_dir", ".")).resolve()
+            save_dir.mkdir(parents=True, exist_ok=True)
             # the processes trainer=ddp_cpu spawns attach to this run through wandb's service and write its media
             # (images, tables) under WANDB_DIR, or ./wandb when it is unset: point it at the run's folder too
             # (a WANDB_DIR of the user's own is kept; one seqlab set for an earlier job of a sweep is replaced)
             if "WANDB_DIR" not in os.environ or os.environ.get("SEQLAB_WANDB_DIR") == os.environ["WANDB_DIR"]:
-                run_dir = str(Path(conf.get("save_dir", ".")).resolve())
-                os.environ["WANDB_DIR"] = os.environ["SEQLAB_WANDB_DIR"] = run_dir
+                os.environ["WANDB_DIR"] = os.environ["SEQLAB_WANDB_DIR"] = str(save_dir)
         loggers.append(instantiate(conf))
     return loggers
 

@@ -35,7 +35,7 @@ def tiny_run(tmp_path_factory, cache_dir, warm_python):
 @pytest.fixture(scope="session")
 def warm_python(cache_dir):
     """One warm interpreter per test process: ``python -m`` runs fork from it instead of importing torch, Lightning,
-    datasets and wandb again (tests/warm_python.py says what is and is not shared)."""
+    torchmetrics and datasets again (tests/warm_python.py says what is and is not shared)."""
     warm = WarmPython(cli_env(cache_dir))
     yield warm
     warm.close()
@@ -58,6 +58,8 @@ def run_seqlab(tmp_path, cache_dir, warm_python):
 
 #: fixtures that start processes (the CLI, pip): a test that uses one, directly or through another fixture, is e2e
 PROCESS_FIXTURES = {"run_seqlab", "tiny_run", "lm_checkpoint", "plugin_env", "warm_python"}
+#: tests that take minutes, started before everything else
+LONGEST_FIRST = ("tests/test_gpu_check.py",)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -71,6 +73,3 @@ def pytest_collection_modifyitems(config, items) -> None:
     # of it starting last and leaving the other worker idle (the GPU check's dry run: ~150 s)
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
 
-
-#: tests that take minutes, started before everything else
-LONGEST_FIRST = ("tests/test_gpu_check.py",)
