@@ -102,6 +102,7 @@ def test_valid_tune_parses_with_music21():
         "D|:GAB cBA|GAB d2e|gab c'ba|gfe dBA|GAB d2:|",  # a pickup, and the bar before :| completes it
         "|:GAB cBA|GAB d2e|[1 gab c'ba|gfe d3:|[2 gab c'ba|gfe d2|]",  # first and second endings
         "|(3GAB cB (3efg|G3- G2e|G>AB {c}BAG|ag/f/e d3|]",  # tuplets, ties, broken rhythm, grace notes
+        "|(3{a}gfg f e2d|G3- G2e|G>AB {/c}BAG|ag/f/e d3|]",  # a grace note inside a tuplet takes no time either
         '|"G"GAB "D"cBA|HGAB Td2e|.g.a.b c\'ba|~g3 d3|]',  # chord symbols and decorations take no time
         "|GAB cBA|GAB d2e|GAB d2||B|gab c'ba|gfe dBA|gfe d2|]",  # short bars either side of a section line
     ],
@@ -150,13 +151,14 @@ def test_random_abc_bodies_under_a_valid_header_are_almost_never_valid(corpus_tu
 
 @pytest.mark.e2e  # a whole-corpus check (music21 parses 345 tunes, 20 s): CI, not the inner loop
 def test_nearly_every_tune_of_the_training_corpus_is_strictly_valid(corpus_tunes):
-    """Every 8th tune of the training split (345 tunes): 316 pass (91.6 %). Issue 16 asks ≥ 95 %; the tunes that
-    fail, looked at one by one, have bars that really do not add up (e.g. ``G2 (G>c/B/)`` in 4/4 is 9/32 + 1/4, a
-    4/4 reel written in 2/4 bars, ``(d<B)B>d |`` half bars), so the floor here is the measured 90 %, not 95 %."""
+    """Every 8th tune of the training split (345 tunes): 320 pass (92.8 %; the whole corpus: 2,880 of 3,068, 93.9 %).
+    Issue 16 asks ≥ 95 %. The tunes that fail, looked at one by one (docs/data.md), have bars that really do not add
+    up — ``B2 B2 A2 G`` in 6/8, ``(~g3 a2 b2)`` in 3/4, ``e>^de3/2f e2c>e`` in 4/4, a 6/8 air written under ``M:2/4``
+    — so the floor here is the measured rate rounded down, not 95 %."""
     sample = corpus_tunes[::8]
     valid = [valid_tune(tune) for tune in sample]
     assert len(sample) > 300
-    assert sum(valid) / len(sample) >= 0.90
+    assert sum(valid) / len(sample) >= 0.92
 
 
 def test_windows_mode_cuts_the_concatenated_tunes_into_the_labs_windows(tmp_path):
