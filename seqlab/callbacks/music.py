@@ -69,7 +69,8 @@ class MusicSamplesCallback(pl.Callback):
         if model.spec.task == "conditional_generation":
             classes = model.spec.classes
             kinds = [classes[i % len(classes)] for i in range(self.num_samples)]
-            options["condition"] = kinds
+            # a list of conditions asks for num_samples of each: one sample per listed type
+            options.update(condition=kinds, num_samples=1)
         was_training = module.training
         module.eval()
         try:
