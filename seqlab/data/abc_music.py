@@ -34,6 +34,9 @@ ABC_MODES = ("tunes", "windows")
 #: music21's bundled ABC collections read by ``builtin:music21`` (the default) — no download
 DEFAULT_MUSIC21_CORPORA = ("ryansMammoth", "oneills1850")
 MUSIC21_CORPORA = ("ryansMammoth", "oneills1850", "essenFolksong")
+#: the MIT 6.S191 music lab's own 804 Irish tunes, read by ``builtin:mit6s191`` (bundled: see corpora/README.md)
+MIT_LAB_CORPUS = Path(__file__).parent / "corpora" / "mit6s191_irish.abc"
+BUILTIN_SOURCES = ("builtin:music21", "builtin:music21:<corpus>[,<corpus>]", "builtin:mit6s191")
 OTHER = "other"
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 _TUNE_TYPE_ALIASES = {"slipjig": "slip jig", "fling": "highland fling", "double jig": "jig", "single jig": "jig"}
@@ -310,7 +313,8 @@ class AbcMusicDataModule(SeqDataModule):
 
     Sources (``data.source``): ``builtin:music21`` (the default: Ryan's Mammoth Collection and O'Neill's 1850, ~3 000
     tunes bundled with music21), ``builtin:music21:<corpus>[,<corpus>]`` (``ryansMammoth``, ``oneills1850``,
-    ``essenFolksong``), an ``.abc`` file, a folder or glob of them, or ``hf:<name>[:<config>]`` (each row's
+    ``essenFolksong``), ``builtin:mit6s191`` (the 804 tunes the MIT 6.S191 music lab trains on, bundled with seqlab;
+    they have no ``R:`` field, so every tune's type is ``other``), an ``.abc`` file, a folder or glob of them, or ``hf:<name>[:<config>]`` (each row's
     ``data.text_column`` holds one or more tunes). Tunes are split at ``X:`` lines; a tune without a ``K:`` field
     or without music is skipped and counted (an error with ``data.strict=true``); a file without any tune is an error.
 
@@ -398,10 +402,14 @@ class AbcMusicDataModule(SeqDataModule):
             return self.read_hf()
         if self.source.startswith("builtin:"):
             parts = self.source.split(":")
-            if parts[1] != "music21":
-                raise DataError(f"data.source: unknown built-in '{self.source}'; available: builtin:music21")
-            names = tuple(parts[2].split(",")) if len(parts) > 2 and parts[2] else DEFAULT_MUSIC21_CORPORA
-            files = music21_corpus_files(names)
+            if self.source == "builtin:mit6s191":
+                files = [MIT_LAB_CORPUS]
+            elif parts[1] == "music21":
+                names = tuple(parts[2].split(",")) if len(parts) > 2 and parts[2] else DEFAULT_MUSIC21_CORPORA
+                files = music21_corpus_files(names)
+            else:
+                available = ", ".join(BUILTIN_SOURCES)
+                raise DataError(f"data.source: unknown built-in '{self.source}'; available: {available}")
         else:
             path = Path(self.source).expanduser()
             files = resolve_files(self.source, (".abc",) if path.is_dir() else ())
