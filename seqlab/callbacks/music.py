@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqlab.data.abc_music import check_tune, write_tune
+from seqlab.errors import ConfigError
+from seqlab.models.module import load_checkpoint
 from seqlab.tunes_page import write_tunes_page
 
 #: the share of samples that pass the strict check (:func:`seqlab.data.abc_music.valid_tune`)
@@ -19,6 +22,8 @@ RATE_KEY = "samples/valid_tune_rate"
 PARSE_KEY = "samples/parse_rate"
 #: over all samples, the share of complete bars whose duration fills the meter (0 when no sample has a bar)
 BAR_KEY = "samples/bar_accuracy"
+#: which weights sample: the final ones, or the best validation's (the monitored ModelCheckpoint's ``best.ckpt``)
+WEIGHTS = ("final", "best")
 
 
 class MusicSamplesCallback(pl.Callback):
@@ -32,6 +37,9 @@ class MusicSamplesCallback(pl.Callback):
     bars, pooled over the samples). Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
     ``<dirpath>/tunes.json`` lists every sample with its checks; ``<dirpath>/index.html`` shows every sample as sheet
     music with a play button (:mod:`seqlab.tunes_page`, works offline).
+    ``weights``: ``final`` samples from the weights training ended with; ``best`` from the best validation's — the
+    checkpoint of the ModelCheckpoint that monitors a metric (``callbacks.model_checkpoint``), the model that early
+    stopping selects — after which the final weights are put back.
     Only rank 0 samples; heads that do not generate tunes from nothing (classifiers, translators) are skipped.
     """
 
@@ -43,9 +51,13 @@ class MusicSamplesCallback(pl.Callback):
         temperature: float = 0.8,
         top_k: int | None = None,
         seed: int = 0,
+        weights: str = "final",
     ):
         if num_samples < 1 or max_length < 1:
             raise ValueError("callbacks.music: num_samples and max_length must be at least 1")
+        if weights not in WEIGHTS:
+            raise ConfigError(f"callbacks.music.weights must be one of {', '.join(WEIGHTS)}, got '{weights}'")
+        self.weights = weights
         self.dirpath = Path(dirpath)
         self.num_samples, self.max_length = num_samples, max_length
         self.temperature, self.top_k, self.seed = temperature, top_k, seed
@@ -79,9 +91,37 @@ class MusicSamplesCallback(pl.Callback):
             module.train(was_training)
         return [(kind, model.spec.decode(s)) for kind, s in zip(kinds, ids)]
 
+    @staticmethod
+    def best_checkpoint(trainer: pl.Trainer) -> ModelCheckpoint | None:
+        """The ModelCheckpoint that keeps the best validation's weights (it monitors a metric), if any."""
+        return next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+
+    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self.weights == "best" and self.best_checkpoint(trainer) is None:
+            raise ConfigError(
+                "callbacks.music.weights=best needs a ModelCheckpoint that monitors a metric "
+                "(callbacks.model_checkpoint); set callbacks.music.weights=final or keep that callback"
+            )
+
+    def sample_from_best(self, trainer: pl.Trainer, module: pl.LightningModule) -> list[tuple[str, str]]:
+        """Samples from the best validation's weights (the final ones when no validation saved any), then the final
+        weights are put back."""
+        path = self.best_checkpoint(trainer).best_model_path
+        if not path or not Path(path).is_file():
+            return self.sample(module)
+        final = {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+        checkpoint = load_checkpoint(path)
+        module.load_state_dict(checkpoint["state_dict"])
+        self.step = int(checkpoint.get("global_step", trainer.global_step))
+        try:
+            return self.sample(module)
+        finally:
+            module.load_state_dict(final)
+
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        samples = self.sample(module)
+        self.step = trainer.global_step  # the step of the weights sampled (sample_from_best sets the best one's)
+        samples = self.sample_from_best(trainer, module) if self.weights == "best" else self.sample(module)
         if not samples:
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
@@ -111,14 +151,15 @@ class MusicSamplesCallback(pl.Callback):
             PARSE_KEY: sum(r["parses"] for r in report) / len(report),
             BAR_KEY: sum(r["matching"] for r in report) / bars if bars else 0.0,
         }
+        about = {"weights": self.weights, "weights_step": self.step}
         (self.dirpath / "tunes.json").write_text(
-            json.dumps({**self.rates, "tunes": report}, indent=2, ensure_ascii=False), encoding="utf-8"
+            json.dumps({**self.rates, **about, "tunes": report}, indent=2, ensure_ascii=False), encoding="utf-8"
         )
         page = write_tunes_page(
             self.dirpath / "index.html",
             report,
-            f"seqlab — tunes sampled at step {trainer.global_step} ({self.dirpath.parent.name})",
-            {**self.rates, "samples": len(report), "temperature": self.temperature},
+            f"seqlab — tunes sampled from the weights of step {self.step} ({self.dirpath.parent.name})",
+            {**self.rates, "samples": len(report), "temperature": self.temperature, **about},
         )
         for logger in trainer.loggers:
             logger.log_metrics(self.rates, step=trainer.global_step)

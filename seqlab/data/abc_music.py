@@ -314,9 +314,10 @@ class AbcMusicDataModule(SeqDataModule):
     Sources (``data.source``): ``builtin:music21`` (the default: Ryan's Mammoth Collection and O'Neill's 1850, ~3 000
     tunes bundled with music21), ``builtin:music21:<corpus>[,<corpus>]`` (``ryansMammoth``, ``oneills1850``,
     ``essenFolksong``), ``builtin:mit6s191`` (the 804 tunes the MIT 6.S191 music lab trains on, bundled with seqlab;
-    they have no ``R:`` field, so every tune's type is ``other``), an ``.abc`` file, a folder or glob of them, or ``hf:<name>[:<config>]`` (each row's
-    ``data.text_column`` holds one or more tunes). Tunes are split at ``X:`` lines; a tune without a ``K:`` field
-    or without music is skipped and counted (an error with ``data.strict=true``); a file without any tune is an error.
+    they have no ``R:`` field, so every tune's type is ``other``), an ``.abc`` file, a folder or glob of them, or
+    ``hf:<name>[:<config>]`` (each row's ``data.text_column`` holds one or more tunes). Tunes are split at ``X:``
+    lines; a tune without a ``K:`` field or without music is skipped and counted (an error with ``data.strict=true``);
+    a file without any tune is an error.
 
     Each example is a tune's text with only the ``data.keep_headers`` fields (default ``M L R K``) and its body.
     The tune type is the ``R:`` field, normalised lower-case (``reel``, ``jig``, ``hornpipe`` …); types with fewer
@@ -456,6 +457,11 @@ class AbcMusicDataModule(SeqDataModule):
         classes = [t for t, n in counts.most_common() if t and t != OTHER and n >= self.min_class_count]
         if len(classes) < len(counts):
             classes.append(OTHER)
+        if self.task != "language_model" and len(classes) < 2:
+            raise DataError(
+                f"data.source={self.source}: data.task={self.task} needs tune types, but fewer than two types have "
+                f"data.min_class_count={self.min_class_count} tunes with an R: field"
+            )
         class_id = {c: i for i, c in enumerate(classes)}
         rows = [
             {"text": tune.text(self.keep_headers), "label": class_id.get(kind, class_id.get(OTHER, 0))}

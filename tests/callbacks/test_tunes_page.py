@@ -6,41 +6,18 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from seqlab_testing import CHROMIUM_FLAGS, TINY, run_dirs
+from seqlab_testing import TINY, needs_chromium, rendered_dom, run_dirs
 
 from seqlab.tunes_page import ABCJS_FILE, abcjs_source, write_tunes_page
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 REEL = (
     "R:reel\nM:C|\nL:1/8\nK:G\nB|:d3e dBGB|dBgB aAAB|d3e dBgB|AcBA BGGB:|\n|:dgbg agbg|dgbg ageg|dgbg agbg|dedc BGG2:|"
 )
 JIG = "R:jig\nM:6/8\nL:1/8\nK:D\nA|:dfa afd|gbg faf|(3efg e dcB|A3 A2:|"
 HOSTILE = 'M:6/8\nL:1/8\nK:D\n|ABc d2e|</script><script>document.title="pwned"</script> & "q"|fed cBA|'
-
-
-def rendered_dom(page: Path, tmp_path: Path) -> str:
-    """The page's DOM after its scripts ran, from a real headless Chromium with a fresh profile and no network."""
-    result = subprocess.run(
-        [
-            CHROMIUM,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'chromium-profile'}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            page.resolve().as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 def tune_blocks(dom: str) -> list[str]:
