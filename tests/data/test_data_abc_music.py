@@ -185,7 +185,7 @@ def test_random_abc_bodies_under_a_valid_header_are_almost_never_valid(corpus_tu
 
 @pytest.mark.e2e  # a whole-corpus check (music21 parses ~720 tunes, ~35 s): CI, not the inner loop
 def test_at_least_95_percent_of_the_training_corpus_is_strictly_valid(corpus_tunes):
-    """Every tune of the lab corpus' training split: measured 700 of 724 pass (96.7 %; all 804 tunes: 778, 96.8 %)."""
+    """Every tune of the lab corpus' training split: measured 698 of 724 pass (96.4 %; all 804 tunes: 778, 96.8 %)."""
     valid = [valid_tune(tune) for tune in corpus_tunes]
     assert len(corpus_tunes) > 700
     assert sum(valid) / len(corpus_tunes) >= 0.95
