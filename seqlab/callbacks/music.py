@@ -58,6 +58,7 @@ class MusicSamplesCallback(pl.Callback):
         if weights not in WEIGHTS:
             raise ConfigError(f"callbacks.music.weights must be one of {', '.join(WEIGHTS)}, got '{weights}'")
         self.weights = weights
+        self.used, self.step = weights, 0  # the weights last sampled from, and their training step
         self.dirpath = Path(dirpath)
         self.num_samples, self.max_length = num_samples, max_length
         self.temperature, self.top_k, self.seed = temperature, top_k, seed
@@ -104,10 +105,11 @@ class MusicSamplesCallback(pl.Callback):
             )
 
     def sample_from_best(self, trainer: pl.Trainer, module: pl.LightningModule) -> list[tuple[str, str]]:
-        """Samples from the best validation's weights (the final ones when no validation saved any), then the final
-        weights are put back."""
+        """Samples from the best validation's weights (the final ones, said in ``used``, when no validation saved
+        any), then the final weights are put back."""
         path = self.best_checkpoint(trainer).best_model_path
         if not path or not Path(path).is_file():
+            self.used = "final"
             return self.sample(module)
         final = {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
         checkpoint = load_checkpoint(path)
@@ -120,7 +122,7 @@ class MusicSamplesCallback(pl.Callback):
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.step = trainer.global_step  # the step of the weights sampled (sample_from_best sets the best one's)
+        self.used, self.step = self.weights, trainer.global_step  # sample_from_best sets the best weights' step
         samples = self.sample_from_best(trainer, module) if self.weights == "best" else self.sample(module)
         if not samples:
             return
@@ -151,7 +153,7 @@ class MusicSamplesCallback(pl.Callback):
             PARSE_KEY: sum(r["parses"] for r in report) / len(report),
             BAR_KEY: sum(r["matching"] for r in report) / bars if bars else 0.0,
         }
-        about = {"weights": self.weights, "weights_step": self.step}
+        about = {"weights": self.used, "weights_step": self.step}
         (self.dirpath / "tunes.json").write_text(
             json.dumps({**self.rates, **about, "tunes": report}, indent=2, ensure_ascii=False), encoding="utf-8"
         )

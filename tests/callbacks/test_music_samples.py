@@ -91,3 +91,22 @@ def test_weights_best_without_a_monitored_checkpoint_is_one_clear_error(tmp_path
     trainer = pl.Trainer(callbacks=[music], enable_checkpointing=False, logger=False)
     with pytest.raises(ConfigError, match="callbacks.music.weights=best needs a ModelCheckpoint that monitors"):
         music.on_fit_start(trainer, None)
+
+
+def test_weights_best_with_no_saved_validation_samples_the_final_weights_and_says_so(tmp_path):
+    """No validation ran (limit_val_batches=0), so no best.ckpt exists: the final weights are sampled, and tunes.json
+    says ``final`` rather than claiming the best validation's."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    torch.manual_seed(0)
+    spec = DataSpec("language_model", Vocabulary.build([list("abcdefg|")]), Tokenizer())
+    model = build_model(spec, {"name": "lstm"}, {"name": "many_to_many"}, {"hidden_size": 16}, embedding_dim=8)
+    best = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best", monitor="val/loss")
+    music = MusicSamplesCallback(str(tmp_path / "tunes"), num_samples=1, max_length=8, top_k=1, weights="best")
+    trainer = pl.Trainer(max_steps=2, limit_val_batches=0, callbacks=[best, music], logger=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    data = torch.utils.data.DataLoader(batches(spec, "abc|gfe|", 2), batch_size=None)
+    trainer.fit(SequenceLitModule(model), train_dataloaders=data)
+    written = json.loads((tmp_path / "tunes" / "tunes.json").read_text())
+    assert written["weights"] == "final" and written["weights_step"] == 2
