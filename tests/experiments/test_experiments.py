@@ -66,6 +66,19 @@ def test_abc_experiments_train_and_report_the_valid_tune_rate(run_seqlab, tmp_pa
         assert {t["type"] for t in tunes} == {"jig", "reel"}  # one tune per type in turn
 
 
+def test_abc_music_cpu_trains_on_the_bundled_lab_tunes_and_samples_from_the_best_validation(run_seqlab, tmp_path):
+    """The CPU music lab as shipped — its own data (the lab's tunes, bundled), early stopping and
+    ``callbacks.music.weights=best`` — only tiny: the samples come from best.ckpt's step."""
+    result = run_seqlab("+experiment=abc_music_cpu", *QUICK, "callbacks.music.num_samples=2",
+                        "callbacks.music.max_length=30")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path, "abc_music_cpu")
+    tunes = json.loads((run / "tunes" / "tunes.json").read_text())
+    assert tunes["weights"] == "best" and tunes["weights_step"] == 3 and len(tunes["tunes"]) == 2
+    assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "tunes" / "index.html").is_file()
+    assert "builtin:mit6s191" in (run / ".hydra" / "config.yaml").read_text()
+
+
 def test_tweet_sentiment_writes_the_bag_of_words_baseline_next_to_the_model(run_seqlab, tmp_path):
     result = run_seqlab("+experiment=tweet_sentiment", *QUICK, "data.num_examples=400")
     assert result.returncode == 0, result.stderr[-3000:]
