@@ -118,6 +118,8 @@ def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
 #: the bar check removes them first
 _ANNOTATION = re.compile(r'"[^"\n]*"|![^!\n]*!')
 _DECORATION = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|[~.HLMOPSTuv]")
+#: ``x``, ABC's invisible rest, takes its time like ``z``, but music21 10 drops it (``GAB x3`` becomes a half bar)
+_INVISIBLE_REST = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|x")
 #: grace notes ``{g}``, ``{/g}``: they take no time in ABC, but music21 10 counts a grace group inside a tuplet
 #: (``(3{a}gfg``) as one of the tuplet's notes, so the third note keeps its full length and the bar is long —
 #: 18 of the 206 corpus tunes that failed the check failed only on that (measured 2026-11-30)
@@ -164,13 +166,15 @@ def _with_x(abc_text: str) -> str:
 
 def _strip_decorations(text: str) -> str:
     """Body lines without annotations, decoration shortcuts and grace notes (field lines and inline ``[M:…]``
-    fields kept), and two bar-line spellings music21 10 misreads written out: ``::`` (ABC 2.1's short form of
-    ``:||:``; music21 drops the note before it) and a bar line directly followed by a repeat end, ``| :|2`` (music21
-    makes an empty bar of it, so the short bar before the repeat no longer touches it)."""
+    fields kept), invisible rests ``x`` written as rests ``z``, and two bar-line spellings music21 10 misreads
+    written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops the note before it) and a bar line directly
+    followed by a repeat end, ``| :|2`` (music21 makes an empty bar of it, so the short bar before the repeat no
+    longer touches it)."""
     lines = []
     for line in text.splitlines():
         if not _FIELD.match(line):
             line = _GRACE.sub("", _DECORATION.sub(lambda m: m[1] or "", _ANNOTATION.sub("", line)))
+            line = _INVISIBLE_REST.sub(lambda m: m[1] or "z", line)
         lines.append(line)
     body = "\n".join(lines)
     return _BAR_THEN_REPEAT.sub(r"\1:|", body.replace("::", ":||:"))

@@ -25,7 +25,7 @@ function countBars(text) {
       if (e.el_type === "meter") {
         barLength = meterLength(e) || barLength;
         bar.meter = barLength;
-      } else if (e.el_type === "note") {
+      } else if (e.el_type === "note" && !(e.rest && e.rest.type === "spacer")) {  // a spacer "y" takes no time
         if (e.startTriplet) { tupletLeft = e.tripletR || e.startTriplet; tupletScale = e.tripletMultiplier; }
         let length = e.duration || 0;
         if (tupletLeft > 0) { length *= tupletScale; tupletLeft--; }

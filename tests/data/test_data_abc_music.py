@@ -118,6 +118,7 @@ def test_valid_tune_parses_with_music21():
         "|(3GAB cB (3efg|G3- G2e|G>AB {c}BAG|ag/f/e d3|]",  # tuplets, ties, broken rhythm, grace notes
         "|(3{a}gfg f e2d|G3- G2e|G>AB {/c}BAG|ag/f/e d3|]",  # a grace note inside a tuplet takes no time either
         '|"G"GAB "D"cBA|HGAB Td2e|.g.a.b c\'ba|~g3 d3|]',  # chord symbols and decorations take no time
+        "|GAB cBA|GAB x3|[K:Dmix]gab c'ba|gfe d3|]",  # an invisible rest x takes its time (music21 drops it)
         "|GAB cBA|GAB d2e|GAB d2||B|gab c'ba|gfe dBA|gfe d2|]",  # short bars either side of a section line
     ],
 )
@@ -133,6 +134,7 @@ def test_strict_check_accepts_what_tunes_legitimately_do(body):
         ("|GAB cBA|GAB d2|gab c'ba|gfe d3|GAB cBA|]", "a short bar in the middle"),
         ("|GAB cBA|GAB d2ef|gab c'ba|gfe d3|GAB cBA|]", "an over-long bar (music21 would cut it in two)"),
         ("|GAB cBA GAB|GAB d2e|gab c'ba|gfe d3|GAB cBA|]", "a bar one and a half bars long"),
+        ("|GAB cBA|GAB x2|gab c'ba|gfe d3|GAB cBA|]", "a bar an invisible rest leaves short"),
     ],
 )
 def test_strict_check_refuses_bars_that_do_not_fill_the_meter(body, why):
@@ -196,10 +198,10 @@ def test_at_least_95_percent_of_the_training_corpus_is_strictly_valid(corpus_tun
 def test_the_music21_tunes_the_strict_check_refuses_have_bars_an_independent_parser_finds_wrong(
     music21_tunes, tmp_path
 ):
-    """The bundled music21 corpus passes less often (all 3,068 tunes: 2,880, 93.9 %), so is the check too strict
+    """The bundled music21 corpus passes less often (all 3,068 tunes: 2,878, 93.8 %), so is the check too strict
     there? abcjs, an ABC parser written independently of music21 (the one that draws the tunes page), reads the same
     tunes in a real headless Chromium, and tests/data/abc_bar_count.js sums its bars under the same rules. Measured
-    on the whole corpus: abcjs finds a wrong bar in 185 of the 188 tunes the check refuses, and the two verdicts
+    on the whole corpus: abcjs finds a wrong bar in 188 of the 190 tunes the check refuses, and the two verdicts
     agree on 97 % of all tunes — the refused tunes' bars really do not add up (docs/data.md)."""
     checks = [check_tune(tune) for tune in music21_tunes]
     page = tmp_path / "count.html"
