@@ -120,6 +120,8 @@ _ANNOTATION = re.compile(r'"[^"\n]*"|![^!\n]*!')
 _DECORATION = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|[~.HLMOPSTuv]")
 #: ``x``, ABC's invisible rest, takes its time like ``z``, but music21 10 drops it (``GAB x3`` becomes a half bar)
 _INVISIBLE_REST = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|x")
+#: an inline meter change ``[M:2/4]``: music21 10 ignores it but follows an ``M:`` line in the body
+_INLINE_METER = re.compile(r"\[M:([^\]\n]*)\]")
 #: grace notes ``{g}``, ``{/g}``: they take no time in ABC, but music21 10 counts a grace group inside a tuplet
 #: (``(3{a}gfg``) as one of the tuplet's notes, so the third note keeps its full length and the bar is long —
 #: 18 of the 206 corpus tunes that failed the check failed only on that (measured 2026-11-30)
@@ -164,18 +166,54 @@ def _with_x(abc_text: str) -> str:
     return text if text.startswith("X:") else "X:1\n" + text
 
 
+def _meter_lines(line: str) -> str:
+    """A body line with each inline meter change ``[M:2/4]`` written as an ``M:2/4`` line of its own (music21 10
+    ignores the inline form); a bar line that is all that comes before the change moves after it
+    (``|:[M:2/4]GA`` → ``M:2/4`` / ``|:GA``)."""
+    parts = _INLINE_METER.split(line)  # text, meter, text, meter, text …
+    out, carried = [], ""
+    for i in range(0, len(parts), 2):
+        text, carried = carried + parts[i], ""
+        if i + 1 < len(parts) and re.fullmatch(r"\s*[|:\[\]]*\s*", text):
+            text, carried = "", text.strip()
+        if text.strip():
+            out.append(text)
+        if i + 1 < len(parts):
+            out.append(f"M:{parts[i + 1].strip()}")
+    return "\n".join(out)
+
+
+def _bar_after_meter_lines(lines: list[str]) -> list[str]:
+    """Body lines where the music after an ``M:`` line starts at a bar line when the music before it ended at one:
+    music21 10 applies a meter change only there (``d2:|`` / ``M:9/8`` / ``B|AFA`` → ``|B|AFA``)."""
+    out = list(lines)
+    for i in range(2, len(out)):
+        meter, before, after = out[i - 1], out[i - 2].rstrip(), out[i].lstrip()
+        if meter.startswith("M:") and before.endswith(("|", ":")) and after and not _FIELD.match(after):
+            if not after.startswith(("|", ":")):
+                out[i] = "|" + after
+    return out
+
+
 def _strip_decorations(text: str) -> str:
     """Body lines without annotations, decoration shortcuts and grace notes (field lines and inline ``[M:…]``
-    fields kept), invisible rests ``x`` written as rests ``z``, and two bar-line spellings music21 10 misreads
+    fields kept), invisible rests ``x`` written as rests ``z``, meter changes as music21 10 applies them (inline
+    ``[M:2/4]`` as an ``M:`` line, and the music after it starting at a bar line), and two bar-line spellings music21
+    10 misreads
     written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops the note before it) and a bar line directly
     followed by a repeat end, ``| :|2`` (music21 makes an empty bar of it, so the short bar before the repeat no
     longer touches it)."""
-    lines = []
+    lines, in_body = [], False
     for line in text.splitlines():
         if not _FIELD.match(line):
             line = _GRACE.sub("", _DECORATION.sub(lambda m: m[1] or "", _ANNOTATION.sub("", line)))
             line = _INVISIBLE_REST.sub(lambda m: m[1] or "z", line)
-        lines.append(line)
+            line = _meter_lines(line)
+        lines.extend(line.split("\n"))
+        if not in_body and line.startswith("K:"):
+            in_body, header = True, len(lines)
+    if in_body:
+        lines[header:] = _bar_after_meter_lines(lines[header:])
     body = "\n".join(lines)
     return _BAR_THEN_REPEAT.sub(r"\1:|", body.replace("::", ":||:"))
 

@@ -13,8 +13,10 @@ function countBars(text) {
   let barLength = tune.getBarLength();
   const voices = {};
   for (const line of tune.lines) {
+    // a meter change at the start of a line is the staff's, not an element of its voices
     (line.staff || []).forEach((staff, s) =>
-      staff.voices.forEach((voice, v) => (voices[s + ":" + v] = voices[s + ":" + v] || []).push(...voice)));
+      staff.voices.forEach((voice, v) => (voices[s + ":" + v] = voices[s + ":" + v] || []).push(
+        ...(staff.meter ? [{el_type: "meter", ...staff.meter}] : []), ...voice)));
   }
   result.parses = Object.keys(voices).length > 0;
   for (const elements of Object.values(voices)) {

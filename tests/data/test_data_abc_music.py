@@ -119,6 +119,8 @@ def test_valid_tune_parses_with_music21():
         "|(3{a}gfg f e2d|G3- G2e|G>AB {/c}BAG|ag/f/e d3|]",  # a grace note inside a tuplet takes no time either
         '|"G"GAB "D"cBA|HGAB Td2e|.g.a.b c\'ba|~g3 d3|]',  # chord symbols and decorations take no time
         "|GAB cBA|GAB x3|[K:Dmix]gab c'ba|gfe d3|]",  # an invisible rest x takes its time (music21 drops it)
+        "|GAB cBA|GAB d2e|[M:2/4]GA Bc|dB AG|GA Bc|d2 d2|]",  # an inline meter change (music21 ignores it)
+        "|GAB cBA|GAB d2e:|\nM:9/8\nB|GAB cBA GAB|GAB cBA d3|]",  # a meter line, then a pickup
         "|GAB cBA|GAB d2e|GAB d2||B|gab c'ba|gfe dBA|gfe d2|]",  # short bars either side of a section line
     ],
 )
@@ -187,7 +189,7 @@ def test_random_abc_bodies_under_a_valid_header_are_almost_never_valid(corpus_tu
 
 @pytest.mark.e2e  # a whole-corpus check (music21 parses ~720 tunes, ~35 s): CI, not the inner loop
 def test_at_least_95_percent_of_the_training_corpus_is_strictly_valid(corpus_tunes):
-    """Every tune of the lab corpus' training split: measured 698 of 724 pass (96.4 %; all 804 tunes: 778, 96.8 %)."""
+    """Every tune of the lab corpus' training split: measured 699 of 724 pass (96.5 %; all 804 tunes: 779, 96.9 %)."""
     valid = [valid_tune(tune) for tune in corpus_tunes]
     assert len(corpus_tunes) > 700
     assert sum(valid) / len(corpus_tunes) >= 0.95
@@ -198,10 +200,10 @@ def test_at_least_95_percent_of_the_training_corpus_is_strictly_valid(corpus_tun
 def test_the_music21_tunes_the_strict_check_refuses_have_bars_an_independent_parser_finds_wrong(
     music21_tunes, tmp_path
 ):
-    """The bundled music21 corpus passes less often (all 3,068 tunes: 2,878, 93.8 %), so is the check too strict
+    """The bundled music21 corpus passes less often (all 3,068 tunes: 2,882, 93.9 %), so is the check too strict
     there? abcjs, an ABC parser written independently of music21 (the one that draws the tunes page), reads the same
     tunes in a real headless Chromium, and tests/data/abc_bar_count.js sums its bars under the same rules. Measured
-    on the whole corpus: abcjs finds a wrong bar in 188 of the 190 tunes the check refuses, and the two verdicts
+    on the whole corpus: abcjs finds a wrong bar in 184 of the 186 tunes the check refuses, and the two verdicts
     agree on 97 % of all tunes — the refused tunes' bars really do not add up (docs/data.md)."""
     checks = [check_tune(tune) for tune in music21_tunes]
     page = tmp_path / "count.html"
