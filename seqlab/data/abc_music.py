@@ -122,6 +122,7 @@ _DECORATION = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|[~.HLMOPSTuv]")
 _INVISIBLE_REST = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|x")
 #: an inline meter change ``[M:2/4]``: music21 10 ignores it but follows an ``M:`` line in the body
 _INLINE_METER = re.compile(r"\[M:([^\]\n]*)\]")
+_ONLY_BAR = re.compile(r"\s*[|:\[\]]*\s*")
 #: grace notes ``{g}``, ``{/g}``: they take no time in ABC, but music21 10 counts a grace group inside a tuplet
 #: (``(3{a}gfg``) as one of the tuplet's notes, so the third note keeps its full length and the bar is long —
 #: 18 of the 206 corpus tunes that failed the check failed only on that (measured 2026-11-30)
@@ -174,7 +175,7 @@ def _meter_lines(line: str) -> str:
     out, carried = [], ""
     for i in range(0, len(parts), 2):
         text, carried = carried + parts[i], ""
-        if i + 1 < len(parts) and re.fullmatch(r"\s*[|:\[\]]*\s*", text):
+        if i + 1 < len(parts) and _ONLY_BAR.fullmatch(text):
             text, carried = "", text.strip()
         if text.strip():
             out.append(text)
@@ -199,10 +200,9 @@ def _strip_decorations(text: str) -> str:
     """Body lines without annotations, decoration shortcuts and grace notes (field lines and inline ``[M:…]``
     fields kept), invisible rests ``x`` written as rests ``z``, meter changes as music21 10 applies them (inline
     ``[M:2/4]`` as an ``M:`` line, and the music after it starting at a bar line), and two bar-line spellings music21
-    10 misreads
-    written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops the note before it) and a bar line directly
-    followed by a repeat end, ``| :|2`` (music21 makes an empty bar of it, so the short bar before the repeat no
-    longer touches it)."""
+    10 misreads written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops the note before it) and a bar
+    line directly followed by a repeat end, ``| :|2`` (music21 makes an empty bar of it, so the short bar before the
+    repeat no longer touches it)."""
     lines, in_body = [], False
     for line in text.splitlines():
         if not _FIELD.match(line):
