@@ -6,13 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from seqlab_testing import CHROMIUM_FLAGS, TINY
+from seqlab_testing import CHROMIUM, CHROMIUM_FLAGS, TINY, needs_chromium, rendered_dom
 
 from seqlab.report import ReportError, load_sweep, render_report, write_report
 from seqlab.stats import interval
@@ -292,10 +291,7 @@ def test_seed_multirun_keeps_every_run_differing_only_in_seed_and_reports_an_int
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="chromium is not installed (Debian: apt-get install -y chromium); the HTML report is not rendered",
-)
+@needs_chromium
 def test_report_renders_in_headless_chromium_with_every_image_decoded(sweep, tmp_path):
     report = write_report(sweep)
     # a copy of the report with a probe that records, once the page has loaded, what the browser made of it
@@ -307,28 +303,15 @@ def test_report_renders_in_headless_chromium_with_every_image_decoded(sweep, tmp
     )
     probed = tmp_path / "probed.html"
     probed.write_text(report.read_text().replace("</body>", probe + "</body>"))
-    dom = subprocess.run(
-        [
-            "chromium",
-            *CHROMIUM_FLAGS,
-            "--virtual-time-budget=5000",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            probed.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    body = re.search(r"<body([^>]*)>", dom.stdout)[1]
+    dom = rendered_dom(probed, tmp_path, budget_ms=5000)
+    body = re.search(r"<body([^>]*)>", dom)[1]
     attributes = dict(re.findall(r'data-(\w+)="(\d+)"', body))
     assert attributes == {"images": "6", "decoded": "6", "tables": "3"}  # groups, runs, gradient flow
 
     screenshot = tmp_path / "report.png"
     shot = subprocess.run(
         [
-            "chromium",
+            CHROMIUM,
             *CHROMIUM_FLAGS,
             "--virtual-time-budget=5000",
             f"--user-data-dir={tmp_path / 'profile'}",
