@@ -117,9 +117,11 @@ def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
 #: music21 10 misreads some of them (``"<"`` and ``">"`` as broken rhythm, ``H`` before a note shortens the bar), so
 #: the bar check removes them first
 _ANNOTATION = re.compile(r'"[^"\n]*"|![^!\n]*!')
-_DECORATION = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|[~.HLMOPSTuv]")
+#: an inline field (``[K:Dmix]``, ``[M:2/4]``): kept whole by the substitutions below, which match it first
+_INLINE_FIELD = r"(\[[A-Za-z]:[^\]\n]*\])"
+_DECORATION = re.compile(_INLINE_FIELD + r"|[~.HLMOPSTuv]")
 #: ``x``, ABC's invisible rest, takes its time like ``z``, but music21 10 drops it (``GAB x3`` becomes a half bar)
-_INVISIBLE_REST = re.compile(r"(\[[A-Za-z]:[^\]\n]*\])|x")
+_INVISIBLE_REST = re.compile(_INLINE_FIELD + "|x")
 #: an inline meter change ``[M:2/4]``: music21 10 ignores it but follows an ``M:`` line in the body
 _INLINE_METER = re.compile(r"\[M:([^\]\n]*)\]")
 _ONLY_BAR = re.compile(r"\s*[|:\[\]]*\s*")
