@@ -15,7 +15,6 @@ import pytest
 from data_helpers import cache_entries, first_batch, prepared
 from seqlab_testing import needs_chromium, rendered_dom
 
-import seqlab
 from seqlab.data.abc_music import (
     MIT_LAB_CORPUS,
     AbcMusicDataModule,
@@ -25,7 +24,7 @@ from seqlab.data.abc_music import (
     valid_tune,
 )
 from seqlab.data.base import DataError
-from seqlab.tunes_page import ABCJS_FILE
+from seqlab.tunes_page import abcjs_source
 
 GOOD = (
     "X:{n}\nT:Tune {n}\nR:{kind}\nM:6/8\nL:1/8\nZ:someone\nK:G\n|:GAB cBA|GAB d2e:|\n% a comment\n|:gab c'ba|gfe d3:|\n"
@@ -211,7 +210,7 @@ def test_the_music21_tunes_the_strict_check_refuses_have_bars_an_independent_par
     script = (Path(__file__).parent / "abc_bar_count.js").resolve().as_uri()
     page.write_text(
         f'<!doctype html><meta charset="utf-8"><pre id="out">pending</pre>'
-        f'<script src="{(Path(seqlab.__file__).parent / "static" / ABCJS_FILE).resolve().as_uri()}"></script>'
+        f"<script>{abcjs_source()}</script>"
         f"<script>window.TUNES = {tunes};</script><script src=\"{script}\"></script>"
     )
     dom = rendered_dom(page, tmp_path)
