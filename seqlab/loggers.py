@@ -1,10 +1,12 @@
-"""Loggers with seqlab's resume behaviour."""
+"""Loggers with seqlab's resume behaviour, and a quieter wandb logger."""
 
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from pytorch_lightning.loggers import csv_logs
+from pytorch_lightning.loggers import wandb as wandb_logs
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
 
@@ -29,3 +31,13 @@ class CSVLogger(csv_logs.CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class WandbLogger(wandb_logs.WandbLogger):
+    """Lightning's wandb logger, without the ``anonymous`` setting it always hands to ``wandb.init``: wandb 0.2x
+    deprecated that setting and warns about it on every run, even when it is None."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)

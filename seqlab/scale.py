@@ -156,6 +156,7 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
             close = difflib.get_close_matches(key, sorted(accepted), n=1)
             hint = f" (did you mean trainer.{close[0]}?)" if close else ""
             raise ConfigError(f"trainer.{key}: not an option of pytorch_lightning.Trainer{hint}")
+    kwargs["callbacks"] = console_callbacks(trainer_options, list(kwargs.get("callbacks") or []))
     try:
         return pl.Trainer(**trainer_options, **kwargs)
     except (TypeError, ValueError) as err:  # a value Lightning refuses, e.g. trainer.precision=foo
@@ -173,3 +174,22 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
                 hint = "; this machine has no usable GPU: use trainer=cpu, or trainer=ddp_cpu for DDP on the CPU"
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{chosen}: {message}{hint}") from None
+
+
+def console_callbacks(trainer_options: dict[str, Any], callbacks: list[Any]) -> list[Any]:
+    """``callbacks`` plus what the console shows (:mod:`seqlab.console`): the whole-run bar
+    (:class:`~seqlab.progress.RunProgressBar`) unless ``trainer.enable_progress_bar=false`` or a progress bar is
+    given, and — on the quiet console — the model summary as a plain table in ``config.log`` rather than on screen."""
+    from pytorch_lightning.callbacks import ModelSummary, ProgressBar
+
+    from seqlab import console
+    from seqlab.progress import RunProgressBar
+
+    if trainer_options.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(RunProgressBar())
+    quiet = not console.state["verbose"]
+    if quiet and trainer_options.get("enable_model_summary", True) and not any(
+        isinstance(c, ModelSummary) for c in callbacks
+    ):
+        callbacks.append(ModelSummary(max_depth=1))
+    return callbacks

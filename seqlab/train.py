@@ -222,20 +222,8 @@ def finish_wandb(loggers: list[Any]) -> None:
             wandb.finish()
 
 
-def print_summary(results: dict[str, float], output_dir: Path) -> None:
-    shown = [
-        k
-        for k in (
-            "val/loss",
-            "val/perplexity",
-            "val/bpc",
-            "val/accuracy",
-            "test/loss",
-            "test/perplexity",
-            "test/bpc",
-        )
-        if k in results
-    ]
-    shown += sorted(k for k in results if k not in shown)
-    lines = [f"  {k:<20} {results[k]:.4f}" for k in shown]
-    print("\nseqlab: results\n" + "\n".join(lines) + f"\n  run dir: {output_dir}", flush=True)
+def print_summary(results: dict[str, Any], output_dir: Path) -> None:
+    """The end-of-run results table (val and test side by side; :func:`seqlab.console.results_table`)."""
+    from seqlab.console import print_results
+
+    print_results(results, output_dir)

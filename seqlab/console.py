@@ -1,0 +1,229 @@
+"""What a run prints: a quiet console by default, everything with ``verbose=true``, the full log in ``config.log``.
+
+By default the console of a training run shows the run's start line, the estimate of its length (with a warning when
+it exceeds an hour), one line per validation, the progress bar, and at the end one results table. Everything else
+that is logged (seqlab's own info lines, Lightning's "GPU available" lines, the model summary, …) goes to the run's
+``config.log`` only. Third-party tips and deprecation warnings that a user cannot act on are filtered where they are
+made, by their exact message (:data:`NOISE_WARNINGS`, :data:`NOISE_LOG_PREFIXES`); other warnings still show.
+wandb prints one line instead of its summary. ``verbose=true`` brings all of it back.
+
+:class:`ConsoleCallback` (a Hydra callback, ``conf/hydra/default.yaml``) sets this up when a job starts, after Hydra
+has configured logging. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+#: third-party warnings filtered at the source (exact messages, as regular expressions of the whole message)
+NOISE_WARNINGS = (
+    # Lightning 2.6 on torch 2.13 (pytorch_lightning/utilities/_pytree.py), twice per run
+    re.escape("`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, TreeSpec) and "
+              "treespec.is_leaf()` instead."),
+    # torch's DataLoader over seqlab's truncated-BPTT streams (data.mode=stream), whose length is the number of
+    # windows per epoch: Lightning reads len() once more after an epoch's last batch
+    r"Length of IterableDataset <seqlab\.data\.batching\.StreamBatches object at 0x[0-9a-f]+> was reported to be "
+    r"\d+ \(when accessing len\(dataloader\)\), but \d+ samples have been fetched\. ",
+    # Lightning's advice for small CPU runs, which seqlab's data (in-memory Arrow) does not need
+    r"The '(train|val|test|predict)_dataloader' does not have many workers which may be a bottleneck\. Consider "
+    r"increasing the value of the `num_workers` argument` to `num_workers=\d+` in the `DataLoader` to improve "
+    r"performance\.",
+)
+#: third-party log lines filtered at the source: Lightning's product tips ("💡 Tip: … try installing litlogger …")
+NOISE_LOG_PREFIXES = ("💡 Tip: ",)
+#: loggers whose own handlers (added when they were imported before logging was configured) are dropped, so that
+#: their records reach ``config.log`` through the root logger
+THIRD_PARTY_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning", "lightning.pytorch", "lightning.fabric")
+
+log = logging.getLogger("seqlab.console")
+
+#: this process's console mode: ``verbose=true`` sets it when a job starts
+state: dict[str, Any] = {"verbose": False}
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(NOISE_LOG_PREFIXES)
+
+
+class _NotShownTwice(logging.Filter):
+    """Drops records the progress bar has already printed (``extra={"on_console": True}``) from console handlers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "on_console", False)
+
+
+def quiet_third_party(verbose: bool = False) -> None:
+    """Filter :data:`NOISE_WARNINGS` and :data:`NOISE_LOG_PREFIXES` where they are made (no-op with ``verbose``)."""
+    if verbose:
+        return
+    for message in NOISE_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropNoise) for f in logger.filters):
+            logger.addFilter(_DropNoise())
+
+
+def route_third_party_logs() -> None:
+    """Make Lightning's records reach the root logger's handlers (and so ``config.log``).
+
+    Lightning gives its logger a handler of its own and stops propagation when it is imported before the root logger
+    has handlers — which is what happens when a plugin imports it before Hydra configures logging."""
+    for name in THIRD_PARTY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def is_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+
+
+def configure(verbose: bool) -> None:
+    """Set this process's console up for a training job (logging must be configured already, as Hydra does)."""
+    state["verbose"] = verbose
+    quiet_third_party(verbose)
+    route_third_party_logs()
+    for handler in logging.getLogger().handlers:
+        if is_console(handler):
+            handler.setLevel(logging.NOTSET if verbose else logging.WARNING)
+            if not any(isinstance(f, _NotShownTwice) for f in handler.filters):
+                handler.addFilter(_NotShownTwice())
+    # wandb prints ~30 lines per run (its run history and summary); quiet, seqlab prints one line instead
+    # (:func:`wandb_line`). A WANDB_SILENT of the user's own is kept.
+    if os.environ.get("SEQLAB_WANDB_SILENT") == os.environ.get("WANDB_SILENT"):
+        if verbose:
+            os.environ.pop("WANDB_SILENT", None)
+            os.environ.pop("SEQLAB_WANDB_SILENT", None)
+        else:
+            os.environ["WANDB_SILENT"] = os.environ["SEQLAB_WANDB_SILENT"] = "true"
+
+
+def shown(message: str, *args: Any) -> None:
+    """Log a line the progress bar printed already: into ``config.log``, not a second time on the console."""
+    log.info(message, *args, extra={"on_console": True})
+
+
+class ConsoleCallback(Callback):
+    """Hydra callback (``hydra.callbacks.console``): the quiet console of :func:`configure`, per job."""
+
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        configure(bool(config.get("verbose", False)))
+
+
+# -- the results: one table, val and test side by side ----------------------------------------------------------------
+#: rows first in this order, the rest sorted by name
+FIRST_METRICS = ("loss", "perplexity", "bpc", "accuracy", "exact_match", "chrf", "bleu", "entity_f1", "macro_f1",
+                 "mse")
+
+
+def bits_label(tokenizer_kind: str | None) -> str | None:
+    """The name of ``bpc`` (bits per token) for a tokenizer: bits per character only for character models."""
+    return {"char": "bpc", "word": "bits/word", "bpe": "bits/token"}.get(tokenizer_kind or "char")
+
+
+def metric_label(name: str, tokenizer_kind: str | None) -> str:
+    return (bits_label(tokenizer_kind) or name) if name == "bpc" else name
+
+
+def results_rows(results: dict[str, Any], tokenizer_kind: str | None = None) -> list[tuple[str, str, str]]:
+    """``{"val/loss": 1.2, "test/loss": 1.3, …}`` → ``[("loss", "1.2000", "1.3000"), …]`` (``""`` where a split
+    has no value); ``bpc`` named for the tokenizer (:func:`bits_label`). Keys outside ``val/``/``test/`` (e.g.
+    ``baseline/…``) are rows of their own with the value in the val column."""
+    table: dict[str, dict[str, float]] = {}
+    for key, value in results.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or key.startswith("test_weights"):
+            continue
+        split, _, name = key.partition("/")
+        if split in ("val", "test") and name:
+            table.setdefault(name, {})[split] = float(value)
+        else:
+            table.setdefault(key, {})["val"] = float(value)
+    order = [n for n in FIRST_METRICS if n in table] + sorted(n for n in table if n not in FIRST_METRICS)
+    return [(metric_label(n, tokenizer_kind), format_value(table[n].get("val")), format_value(table[n].get("test")))
+            for n in order]
+
+
+def format_value(value: float | None) -> str:
+    if value is None:
+        return ""
+    if math.isfinite(value) and value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def results_table(results: dict[str, Any], output_dir: Path, tokenizer_kind: str | None = None) -> str:
+    """The end-of-run block: one table (metric, val, test), which weights the test figures come from
+    (``results["test_weights"]`` where the run recorded it), the run folder and wandb's one line."""
+    rows = results_rows(results, tokenizer_kind)
+    width = max([len("metric"), *(len(r[0]) for r in rows)])
+    value_width = max([10, *(len(v) for r in rows for v in r[1:])])
+    has_test = any(r[2] for r in rows)
+    header = f"  {'metric':<{width}}  {'val':>{value_width}}" + (f"  {'test':>{value_width}}" if has_test else "")
+    lines = ["", "seqlab: results", header]
+    for name, val, test in rows:
+        lines.append(f"  {name:<{width}}  {val:>{value_width}}" + (f"  {test:>{value_width}}" if has_test else ""))
+    if results.get("test_weights"):
+        step = results.get("test_weights_step")
+        at = f" (step {int(step):,})" if isinstance(step, (int, float)) else ""
+        lines.append(f"  test figures from the {results['test_weights']} weights{at}")
+    lines.append(f"  run folder: {shorter(output_dir)}")
+    names = [n for n in ("best.ckpt", "last.ckpt") if (output_dir / "checkpoints" / n).is_file()]
+    if names:
+        lines.append(f"  checkpoints/{', '.join(names)}: use with seqlab predict|generate|score ckpt_path=…")
+    line = wandb_line(output_dir)
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def wandb_line(output_dir: Path) -> str | None:
+    """One line for the run's wandb record when wandb's own summary was silenced (quiet console)."""
+    if state["verbose"] or os.environ.get("SEQLAB_WANDB_SILENT") != os.environ.get("WANDB_SILENT"):
+        return None
+    runs = sorted((output_dir / "wandb").glob("*run-*"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        return None
+    if runs[-1].name.startswith("offline-run-"):
+        return f"  wandb: offline run; upload it with: wandb sync {shorter(runs[-1])}"
+    return f"  wandb: synced ({shorter(runs[-1])})"
+
+
+def shorter(path: Path) -> Path:
+    """``path`` relative to the working folder when it is inside it."""
+    try:
+        return Path(path).absolute().relative_to(Path.cwd())
+    except ValueError:
+        return Path(path)
+
+
+def tokenizer_of_run(output_dir: Path) -> str | None:
+    """The run's ``data.tokenizer`` from its composed config (``char`` where the data has no such option)."""
+    path = output_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    try:
+        data = OmegaConf.load(path).get("data") or {}
+        return str(data.get("tokenizer") or "char")
+    except Exception:  # a config this code cannot read changes only a label
+        return None
+
+
+def print_results(results: dict[str, Any], output_dir: Path, tokenizer_kind: str | None = None) -> None:
+    table = results_table(results, output_dir, tokenizer_kind or tokenizer_of_run(output_dir))
+    print(table, flush=True)
+    shown("%s", table)
+

@@ -1,0 +1,283 @@
+"""One progress bar over the whole run: :class:`RunProgressBar`, a thin subclass of Lightning's ``RichProgressBar``.
+
+::
+
+    train ━━━━━━━━━━━━╺━━━━━━━━━━━━━━━━━━━━━━━━━  480/1500 steps  6.12 steps/s  0:01:22 elapsed  ETA 0:02:51  epoch 2
+    train/loss 1.912 · val/loss 1.874 · val/perplexity 6.51 · val/bpc 2.703
+
+The bar counts the run's optimizer steps (``trainer.max_steps``, or epochs × batches), not the batches of an epoch;
+the ETA is for the whole run (from the average time per step so far, validation included). The metrics have a line
+of their own. Printed above the bar, once each: a start line, the estimated length of the run after its first timed
+steps (and a one-line warning when it exceeds an hour, naming a faster setting where one exists), and one line per
+validation. Each of those lines also goes to ``config.log``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import RichProgressBar
+from rich.progress import BarColumn, ProgressColumn, Task, TextColumn
+from rich.text import Text
+
+from seqlab import console
+
+#: a run longer than this gets a warning
+LONG_RUN_SECONDS = 3600
+
+
+def total_steps(trainer: pl.Trainer) -> float:
+    """The optimizer steps this run ends at: ``max_steps``, or ``max_epochs`` × steps per epoch, whichever comes
+    first; ``inf`` when neither is bounded."""
+    bounds = []
+    if trainer.max_steps is not None and trainer.max_steps > 0:
+        bounds.append(trainer.max_steps)
+    batches = trainer.num_training_batches
+    if trainer.max_epochs is not None and trainer.max_epochs > 0 and math.isfinite(batches):
+        accumulate = max(1, int(getattr(trainer, "accumulate_grad_batches", 1) or 1))
+        bounds.append(trainer.max_epochs * math.ceil(batches / accumulate))
+    return float(min(bounds)) if bounds else math.inf
+
+
+def duration(seconds: float) -> str:
+    """``4 min 12 s``, ``3 h 5 min``, ``12 s``."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds} s"
+
+
+def faster_setting(trainer: pl.Trainer) -> str:
+    """The setting that makes this run faster, where seqlab knows one."""
+    datamodule = getattr(trainer, "datamodule", None)
+    if getattr(datamodule, "name", None) == "abc_music" and getattr(datamodule, "mode", None) == "tunes":
+        return ("data.mode=windows is much faster (the MIT music lab's fixed windows instead of one example per "
+                "tune)")
+    import torch
+
+    if torch.cuda.is_available() and trainer.accelerator.__class__.__name__ == "CPUAccelerator":
+        return "this machine has a GPU: add trainer=gpu"
+    return "fewer steps (trainer.max_steps=N) or a smaller model (model.encoder.hidden_size=N) make it shorter"
+
+
+def _is_run(task: Task) -> bool:
+    """The run's task (the others are Lightning's validation and test bars, counted in batches)."""
+    return "epoch" in task.fields
+
+
+class _StepsColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        total = f"{int(task.total):,}" if task.total is not None and math.isfinite(task.total) else "?"
+        unit = "steps" if _is_run(task) else "batches"
+        return Text(f"{int(task.completed):,}/{total} {unit}", style="progress.download")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        if not _is_run(task):
+            return Text("")
+        rate = task.fields.get("rate")
+        return Text(f"{rate:.2f} steps/s" if rate else "- steps/s", style="progress.data.speed")
+
+
+class _TimeColumn(ProgressColumn):
+    max_refresh = 0.5
+
+    def render(self, task: Task) -> Text:
+        if not _is_run(task):
+            return Text("")
+        elapsed, eta = task.fields.get("elapsed"), task.fields.get("eta")
+        shown = "-:--:--" if elapsed is None else str(timedelta(seconds=int(elapsed)))
+        remaining = "-:--:--" if eta is None else str(timedelta(seconds=int(eta)))
+        return Text(f"{shown} elapsed  ETA {remaining}", style="progress.remaining")
+
+
+class _EpochColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        epoch = task.fields.get("epoch")
+        return Text("" if epoch is None else f"epoch {epoch}", style="dim")
+
+
+class RunProgressBar(RichProgressBar):
+    """Lightning's Rich bar, over the whole run (see the module docstring). ``warmup_steps``: the first steps of the
+    process, not timed (allocator, kernels, compilation); the estimate comes after ``estimate_after_steps`` timed
+    steps or ``estimate_after_seconds`` of timed training, whichever is first."""
+
+    def __init__(self, warmup_steps: int = 3, estimate_after_steps: int = 10, estimate_after_seconds: float = 20.0,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.warmup_steps = warmup_steps
+        self.estimate_after_steps = estimate_after_steps
+        self.estimate_after_seconds = estimate_after_seconds
+        self._reset_timing()
+
+    def _reset_timing(self) -> None:
+        self._started_at: float | None = None
+        self._first_step = 0
+        self._mark: float | None = None
+        self._timed_steps = 0
+        self._timed_seconds = 0.0
+        self._estimated = False
+        self._tokenizer: str | None = None
+
+    # -- what is shown ---------------------------------------------------------------------------------------------
+    def configure_columns(self, trainer: pl.Trainer) -> list:
+        return [
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(bar_width=30),
+            _StepsColumn(),
+            _RateColumn(),
+            _TimeColumn(),
+            _EpochColumn(),
+        ]
+
+    def _init_progress(self, trainer: pl.Trainer) -> None:
+        starting = self.is_enabled and (self.progress is None or self._progress_stopped)
+        super()._init_progress(trainer)
+        if starting and self.progress is not None:
+            # the metrics get a line of their own under the bar instead of Lightning's column inside it
+            self.progress.columns = tuple(c for c in self.progress.columns if c is not self._metric_component)
+            self.progress.get_renderables = self._renderables
+
+    def _renderables(self):
+        assert self.progress is not None
+        yield self.progress.make_tasks_table(self.progress.tasks)
+        if self.train_progress_bar_id is not None and self.trainer.state.fn == "fit":
+            line = self.metrics_line()
+            if line:
+                yield Text(line, style=self.theme.metrics, no_wrap=True, overflow="ellipsis")
+
+    def metrics_line(self) -> str:
+        metrics = dict(self._metric_component._metrics) if self._metric_component is not None else {}
+        shown = []
+        for name, value in metrics.items():
+            if name == "v_num" or (name.endswith("/bpc") and console.bits_label(self._tokenizer) != "bpc"):
+                continue
+            try:
+                shown.append(f"{name} {value:.4g}")
+            except (TypeError, ValueError):
+                shown.append(f"{name} {value}")
+        return " · ".join(shown)
+
+    def say(self, message: str, style: str | None = None) -> None:
+        """Print one line above the bar (and into ``config.log``)."""
+        if self.progress is not None and not self._progress_stopped:
+            self.progress.console.print(message, style=style, highlight=False, soft_wrap=True)
+        else:
+            print(message, flush=True)
+        console.shown(message)
+
+    # -- the train task: one for the whole run ---------------------------------------------------------------------
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._reset_timing()
+        self._first_step = trainer.global_step
+        spec = getattr(getattr(pl_module, "model", None), "spec", None)
+        self._tokenizer = getattr(getattr(spec, "tokenizer", None), "kind", None)
+        super().on_train_start(trainer, pl_module)
+        total = total_steps(trainer)
+        steps = f"{int(total):,} steps" if math.isfinite(total) else "no step limit"
+        resumed = f", resumed at step {trainer.global_step:,}" if trainer.global_step else ""
+        parameters = sum(p.numel() for p in pl_module.parameters())
+        log = log_file()
+        where = f"; log: {console.shorter(log)}" if log else ""
+        self.say(f"seqlab: {parameters:,} parameters, {steps}{resumed}{where}")
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.is_disabled or self.progress is None:
+            return
+        if self.train_progress_bar_id is None:
+            self.train_progress_bar_id = self.progress.add_task(
+                "train", total=total_steps(trainer), completed=trainer.global_step, epoch=trainer.current_epoch
+            )
+        else:
+            self.progress.update(self.train_progress_bar_id, epoch=trainer.current_epoch, visible=True)
+        self.refresh()
+
+    def _initialize_train_progress_bar_id(self) -> None:
+        self.on_train_epoch_start(self.trainer, self.trainer.lightning_module)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self._started_at is None:
+            self._started_at = time.perf_counter()
+        if self._mark is None:
+            self._mark = time.perf_counter()
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._mark = None  # validation is not training time
+        super().on_validation_start(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        now = time.perf_counter()
+        started, self._mark = self._mark, now
+        if started is not None and trainer.global_step - self._first_step > self.warmup_steps:
+            self._timed_steps += 1
+            self._timed_seconds += now - started
+        if self.train_progress_bar_id is None and not self.is_disabled:
+            self._initialize_train_progress_bar_id()
+        if self.progress is not None and self.train_progress_bar_id is not None:
+            self.progress.update(self.train_progress_bar_id, completed=trainer.global_step, **self._times(trainer, now))
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+        if not self._estimated and self._timed_steps and (
+            self._timed_steps >= self.estimate_after_steps or self._timed_seconds >= self.estimate_after_seconds
+        ):
+            self._estimated = True
+            self.estimate(trainer)
+
+    def _times(self, trainer: pl.Trainer, now: float) -> dict[str, float | None]:
+        elapsed = now - self._started_at if self._started_at is not None else None
+        done = trainer.global_step - self._first_step
+        rate = self._timed_steps / self._timed_seconds if self._timed_seconds > 0 else None
+        total = total_steps(trainer)
+        eta = None
+        if elapsed is not None and done > 0 and math.isfinite(total):  # the whole run's pace, validation included
+            eta = max(0.0, total - trainer.global_step) * elapsed / done
+        return {"elapsed": elapsed, "eta": eta, "rate": rate}
+
+    def estimate(self, trainer: pl.Trainer) -> None:
+        """One line: how long the run will take at the pace of its timed steps; a warning beyond an hour."""
+        rate = self._timed_steps / self._timed_seconds
+        total = total_steps(trainer)
+        if not math.isfinite(total):
+            self.say(f"seqlab: {rate:.2f} steps/s (no step limit: set trainer.max_steps for an estimate)")
+            return
+        seconds = (total - self._first_step) / rate
+        self.say(f"seqlab: estimated run time {duration(seconds)} ({int(total - self._first_step):,} steps at "
+                 f"{rate:.2f} steps/s here; validation and test on top)")
+        if seconds > LONG_RUN_SECONDS:
+            self.say(f"seqlab: warning: this run will take about {duration(seconds)}; {faster_setting(trainer)}",
+                     style="bold yellow")
+
+    # -- validation: one line each ---------------------------------------------------------------------------------
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if trainer.state.fn != "fit" or trainer.sanity_checking:
+            return
+        values = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
+        rows = console.results_rows(values, self._tokenizer)
+        total = total_steps(trainer)
+        of = f"/{int(total):,}" if math.isfinite(total) else ""
+        shown = " · ".join(f"{name} {value}" for name, value, _ in rows[:6])
+        self.say(f"step {trainer.global_step:,}{of}  validation: {shown}")
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        return "train"
+
+
+def log_file() -> Path | None:
+    """The file the root logger writes to (the run's ``config.log`` under Hydra), or None."""
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename)
+    return None
