@@ -31,8 +31,9 @@ from seqlab.spec import DataSpec
 log = logging.getLogger("seqlab.data")
 
 #: bumped when what ``build`` writes changes meaning (2: duplicates grouped into one split, data_splits.json,
-#: WikiText blank lines kept, spec.start_ids), so older caches are rebuilt rather than reused
-CACHE_FORMAT = 2
+#: WikiText blank lines kept, spec.start_ids; 3: near-duplicate overlap in data_splits.json), so older caches are
+#: rebuilt rather than reused
+CACHE_FORMAT = 3
 
 def default_cache_dir() -> Path:
     """Where prepared datasets go when a datamodule's config gives no ``cache_dir``: the same place as
@@ -141,10 +142,17 @@ class SeqDataModule(pl.LightningDataModule):
         """Save one split's Arrow dataset into the build folder."""
         dataset.save_to_disk(str(out_dir / split))
 
-    def write_split_report(self, out_dir: Path, keys: dict[str, list[Hashable]], made: tuple[str, ...]) -> None:
+    def write_split_report(
+        self,
+        out_dir: Path,
+        keys: dict[str, list[Hashable]],
+        made: tuple[str, ...],
+        near: dict[str, Any] | None = None,
+    ) -> None:
         """Save :func:`split_report` of the splits into the build folder (``keys``: normalised text per example;
-        ``made``: the splits seqlab made, see :func:`split_by_seed`)."""
-        (out_dir / SPLITS_FILE).write_text(json.dumps(split_report(keys, made)))
+        ``made``: the splits seqlab made, see :func:`split_by_seed`; ``near``: the near-duplicate measure,
+        :func:`seqlab.data.overlap.near_duplicates`, or None where none applies)."""
+        (out_dir / SPLITS_FILE).write_text(json.dumps({**split_report(keys, made), "near_duplicates": near}))
 
     def save_split_report(self, run_dir: Path) -> dict[str, Any]:
         """Write ``<run_dir>/data_splits.json`` and warn in one line when val/test texts also occur in train.
@@ -157,7 +165,7 @@ class SeqDataModule(pl.LightningDataModule):
         else:
             sizes = {"train": "train", "val": "validation", "test": "test"}
             report = {k: len(self.splits[s]) if s in self.splits else 0 for k, s in sizes.items()}
-            report.update(duplicates_grouped=None, val_overlap=None, test_overlap=None)
+            report.update(duplicates_grouped=None, val_overlap=None, test_overlap=None, near_duplicates=None)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / SPLITS_FILE).write_text(json.dumps(report, indent=2) + "\n")
         if report["val_overlap"] or report["test_overlap"]:

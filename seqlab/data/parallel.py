@@ -23,6 +23,7 @@ from seqlab.data.base import (
     split_by_seed,
 )
 from seqlab.data.batching import collate_translation
+from seqlab.data.overlap import near_duplicates
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
 from seqlab.data.tweets import SPLIT_FILE_STEMS
 from seqlab.data.vocab import Tokenizer, build_vocabulary
@@ -212,7 +213,8 @@ class ParallelDataModule(SeqDataModule):
         splits = self.read_splits()
         required_splits(self.source, splits)
         keys = {split: [self.normalise(p[1]) for p in pairs] for split, pairs in splits.items()}
-        self.write_split_report(out_dir, keys, self.made_splits)
+        sources = {split: [p[1] for p in pairs] for split, pairs in splits.items()}
+        self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sources, "sentence"))
         train_src = [p[1] for p in splits["train"]]
         train_tgt = [p[2] for p in splits["train"]]
         src_tok = self.make_tokenizer(self.tokenizer_kinds[0], train_src)

@@ -20,6 +20,7 @@ from seqlab.data.base import (
     split_by_seed,
 )
 from seqlab.data.batching import pad_batch
+from seqlab.data.overlap import near_duplicates
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary, build_vocabulary
 
 #: file stems that name a split (``train.conllu``, ``dev.conllu`` …)
@@ -238,7 +239,8 @@ class TaggingDataModule(SeqDataModule):
         splits = self.read_splits(out_dir)
         required_splits(self.source, splits)
         keys = {split: [self.normalise(words) for _, words, _ in rows] for split, rows in splits.items()}
-        self.write_split_report(out_dir, keys, self.made_splits)
+        sentences = {split: [" ".join(words) for _, words, _ in rows] for split, rows in splits.items()}
+        self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sentences, "sentence"))
         tokenizer = Tokenizer("word", lowercase=self.lowercase)
         cut = self.max_length or None
         words = {s: [[w.lower() if self.lowercase else w for w in ws[:cut]] for _, ws, _ in rows]

@@ -33,6 +33,7 @@ from seqlab.data.base import (
     stream_windows,
 )
 from seqlab.data.batching import StreamBatches, collate_language_model
+from seqlab.data.overlap import near_duplicates
 from seqlab.data.resumable import ResumableDataLoader
 from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, Vocabulary, build_vocabulary
 
@@ -46,8 +47,9 @@ WIKITEXT_LAYOUTS = (
     {"train": "wiki.train.tokens", "validation": "wiki.valid.tokens", "test": "wiki.test.tokens"},
     {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"},
 )
-#: the built-in WikiText-style folder under ``cache_dir/builtin`` (versioned: v2 groups duplicate paragraphs)
-BUILTIN_WIKITEXT_FOLDER = "python_reference_wikitext_v2"
+#: the built-in WikiText-style folder under ``cache_dir/builtin`` (versioned: v2 groups duplicate paragraphs; v3
+#: also those equal once rare words are ``<unk>``: two test lines moved to train)
+BUILTIN_WIKITEXT_FOLDER = "python_reference_wikitext_v3"
 
 
 def python_reference_text() -> str:
@@ -67,15 +69,16 @@ def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
 
     ``train.txt``/``valid.txt``/``test.txt`` hold one paragraph per line, lower-cased, punctuation split into its
     own tokens, words seen fewer than ``min_count`` times in train replaced by ``<unk>`` (as in PTB); paragraphs
-    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus; identical paragraphs go to
-    one split together (no validation or test line also occurs in train).
+    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus; paragraphs identical before or
+    after the ``<unk>`` replacement go to one split together (:func:`group_after_unk`: no validation or test line
+    also occurs in train).
     """
     if all((folder / name).is_file() for name in WIKITEXT_FILES.values()):
         return folder
     paragraphs = [p for p in python_reference_text().split("\n\n") if p.strip()]
     lines = [" ".join(_WIKITEXT_TOKEN.findall(p.lower())) for p in paragraphs]
     splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0, key=lambda line: line)
-    counts = Counter(w for line in splits["train"] for w in line.split())
+    splits, counts = group_after_unk(splits, min_count)
     folder.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(folder.parent)
     tmp = make_build_dir(folder)
@@ -90,6 +93,40 @@ def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def group_after_unk(splits: dict[str, list[str]], min_count: int) -> tuple[dict[str, list[str]], Counter]:
+    """``splits`` with the lines that become equal once rare words are ``<unk>`` put into one split, and the
+    training word counts that decide which words are rare.
+
+    Grouping identical lines before the ``<unk>`` replacement leaves lines that differ only in rare words apart
+    (``str . isascii ( )`` and ``str . isdigit ( )`` both become ``str . <unk> ( )``). A validation or test line
+    equal to a training line after replacement moves to train, a test line equal to a validation line to
+    validation; train's counts grow with each move (never turning a word rare), so this repeats until nothing moves.
+
+    >>> splits, _ = group_after_unk({"train": ["a b", "a b", "a y"], "validation": ["a z"]}, 2)  # both "a <unk>"
+    >>> splits["train"][-1], splits["validation"]
+    ('a z', [])
+    """
+    splits = {split: list(lines) for split, lines in splits.items()}
+    while True:
+        counts = Counter(w for line in splits["train"] for w in line.split())
+        replaced = {
+            split: [" ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in lines]
+            for split, lines in splits.items()
+        }
+        home: dict[str, str] = {}
+        for split in ALL_SPLITS:
+            for text in replaced.get(split, []):
+                home.setdefault(text, split)
+        moves = [(split, i) for split, texts in replaced.items() for i, text in enumerate(texts) if home[text] != split]
+        if not moves:
+            return splits, counts
+        moved = set(moves)
+        kept = {s: [line for i, line in enumerate(lines) if (s, i) not in moved] for s, lines in splits.items()}
+        for split, i in moves:
+            kept[home[replaced[split][i]]].append(splits[split][i])
+        splits = kept
 
 
 class TextDataModule(SeqDataModule):
@@ -270,9 +307,11 @@ class TextDataModule(SeqDataModule):
         if self.mode == "lines":  # a blank line is no example of its own; in streams it is an <eos>/separator
             docs = {split: [d for d in texts if d.strip()] for split, texts in docs.items()}
         required_splits(self.source, docs)
-        self.write_split_report(
-            out_dir, {split: [self.normalise(d) for d in texts] for split, texts in docs.items()}, self.made_splits
-        )
+        # near duplicates in the unit the model reads: word 8-grams, or 40-character runs (characters, BPE)
+        cased = {s: [d.lower() for d in texts] for s, texts in docs.items()} if self.lowercase else docs
+        near = near_duplicates(cased, "word" if self.tokenizer_kind == "word" else "char")
+        keys = {split: [self.normalise(d) for d in texts] for split, texts in docs.items()}
+        self.write_split_report(out_dir, keys, self.made_splits, near)
         if self.tokenizer_kind == "bpe":
             tokenizer = Tokenizer.train_bpe(docs["train"], self.bpe_vocab_size, self.lowercase)
         else:

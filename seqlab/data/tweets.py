@@ -24,6 +24,7 @@ from seqlab.data.base import (
     split_by_seed,
 )
 from seqlab.data.batching import collate_classification
+from seqlab.data.overlap import near_duplicates
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
 from seqlab.data.vocab import Tokenizer, build_vocabulary
 
@@ -377,7 +378,9 @@ class TweetsDataModule(SeqDataModule):
                 columns["label"].append(label_id)
             examples[split] = columns
         required_splits(self.source, examples)
-        self.write_split_report(out_dir, {s: c["text"] for s, c in examples.items()}, self.made_splits)
+        raw = {split: [text for _, text, _ in split_rows] for split, split_rows in rows.items()}
+        near = near_duplicates(raw, "sentence")
+        self.write_split_report(out_dir, {s: c["text"] for s, c in examples.items()}, self.made_splits, near)
         train_texts = examples["train"]["text"]
         if self.tokenizer_kind == "bpe":
             tokenizer = Tokenizer.train_bpe(train_texts, self.bpe_vocab_size)

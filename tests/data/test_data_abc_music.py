@@ -136,6 +136,10 @@ def test_strict_check_accepts_what_tunes_legitimately_do(body):
         ("|GAB cBA|GAB d2ef|gab c'ba|gfe d3|GAB cBA|]", "an over-long bar (music21 would cut it in two)"),
         ("|GAB cBA GAB|GAB d2e|gab c'ba|gfe d3|GAB cBA|]", "a bar one and a half bars long"),
         ("|GAB cBA|GAB x2|gab c'ba|gfe d3|GAB cBA|]", "a bar an invisible rest leaves short"),
+        ("|:GAB cBA|GAB d2e|gab c'ba|gfe d2ef:|", "an over-long bar ending at a section line (music21 cuts it)"),
+        ("|:GAB cBA|gfe d2ef|gab c'ba|GAB d2e:|", "the same over-long bar mid-line"),
+        ("|GAB cBA|GAB d2e|gab c'ba|gfe d2ef|]", "an over-long final bar"),
+        ("|GAB cBA|GAB d2e|gab c'ba|gfe d3 e", "an over-long last bar of a sample cut off"),
     ],
 )
 def test_strict_check_refuses_bars_that_do_not_fill_the_meter(body, why):
@@ -277,3 +281,11 @@ def torch_equal(a, b) -> bool:
 def test_source_errors_name_the_option(tmp_path, options, message):
     with pytest.raises(DataError, match=message):
         prepared(AbcMusicDataModule, tmp_path / "c", **options)
+
+
+def test_an_over_long_bar_is_refused_before_a_repeat_sign_as_it_is_mid_line():
+    """Issue 28's tune: ``bagf e2d2 f2`` is 10 eighths in 4/4; music21 cuts it and the 2-eighth rest touched ``:|``."""
+    at_repeat = check_tune("M:4/4\nL:1/8\nK:D\n|:ABcd efga|bagf edcB|ABcd efga|bagf e2d2 f2:|")
+    mid_line = check_tune("M:4/4\nL:1/8\nK:D\n|:ABcd efga|bagf e2d2 f2|ABcd efga|bagf edcB:|")
+    assert (at_repeat.bars, at_repeat.matching) == (mid_line.bars, mid_line.matching) == (5, 4)
+    assert not at_repeat.valid and not mid_line.valid

@@ -19,7 +19,7 @@ from seqlab.data.tagging import TaggingDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule
 from seqlab.data.tweets import TweetsDataModule
 
-KEYS = {"train", "val", "test", "duplicates_grouped", "val_overlap", "test_overlap"}
+KEYS = {"train", "val", "test", "duplicates_grouped", "val_overlap", "test_overlap", "near_duplicates"}
 
 
 def report(datamodule, run_dir) -> dict:
@@ -119,6 +119,7 @@ def test_text_groups_planted_paragraphs_and_measures_a_wikitext_folders_own_over
         "duplicates_grouped": 0,
         "val_overlap": 0.5,
         "test_overlap": 0.5,
+        "near_duplicates": {"measure": "share of word 8-grams also in train", "val": None, "test": None},
     }
     warnings = [r.getMessage() for r in caplog.records if "also occur in train" in r.getMessage()]
     assert len(warnings) == 1 and "50.0 % of the validation and 50.0 % of the test examples" in warnings[0]
@@ -177,3 +178,61 @@ def test_abc_groups_tunes_with_the_same_text(tmp_path):
     assert written["duplicates_grouped"] == 3
     assert written["val_overlap"] == written["test_overlap"] == 0.0
     assert no_shared_examples(abc)
+
+
+# -- near duplicates: what exact grouping leaves behind ----------------------------------------------------------------
+def test_near_duplicate_word_8grams_are_counted_on_a_planted_paragraph(tmp_path):
+    """A validation line that repeats 10 of a training line's words: of its 6 word 8-grams, 3 lie in train."""
+    folder = tmp_path / "wt"
+    folder.mkdir()
+    shared = "one two three four five six seven eight nine ten"
+    (folder / "train.txt").write_text(f"{shared} eleven twelve\nsomething else entirely\n")
+    (folder / "valid.txt").write_text(f"new start {shared} end\n")  # 13 words: 6 8-grams, 3 inside `shared`
+    (folder / "test.txt").write_text("nothing from train here at all in this line\n")
+    wikitext = prepared(WordTextDataModule, tmp_path / "c", source=str(folder), batch_size=1, eval_batch_size=1, bptt=2)
+    written = report(wikitext, tmp_path / "run")
+    assert written["val_overlap"] == 0.0  # no exact duplicate ...
+    assert written["near_duplicates"]["val"] == 0.5  # ... but 3 of its 6 8-grams were seen in train
+    assert written["near_duplicates"]["test"] == 0.0
+
+
+def test_near_duplicate_40_character_runs_and_sentences_on_planted_examples(tmp_path):
+    from seqlab.data.overlap import near_duplicates
+
+    run = "x" * 5 + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"  # 49 characters: 10 runs of 40
+    texts = {"train": [run], "validation": ["?" + run[5:]], "test": ["?" * 45]}  # 45 characters: 6 runs of 40
+    chars = near_duplicates(texts, "char")
+    assert (chars["val"], chars["test"]) == (round(5 / 6, 6), 0.0)  # the val text's runs after its first are train's
+    sentences = {
+        "train": ["@bob The food was GOOD!! http://t.co/a", "the staff were rude"],
+        "validation": ["@amy the food was good 😀", "the food was bad"],
+        "test": ["<user> THE STAFF WERE RUDE !"],
+    }
+    near = near_duplicates(sentences, "sentence")
+    assert (near["val"], near["test"]) == (0.5, 1.0)
+
+
+def test_tweets_report_planted_near_duplicates_that_exact_grouping_keeps_apart(tmp_path):
+    texts = [f"tweet number {i} is {'good' if i % 2 else 'bad'}" for i in range(40)]
+    folder = tmp_path / "given"
+    folder.mkdir()
+    (folder / "train.csv").write_text("text,label\n" + "".join(f"{t},pos\n" for t in texts))
+    (folder / "valid.csv").write_text(f"text,label\n@bob {texts[0]} :) http://t.co/x,pos\nsomething new,neg\n")
+    (folder / "test.csv").write_text("text,label\nsomething else,neg\n")
+    written = report(prepared(TweetsDataModule, tmp_path / "c", source=str(folder)), tmp_path / "run")
+    assert written["val_overlap"] == 0.0  # "<user> tweet number 0 is bad : ) <url>" is no train text ...
+    assert written["near_duplicates"]["val"] == 0.5 and written["near_duplicates"]["test"] == 0.0  # ... its sentence is
+
+
+def test_the_builtin_word_folder_groups_lines_equal_after_unk_replacement():
+    from seqlab.data.text import group_after_unk
+
+    splits = {
+        "train": ["str . isascii ( )", "str . upper ( )", "str . upper ( )", "str . upper ( )", "a b"],
+        "validation": ["str . isdigit ( )", "a b c"],
+        "test": ["str . isalpha ( )", "a b c"],
+    }
+    grouped, counts = group_after_unk(splits, min_count=3)
+    assert grouped["train"][-2:] == ["str . isdigit ( )", "str . isalpha ( )"]  # both were "str . <unk> ( )"
+    assert grouped["validation"] == ["a b c", "a b c"] and grouped["test"] == []  # equal across val and test
+    assert counts["str"] == 6

@@ -198,6 +198,7 @@ def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seql
         "duplicates_grouped": 0,
         "val_overlap": splits["val_overlap"],
         "test_overlap": 0.0,
+        "near_duplicates": splits["near_duplicates"],
     }
     assert splits["val_overlap"] == pytest.approx(3 / 9)  # " = = Gameplay = = " is a train line too (given splits)
     assert (result.stdout + result.stderr).count("also occur in train") == 1  # one warning line, in the run log

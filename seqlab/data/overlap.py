@@ -1,0 +1,116 @@
+"""Near-duplicate overlap between splits: what exact-duplicate grouping leaves behind.
+
+Grouping exact duplicates (:func:`~seqlab.data.base.split_by_seed`) keeps a validation text out of train only when
+it is *identical* to a training text. A paragraph that shares most of its sentences with a training paragraph, or a
+tweet that differs only in its mention, still lands on the other side. These measures say how much of validation
+and test a model could have seen in train, in the unit the model reads:
+
+- word models: the share of val/test word 8-grams that also occur in train;
+- character models (text, ABC tunes): the share of val/test 40-character runs that also occur in train;
+- classification and other sentence tasks: the share of val/test examples whose *sentence* — lower-cased, with
+  URLs, mentions, emoji, placeholders (``<user>``) and punctuation removed — equals a training example's.
+
+N-grams never cross a document (paragraph, line, tune): an n-gram spanning two documents is no text of either.
+
+>>> ngram_overlap(["the cat sat on the mat"], ["the cat sat on a mat"], n=3, unit="word")
+0.5
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+#: n-gram lengths of the near-duplicate measures, by unit (see the module docstring)
+WORD_NGRAM = 8
+CHAR_NGRAM = 40
+#: the odd multiplier of the polynomial n-gram hash (mod 2**64)
+_BASE = np.uint64(0x9E3779B97F4A7C15)
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"@\w+")
+_PLACEHOLDER = re.compile(r"<[a-z]+>")
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+
+
+def sentence_key(text: str) -> str:
+    """The sentence of a short text, for near-duplicate matching: lower-cased; URLs, @mentions, placeholders such as
+    ``<user>``, emoji and punctuation removed; whitespace runs one space.
+
+    >>> sentence_key("@bob The food was GOOD!!! 😀 https://t.co/x")
+    'the food was good'
+    >>> sentence_key("<user> the food was good ! !")
+    'the food was good'
+    """
+    text = _PLACEHOLDER.sub(" ", _MENTION.sub(" ", _URL.sub(" ", text.lower())))
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def _ids(documents: Iterable[str], unit: str, table: dict[str, int]) -> list[np.ndarray]:
+    """Each document as integer codes: code points (``char``) or word numbers from ``table`` (``word``, grown)."""
+    if unit == "char":
+        codes = (np.frombuffer(d.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) for d in documents)
+        return [c.astype(np.uint64) for c in codes]
+    return [np.asarray([table.setdefault(w, len(table)) for w in d.split()], dtype=np.uint64) for d in documents]
+
+
+def ngram_hashes(sequences: list[np.ndarray], n: int) -> np.ndarray:
+    """64-bit hashes of every n-gram inside each of ``sequences`` (none across two of them), as one array."""
+    sequences = [s for s in sequences if len(s) >= n]
+    if not sequences:
+        return np.zeros(0, np.uint64)
+    codes = np.concatenate(sequences) + np.uint64(1)  # 0 never occurs: a code is never the same as "nothing"
+    doc = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])
+    starts = np.arange(len(codes) - n + 1)
+    inside = doc[starts] == doc[starts + n - 1]
+    hashes = np.zeros(len(starts), np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            hashes = hashes * _BASE + codes[starts + j]
+    return hashes[inside]
+
+
+def ngram_overlap(train: Iterable[str], split: Iterable[str], n: int, unit: str) -> float | None:
+    """The share of ``split``'s n-grams (of words or characters, ``unit``; within each document) that also occur in
+    ``train``'s documents. None when ``split`` has no n-gram."""
+    table: dict[str, int] = {}
+    seen = np.unique(ngram_hashes(_ids(train, unit, table), n))
+    asked = ngram_hashes(_ids(split, unit, table), n)
+    if not len(asked):
+        return None
+    return round(float(np.isin(asked, seen).mean()), 6)
+
+
+def sentence_overlap(train: Iterable[str], split: Iterable[str]) -> float | None:
+    """The share of ``split``'s texts whose :func:`sentence_key` equals a training text's (empty keys skipped)."""
+    seen = {sentence_key(t) for t in train}
+    keys = [k for k in map(sentence_key, split) if k]
+    return round(sum(k in seen for k in keys) / len(keys), 6) if keys else None
+
+
+def near_duplicates(texts: dict[str, list[str]], unit: str) -> dict[str, Any]:
+    """The near-duplicate section of ``data_splits.json``: ``{"measure": …, "val": x, "test": y}``.
+
+    ``texts``: each split's documents (``train``/``validation``/``test``); ``unit``: ``word`` (8-grams), ``char``
+    (40-character runs) or ``sentence`` (:func:`sentence_key` of each example).
+    """
+    train = texts.get("train", [])
+    out: dict[str, Any] = {}
+    for name, split in (("val", "validation"), ("test", "test")):
+        docs = texts.get(split)
+        if not docs:
+            out[name] = None
+        elif unit == "sentence":
+            out[name] = sentence_overlap(train, docs)
+        else:
+            n = WORD_NGRAM if unit == "word" else CHAR_NGRAM
+            out[name] = ngram_overlap(train, docs, n, unit)
+    measure = {
+        "word": f"share of word {WORD_NGRAM}-grams also in train",
+        "char": f"share of {CHAR_NGRAM}-character runs also in train",
+        "sentence": "share of examples whose sentence (lower-cased; URLs, mentions, emoji, punctuation removed) "
+        "is a training example's",
+    }[unit]
+    return {"measure": measure, **out}
