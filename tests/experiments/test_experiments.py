@@ -49,7 +49,9 @@ def test_word_lm_trains_through_the_cli_with_sgd_plateau_and_two_dropout_layers(
     result = run_seqlab("+experiment=word_lm", *QUICK)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path, "word_lm")
-    assert "val/perplexity" in json.loads((run / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "val/perplexity" in metrics
+    assert 1 < metrics["baseline/ngram_val_perplexity"] < metrics["baseline/ngram_test_perplexity"]  # the count model
 
 
 @pytest.mark.parametrize("experiment", ["abc_music", "abc_conditional"])
