@@ -1,6 +1,9 @@
 """``python -m seqlab.generate ckpt_path=PATH prompt="..." temperature=0.8 num_samples=3`` — sample from a checkpoint.
 
-Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it.
+Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it. Language models sample
+(``temperature`` 0.8, 3 samples by default); a translation (``source=TEXT``, seq2seq heads) is decoded greedily, or
+by beam search where the model was configured with ``model.head.beam_size`` > 1, as one output by default — it is
+sampled only when ``temperature`` is given. Word-level text is joined as it reads (:mod:`seqlab.readable`).
 """
 
 from __future__ import annotations
@@ -11,18 +14,25 @@ from dataclasses import dataclass
 
 USAGE = (
     "usage: python -m seqlab.generate ckpt_path=PATH [prompt=TEXT] [num_samples=3] [max_length=300] "
-    "[temperature=0.8] [top_k=null] [seed=0] [condition=CLASS] [source=TEXT]"
+    "[temperature=0.8] [top_k=null] [seed=0] [condition=CLASS] [source=TEXT] [beam_size=N]"
 )
+#: sampling temperature of language models when none is given (translations: greedy or beam search)
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_SAMPLES = 3
 
 
 @dataclass
 class GenerateOptions:
     ckpt_path: str = "???"
     prompt: str = ""
-    num_samples: int = 3
+    #: null: 3 samples from a language model, 1 translation of a source
+    num_samples: int | None = None
     max_length: int = 300
-    temperature: float = 0.8
+    #: null: 0.8 for language models; translations are decoded greedily (or by beam search) unless it is given
+    temperature: float | None = None
     top_k: int | None = None
+    #: seq2seq: beams (null: the model's model.head.beam_size; 1 is greedy)
+    beam_size: int | None = None
     seed: int = 0
     #: class name to condition on (one_to_many heads)
     condition: str | None = None
@@ -35,9 +45,11 @@ def parse(args: list[str]) -> GenerateOptions:
     from seqlab.registry import ConfigError
 
     options = parse_options(GenerateOptions, args, USAGE)
-    if options.num_samples < 1 or options.max_length < 1:
+    if (options.num_samples is not None and options.num_samples < 1) or options.max_length < 1:
         raise ConfigError("num_samples and max_length must be at least 1")
-    if options.temperature < 0:
+    if options.beam_size is not None and options.beam_size < 1:
+        raise ConfigError(f"beam_size must be at least 1, got {options.beam_size}")
+    if options.temperature is not None and options.temperature < 0:
         raise ConfigError(f"temperature must be >= 0 (0 is greedy), got {options.temperature}")
     return options
 
@@ -45,6 +57,7 @@ def parse(args: list[str]) -> GenerateOptions:
 def generate(options: GenerateOptions) -> list[str]:
     from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
+    from seqlab.readable import continue_text
     from seqlab.registry import ConfigError
 
     load_plugins()
@@ -62,19 +75,34 @@ def generate(options: GenerateOptions) -> list[str]:
     for name in inputs:
         if name not in accepted:
             raise ConfigError(f"{name}=: head {model.head_name} does not take a {name}")
-    if model.head.generates_from_source and "source" not in inputs:
+    if options.beam_size is not None:
+        if "beam_size" not in accepted:
+            raise ConfigError(f"beam_size=: head {model.head_name} has no beam search")
+        inputs["beam_size"] = options.beam_size
+    translating = model.head.generates_from_source
+    if translating and "source" not in inputs:
         raise ConfigError(f"ckpt_path={options.ckpt_path}: head {model.head_name} needs source=TEXT to translate")
+    if translating and options.temperature is not None and options.temperature > 0:
+        inputs["beam_size"] = 1  # sampling was asked for
+    temperature = options.temperature
+    if temperature is None:
+        temperature = 0.0 if translating else DEFAULT_TEMPERATURE
+    num_samples = options.num_samples or (1 if translating else DEFAULT_SAMPLES)
     ids = model.head.generate(
         model,
         prompt=prompt_ids,
-        num_samples=options.num_samples,
+        num_samples=num_samples,
         max_length=options.max_length,
-        temperature=options.temperature,
+        temperature=temperature,
         top_k=options.top_k,
         seed=options.seed,
         **inputs,
     )
-    return [options.prompt + model.spec.decode(s, target=model.spec.target_vocab is not None) for s in ids]
+    spec = model.spec
+    target = spec.target_vocab is not None
+    vocab = spec.target_vocab if target else spec.vocab
+    tokenizer = spec.target_tokenizer if target and spec.target_tokenizer else spec.tokenizer
+    return [continue_text(options.prompt, vocab.decode(s), tokenizer) for s in ids]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,6 +32,8 @@ class TextScore:
     tokens: list[str]
     log_probs: list[float]
     unknown: int = 0
+    #: word and BPE models: the text as the model read it (its tokens joined, unknown words as ``<unk>``)
+    as_read: str | None = None
 
     @property
     def log_prob(self) -> float:
@@ -65,6 +67,7 @@ def score(options: ScoreOptions) -> TextScore:
     from seqlab.heads.many_to_many import ManyToManyHead
     from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
+    from seqlab.readable import join_tokens
     from seqlab.registry import ConfigError
 
     load_plugins()
@@ -86,7 +89,8 @@ def score(options: ScoreOptions) -> TextScore:
         logits = model({"inputs": torch.tensor([inputs])})["logits"][0, len(context) - 1 :].float()
     log_probs = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(targets)[:, None]).squeeze(1)
     shown = [*tokens, "<eos>"] if options.eos else tokens
-    return TextScore(shown, log_probs.tolist(), unknown=sum(i == spec.vocab.unk_id for i in ids))
+    as_read = join_tokens(spec.vocab.decode(ids), spec.tokenizer) if spec.tokenizer.kind != "char" else None
+    return TextScore(shown, log_probs.tolist(), unknown=sum(i == spec.vocab.unk_id for i in ids), as_read=as_read)
 
 
 def report(result: TextScore) -> str:
@@ -94,6 +98,8 @@ def report(result: TextScore) -> str:
         f"log P = {result.log_prob:.4f} nats = {result.bits:.4f} bits over {len(result.log_probs)} tokens",
         f"perplexity = {result.perplexity:.4f}   ({-result.bits / len(result.log_probs):.4f} bits per token)",
     ]
+    if result.as_read is not None:
+        lines.append(f"text as read: {result.as_read}")
     if result.unknown:
         lines.append(f"note: {result.unknown} token(s) not in the model's vocabulary were scored as <unk>")
     lines.append(f"{'token':<16} {'log p (nats)':>12} {'log2 p (bits)':>13}")
