@@ -174,6 +174,9 @@ def results_table(results: dict[str, Any], output_dir: Path, tokenizer_kind: str
     lines = ["", "seqlab: results", header]
     for name, val, test in rows:
         lines.append(f"  {name:<{width}}  {val:>{value_width}}" + (f"  {test:>{value_width}}" if has_test else ""))
+    if any(name == "bleu" for name, _, _ in rows):
+        lines.append("  note: BLEU counts word 4-grams; on short targets (a date, a word or two) it stays near 0 "
+                     "until outputs are exact: read exact_match and chrf")
     if results.get("test_weights"):
         step = results.get("test_weights_step")
         at = f" (step {int(step):,})" if isinstance(step, (int, float)) else ""

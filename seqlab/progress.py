@@ -278,6 +278,6 @@ def log_file() -> Path | None:
     import logging
 
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename.endswith(".log"):
             return Path(handler.baseFilename)
     return None

@@ -268,6 +268,32 @@ def metric_order(names: set[str]) -> list[str]:
     return sorted(names, key=lambda k: (0 if k.startswith("val/") else 1 if k.startswith("test/") else 2, k))
 
 
+#: the curve sections of the report: what a run is for first, then what explains it
+CURVE_SECTIONS = ("Losses and metrics", "Diagnostics")
+#: metric name prefixes that are diagnostics (gradient flow, learning rate, throughput, bookkeeping)
+DIAGNOSTIC_PREFIXES = ("grad_flow/", "grad_norm/", "sigma_max/", "lr-", "lr/", "epoch", "train/tokens_per_s",
+                       "train/nonfinite", "music/")
+SPLIT_RANK = {"train": 0, "val": 1, "test": 2}
+BLEU_NOTE = ("BLEU counts word n-grams up to 4: on short targets (a date, a word or two) it stays at or near 0 until "
+             "an output is exactly right, however close its characters are; read exact match and chrF (character "
+             "n-grams) there.")
+
+
+def plot_order(names: set[str]) -> list[tuple[str, list[str]]]:
+    """The curves in :data:`CURVE_SECTIONS`: losses first (train, val, test), then the task's metrics (val/ and
+    test/), then the rest; diagnostics (:data:`DIAGNOSTIC_PREFIXES`) in a section after them."""
+
+    def rank(name: str) -> tuple[int, int, str]:
+        split, _, metric = name.partition("/")
+        loss = metric == "loss" and split in SPLIT_RANK
+        return (0 if loss else 1 if split in ("val", "test") else 2, SPLIT_RANK.get(split, 3), name)
+
+    diagnostics = {n for n in names if n.startswith(DIAGNOSTIC_PREFIXES)}
+    sections = [(CURVE_SECTIONS[0], sorted(names - diagnostics, key=rank)),
+                (CURVE_SECTIONS[1], sorted(diagnostics))]
+    return [(title, shown) for title, shown in sections if shown]
+
+
 def lower_is_better(metric: str) -> bool:
     return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
@@ -491,11 +517,14 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
     Raises ReportError."""
     sweep = sweep_dir if isinstance(sweep_dir, Sweep) else load_sweep(sweep_dir)
     runs, keys = sweep.runs, sweep.keys
-    metrics = metric_order({k for run in runs for k in run.curves})
-    plots = "".join(
-        f'<figure><img alt="{html.escape(m)}" src="data:image/png;base64,{plot_metric(m, runs)}"></figure>'
-        for m in metrics
-    )
+    curves = []
+    for section, names in plot_order({k for run in runs for k in run.curves}):
+        figures = "".join(
+            f'<figure><img alt="{html.escape(m)}" src="data:image/png;base64,{plot_metric(m, runs)}"></figure>'
+            for m in names
+        )
+        curves.append(f'<h3>{html.escape(section)}</h3><div class="plots">{figures}</div>')
+    bleu = any(k.endswith("/bleu") for run in runs for k in (*run.metrics, *run.curves))
     samples = "".join(
         f"<details><summary>{html.escape(run.label)}</summary><pre>{html.escape(run.samples)}</pre></details>"
         for run in runs
@@ -512,12 +541,13 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
         sweep_command(sweep.path),
         "<h2>Over seeds</h2>",
         f"<p>{GROUPS_NOTE}</p>",
+        f"<p class='note'>{html.escape(BLEU_NOTE)}</p>" if bleu else "",
         f'<div style="overflow-x: auto">{groups_table(sweep.groups)}</div>',
         "<h2>Runs</h2>",
         f'<div style="overflow-x: auto">{runs_table(runs, keys)}</div>',
         optuna_section(sweep.path),
         "<h2>Curves</h2>",
-        f'<div class="plots">{plots}</div>' if plots else "<p>No csv/metrics.csv in any run.</p>",
+        "".join(curves) if curves else "<p>No csv/metrics.csv in any run.</p>",
         "<h2>Gradient flow</h2>",
         gradient_flow_table(runs),
         f"<h2>Samples</h2>{samples}" if samples else "",
