@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from seqlab.data.parallel import ParallelDataModule
     from seqlab.data.tagging import TaggingDataModule
     from seqlab.data.text import CharTextDataModule, WordTextDataModule
+    from seqlab.data.timeseries import TimeSeriesDataModule
     from seqlab.data.tweets import TweetsDataModule
     from seqlab.spec import DataSpec
 
@@ -34,6 +35,7 @@ _LAZY = {
     "CharTextDataModule": "seqlab.data.text",
     "ParallelDataModule": "seqlab.data.parallel",
     "TaggingDataModule": "seqlab.data.tagging",
+    "TimeSeriesDataModule": "seqlab.data.timeseries",
     "TweetsDataModule": "seqlab.data.tweets",
     "WordTextDataModule": "seqlab.data.text",
 }
@@ -56,6 +58,7 @@ __all__ = [
     "ParallelDataModule",
     "SeqDataModule",
     "TaggingDataModule",
+    "TimeSeriesDataModule",
     "Tokenizer",
     "TweetsDataModule",
     "Vocabulary",

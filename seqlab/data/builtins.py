@@ -1,12 +1,13 @@
 """Registers the built-in datamodules by name (``data=NAME``). The :data:`~seqlab.registry.DATAMODULES` registry
 imports this module the first time a datamodule is asked for, so importing :mod:`seqlab.data` (or
-:mod:`seqlab.spec`, which heads and models use) does not import the seven datamodules and their dependencies."""
+:mod:`seqlab.spec`, which heads and models use) does not import the eight datamodules and their dependencies."""
 
 from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.adding import AddingDataModule
 from seqlab.data.parallel import ParallelDataModule
 from seqlab.data.tagging import TaggingDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule
+from seqlab.data.timeseries import TimeSeriesDataModule
 from seqlab.data.tweets import TweetsDataModule
 from seqlab.registry import DATAMODULES
 
@@ -17,3 +18,4 @@ DATAMODULES.register("tweets", TweetsDataModule)
 DATAMODULES.register("parallel", ParallelDataModule)
 DATAMODULES.register("adding", AddingDataModule)
 DATAMODULES.register("tagging", TaggingDataModule)
+DATAMODULES.register("timeseries", TimeSeriesDataModule)

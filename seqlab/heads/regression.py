@@ -1,4 +1,4 @@
-"""Sequence → one real number (task ``regression``), e.g. the adding problem."""
+"""Sequence → one real number, or one per step (task ``regression``): the adding problem, forecasting."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from seqlab.cells.recurrent import length_mask
 from seqlab.heads.base import Head, HeadContext, dropout_layer
 from seqlab.registry import ConfigError
 
-POOLS = ("last", "mean")
+POOLS = ("last", "mean", "none")
 
 
 class RegressionHead(Head):
@@ -23,6 +23,11 @@ class RegressionHead(Head):
     ``(B, T, F)``), ``lengths (B,)``, ``targets (B,)`` float. ``pool``: ``last`` (each sequence's last real step;
     bidirectional: the forward direction's last step joined with the backward direction's first) or ``mean`` (over
     real steps). Metrics: ``loss`` and ``mse`` (both the mean squared error, over examples).
+
+    ``pool=none`` is the many-to-many shape: one number per step, ``logits (B, T)``, against the batch's
+    ``step_targets (B, T)`` (a datamodule that has them: ``data=timeseries``), the squared error averaged over real
+    steps. It refuses a bidirectional encoder (step t would read the later steps it predicts); a non-recurrent
+    encoder needs ``model.encoder.causal=true`` for the same reason (its ``auto`` is not causal for regression).
 
     >>> import torch
     >>> from seqlab.spec import DataSpec
@@ -41,6 +46,12 @@ class RegressionHead(Head):
         super().__init__()
         if pool not in POOLS:
             raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")
+        if pool == "none" and ctx.bidirectional:
+            raise ConfigError(
+                "model.head.pool=none predicts the value after every step, so it needs a left-to-right encoder: "
+                "a bidirectional one reads the later steps it predicts; use model.encoder.bidirectional=false or "
+                "pool=last"
+            )
         self.pool = pool
         self.num_directions = 2 if ctx.bidirectional else 1
         self.dropout = dropout_layer(dropout)
@@ -49,6 +60,8 @@ class RegressionHead(Head):
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
         B, T, size = encoded.shape
         lengths = batch.get("lengths")
+        if self.pool == "none":
+            return {"logits": self.out(self.dropout(encoded)).squeeze(-1)}
         if self.pool == "mean":
             mask = length_mask(lengths, T, encoded.device)
             weights = torch.ones(B, T, device=encoded.device) if mask is None else mask.to(encoded.dtype)
@@ -61,14 +74,27 @@ class RegressionHead(Head):
                 pooled = torch.cat([pooled[:, : size // 2], encoded[:, 0, size // 2 :]], dim=-1)
         return {"logits": self.out(self.dropout(pooled)).squeeze(-1)}
 
+    def pairs(self, out: dict[str, Any], batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """``(predictions, targets)`` flattened over the examples (``pool=none``: over their real steps)."""
+        if self.pool != "none":
+            return out["logits"].float(), batch["targets"].float()
+        if "step_targets" not in batch:
+            raise ConfigError(
+                "model.head.pool=none predicts every step, but the data has no per-step targets (step_targets); "
+                "use data=timeseries or model.head.pool=last"
+            )
+        logits, targets = out["logits"].float(), batch["step_targets"].float()
+        mask = length_mask(batch.get("lengths"), logits.shape[1], logits.device)
+        return (logits, targets) if mask is None else (logits[mask], targets[mask])
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return F.mse_loss(out["logits"].float(), batch["targets"].float())
+        return F.mse_loss(*self.pairs(out, batch))
 
     def make_metrics(self) -> dict[str, Any]:
         return {"loss": MeanMetric(), "mse": MeanSquaredError()}
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        targets = batch["targets"].float()
-        metrics["loss"].update(self.loss(out, batch), weight=targets.numel())
-        metrics["mse"].update(out["logits"].float().detach(), targets)
+        predictions, targets = self.pairs(out, batch)
+        metrics["loss"].update(F.mse_loss(predictions, targets), weight=targets.numel())
+        metrics["mse"].update(predictions.detach(), targets)
 

@@ -224,3 +224,15 @@ def test_bag_of_words_is_at_chance_when_order_decides_and_right_when_words_decid
     by_words = TweetsDataModule(source=str(words), batch_size=50, cache_dir=str(cache_dir))
     by_words.setup("fit")
     assert BagOfWordsBaseline().evaluate(by_words)["baseline/bow_val_accuracy"] > 0.95
+
+
+def test_forecast_reports_errors_in_original_units_beside_the_naive_forecasts_and_plots_them(run_seqlab, tmp_path):
+    result = run_seqlab("+experiment=forecast", *TINY, "data.window=12")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path, "forecast")
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("val/forecast_mae", "test/forecast_rmse", "baseline/naive_val_mae", "baseline/naive_test_rmse",
+                "baseline/seasonal_naive_val_mae", "baseline/seasonal_change_test_mae"):
+        assert metrics[key] > 0, key
+    assert (run / "forecast" / "forecast_val.png").is_file() and (run / "forecast" / "forecast_test.png").is_file()
+    assert "val forecast MAE / RMSE" in result.stdout
