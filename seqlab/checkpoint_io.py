@@ -104,10 +104,17 @@ def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint IO with :func:`atomic_save` for local paths (remote URLs keep Lightning's own)."""
+    """Lightning's checkpoint IO with :func:`atomic_save` for local paths (remote URLs keep Lightning's own).
+    :attr:`saved_steps` records the training step each path was last written at (a final save skips a file that holds
+    the final step already)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved_steps: dict[str, int | None] = {}
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None or "://" in str(path):
-            return super().save_checkpoint(checkpoint, path, storage_options)
-        atomic_save(checkpoint, Path(path))
-        return None
+            super().save_checkpoint(checkpoint, path, storage_options)
+        else:
+            atomic_save(checkpoint, Path(path))
+        self.saved_steps[str(path)] = checkpoint.get("global_step")

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqlab import scale
 from seqlab.allocator import CHOICES as ALLOCATORS
-from seqlab.errors import ConfigError, one_line, user_errors
+from seqlab.errors import SIGNAL_EXIT, ConfigError, RunInterrupted, one_line, user_errors
 from seqlab.paths import conf_dir
 from seqlab.plugins import explain_missing_option, load_plugins, search_dirs
 
@@ -225,6 +225,13 @@ def single_run(args: list[str]) -> bool:
     return not any(a.startswith("-") or a.startswith("hparams_search=") for a in args)
 
 
+def is_sweep(args: list[str]) -> bool:
+    """True for ``-m``/``--multirun`` (not for ``--help``, ``--cfg`` ... which run nothing)."""
+    return any(a in ("-m", "--multirun") for a in args) and not any(
+        a in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "--shell-completion", "-sc") for a in args
+    )
+
+
 def compose_checked(args: list[str]):
     """Compose and validate the config of a single run (with its ``hydra`` node); user errors raise."""
     cfg = compose_config(args, with_hydra=True)
@@ -300,7 +307,15 @@ def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]
     Otherwise the run claims a folder no other run holds (:func:`seqlab.runs.claim_run_dir`): the configured
     ``hydra.run.dir``, or the same name with ``-1``, ``-2``, ... when it is taken. DDP ranks started by Lightning,
     torchrun or SLURM use the folder their launcher gave them."""
-    from seqlab.runs import claim_marker, claim_resume_record, claim_run_dir, override, run_dir_of
+    from seqlab.runs import (
+        claim_marker,
+        claim_resume_record,
+        claim_run_dir,
+        claimed_fresh,
+        lock_folder,
+        override,
+        run_dir_of,
+    )
     from seqlab.scale import launched_externally
 
     cfg = cfg if cfg is not None else compose_checked(args)
@@ -319,33 +334,96 @@ def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]
     if launched_externally():
         return args
     if resumes_here:
+        lock_folder(run_dir)  # refused while another process (the run itself, another resume) writes it
         if cfg.hydra.output_subdir is not None:
             args = [*args, override("hydra.output_subdir", claim_resume_record(run_dir))]
         return args
     claimed = claim_run_dir(run_dir, claim_marker(cfg.hydra.output_subdir))
+    lock_folder(claimed)
+    claimed_fresh(claimed)
     if claimed != run_dir:
         print(f"seqlab: {run_dir} holds another run; this run writes to {claimed}", file=sys.stderr, flush=True)
     return [a for a in args if not a.startswith("hydra.run.dir=")] + [override("hydra.run.dir", claimed)]
 
 
-def interrupt_message(err: BaseException | None) -> str:
-    """One line for a Ctrl+C that the training loop did not turn into a checkpoint."""
+def sweep_overrides_removed(args: list[str]) -> list[str]:
+    """``args`` without the sweep overrides (``cell=lstm,gru``, ``seed=range(3)``) and flags, to compose one config."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    kept = []
+    parser = OverridesParser.create()
+    for arg in args:
+        if arg.startswith("-") or arg.startswith("hydra/") or "=" not in arg:
+            continue
+        try:
+            [parsed] = parser.parse_overrides([arg])
+        except Exception:  # a malformed override: Hydra itself reports it
+            continue
+        if not parsed.is_sweep_override():
+            kept.append(arg)
+    return kept
+
+
+def prepare_sweep_dir(args: list[str]) -> list[str]:
+    """Claim the sweep's folder before Hydra starts (``-m``), as a single run claims its own: sweeps started in the
+    same second, or a rerun into an existing ``hydra.sweep.dir``, get a folder of their own (``<dir>-1`` ...), so no
+    two sweeps share job folders. ``ckpt_path=last`` instead continues a sweep — the one ``hydra.sweep.dir`` names,
+    else the experiment's newest: jobs that finished are skipped, each other job resumes from its own ``last.ckpt``
+    (or starts, if it never saved one). The sweep folder is locked while the sweep runs."""
+    from seqlab.runs import SWEEP_MARKER, claim_run_dir, find_last_sweep, lock_folder, override
+
+    explicit = explicit_value(args, "hydra.sweep.dir")
+    continuing = explicit_value(args, "ckpt_path") == "last"
+    if explicit and not continuing:
+        sweep_dir = Path(explicit)
+    else:
+        composed = compose_config(sweep_overrides_removed(args), with_hydra=True)
+        if continuing:
+            sweep_dir = Path(explicit) if explicit else find_last_sweep(composed.experiment_name)
+            if not (sweep_dir / "multirun.yaml").is_file():
+                raise ConfigError(f"ckpt_path=last: {sweep_dir} holds no sweep to continue (no multirun.yaml)")
+        else:
+            sweep_dir = Path(composed.hydra.sweep.dir)
+    sweep_dir = sweep_dir.absolute()
+    if continuing:
+        lock_folder(sweep_dir, "sweep")
+        print(f"seqlab: continuing the sweep {sweep_dir}: finished jobs are skipped, the others resume", flush=True)
+        claimed = sweep_dir
+    else:
+        claimed = claim_run_dir(sweep_dir, SWEEP_MARKER)
+        lock_folder(claimed, "sweep")
+        if claimed != sweep_dir:
+            print(f"seqlab: {sweep_dir} holds another sweep; this sweep writes to {claimed}", file=sys.stderr,
+                  flush=True)
+    return [a for a in args if not a.startswith("hydra.sweep.dir=")] + [override("hydra.sweep.dir", claimed)]
+
+
+def interrupt_message(err: BaseException | None, signal_name: str = "SIGINT") -> str:
+    """One line for a signal that the training loop did not turn into a checkpoint."""
     if type(err).__name__ == "ForcedStop":
         return ("interrupted twice (Ctrl+C): stopped at once without saving; the last checkpoint written before "
                 "(if any) is in the run's checkpoints/ folder")
-    return ("interrupted (Ctrl+C) outside the training loop (data preparation, model building or testing): "
-            "no new checkpoint was written")
+    if isinstance(err, RunInterrupted):
+        return (f"interrupted by {err.signal_name} during {err.phase}; the run did not finish (no metrics.json): "
+                "the same command plus ckpt_path=last finishes it")
+    return (f"interrupted by {signal_name} before training (imports, checks, data preparation, model building): "
+            "nothing to save")
 
 
 def exit_on_interrupt(signum: int, frame: object) -> None:
-    """SIGINT outside the training loop (checks, imports, data preparation, model building, testing): leave at
-    once with one line and status 130. Raising KeyboardInterrupt there instead can land inside an import and leave
-    half-initialised modules (a RecursionError traceback later), or reach Lightning's handler (exit 1). Nothing is
-    lost: no checkpoint is being written, and a half-built data cache is never reused. The training loop installs
-    its own handler (:class:`~seqlab.callbacks.reliability.GracefulInterrupt`) and restores this one after."""
+    """SIGINT/SIGTERM outside the training loop and before it (checks, imports, data preparation, model building):
+    leave at once with one line and status 130/143. Raising KeyboardInterrupt there instead can land inside an
+    import and leave half-initialised modules (a RecursionError traceback later), or reach Lightning's handler (exit
+    1). Nothing is lost: no checkpoint is being written, and a half-built data cache is never reused. A fresh run's
+    folder, which holds nothing yet, is removed. The training loop installs its own handler
+    (:class:`~seqlab.callbacks.reliability.GracefulInterrupt`), and so do the phases after it."""
+    name = signal.Signals(signum).name
     sys.stdout.flush()
-    print(f"seqlab: {interrupt_message(None)}", file=sys.stderr, flush=True)
-    os._exit(130)
+    print(f"seqlab: {interrupt_message(None, name)}", file=sys.stderr, flush=True)
+    from seqlab.runs import forget_unstarted_run
+
+    forget_unstarted_run()
+    os._exit(SIGNAL_EXIT[name])
 
 
 def os_error_message(err: OSError) -> str | None:
@@ -368,31 +446,42 @@ def run_job(cfg: DictConfig) -> float | None:
     """One Hydra job: the task function ``hydra.main`` calls. A single run was composed and validated before
     Hydra started (:func:`preflight`); each job of a sweep is validated here, when it starts. In a multirun a
     failing job (any exception, or a NaN objective) leaves ``error.txt`` in its folder and returns the worst value,
-    so the sweep goes on (see :mod:`seqlab.scale`)."""
+    so the sweep goes on (see :mod:`seqlab.scale`); a job of a continued sweep (``ckpt_path=last``) that finished is
+    skipped and one with a ``last.ckpt`` resumes from it. A single run that fails before training starts leaves no
+    run folder behind."""
     # imported when a job starts, not at pre-flight: a bad override fails before torch and Lightning are loaded
     from seqlab import train
     from seqlab.callbacks.reliability import ForcedStop
+    from seqlab.runs import forget_unstarted_run
 
     load_plugins()  # joblib/submitit workers run jobs in fresh processes that never went through main()
     try:
         if scale.in_multirun():
+            skipped, value = start_sweep_job(cfg)
+            if skipped:
+                return value
             validate(cfg, search_dirs())
             check_output_dir(Path(cfg.paths.output_dir), cfg.paths.get("min_free_mb", 0), key="paths.output_dir")
         value = train.run(cfg)
     except user_errors() as err:
         if scale.in_multirun():
             return scale.record_failed_job(one_line(err))
+        forget_unstarted_run()
         print(f"seqlab: error: {one_line(err)}", file=sys.stderr, flush=True)
         sys.exit(1)
     except (KeyboardInterrupt, ForcedStop) as err:  # interrupts also stop a sweep
         print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
         sys.exit(130)
+    except RunInterrupted as err:
+        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
+        sys.exit(err.exit_code)
     except OSError as err:
         message = os_error_message(err)
         if message is None:
             raise
         if scale.in_multirun():
             return scale.record_failed_job(message)
+        forget_unstarted_run()
         print(f"seqlab: error: {message}", file=sys.stderr, flush=True)
         sys.exit(1)
     except SystemExit as err:  # a run that stopped itself (e.g. a non-finite loss); an interrupt stops the sweep
@@ -401,10 +490,36 @@ def run_job(cfg: DictConfig) -> float | None:
         return scale.record_failed_job(f"the run stopped with exit status {err.code} (its message is in the log)")
     except Exception as err:
         if not scale.in_multirun():
+            forget_unstarted_run()
             raise
         return scale.record_failed_job(f"{type(err).__name__}: {one_line(err)}", err)
     problem = scale.check_sweep_result(value, cfg.get("optimized_metric")) if scale.in_multirun() else None
     return scale.record_failed_job(problem) if problem else value
+
+
+def start_sweep_job(cfg: DictConfig) -> tuple[bool, float | None]:
+    """Before a sweep job trains: lock its folder (no second writer), drop a stale ``error.txt``, and — in a
+    continued sweep (``ckpt_path=last``) — skip a finished job (returning its objective from ``metrics.json``) or
+    point ``ckpt_path`` at the job's own ``last.ckpt``. Returns ``(skipped, the skipped job's objective)``."""
+    import json
+
+    from seqlab.runs import job_state, lock_folder
+
+    job_dir = Path(cfg.paths.output_dir)
+    lock_folder(job_dir)
+    state = job_state(job_dir)
+    if cfg.get("ckpt_path") == "last":
+        if state == "finished":
+            hydra = scale.hydra_config()
+            print(f"seqlab: sweep job {hydra.job.num} finished before: skipped ({job_dir})", flush=True)
+            metrics = json.loads((job_dir / "metrics.json").read_text(encoding="utf-8"))
+            metric = cfg.get("optimized_metric")
+            return True, (metrics.get(metric) if metric else None)
+        cfg.ckpt_path = str(job_dir / "checkpoints" / "last.ckpt") if state == "resumable" else None
+    elif state != "not started" and cfg.get("ckpt_path") is None:
+        raise ConfigError(f"{job_dir}: holds a run already; sweep job folders are never shared")
+    (job_dir / scale.ERROR_FILE).unlink(missing_ok=True)  # this attempt writes its own, if it fails
+    return False, None
 
 
 def preflight(argv: list[str]) -> list[str]:
@@ -416,6 +531,8 @@ def preflight(argv: list[str]) -> list[str]:
     if error:
         raise ConfigError(error)
     argv = resume_overrides(argv)
+    if is_sweep(argv):
+        return prepare_sweep_dir(argv)
     if not single_run(argv):
         return argv
     argv = argv + recipe_leftovers(argv)
@@ -466,6 +583,7 @@ def main(argv: list[str] | None = None) -> None:
     """``seqlab [train] [overrides]`` / ``python -m seqlab [overrides]``: pre-flight, then Hydra runs the job."""
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, exit_on_interrupt)
+    signal.signal(signal.SIGTERM, exit_on_interrupt)
     load_plugins()
     try:
         argv = preflight(argv)
@@ -473,4 +591,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"seqlab: error: {explain(err, argv)}", file=sys.stderr)
         sys.exit(2)
     sys.argv = [sys.argv[0], *argv]
-    hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
+    if not is_sweep(argv):
+        hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
+        return
+    code = 0
+    try:
+        hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
+    except SystemExit as err:  # an interrupted job stops the sweep
+        code = err.code if isinstance(err.code, int) else 1
+    from seqlab.runs import expected_jobs, sweep_summary
+
+    sweep_dir = Path(explicit_value(argv, "hydra.sweep.dir") or ".")
+    line, complete = sweep_summary(sweep_dir, expected_jobs(argv))
+    print(line, file=sys.stderr if not complete else sys.stdout, flush=True)
+    sys.exit(code or (0 if complete else 1))

@@ -45,3 +45,21 @@ def one_line(err: BaseException) -> str:
     if full_key and full_key not in message:
         message = f"{full_key}: {message}"
     return message
+
+
+#: the exit status of a process stopped by each signal, as a shell reports it (128 + the signal's number)
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class RunInterrupted(BaseException):
+    """SIGINT/SIGTERM outside the training loop's own handling (testing, sampling at the end of fit): raised from the
+    signal handler so the phase stops at once; the job prints one line and exits 130/143. A ``BaseException``, so no
+    ``except Exception`` on the way turns it into a failure."""
+
+    def __init__(self, signal_name: str, phase: str = ""):
+        super().__init__(signal_name)
+        self.signal_name, self.phase = signal_name, phase
+
+    @property
+    def exit_code(self) -> int:
+        return SIGNAL_EXIT.get(self.signal_name, 1)

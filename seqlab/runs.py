@@ -25,7 +25,7 @@ from seqlab.errors import CheckpointError, ConfigError
 #: Hydra's record folder of a run (``hydra.output_subdir``): its creation is the claim on the folder
 RECORD = ".hydra"
 #: what a run writes besides its record: a folder holding any of these belongs to a run even without ``.hydra``
-RUN_FILES = ("checkpoints", "metrics.json", "csv", "vocab.json")
+RUN_FILES = ("checkpoints", "metrics.json", "csv", "vocab.json", "multirun.yaml")
 #: the record folder of the N-th resume of a run, inside ``.hydra`` (the original record is never rewritten)
 RESUME_RECORD = "resume-{n}"
 
@@ -207,3 +207,127 @@ def override(key: str, value: str | Path) -> str:
 def claim_marker(output_subdir: str | None) -> str:
     """The folder whose creation claims a run folder: Hydra's record folder, or a marker when it writes none."""
     return output_subdir or ".seqlab-run"
+
+
+# -- one writer per folder --------------------------------------------------------------------------------------------
+#: the lock file of a run (or sweep) folder: an OS lock on it says a live process is writing the folder
+LOCK_FILE = ".seqlab.lock"
+_held: dict[Path, Any] = {}  # folder → the open lock file (the lock lives as long as this process keeps it open)
+_fresh: dict[str, Path | None] = {"run": None}  # the new run folder this process claimed, until training starts
+
+
+def lock_folder(folder: Path, what: str = "run") -> None:
+    """Hold an exclusive OS lock (``flock``) on ``<folder>/.seqlab.lock`` for the rest of this process, so a second
+    process — a resume, a new run, a sweep's job — cannot write the same folder. The kernel releases it when the
+    process ends, however it ends (a SIGKILL, the OOM killer), so a dead run never blocks its own resume. Refused in
+    one line naming the holder's PID."""
+    import fcntl
+    import os
+
+    folder = Path(folder).absolute()
+    if folder in _held:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    file = open(folder / LOCK_FILE, "a+")  # noqa: SIM115  (held open on purpose)
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.seek(0)
+        holder = file.read().strip() or "?"
+        file.close()
+        raise ConfigError(
+            f"{folder}: another process (PID {holder}) is writing this {what} folder; wait until it ends "
+            f"(or stop it), then try again"
+        ) from None
+    file.seek(0)
+    file.truncate()
+    file.write(f"{os.getpid()}\n")
+    file.flush()
+    _held[folder] = file
+
+
+def claimed_fresh(folder: Path) -> None:
+    """Remember that this process created ``folder`` for a new run (see :func:`forget_unstarted_run`)."""
+    _fresh["run"] = Path(folder).absolute()
+
+
+def training_started() -> None:
+    """From now on the run folder holds a run's record, whatever happens next."""
+    _fresh["run"] = None
+
+
+def forget_unstarted_run() -> Path | None:
+    """Remove the new run folder of a run that ends before training started (a bad ``data.source``, a hub failure,
+    a signal during data preparation): it holds only the record of a run that never ran, and would stand in
+    ``ckpt_path=last``'s and the report's way. A resumed run's folder is never touched. Returns the removed folder."""
+    import shutil
+
+    folder, _fresh["run"] = _fresh["run"], None
+    if folder is None or not folder.is_dir():
+        return None
+    if any((folder / name).exists() for name in ("checkpoints", "metrics.json")):
+        return None
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
+
+
+# -- sweeps -----------------------------------------------------------------------------------------------------------
+#: the marker whose creation claims a sweep folder
+SWEEP_MARKER = ".seqlab-sweep"
+
+
+def find_last_sweep(experiment_name: str, outputs: Path = Path("outputs")) -> Path:
+    """The experiment's newest sweep folder (``outputs/<experiment>/multirun/<date>/<time>``), for ``-m …
+    ckpt_path=last``."""
+    root = outputs / experiment_name / "multirun"
+    sweeps = [p.parent for p in root.glob("*/*/multirun.yaml")] if root.is_dir() else []
+    if not sweeps:
+        raise ConfigError(f"ckpt_path=last: no sweep of {experiment_name} under {root} to continue")
+    return max(sweeps, key=lambda p: p.stat().st_mtime).absolute()
+
+
+def job_state(job_dir: Path) -> str:
+    """``finished`` (metrics.json), ``failed`` (error.txt), ``resumable`` (a last.ckpt), or ``not started``."""
+    if (job_dir / "metrics.json").is_file():
+        return "finished"
+    if (job_dir / "checkpoints" / "last.ckpt").is_file():
+        return "resumable"
+    if (job_dir / "error.txt").is_file():
+        return "failed"
+    return "not started"
+
+
+def expected_jobs(args: list[str]) -> list[list[str]] | None:
+    """The jobs a basic-sweeper multirun of ``args`` runs, in order (each its list of overrides); None for other
+    sweepers (Optuna decides its trials as it goes)."""
+    if any(a.startswith("hparams_search=") or a.startswith("hydra/sweeper=") for a in args):
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in args if "=" in a and not a.startswith(("-", "hydra.", "hydra/"))]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except Exception:  # Hydra reports a malformed override itself
+        return None
+
+
+def sweep_summary(sweep_dir: Path, expected: list[list[str]] | None) -> tuple[str, bool]:
+    """One line per sweep: how many jobs finished, failed or did not run (naming the jobs that did not finish), and
+    whether all finished."""
+    jobs = sorted((p.parent for p in Path(sweep_dir).glob("*/.hydra")), key=lambda p: int(p.name.split("_")[0])
+                  if p.name.split("_")[0].isdigit() else 0)
+    states = {job: job_state(job) for job in jobs}
+    finished = [j for j, s in states.items() if s == "finished"]
+    unfinished = [f"{j.name} ({s})" for j, s in states.items() if s != "finished"]
+    started = {int(j.name.split("_")[0]) for j in jobs if j.name.split("_")[0].isdigit()}
+    if expected is not None:
+        unfinished += [f"#{n} {' '.join(job)} (did not run)" for n, job in enumerate(expected) if n not in started]
+    total = len(expected) if expected is not None else len(jobs)
+    line = f"seqlab: sweep {sweep_dir}: {len(finished)} of {total} jobs finished"
+    if unfinished:
+        shown = "; ".join(unfinished[:10]) + (f"; … {len(unfinished) - 10} more" if len(unfinished) > 10 else "")
+        line += f"; not finished: {shown}. The same command plus ckpt_path=last (hydra.sweep.dir={sweep_dir}) " \
+                "finishes them"
+    return line, not unfinished

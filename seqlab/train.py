@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import os
 import sys
@@ -11,8 +11,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.errors import CheckpointError
+from seqlab.errors import CheckpointError, RunInterrupted
 from seqlab.models.builder import model_options
+from seqlab.paths import write_json
 from seqlab.registry import DATAMODULES, ConfigError
 
 log = logging.getLogger("seqlab")
@@ -96,9 +97,11 @@ def run(cfg: DictConfig) -> float | None:
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     from seqlab.allocator import configure_cpu_allocator
-    from seqlab.callbacks.reliability import GracefulInterrupt
+    from seqlab.callbacks.checkpoints import RESULT_PREFIXES, FinalCheckpoint
+    from seqlab.callbacks.reliability import GracefulInterrupt, TrainingInterrupted
     from seqlab.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
     from seqlab.models.builder import build_module
+    from seqlab.runs import training_started
     from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -112,6 +115,7 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.setup("fit")
     spec = datamodule.spec
     ckpt_path, checkpoint = resolve_ckpt_path(config.get("ckpt_path"))
+    checkpoint_step = None if checkpoint is None else int(checkpoint.get("global_step", 0))
     if checkpoint is not None:  # the data must give the vocabulary and classes the checkpoint was trained with
         from seqlab.runs import spec_mismatch
 
@@ -142,9 +146,12 @@ def run(cfg: DictConfig) -> float | None:
     )
 
     loggers = build_loggers(config.get("logger"), config.get("experiment_name", "seqlab"))
+    if checkpoint_step is not None:  # rows logged past the checkpoint (before a kill) are dropped: each step once
+        resume_loggers(loggers, checkpoint_step)
     callbacks = build_callbacks(config.get("callbacks"))
+    final = FinalCheckpoint(output_dir / "checkpoints")
     interrupt = GracefulInterrupt(str(output_dir / "checkpoints"))
-    callbacks.append(interrupt)
+    callbacks += [final, interrupt]  # in this order: the final save comes before a late signal stops the run
     trainer_options = strategy_for_sweep(dict(config["trainer"]))
     trainer = build_trainer(
         trainer_options, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir),
@@ -153,9 +160,12 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.batch_size = per_device_batch_size(datamodule.batch_size, trainer.world_size)
     if trainer.world_size > 1:
         log.info("data.batch_size is global: %d processes × %d", trainer.world_size, datamodule.batch_size)
+    training_started()  # from here on the run folder is a run's record, whatever happens
     try:
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        except TrainingInterrupted:  # saved at a batch boundary; stop_if_unsafe says so and exits 130/143
+            pass
         except SIGTERMException:  # Lightning's own SIGTERM handling stops the loop with this exception
             interrupt.signal_name = interrupt.signal_name or "SIGTERM"
             if interrupt.checkpoint is None:
@@ -166,20 +176,61 @@ def run(cfg: DictConfig) -> float | None:
                 raise
             raise memory_error(f"training (step {trainer.global_step})", model_config, err) from None
         stop_if_unsafe(interrupt, callbacks)
-        results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "baseline/"))}
+        results = {**final.results, **{k: float(v) for k, v in trainer.callback_metrics.items()
+                                       if k.startswith(RESULT_PREFIXES)}}
         if config.get("test") and not trainer_options.get("fast_dev_run"):
-            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True)
-            results.update(
-                {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-            )
+            weights, step, path = test_weights(trainer, output_dir)
+            with interrupts_raise("testing", final.path):
+                trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
+            results.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+            results.update(test_weights=weights, test_weights_step=step)
     finally:
         finish_wandb(loggers)
     if trainer.is_global_zero:
-        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+        write_json(output_dir / "metrics.json", results, indent=2, sort_keys=True)
         print_summary(results, output_dir)
     metric = config.get("optimized_metric")
     return results.get(metric) if metric else None
+
+
+def test_weights(trainer: Any, output_dir: Path) -> tuple[str, int, str | None]:
+    """Which weights the test phase uses: the best validation's (``best.ckpt`` of the run's own folder, when the
+    monitored checkpoint saved one) or else the final ones in memory (``last``); with their training step and the
+    ``ckpt_path`` to hand to ``trainer.test``."""
+    callback = trainer.checkpoint_callback
+    best = Path(callback.best_model_path) if callback is not None and callback.best_model_path else None
+    if best is not None and best.is_file() and best.resolve().parent == (output_dir / "checkpoints").resolve():
+        from seqlab.models.module import load_checkpoint
+
+        return "best", int(load_checkpoint(best).get("global_step", -1)), str(best)
+    return "last", int(trainer.global_step), None
+
+
+@contextlib.contextmanager
+def interrupts_raise(phase: str, saved: Path):
+    """SIGINT/SIGTERM during ``phase`` (after training: the final weights are in ``saved``) raise
+    :class:`~seqlab.errors.RunInterrupted` at once; the job reports it in one line and exits 130/143."""
+    import signal
+
+    def handle(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signal.Signals(signum).name, f"{phase}; the final weights are saved in {saved}")
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def resume_loggers(loggers: list[Any], step: int) -> None:
+    """A run resumed from a checkpoint of training step ``step`` continues its logs from there: rows logged at steps
+    ≥ ``step`` (written after that checkpoint, before a kill) are dropped from ``metrics.csv`` and TensorBoard."""
+    for logger in loggers:
+        if hasattr(logger, "resume_at"):
+            logger.resume_at(step)
+        elif type(logger).__name__ == "TensorBoardLogger":
+            logger._kwargs["purge_step"] = step  # SummaryWriter drops its events at steps >= purge_step
 
 
 class RunStopped(SystemExit):

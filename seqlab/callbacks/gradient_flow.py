@@ -322,7 +322,7 @@ class GradientFlowCallback(pl.Callback):
                     metrics[f"sigma_max/{prefix}{_cell_label(layer, direction)}/{block}"] = value
         self.records.append(metrics)
         del self.records[: -self.max_history]
-        pl_module.log_dict(metrics, on_step=True, on_epoch=False, rank_zero_only=True)
+        log_at_step(trainer, metrics, trainer.global_step)
 
     @property
     def last(self) -> dict[str, float]:
@@ -452,6 +452,17 @@ def figure_for(plt: Any, label: str, history: list[tuple[int, list[float]]]) -> 
     # fixed margins that fit these labels: tight_layout measured every text box and cost 0.7 s per figure
     fig.subplots_adjust(left=0.065, right=0.985, bottom=0.14, top=0.9, wspace=0.22)
     return fig
+
+
+def log_at_step(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> None:
+    """Send ``metrics`` to every logger at ``step``, the step they were measured at — once. (``LightningModule.log``
+    with ``on_step=True`` would write them at Lightning's next logging step instead, and repeat them at every later
+    one until the epoch ends.) ``step`` counts the optimizer steps taken before the measurement, as Lightning labels
+    the training loss of the same batch."""
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=step)
+            logger.save()
 
 
 def _log_figure(trainer: pl.Trainer, tag: str, fig: Any, path: Path) -> None:

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from seqlab.callbacks.checkpoints import already_saved
+from seqlab.errors import RunInterrupted
+
 log = logging.getLogger("seqlab")
 
 
@@ -18,13 +21,22 @@ class ForcedStop(BaseException):
     ``on_exception``) to the command, which prints one line and exits 130."""
 
 
+class TrainingInterrupted(BaseException):
+    """Raised by :class:`GracefulInterrupt` at the batch boundary after it saved ``last.ckpt``, to leave
+    ``trainer.fit`` there. (``trainer.should_stop`` would make Lightning run one more validation first — logged at a
+    step where the uninterrupted run has none, and saving ``last.ckpt`` again past the batch, so the resumed run's
+    steps were labelled one too early.)"""
+
+
 class GracefulInterrupt(pl.Callback):
     """On SIGINT (Ctrl+C) or SIGTERM, finish the current batch, save ``<dirpath>/last.ckpt`` and stop.
 
     The checkpoint is taken at a batch boundary, so model, optimizer, scheduler, step counters, RNG and data
     position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save): it
     raises :class:`ForcedStop`.
-    After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero).
+    After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero). Once training
+    has ended (the final weights are saved), a signal stops what follows at once — the end-of-fit samples, a tune
+    check — by raising :class:`~seqlab.errors.RunInterrupted`.
     """
 
     def __init__(self, dirpath: str):
@@ -32,14 +44,27 @@ class GracefulInterrupt(pl.Callback):
         self.signal_name: str | None = None
         self.checkpoint: Path | None = None
         self._previous: dict[int, Any] = {}
+        self.training_ended = False
+        self._trainer: pl.Trainer | None = None
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signal_name is not None and signum == signal.SIGINT:
             raise ForcedStop  # second Ctrl+C: leave now
+        first = self.signal_name is None
         self.signal_name = signal.Signals(signum).name
+        launcher = getattr(getattr(self._trainer, "strategy", None), "launcher", None)
+        if first and launcher is not None and hasattr(launcher, "kill"):
+            launcher.kill(signum)  # DDP ranks this process started stop at their next batch too
+        if self.training_ended:
+            raise RunInterrupted(self.signal_name, "after training (end-of-fit samples and checks)")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.signal_name, self.checkpoint = None, None
+        self.signal_name, self.checkpoint, self.training_ended = None, None, False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Take SIGINT/SIGTERM over from here: after Lightning installed its own SIGTERM handler, which would cut a
+        running validation short (it is then never redone) instead of letting it finish before the save."""
+        self._trainer = trainer
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -56,7 +81,19 @@ class GracefulInterrupt(pl.Callback):
             return
         self.checkpoint = self.dirpath / "last.ckpt"
         trainer.save_checkpoint(self.checkpoint)
-        trainer.should_stop = True
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        """Leave at the next batch boundary, once the saved batch's metrics are logged (and a validation due after
+        it has run, as in an uninterrupted run)."""
+        if self.checkpoint is not None:
+            raise TrainingInterrupted(self.signal_name)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.training_ended = True  # FinalCheckpoint has saved the final weights by now (its hook runs first)
+        if self.signal_name is not None and self.checkpoint is None:  # the signal came after the last batch
+            self.checkpoint = self.dirpath / "last.ckpt"
+            if not already_saved(trainer, self.checkpoint):
+                trainer.save_checkpoint(self.checkpoint)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._restore_handlers()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
+
+from seqlab.paths import write_json
 
 
 class ThroughputMonitor(pl.Callback):
@@ -61,4 +62,4 @@ class ThroughputMonitor(pl.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         figures = {"tokens_per_s": self.tokens / self.seconds, "steps_per_s": self.steps / self.seconds,
                    "steps": self.steps, "seconds": self.seconds, "first_step_at": self.first_step_at}
-        (self.dirpath / "throughput.json").write_text(json.dumps(figures, indent=2))
+        write_json(self.dirpath / "throughput.json", figures, indent=2)

@@ -9,6 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from seqlab.paths import write_json
+
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 #: specials that :meth:`Vocabulary.decode` drops with ``skip_specials`` (an unknown token stays visible as ``<unk>``)
@@ -71,7 +73,7 @@ class Vocabulary:
         return cls(data["itos"])
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+        write_json(path, self.to_dict(), ensure_ascii=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:

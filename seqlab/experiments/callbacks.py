@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from torch import Tensor
 
 from seqlab.heads.seq2seq import Seq2SeqHead
+from seqlab.paths import write_json
 
 BOW_VAL_ACCURACY = "baseline/bow_val_accuracy"
 BOW_TRAIN_ACCURACY = "baseline/bow_train_accuracy"
@@ -156,4 +156,4 @@ class GradientHistoryCallback(pl.Callback):
             for label, records in flows[0].history.items()
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(history))
+        write_json(self.path, history)

@@ -227,6 +227,8 @@ class SequenceLitModule(pl.LightningModule):
         from seqlab import __version__
 
         checkpoint["rng"] = rng_state()
+        # the clipped-step count since the last gradient-flow recording: a resumed run reports the same fraction
+        checkpoint["grad_stats"] = {"clipped": float(self.grad_stats.clipped), "steps": self.grad_stats.steps}
         checkpoint[CHECKPOINT_KEY] = {
             "version": __version__,
             "spec": self.spec.to_dict(),
@@ -237,6 +239,9 @@ class SequenceLitModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "rng" in checkpoint:  # resuming: the same dropout masks and sampling as an uninterrupted run
             set_rng_state(checkpoint["rng"])
+        if "grad_stats" in checkpoint:
+            self.grad_stats.clipped = checkpoint["grad_stats"]["clipped"]
+            self.grad_stats.steps = checkpoint["grad_stats"]["steps"]
 
 
 def unreadable_reason(path: Path, err: BaseException) -> str:

@@ -1,0 +1,89 @@
+"""Checkpoints of a run's own folder: the final weights always saved, and paths that move with the folder.
+
+:class:`FinalCheckpoint` writes ``checkpoints/last.ckpt`` of the weights a run ends with, however fit ends (max_steps,
+max_epochs, early stopping, max_time, no validation at all); it also carries the last validation's metrics in the
+checkpoint, so a run resumed after it finished still reports them. :class:`RunCheckpoint` is Lightning's
+``ModelCheckpoint`` whose remembered paths (``best_model_path`` ...) follow the run folder when it is moved or
+copied, so a copy tests — and replaces — its own ``best.ckpt``, never the original folder's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+#: the metrics a run reports from its last validation (besides ``test/*``, measured after fit)
+RESULT_PREFIXES = ("val/", "baseline/")
+
+
+class FinalCheckpoint(pl.Callback):
+    """Save ``<dirpath>/last.ckpt`` of the final weights when fit ends, unless it holds them already.
+
+    A run stopped by ``max_steps`` is saved at its last batch (the loop's position mid-epoch, so ``ckpt_path=last``
+    with a larger ``max_steps`` continues exactly as an uninterrupted run would); any other end (the last epoch,
+    early stopping, ``max_time``, a callback's ``should_stop``) is saved when training ends. :attr:`results` holds the
+    last validation's ``val/*`` metrics and travels in the checkpoint."""
+
+    def __init__(self, dirpath: str | Path):
+        self.dirpath = Path(dirpath)
+        self.results: dict[str, float] = {}
+
+    @property
+    def path(self) -> Path:
+        return self.dirpath / "last.ckpt"
+
+    def _save(self, trainer: pl.Trainer) -> None:
+        trainer.save_checkpoint(self.path)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step and not already_saved(trainer, self.path):
+            self._save(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.results = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(RESULT_PREFIXES)}
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_step > 0 and not already_saved(trainer, self.path):
+            self._save(trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"results": dict(self.results)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.results = dict(state_dict.get("results", {}))
+
+
+def already_saved(trainer: pl.Trainer, path: Path) -> bool:
+    """True when ``path`` was last written at this very step (by a validation's checkpoint, an interrupt, ...), as
+    :class:`~seqlab.checkpoint_io.AtomicCheckpointIO` records every save."""
+    saved = getattr(trainer.strategy.checkpoint_io, "saved_steps", {})
+    return saved.get(str(path)) == trainer.global_step
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose restored paths are re-rooted in its own ``dirpath``.
+
+    Lightning keeps the absolute ``best_model_path`` of the folder that wrote the checkpoint; in a moved folder that
+    file is gone (the test phase fails), in a copied one it is the *original* folder's, which the copy would test and
+    then delete when it finds a better model. Here every remembered path keeps its file name and takes the current
+    ``dirpath``, and the scores are restored too."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved_dir = state_dict.get("dirpath")
+        if self.dirpath is None or saved_dir is None or saved_dir == self.dirpath:
+            return super().load_state_dict(state_dict)
+
+        def here(path: Any) -> Any:
+            return str(Path(self.dirpath) / Path(path).name) if path else path
+
+        moved = dict(state_dict, dirpath=self.dirpath)
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            if key in moved:
+                moved[key] = here(moved[key])
+        if "best_k_models" in moved:
+            moved["best_k_models"] = {here(k): v for k, v in moved["best_k_models"].items()}
+        return super().load_state_dict(moved)
