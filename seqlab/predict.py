@@ -71,14 +71,17 @@ class Line:
 
 
 def parse(args: list[str]) -> PredictOptions:
+    from omegaconf import OmegaConf
+
     from seqlab.commands import parse_options
     from seqlab.registry import ConfigError
 
+    given = OmegaConf.from_dotlist([a for a in args if "=" in a])
+    if "text" in given and not str(given.text or "").strip():
+        raise ConfigError(f'text is empty: give the text to predict for, text="..."; {USAGE}')
     options = parse_options(PredictOptions, args, USAGE)
     if (options.text is None) == (options.file is None):
         raise ConfigError(f"give one input: text=TEXT or file=FILE; {USAGE}")
-    if options.text is not None and not str(options.text).strip():
-        raise ConfigError(f'text is empty: give the text to predict for, text="..."; {USAGE}')
     if options.batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {options.batch_size}")
     if options.max_length is not None and options.max_length < 1:
