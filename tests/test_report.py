@@ -325,3 +325,30 @@ def test_report_renders_in_headless_chromium_with_every_image_decoded(sweep, tmp
     )
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert screenshot.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_curves_show_losses_and_the_tasks_metrics_before_diagnostics(tmp_path):
+    from seqlab.report import plot_order
+
+    names = {"grad_flow/inputs/vanishing_index", "sigma_max/layer0/W_hi", "train/loss", "val/bpc", "val/loss",
+             "lr-Adam", "epoch", "val/accuracy", "train/tokens_per_s", "test/loss"}
+    assert plot_order(names) == [
+        ("Losses and metrics", ["train/loss", "val/loss", "test/loss", "val/accuracy", "val/bpc"]),
+        ("Diagnostics", ["epoch", "grad_flow/inputs/vanishing_index", "lr-Adam", "sigma_max/layer0/W_hi",
+                         "train/tokens_per_s"]),
+    ]
+    # a translation run: the curves in that order in the page, and a note beside BLEU
+    run = tmp_path / "run"
+    (run / "csv").mkdir(parents=True)
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text("seed: 0\ndata: {name: parallel}\n")
+    (run / "csv" / "metrics.csv").write_text(
+        "step,grad_norm/total,train/loss,val/bleu,val/exact_match,val/loss\n"
+        "1,0.5,2.0,,,\n2,0.4,1.5,0.0,0.74,1.4\n3,0.3,1.2,0.0,0.80,1.1\n"
+    )
+    (run / "metrics.json").write_text(json.dumps({"val/loss": 1.1, "val/bleu": 0.0, "val/exact_match": 0.8}))
+    html = render_report(run)
+    assert re.findall(r'<img alt="([^"]+)"', html) == ["train/loss", "val/loss", "val/bleu", "val/exact_match",
+                                                        "grad_norm/total"]
+    assert html.index("<h3>Losses and metrics</h3>") < html.index("<h3>Diagnostics</h3>")
+    assert "BLEU counts word n-grams up to 4" in html
