@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ from seqlab.data.vocab import Tokenizer, build_vocabulary
 
 #: Babel locales and date patterns of the offline default; numeric formats whose field order depends on the locale
 #: (``4/14/35`` vs ``14/04/35``) are left out, since the source text does not say its locale
+#: a first row of a CSV/TSV file that reads as a header: language codes (en, fr, pt_BR, zh-Hans) or these names
+HEADER_CODE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z]{2,4})?$")
+HEADER_NAMES = frozenset({"source", "target", "src", "tgt", "input", "output", "text", "translation", "human", "iso",
+                          "from", "to", "question", "answer", "original", "reference"})
 DATE_LOCALES = ("en_US", "en_GB", "fr_FR", "de_DE", "es_ES", "it_IT", "pt_BR", "nl_NL")
 DATE_FORMATS = ("full", "long", "medium", "d MMM y", "d MMMM y", "dd.MM.y", "EEEE d MMMM y", "MMMM d, y", "d MMM, y")
 
@@ -164,9 +169,10 @@ class ParallelDataModule(SeqDataModule):
         return pair.get(self.source_lang), pair.get(self.target_lang)
 
     def read_file(self, file: Path) -> list[Pair]:
-        records, columns = read_records(
-            file, self.malformed, (self.source_lang, self.target_lang), (self.source_lang, self.target_lang)
-        )
+        sides = (self.source_lang, self.target_lang)
+        records, columns = read_records(file, self.malformed, sides, sides)
+        if records and tuple(columns) == sides and records[0][0] == 1:
+            self.refuse_other_header(file, [str(records[0][1][c]).strip() for c in sides])
         pairs: list[Pair] = []
         for line, record in records:
             src, tgt = self.sides(record)
@@ -181,6 +187,17 @@ class ParallelDataModule(SeqDataModule):
                 f"{', '.join(columns)}); set data.source_lang / data.target_lang"
             )
         return pairs
+
+    def refuse_other_header(self, file: Path, first: list[str]) -> None:
+        """A CSV/TSV whose first line names its columns, but not ``data.source_lang``/``data.target_lang``
+        (``en<TAB>fr`` with the defaults ``human``/``iso``), would turn that header into a training pair: refused in
+        one line naming the options to set."""
+        if len(set(first)) == 2 and all(HEADER_CODE.match(c) or c.lower() in HEADER_NAMES for c in first):
+            raise DataError(
+                f"{file}:1: the header names the columns '{first[0]}' and '{first[1]}', not data.source_lang="
+                f"{self.source_lang} and data.target_lang={self.target_lang}; set data.source_lang={first[0]} "
+                f"data.target_lang={first[1]} (or remove the header line)"
+            )
 
     def read_hf(self) -> dict[str, list[Pair]]:
         dataset = load_hf(self.source)

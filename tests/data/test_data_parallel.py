@@ -80,3 +80,17 @@ def test_a_line_with_a_missing_side_is_skipped_but_a_file_without_one_side_is_an
 def test_missing_parallel_file_is_a_clear_error():
     with pytest.raises(DataError, match="nowhere.tsv does not exist"):
         ParallelDataModule(source="nowhere.tsv").prepare_data()
+
+
+def test_a_header_naming_other_columns_is_one_clear_error_not_a_training_pair(tmp_path):
+    (tmp_path / "p.tsv").write_text("en\tfr\n" + "".join(f"hi {i}\tsalut {i}\n" for i in range(30)))
+    with pytest.raises(DataError) as error:
+        prepared(ParallelDataModule, tmp_path / "c", source=str(tmp_path / "p.tsv"))
+    assert str(error.value) == (
+        f"{tmp_path / 'p.tsv'}:1: the header names the columns 'en' and 'fr', not data.source_lang=human and "
+        "data.target_lang=iso; set data.source_lang=en data.target_lang=fr (or remove the header line)"
+    )
+    assert cache_entries(tmp_path / "c") == []
+    # a first line of data is data
+    (tmp_path / "q.tsv").write_text("".join(f"hi {i}\tsalut {i}\n" for i in range(30)))
+    assert prepared(ParallelDataModule, tmp_path / "c2", source=str(tmp_path / "q.tsv")).splits
