@@ -54,6 +54,10 @@ SMALL_DATA = {
 }
 
 
+#: recipes whose data come from the hub: composed as shipped, built on the offline folder of the same format
+OFFLINE_DATA = {"word_lm_pex": ["data.source=builtin:python_reference_wikitext"]}
+
+
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
@@ -123,6 +127,7 @@ def datamodules(tmp_path_factory):
 def test_every_experiment_trains_with_every_option_of_every_group(experiment, group, option, datamodules, tmp_path):
     data = data_name(experiment)
     overrides = [f"+experiment={experiment}", f"{group}={option}", *TINY, *SMALL_DATA.get(data, [])]
+    overrides += OFFLINE_DATA.get(experiment, [])
     if group != "logger":
         overrides.append("logger=csv")  # wandb start-up is paid once per logger option, not in every case
     overrides += [f"paths.output_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]

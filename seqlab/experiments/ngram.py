@@ -122,14 +122,17 @@ class KneserNeyLM:
 
 def scored_sequences(datamodule: Any, split: str) -> list[np.ndarray]:
     """A language-model split as the model reads it: the sequences whose tokens after the first are its targets —
-    the parallel streams of ``mode=stream`` (``eval_batch_size`` rows for val/test, as evaluated), or the Arrow
-    rows (windows, lines, tunes). For ``train`` a stream is one sequence, and non-overlapping windows (``stride ==
-    seq_len``, each window's last token the next one's first) are joined back into the stream they were cut from."""
+    the parallel streams of ``mode=stream`` (``eval_batch_size`` rows for val, ``test_batch_size`` for test), or
+    the Arrow rows (windows, lines, tunes). For ``train`` a stream is one sequence, and non-overlapping windows
+    (``stride == seq_len``, each window's last token the next one's first) are joined back into the stream they were
+    cut from."""
     if getattr(datamodule, "mode", None) == "stream":
         ids = np.asarray(datamodule.streams[split], dtype=np.int64)
         if split == "train":
             return [ids]
         rows = datamodule.eval_batch_size
+        if split == "test":
+            rows = getattr(datamodule, "test_batch_size", rows)
         length = len(ids) // rows
         return list(ids[: rows * length].reshape(rows, length))
     column = datamodule.splits[split].with_format("numpy")["ids"]

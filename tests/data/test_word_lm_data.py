@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import socket
 import subprocess
@@ -202,3 +203,41 @@ def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seql
     }
     assert splits["val_overlap"] == pytest.approx(3 / 9)  # " = = Gameplay = = " is a train line too (given splits)
     assert (result.stdout + result.stderr).count("also occur in train") == 1  # one warning line, in the run log
+
+
+def test_word_lm_pex_runs_pytorch_examples_readme_command_on_a_wikitext2_copy(run_seqlab, tmp_path):
+    """``+experiment=word_lm_pex``: main.py's setting (WikiText-2, 6 epochs, validation and annealing per epoch, test
+    with the best weights), tiny here: 2 epochs of 2 batches."""
+    from seqlab_testing import TINY, run_dirs
+
+    root = wikitext_copy(tmp_path / "wikitext", LINES)
+    quick = [o for o in TINY if "val_check_interval" not in o and "max_steps" not in o]
+    result = run_seqlab("+experiment=word_lm_pex", f"data.source=hf:{root}:wikitext-2-v1", *quick,
+                        "trainer.max_epochs=2", "trainer.limit_train_batches=2", "data.batch_size=2", "data.bptt=5",
+                        "data.eval_batch_size=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = run_dirs(tmp_path, "word_lm_pex")[-1]
+    config = OmegaConf.load(run / ".hydra" / "config.yaml")
+    assert (config.seed, config.trainer.max_epochs, config.trainer.val_check_interval) == (1111, 2, 1.0)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_weights"] == "best" and "baseline/ngram_test_perplexity" in metrics
+    with open(run / "csv" / "metrics.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    validated = sorted({int(r["step"]) for r in rows if r.get("val/loss")})
+    assert len(validated) == 2  # once per epoch: after each epoch's 2 training batches
+
+
+def test_word_lm_zaremba_small_tests_as_one_stream_with_every_parameter_uniform(run_seqlab, tmp_path):
+    from seqlab_testing import TINY, run_dirs
+
+    config = compose_config(["+experiment=word_lm_zaremba_small"])
+    data, trainer = config.data, config.trainer
+    assert (data.bptt, data.batch_size, data.eval_batch_size, data.test_batch_size) == (20, 20, 20, 1)
+    assert config.optimizer.lr == 1
+    assert (trainer.max_epochs, trainer.gradient_clip_val, config.model.encoder.dropout) == (13, 5.0, 0)
+    quick = [o for o in TINY if "limit_test_batches" not in o]
+    result = run_seqlab("+experiment=word_lm_zaremba_small", *quick, "trainer.limit_test_batches=1.0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = run_dirs(tmp_path, "word_lm_zaremba_small")[-1]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test/perplexity"] > 1 and "baseline/ngram_test_perplexity" in metrics
