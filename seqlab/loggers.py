@@ -14,20 +14,21 @@ from seqlab.paths import write_atomic
 
 
 class StepWriter(csv_logs.ExperimentWriter):
-    """``metrics.csv`` with exactly one row per step, steps increasing.
+    """``metrics.csv`` with exactly one row per step, steps increasing, on disk after every logging call.
 
     Lightning writes a row per ``log_metrics`` call, so a step at which training metrics, a validation and the
     gradient-flow probe are all logged got three rows with the same step. Here metrics of the same step are merged
-    into one row: the newest row is held until a later step arrives (or the logger saves at the end), rows are
-    appended once complete, and the file is rewritten — atomically — only when a new column appears.
+    into one row: the file's last row is rewritten in place (truncated and written again) while its step goes on,
+    and the whole file is rewritten — atomically — only when a new column appears.
 
     A resumed run (``ckpt_path=…``) keeps the rows of steps before its checkpoint and drops the others
     (:meth:`resume_at`): rows logged after the checkpoint by a run that was then killed would otherwise appear twice.
     """
 
     def __init__(self, log_dir: str) -> None:
-        self.pending: dict[str, float] | None = None
-        self.written_step: int | None = None
+        self.last: dict[str, object] | None = None  # the newest row (on disk from offset ``last_offset`` when saved)
+        self.last_offset: int | None = None
+        self.dirty = False
         super().__init__(log_dir)
 
     def _check_log_dir_exists(self) -> None:
@@ -35,75 +36,73 @@ class StepWriter(csv_logs.ExperimentWriter):
         rows = self._read()
         if rows:
             self.metrics_keys = sorted(set(self.metrics_keys) | set(rows[0]))
-            self.written_step = max(int(r["step"]) for r in rows if r.get("step"))
+            self._rewrite(rows)  # puts the last row where :meth:`save` can rewrite it
 
-    def _read(self) -> list[dict[str, str]]:
+    def _read(self) -> list[dict[str, object]]:
         if not self._fs.isfile(self.metrics_file_path):
             return []
         with self._fs.open(self.metrics_file_path, "r", newline="") as file:
-            return list(csv.DictReader(file))
+            return [r for r in csv.DictReader(file) if r.get("step") not in (None, "")]
+
+    def _line(self, row: dict[str, object]) -> str:
+        text = io.StringIO()
+        csv.DictWriter(text, fieldnames=self.metrics_keys, lineterminator="\n").writerow(row)
+        return text.getvalue()
 
     def _rewrite(self, rows: list[dict[str, object]]) -> None:
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.metrics_keys, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_atomic(self.metrics_file_path, text.getvalue())
+        header = io.StringIO()
+        csv.DictWriter(header, fieldnames=self.metrics_keys, lineterminator="\n").writeheader()
+        body = [self._line(r) for r in rows]
+        write_atomic(self.metrics_file_path, header.getvalue() + "".join(body))
+        self.last = dict(rows[-1]) if rows else None
+        self.last_offset = len((header.getvalue() + "".join(body[:-1])).encode()) if rows else None
+        self.dirty = False
 
     def resume_at(self, step: int) -> None:
         """Keep only the rows of steps before ``step`` (the resumed checkpoint's step)."""
-        self.pending = None
-        rows = self._read()
-        kept = [r for r in rows if r.get("step") and int(r["step"]) < step]
-        if len(kept) != len(rows):
-            self._rewrite(kept)
-        self.written_step = max((int(r["step"]) for r in kept), default=None)
+        rows = [r for r in self._read() if int(r["step"]) < step]
+        self._rewrite(rows)
 
     def log_metrics(self, metrics_dict: dict[str, float], step: int | None = None) -> None:
         values = {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics_dict.items()}
-        step = int(step if step is not None else (self.written_step or 0) + 1)
-        if self.pending is not None and self.pending["step"] == step:
-            self.pending.update(values)
+        last_step = int(self.last["step"]) if self.last is not None else -1
+        step = int(step if step is not None else last_step + 1)
+        if step == last_step:
+            self.last.update(values)
+        elif step > last_step:
+            self.save()
+            self.last, self.last_offset = {**values, "step": step}, None
+        else:  # a step before the newest row (Lightning does not log backwards; kept correct all the same)
+            self.save()
+            rows = self._read()
+            same = [r for r in rows if int(r["step"]) == step]
+            if same:
+                same[0].update(values)
+            else:
+                rows.append({**values, "step": step})
+            self.metrics_keys = sorted(set(self.metrics_keys) | set().union(*rows))
+            self._rewrite(sorted(rows, key=lambda r: int(r["step"])))
             return
-        if self.written_step is not None and step <= self.written_step:
-            # a step already in the file (a metric logged late, e.g. at the end of an epoch): merge it into its row
-            self._flush_pending()
-            self._merge_written({**values, "step": step})
-            return
-        self._flush_pending()
-        self.pending = {**values, "step": step}
-
-    def _merge_written(self, row: dict[str, object]) -> None:
-        rows = self._read()
-        self.metrics_keys = sorted(set(self.metrics_keys) | set(row))
-        for existing in rows:
-            if existing.get("step") and int(existing["step"]) == row["step"]:
-                existing.update({k: v for k, v in row.items() if v is not None})
-                break
-        else:
-            rows.append(row)
-            rows.sort(key=lambda r: int(r["step"]))
-        self._rewrite(rows)
-
-    def _flush_pending(self) -> None:
-        if self.pending is None:
-            return
-        row, self.pending = self.pending, None
-        new_keys = set(row) - set(self.metrics_keys)
-        if new_keys or not self._fs.isfile(self.metrics_file_path):
-            self.metrics_keys = sorted(set(self.metrics_keys) | set(row))
-            self._rewrite([*self._read(), row])
-        else:
-            with self._fs.open(self.metrics_file_path, "a", newline="") as file:
-                csv.DictWriter(file, fieldnames=self.metrics_keys, lineterminator="\n").writerow(row)
-        self.written_step = int(row["step"])
+        self.dirty = True
 
     def save(self) -> None:
-        """Called after every logging call: complete rows are already on disk; the newest is held back until its
-        step is over (or the run ends, :meth:`close`)."""
-
-    def close(self) -> None:
-        self._flush_pending()
+        """Put the newest row on disk (Lightning calls this after every logging call)."""
+        if not self.dirty or self.last is None:
+            return
+        if set(self.last) - set(self.metrics_keys) or not self._fs.isfile(self.metrics_file_path):
+            rows = self._read()
+            if self.last_offset is not None:
+                rows = rows[:-1]
+            self.metrics_keys = sorted(set(self.metrics_keys) | set(self.last))
+            self._rewrite([*rows, self.last])
+            return
+        with open(self.metrics_file_path, "r+b") as file:
+            if self.last_offset is None:
+                self.last_offset = file.seek(0, io.SEEK_END)
+            file.seek(self.last_offset)
+            file.truncate()
+            file.write(self._line(self.last).encode())
+        self.dirty = False
 
 
 class CSVLogger(csv_logs.CSVLogger):
@@ -122,10 +121,6 @@ class CSVLogger(csv_logs.CSVLogger):
         """Drop the rows logged at steps ≥ ``step`` (see :meth:`StepWriter.resume_at`)."""
         self.experiment.resume_at(step)
 
-    def finalize(self, status: str) -> None:
-        if self._experiment is not None:
-            self._experiment.close()
-        super().finalize(status)
 
 
 class WandbLogger(wandb_logs.WandbLogger):

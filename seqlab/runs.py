@@ -323,7 +323,9 @@ def sweep_summary(sweep_dir: Path, expected: list[list[str]] | None) -> tuple[st
     unfinished = [f"{j.name} ({s})" for j, s in states.items() if s != "finished"]
     started = {int(j.name.split("_")[0]) for j in jobs if j.name.split("_")[0].isdigit()}
     if expected is not None:
-        unfinished += [f"#{n} {' '.join(job)} (did not run)" for n, job in enumerate(expected) if n not in started]
+        swept = {o.split("=", 1)[0] for job in expected for o in job if any(o not in other for other in expected)}
+        unfinished += [f"#{n} {' '.join(o for o in job if o.split('=', 1)[0] in swept)} (did not run)"
+                       for n, job in enumerate(expected) if n not in started]
     total = len(expected) if expected is not None else len(jobs)
     line = f"seqlab: sweep {sweep_dir}: {len(finished)} of {total} jobs finished"
     if unfinished:

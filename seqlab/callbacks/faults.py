@@ -8,8 +8,9 @@ schedule test (tests/test_chaos.py). Add it to any run:
 
 ``phase``: ``train`` (after the training batch that reaches ``step``), ``validation`` (during the first validation
 at or after ``step``), ``test`` (during the test phase), ``fit_end`` (after training, among the end-of-fit callbacks:
-samples, tune checks). ``signal``: ``SIGINT``, ``SIGTERM``, ``SIGKILL``, or ``pause`` — write ``marker`` and sleep,
-so another process can act while this run holds its folder.
+samples, tune checks). ``signal``: ``SIGINT``, ``SIGTERM``, ``SIGKILL``, or ``pause`` — sleep, so another process
+can act while this run holds its folder. ``marker``: a file written (with this process's PID) when the fault fires;
+while it exists the fault does not fire again, so the same command resumes the run.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class FaultInjector(pl.Callback):
         self.fired = False
 
     def fire(self) -> None:
-        if self.fired:
+        if self.fired or (self.marker and Path(self.marker).exists()):  # once per marker: a rerun goes through
             return
         self.fired = True
         if self.marker:
