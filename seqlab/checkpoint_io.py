@@ -75,6 +75,20 @@ def pause(marker: Path) -> None:
     time.sleep(600)
 
 
+def write_error(path: Path, err: BaseException) -> BaseException:
+    """An ``OSError`` naming ``path`` and the reason (a full disk, a folder that is not writable) for torch's
+    ``RuntimeError`` from a failed checkpoint write; other errors are returned as they are."""
+    import errno
+    import shutil
+
+    folder = path.parent
+    if not os.access(folder, os.W_OK):
+        return PermissionError(errno.EACCES, "cannot write a checkpoint here (permission denied)", str(path))
+    if shutil.disk_usage(folder).free < 2**20 or "write failed" in str(err) or "unexpected pos" in str(err):
+        return OSError(errno.ENOSPC, "no space left on the disk while writing a checkpoint", str(path))
+    return err
+
+
 def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
     """``torch.save`` to ``path`` so that a kill at any point leaves either the old or the new file, complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +99,10 @@ def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
     try:
         # torch writes the file from C++: no Python code (no signal handler) runs in the middle of the write, so a
         # second Ctrl+C surfaces after it, as itself, and the temp file is removed below
-        torch.save(checkpoint, tmp)
+        try:
+            torch.save(checkpoint, tmp)
+        except RuntimeError as err:  # torch's C++ writer says "file write failed" without the OS's reason
+            raise write_error(path, err) from None
         if paused and point == "write":  # as if killed mid-write: only the first half of the bytes on disk
             os.truncate(tmp, tmp.stat().st_size // 2)
             pause(Path(marker))

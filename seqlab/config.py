@@ -9,6 +9,7 @@ model.encoder.hidden_size=-3`` fails at once in one line; then :func:`run_job` h
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import signal
@@ -78,7 +79,16 @@ RULES = [
     Rule("model.encoder.path", STR, one_of("auto", "fused", "structured", "step", "scan"),
          "auto, fused, structured, step or scan", required=False),
     Rule("model.encoder.compile", BOOL, allowed="true or false", required=False),
+    Rule("experiment_name", STR, lambda v: len(v.encode()) <= 128,
+         "at most 128 bytes (it names a folder, with room for suffixes and wandb)", required=False),
     Rule("trainer.max_steps", INT, lambda v: v == -1 or v > 0, "-1 (no limit) or a positive integer"),
+    Rule("trainer.max_epochs", INT, lambda v: v == -1 or v > 0, "null, -1 (no limit) or a positive integer",
+         optional=True, required=False),
+    Rule("trainer.val_check_interval", NUM, lambda v: v > 0 and (isinstance(v, int) or v <= 1),
+         "a positive number of steps, or a fraction of an epoch in (0, 1]", optional=True, required=False),
+    Rule("trainer.accumulate_grad_batches", INT, positive, "an integer >= 1", required=False),
+    Rule("optimizer.lr", NUM, lambda v: math.isfinite(v) and v > 0, "a finite number > 0", required=False),
+    Rule("check_memory", BOOL, allowed="true or false", required=False),
     Rule("trainer.gradient_clip_val", NUM, lambda v: v >= 0, "null or a number >= 0", optional=True),
     Rule("trainer.gradient_clip_algorithm", STR, one_of("norm", "value"), "norm or value", optional=True),
     Rule("trainer.log_every_n_steps", INT, positive, "a positive integer", required=False),
@@ -103,7 +113,8 @@ def check_rule(cfg: DictConfig, rule: Rule) -> str | None:
         return None if rule.optional else f"{rule.key}=null: expected {rule.allowed}"
     ok_type = isinstance(value, rule.types) and not (isinstance(value, bool) and bool not in rule.types)
     if not ok_type or not rule.check(value):
-        return f"{rule.key}={value!r}: expected {rule.allowed}"
+        shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:40]}… ({len(str(value))} characters)"
+        return f"{rule.key}={shown}: expected {rule.allowed}"
     return None
 
 
@@ -146,6 +157,13 @@ def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
             raise ConfigError(error)
     for group in ("encoder", "cell") if search_dirs else ():
         error = group_option_error(cfg, search_dirs, group)
+        if error:
+            raise ConfigError(error)
+    if _get(cfg, "check_memory") is not False:
+        from seqlab import memory
+
+        config = OmegaConf.to_container(cfg, resolve=False)
+        error = memory.check({k: config.get(k) or {} for k in ("model", "optimizer", "data", "trainer")})
         if error:
             raise ConfigError(error)
 

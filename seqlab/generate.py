@@ -49,8 +49,10 @@ def parse(args: list[str]) -> GenerateOptions:
         raise ConfigError("num_samples and max_length must be at least 1")
     if options.beam_size is not None and options.beam_size < 1:
         raise ConfigError(f"beam_size must be at least 1, got {options.beam_size}")
-    if options.temperature is not None and options.temperature < 0:
-        raise ConfigError(f"temperature must be >= 0 (0 is greedy), got {options.temperature}")
+    if options.temperature is not None and not (0 <= options.temperature < float("inf")):  # NaN fails too
+        raise ConfigError(f"temperature={options.temperature}: expected a finite number >= 0 (0 is greedy)")
+    if options.top_k is not None and options.top_k < 1:
+        raise ConfigError(f"top_k={options.top_k}: expected null (no limit) or an integer >= 1")
     return options
 
 

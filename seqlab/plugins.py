@@ -220,7 +220,7 @@ def _load(plugin: Plugin, load: Callable[[], Any], found: _Found) -> None:
             if inspect.isfunction(loaded):
                 loaded()
             _claim_options(plugin.conf_dir, f"plugin '{plugin.name}'", found)
-    except Exception as err:
+    except (Exception, SystemExit, KeyboardInterrupt) as err:  # a plugin calling sys.exit() must not end seqlab
         plugin.error = _error_line(err, plugin.location)
         FAILED_PLUGINS[plugin.name] = plugin.error
         return
@@ -288,11 +288,13 @@ def _check_constructor_options(path: Path, option: str, owner: str) -> None:
         )
 
 
-def _error_line(err: Exception, location: Path | None) -> str:
+def _error_line(err: BaseException, location: Path | None) -> str:
     """``Type: message (file:line)``: the innermost frame inside the plugin, when there is one."""
     if isinstance(err, ConfigError):
         return str(err).splitlines()[0]
     message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, SystemExit):
+        message = f"the plugin called sys.exit({err.code!r}) while being imported"
     line = f"{type(err).__name__}: {message}" if message else type(err).__name__
     if location is not None:
         inside = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).is_relative_to(location)]
@@ -392,15 +394,42 @@ def require_plugins(
         for kind, name in requirement["provides"].items():
             if kind not in kinds or name in registries[kind]:
                 continue
-            plugin_name, package, version = requirement["plugin"], requirement["package"], requirement["version"]
-            where = f"{kind} '{name}' from plugin '{plugin_name}'"
-            loaded = plugins.get(plugin_name)
-            if loaded is not None and loaded.error:
-                raise CheckpointError(f"{source}: needs {where}, which failed to load: {loaded.error}")
-            if version == "local":
-                raise CheckpointError(f"{source}: needs {where}; put {package} in ./{LOCAL_FOLDER}/")
-            pin = f"=={version}" if version not in ("unknown", "") else ""
-            raise CheckpointError(f"{source}: needs {where}; install it: pip install {package}{pin}")
+            raise CheckpointError(f"{source}: {missing_plugin_advice(kind, name, requirement, plugins)}")
+
+
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")  # a PyPI distribution / plugin name
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,62}$")  # a PEP 440 version's characters
+_LOCAL_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,98}$")  # a local plugin's file or folder name
+
+
+def _printable(value: Any, limit: int = 60) -> str:
+    """``value`` as text without control characters (no terminal escape sequences), cut to ``limit``."""
+    text = "".join(ch for ch in str(value) if ch.isprintable())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def missing_plugin_advice(kind: str, name: str, requirement: dict[str, Any], plugins: dict[str, Plugin]) -> str:
+    """What to do about a plugin a checkpoint needs and this environment lacks. The checkpoint is untrusted text:
+    an install command is shown only for a plain ``name==version``; anything else is "unreadable plugin metadata"
+    (never echoed as advice: a tampered file could carry ``--extra-index-url …`` or terminal escapes)."""
+    plugin_name, package, version = (requirement.get(k) for k in ("plugin", "package", "version"))
+    where = f"{kind} '{_printable(name)}' from plugin '{_printable(plugin_name)}'"
+    loaded = plugins.get(plugin_name) if isinstance(plugin_name, str) else None
+    if loaded is not None and loaded.error:
+        return f"needs {where}, which failed to load: {loaded.error}"
+    if version == "local":
+        file = Path(str(package)).name
+        if not _LOCAL_FILE.match(file):
+            return f"needs {where}: unreadable plugin metadata"
+        return (f"needs {where}, a local plugin ({file}, in the {LOCAL_FOLDER}/ folder of the run that saved it); "
+                f"copy {file} into ./{LOCAL_FOLDER}/ here")
+    if not (isinstance(package, str) and _NAME.match(package)):
+        return f"needs {where}: unreadable plugin metadata"
+    if version in ("unknown", ""):
+        return f"needs {where}; install it: pip install {package}"
+    if not (isinstance(version, str) and _VERSION.match(version)):
+        return f"needs {where}: unreadable plugin metadata"
+    return f"needs {where}; install it: pip install {package}=={version}"
 
 
 # -- listing --------------------------------------------------------------------------------------------------------

@@ -179,7 +179,8 @@ def read_run(path: Path) -> Run:
     elif metrics_file.is_file():
         run.status, end_file = "ok", metrics_file
         try:
-            run.metrics = {k: float(v) for k, v in json.loads(metrics_file.read_text(encoding="utf-8")).items()}
+            values = json.loads(metrics_file.read_text(encoding="utf-8")).items()
+            run.metrics = {k: float(v) for k, v in values if not isinstance(v, str)}  # test_weights: best|last
         except (ValueError, TypeError, AttributeError) as err:
             raise ReportError(f"{metrics_file}: not a JSON object of numbers ({err})") from None
     start_file = path / ".hydra" / "config.yaml"
@@ -496,9 +497,16 @@ def load_sweep(sweep_dir: str | Path) -> Sweep:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise ReportError(f"{sweep_dir}: no such folder (give a sweep folder, e.g. outputs/<experiment>/multirun/...)")
-    runs = [read_run(path) for path in find_run_dirs(sweep_dir)]
+    runs, unreadable = [], []
+    for path in find_run_dirs(sweep_dir):
+        try:
+            runs.append(read_run(path))
+        except ReportError as err:  # one damaged run folder (a 0-byte metrics.json after a full disk ...) is named
+            unreadable.append(str(err))  # and left out; the others are reported
+    for line in unreadable:
+        print(f"seqlab.report: {line}; that run is left out of the report", file=sys.stderr, flush=True)
     if not runs:
-        raise ReportError(f"{sweep_dir}: no run folders (folders holding .hydra/) inside")
+        raise ReportError(f"{sweep_dir}: no readable run folders (folders holding .hydra/) inside")
     keys = swept_keys(sweep_dir, runs)
     for run in runs:
         run.label = ",".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides) or run.name

@@ -331,8 +331,8 @@ def test_a_plugin_encoder_is_listed_trains_and_is_recorded_in_the_checkpoint(run
     sampled = run_seqlab(ckpt, "num_samples=1", "max_length=5", module="seqlab.generate", cwd=tmp_path / "without")
     assert sampled.returncode == 1
     assert sampled.stderr.strip().splitlines() == [
-        f"seqlab: error: {ckpt}: needs encoder 'running_mean' from plugin 'running_mean'; "
-        "put ./plugins/running_mean.py in ./plugins/"
+        f"seqlab: error: {ckpt}: needs encoder 'running_mean' from plugin 'running_mean', a local plugin "
+        "(running_mean.py, in the plugins/ folder of the run that saved it); copy running_mean.py into ./plugins/ here"
     ]
 
 
