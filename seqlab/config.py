@@ -371,7 +371,7 @@ def sweep_overrides_removed(args: list[str]) -> list[str]:
     kept = []
     parser = OverridesParser.create()
     for arg in args:
-        if arg.startswith("-") or arg.startswith("hydra/") or "=" not in arg:
+        if arg.startswith(("-", "hydra/", "hydra.")) or "=" not in arg:  # the default sweep dir is what counts
             continue
         try:
             [parsed] = parser.parse_overrides([arg])

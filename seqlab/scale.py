@@ -59,23 +59,30 @@ def worst_value(direction: str | list[str] | None) -> float | list[float]:
 
 
 def record_failed_job(message: str, error: BaseException | None = None) -> float | list[float]:
-    """Write ``error.txt`` (the message and, for unexpected errors, the traceback) into the job's folder, print one
-    line, and return :func:`worst_value` for the sweeper, so the sweep carries on with its other jobs."""
+    """Write ``error.txt`` (the message and, for unexpected errors, the traceback) into the running job's folder,
+    print one line, and return :func:`worst_value` for the sweeper, so the sweep carries on with its other jobs."""
     hydra = hydra_config()
     assert hydra is not None, "record_failed_job is for jobs of a Hydra multirun"
-    output_dir = Path(hydra.runtime.output_dir)
+    return write_failed_job(Path(hydra.runtime.output_dir), message, hydra.job.num, list(hydra.overrides.task),
+                            hydra.sweeper.get("direction"), error)
+
+
+def write_failed_job(job_dir: Path, message: str, num: int, overrides: list[str], direction: Any,
+                     error: BaseException | None = None) -> float | list[float]:
+    """:func:`record_failed_job` for a job given by its folder, number and overrides (also from outside the job's
+    process: a launcher whose job process died)."""
     if is_rank_zero():
         details = "".join(traceback.format_exception(error)) if error is not None else ""
-        overrides = " ".join(hydra.overrides.task)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / ERROR_FILE).write_text(f"{message}\noverrides: {overrides}\n\n{details}", encoding="utf-8")
+        job_dir.mkdir(parents=True, exist_ok=True)
+        from seqlab.paths import write_atomic
+
+        write_atomic(job_dir / ERROR_FILE, f"{message}\noverrides: {' '.join(overrides)}\n\n{details}")
         print(
-            f"seqlab: error: sweep job {hydra.job.num} failed: {message} (details in {output_dir / ERROR_FILE});"
-            " the sweep goes on",
+            f"seqlab: error: sweep job {num} failed: {message} (details in {job_dir / ERROR_FILE}); the sweep goes on",
             file=sys.stderr,
             flush=True,
         )
-    return worst_value(hydra.sweeper.get("direction"))
+    return worst_value(direction)
 
 
 def check_sweep_result(value: float | None, optimized_metric: str | None) -> str | None:

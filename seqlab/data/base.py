@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from seqlab.data.batching import BucketBatchSampler
 from seqlab.data.resumable import EpochSampler, ResumableDataLoader
 from seqlab.errors import DataError
+from seqlab.paths import write_json
 from seqlab.spec import DataSpec
 
 log = logging.getLogger("seqlab.data")
@@ -119,6 +120,7 @@ class SeqDataModule(pl.LightningDataModule):
             "datamodule": self.name,
             "source": source_signature(self.source),
             "seed": self.seed,
+            "strict": self.strict,  # a strict run never reuses what a lenient one built by skipping bad examples
             "format": CACHE_FORMAT,
         }
 
@@ -167,7 +169,7 @@ class SeqDataModule(pl.LightningDataModule):
             report = {k: len(self.splits[s]) if s in self.splits else 0 for k, s in sizes.items()}
             report.update(duplicates_grouped=None, val_overlap=None, test_overlap=None, near_duplicates=None)
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / SPLITS_FILE).write_text(json.dumps(report, indent=2) + "\n")
+        write_json(run_dir / SPLITS_FILE, report, indent=2)
         if report["val_overlap"] or report["test_overlap"]:
             log.warning(
                 "%s: %.1f %% of the validation and %.1f %% of the test examples of %s also occur in train "
@@ -522,32 +524,41 @@ def parse_hf(source: str) -> tuple[str, str | None]:
     return parts[1], (parts[2] if len(parts) > 2 and parts[2] else None)
 
 
-def hub_unreachable() -> str | None:
-    """Why the Hugging Face hub cannot be reached now (None when it can, or when ``HF_HUB_OFFLINE`` is set and
-    the datasets cache is to be used): one TCP connection to ``HF_ENDPOINT`` within :data:`HUB_PROBE_TIMEOUT`
-    seconds, name lookup included (run in a thread, since ``getaddrinfo`` has no timeout of its own)."""
-    import socket
+def hub_unreachable(name: str = "") -> str | None:
+    """Why the Hugging Face hub cannot serve a dataset now (None when it can, or when ``HF_HUB_OFFLINE`` is set and
+    the datasets cache is to be used): one HTTP request for the dataset's record (``HF_ENDPOINT/api/datasets/<name>``,
+    through the environment's proxies) within :data:`HUB_PROBE_TIMEOUT` seconds, name lookup included (run in a
+    thread, since ``getaddrinfo`` has no timeout of its own). A refused or timed-out connection, or a server error
+    (a proxy's ``502 Bad Gateway``), is a reason; an answer of the hub itself (200, or 401/403/404 for a gated or
+    missing dataset, which ``datasets`` then reports) is not."""
+    import urllib.error
+    import urllib.request
     from concurrent.futures import ThreadPoolExecutor
     from concurrent.futures import TimeoutError as FutureTimeout
-    from urllib.parse import urlparse
 
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
         return None
-    url = urlparse(constants.ENDPOINT)
-    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    endpoint = constants.ENDPOINT.rstrip("/")
+    url = f"{endpoint}/api/datasets/{name}" if name else endpoint
 
-    def connect() -> None:
-        socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT).close()
+    def request() -> None:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HUB_PROBE_TIMEOUT).close()
 
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        pool.submit(connect).result(timeout=HUB_PROBE_TIMEOUT + 0.5)
+        pool.submit(request).result(timeout=HUB_PROBE_TIMEOUT + 0.5)
     except FutureTimeout:
-        return f"{constants.ENDPOINT} did not answer within {HUB_PROBE_TIMEOUT:g} s"
+        return f"{endpoint} did not answer within {HUB_PROBE_TIMEOUT:g} s"
+    except urllib.error.HTTPError as err:
+        if err.code >= 500 or err.code == 407:
+            return f"{endpoint} answered HTTP {err.code} {err.reason}"
+    except urllib.error.URLError as err:
+        reason = err.reason
+        return f"{endpoint}: {getattr(reason, 'strerror', None) or reason}"
     except OSError as err:
-        return f"{constants.ENDPOINT}: {err.strerror or err}"
+        return f"{endpoint}: {err.strerror or err}"
     finally:
         pool.shutdown(wait=False)
     return None
@@ -569,7 +580,7 @@ def load_hf(source: str) -> Any:
     copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
     fetch = f"download the dataset where there is network (git clone https://huggingface.co/datasets/{name})"
     if not local:
-        reason = hub_unreachable()
+        reason = hub_unreachable(name)
         if reason:
             raise DataError(
                 f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {fetch} and set "
@@ -582,6 +593,12 @@ def load_hf(source: str) -> Any:
         return datasets.load_dataset(name, config)
     except Exception as err:  # the hub, the network or the cache: report in one line
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "LocalEntryNotFoundError" in reason and not local and not constants.HF_HUB_OFFLINE:
+            raise DataError(  # the hub failed mid-way (after the probe): huggingface_hub's message names no cause
+                f"data.source={source}: the Hugging Face hub ({constants.ENDPOINT}) did not serve it and it is not in "
+                f"the datasets cache; {fetch} and set data.source={copy}, or set HF_HUB_OFFLINE=1 to use the "
+                "datasets cache"
+            ) from None
         if constants.HF_HUB_OFFLINE and not local:
             raise DataError(
                 f"data.source={source}: not in the datasets cache and HF_HUB_OFFLINE is set ({reason}); {fetch} "
