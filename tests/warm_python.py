@@ -43,7 +43,8 @@ PRELOAD = (
     "matplotlib.pyplot",
 )
 #: environment variables read when an interpreter (or a library it loads) starts: a mismatch means a fresh process
-STARTUP_PREFIXES = ("PYTHON", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "MALLOC_", "GLIBC_", "LD_", "CUDA_", "LC_", "LANG")
+STARTUP_PREFIXES = ("PYTHON", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "MALLOC_", "GLIBC_", "LD_", "CUDA_", "LC_", "LANG",
+                    "HF_")  # huggingface_hub reads HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME when it is imported
 
 SERVER = r"""
 import importlib, json, os, sys, threading
