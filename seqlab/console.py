@@ -28,10 +28,13 @@ NOISE_WARNINGS = (
     # Lightning 2.6 on torch 2.13 (pytorch_lightning/utilities/_pytree.py), twice per run
     re.escape("`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, TreeSpec) and "
               "treespec.is_leaf()` instead."),
-    # torch's DataLoader over seqlab's truncated-BPTT streams (data.mode=stream), whose length is the number of
-    # windows per epoch: Lightning reads len() once more after an epoch's last batch
+    # torch's and Lightning's advice on IterableDatasets with __len__ under multi-process loading: seqlab's only
+    # one, the truncated-BPTT stream of data.mode=stream (seqlab/data/text.py), is always loaded in the main process
     r"Length of IterableDataset <seqlab\.data\.batching\.StreamBatches object at 0x[0-9a-f]+> was reported to be "
-    r"\d+ \(when accessing len\(dataloader\)\), but \d+ samples have been fetched\. ",
+    r"\d+\(when accessing len\(dataloader\)\), but \d+ samples have been fetched\. ",
+    re.escape("Your `IterableDataset` has `__len__` defined. In combination with multi-process data loading (when "
+              "num_workers > 1), `__len__` could be inaccurate if each worker is not configured independently to "
+              "avoid having duplicate data."),
     # Lightning's advice for small CPU runs, which seqlab's data (in-memory Arrow) does not need
     r"The '(train|val|test|predict)_dataloader' does not have many workers which may be a bottleneck\. Consider "
     r"increasing the value of the `num_workers` argument` to `num_workers=\d+` in the `DataLoader` to improve "
@@ -134,7 +137,10 @@ def bits_label(tokenizer_kind: str | None) -> str | None:
 
 
 def metric_label(name: str, tokenizer_kind: str | None) -> str:
-    return (bits_label(tokenizer_kind) or name) if name == "bpc" else name
+    """``bpc`` (alone or at the end of a name, ``baseline/ngram_bpc``) named by :func:`bits_label`."""
+    if name == "bpc" or name.endswith("_bpc"):
+        return name[: -len("bpc")] + (bits_label(tokenizer_kind) or "bpc")
+    return name
 
 
 def results_rows(results: dict[str, Any], tokenizer_kind: str | None = None) -> list[tuple[str, str, str]]:
@@ -148,6 +154,12 @@ def results_rows(results: dict[str, Any], tokenizer_kind: str | None = None) -> 
         split, _, name = key.partition("/")
         if split in ("val", "test") and name:
             table.setdefault(name, {})[split] = float(value)
+            continue
+        # other figures name their split inside: baseline/ngram_val_perplexity → row baseline/ngram_perplexity
+        for split in ("val", "test"):
+            if f"_{split}_" in key:
+                table.setdefault(key.replace(f"_{split}_", "_", 1), {})[split] = float(value)
+                break
         else:
             table.setdefault(key, {})["val"] = float(value)
     order = [n for n in FIRST_METRICS if n in table] + sorted(n for n in table if n not in FIRST_METRICS)
@@ -181,10 +193,10 @@ def results_table(results: dict[str, Any], output_dir: Path, tokenizer_kind: str
         step = results.get("test_weights_step")
         at = f" (step {int(step):,})" if isinstance(step, (int, float)) else ""
         lines.append(f"  test figures from the {results['test_weights']} weights{at}")
-    lines.append(f"  run folder: {shorter(output_dir)}")
+    lines.append(f"  run folder: {shorter(output_dir)} (full log: config.log)")
     names = [n for n in ("best.ckpt", "last.ckpt") if (output_dir / "checkpoints" / n).is_file()]
     if names:
-        lines.append(f"  checkpoints/{', '.join(names)}: use with seqlab predict|generate|score ckpt_path=…")
+        lines.append(f"  checkpoints: {', '.join(names)} (for seqlab predict|generate|score)")
     line = wandb_line(output_dir)
     if line:
         lines.append(line)

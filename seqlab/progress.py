@@ -2,7 +2,7 @@
 
 ::
 
-    train ━━━━━━━━━━━━╺━━━━━━━━━━━━━━━━━━━━━━━━━  480/1500 steps  6.12 steps/s  0:01:22 elapsed  ETA 0:02:51  epoch 2
+    train ━━━━━━━━━━━╺━━━━━━━━━━━━━━ 480/1,500 steps 6.12 steps/s 0:01:22 • ETA 0:02:51 epoch 2
     train/loss 1.912 · val/loss 1.874 · val/perplexity 6.51 · val/bpc 2.703
 
 The bar counts the run's optimizer steps (``trainer.max_steps``, or epochs × batches), not the batches of an epoch;
@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -96,7 +95,7 @@ class _TimeColumn(ProgressColumn):
         elapsed, eta = task.fields.get("elapsed"), task.fields.get("eta")
         shown = "-:--:--" if elapsed is None else str(timedelta(seconds=int(elapsed)))
         remaining = "-:--:--" if eta is None else str(timedelta(seconds=int(eta)))
-        return Text(f"{shown} elapsed  ETA {remaining}", style="progress.remaining")
+        return Text(f"{shown} • ETA {remaining}", style="progress.remaining")
 
 
 class _EpochColumn(ProgressColumn):
@@ -129,9 +128,10 @@ class RunProgressBar(RichProgressBar):
 
     # -- what is shown ---------------------------------------------------------------------------------------------
     def configure_columns(self, trainer: pl.Trainer) -> list:
+        width = self._console.width if self._console is not None else 80
         return [
             TextColumn("[progress.description]{task.description}"),
-            BarColumn(bar_width=30),
+            BarColumn(bar_width=max(8, min(40, width - 72))),  # the other columns take ~70 characters
             _StepsColumn(),
             _RateColumn(),
             _TimeColumn(),
@@ -185,9 +185,7 @@ class RunProgressBar(RichProgressBar):
         steps = f"{int(total):,} steps" if math.isfinite(total) else "no step limit"
         resumed = f", resumed at step {trainer.global_step:,}" if trainer.global_step else ""
         parameters = sum(p.numel() for p in pl_module.parameters())
-        log = log_file()
-        where = f"; log: {console.shorter(log)}" if log else ""
-        self.say(f"seqlab: {parameters:,} parameters, {steps}{resumed}{where}")
+        self.say(f"seqlab: {parameters:,} parameters, {steps}{resumed} → {console.shorter(trainer.default_root_dir)}")
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.is_disabled or self.progress is None:
@@ -251,8 +249,8 @@ class RunProgressBar(RichProgressBar):
             self.say(f"seqlab: {rate:.2f} steps/s (no step limit: set trainer.max_steps for an estimate)")
             return
         seconds = (total - self._first_step) / rate
-        self.say(f"seqlab: estimated run time {duration(seconds)} ({int(total - self._first_step):,} steps at "
-                 f"{rate:.2f} steps/s here; validation and test on top)")
+        self.say(f"seqlab: estimated run time {duration(seconds)} for {int(total - self._first_step):,} steps "
+                 f"({rate:.2f} steps/s; plus validation)")
         if seconds > LONG_RUN_SECONDS:
             self.say(f"seqlab: warning: this run will take about {duration(seconds)}; {faster_setting(trainer)}",
                      style="bold yellow")
@@ -266,18 +264,10 @@ class RunProgressBar(RichProgressBar):
         rows = console.results_rows(values, self._tokenizer)
         total = total_steps(trainer)
         of = f"/{int(total):,}" if math.isfinite(total) else ""
-        shown = " · ".join(f"{name} {value}" for name, value, _ in rows[:6])
-        self.say(f"step {trainer.global_step:,}{of}  validation: {shown}")
+        shown = " · ".join(f"{name} {float(value):.4g}" for name, value, _ in rows[:5])
+        self.say(f"step {trainer.global_step:,}{of} · val {shown}")
 
     def _get_train_description(self, current_epoch: int) -> str:
         return "train"
 
 
-def log_file() -> Path | None:
-    """The file the root logger writes to (the run's ``config.log`` under Hydra), or None."""
-    import logging
-
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler) and handler.baseFilename.endswith(".log"):
-            return Path(handler.baseFilename)
-    return None

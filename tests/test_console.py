@@ -52,8 +52,8 @@ def test_the_default_experiment_shows_one_bar_with_an_eta_and_at_most_25_lines(t
     [bar] = [line for line in lines if line.startswith("train ")]
     assert re.search(r"\b30/30 steps\b", bar) and re.search(r"ETA \d+:\d\d:\d\d", bar) and "steps/s" in bar, bar
     assert "epoch 0" in bar
-    assert re.search(r"^seqlab: estimated run time \d+ s \(30 steps at \d+\.\d\d steps/s", shown, re.M), shown
-    assert len([line for line in lines if re.match(r"step (15|30)/30  validation: loss \d", line)]) == 2, shown
+    assert re.search(r"^seqlab: estimated run time \d+ s for 30 steps \(\d+\.\d\d steps/s", shown, re.M), shown
+    assert len([line for line in lines if re.match(r"step (15|30)/30 · val loss \d", line)]) == 2, shown
     for noise in (TIP, DEPRECATION, WANDB_SUMMARY, "GPU available", "Total FLOPs", "[seqlab][INFO]"):
         assert noise not in shown, f"{noise!r} on the quiet console:\n{shown}"
     # the results table: val and test in columns, bits per character for this character model
@@ -66,7 +66,7 @@ def test_the_default_experiment_shows_one_bar_with_an_eta_and_at_most_25_lines(t
     # the full log holds what the console left out
     [run] = run_dirs(tmp_path, "char_rnn")
     log = (run / "config.log").read_text()
-    for line in ("GPU available", "Total params", "step 15/30  validation", "seqlab: results"):
+    for line in ("GPU available", "Total params", "step 15/30 · val loss", "seqlab: results"):
         assert line in log, line
 
 
@@ -133,13 +133,15 @@ def test_lightnings_own_console_handler_is_replaced_by_the_root_loggers():
 
 def test_results_put_val_and_test_side_by_side_with_bits_named_for_the_tokenizer(tmp_path):
     results = {"val/loss": 2.0, "test/loss": 2.5, "val/bpc": 2.885, "test/bpc": 3.6, "val/accuracy": 0.5,
-               "baseline/bpc": 4.0, "test_weights": "best", "test_weights_step": 500}
+               "baseline/ngram_val_bpc": 4.0, "baseline/ngram_test_bpc": 4.5, "test_weights": "best",
+               "test_weights_step": 500}
     assert console.results_rows(results, "char")[:3] == [("loss", "2.0000", "2.5000"), ("bpc", "2.8850", "3.6000"),
                                                          ("accuracy", "0.5000", "")]
     assert ("bits/word", "2.8850", "3.6000") in console.results_rows(results, "word")
+    assert ("baseline/ngram_bits/word", "4.0000", "4.5000") in console.results_rows(results, "word")
     table = console.results_table(results, tmp_path, "word")
     assert "bpc" not in table.split("baseline")[0] and "bits/word" in table
-    assert "test figures from the best weights (step 500)" in table and f"run folder: {tmp_path}" in table
+    assert "test figures from the best weights (step 500)" in table and f"run folder: {tmp_path} " in table
     translation = console.results_table({"val/bleu": 0.0, "val/exact_match": 0.74}, tmp_path)
     assert "note: BLEU counts word 4-grams" in translation
 
@@ -182,5 +184,5 @@ def test_the_bar_counts_the_runs_steps_and_warns_about_a_long_run(tmp_path, monk
     assert out.count("seqlab: estimated run time") == 1
     assert out.count("seqlab: warning: this run will take about") == 1
     assert "fewer steps (trainer.max_steps=N)" in out
-    assert len(re.findall(r"^step [36]/6  validation: loss \d", out, re.M)) == 2
+    assert len(re.findall(r"^step [36]/6 · val loss \d", out, re.M)) == 2
     assert "bpc" in out  # a character model: bits per character
