@@ -163,7 +163,10 @@ def run(cfg: DictConfig) -> float | None:
     training_started()  # from here on the run folder is a run's record, whatever happens
     try:
         try:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            # outside the training loop's own handling (GracefulInterrupt) — setup, the end-of-fit samples and checks
+            # — a signal stops the run at once; the final weights are saved before the samples start
+            with interrupts_raise("fit, outside the training loop (setup, or the end-of-fit samples and checks)"):
+                trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except TrainingInterrupted:  # saved at a batch boundary; stop_if_unsafe says so and exits 130/143
             pass
         except SIGTERMException:  # Lightning's own SIGTERM handling stops the loop with this exception
@@ -180,7 +183,7 @@ def run(cfg: DictConfig) -> float | None:
                                        if k.startswith(RESULT_PREFIXES)}}
         if config.get("test") and not trainer_options.get("fast_dev_run"):
             weights, step, path = test_weights(trainer, output_dir)
-            with interrupts_raise("testing", final.path):
+            with interrupts_raise(f"testing; the final weights are saved in {final.path}"):
                 trainer.test(module, datamodule=datamodule, ckpt_path=path, verbose=False, weights_only=True)
             results.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
             results.update(test_weights=weights, test_weights_step=step)
@@ -207,13 +210,14 @@ def test_weights(trainer: Any, output_dir: Path) -> tuple[str, int, str | None]:
 
 
 @contextlib.contextmanager
-def interrupts_raise(phase: str, saved: Path):
-    """SIGINT/SIGTERM during ``phase`` (after training: the final weights are in ``saved``) raise
-    :class:`~seqlab.errors.RunInterrupted` at once; the job reports it in one line and exits 130/143."""
+def interrupts_raise(phase: str):
+    """SIGINT/SIGTERM during ``phase`` raise :class:`~seqlab.errors.RunInterrupted` at once; the job reports it in
+    one line and exits 130/143. (Lightning adds its own SIGTERM notice on top during fit and test; it calls this
+    handler too.)"""
     import signal
 
     def handle(signum: int, frame: Any) -> None:
-        raise RunInterrupted(signal.Signals(signum).name, f"{phase}; the final weights are saved in {saved}")
+        raise RunInterrupted(signal.Signals(signum).name, phase)
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -94,9 +94,7 @@ class GracefulInterrupt(pl.Callback):
             self.checkpoint = self.dirpath / "last.ckpt"
             if not already_saved(trainer, self.checkpoint):
                 trainer.save_checkpoint(self.checkpoint)
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._restore_handlers()
+        self._restore_handlers()  # what follows (end-of-fit samples) stops at once: see seqlab.train.run
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._restore_handlers()
