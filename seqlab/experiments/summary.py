@@ -1,5 +1,10 @@
 """Summary of the ``vanishing_gradients`` sweep: which cells learn the adding problem at which sequence length, over
-seeds, and how far back the last step's gradient reaches at initialisation and at the end of training."""
+seeds, and how far back the last step's gradient reaches at initialisation and at the end of training.
+
+When the sweep tries several learning rates (``optimizer.lr`` swept), each cell's rate is chosen per length on
+**validation** — the rate with the lowest mean final ``val/mse`` over seeds, a run that diverged counting as
+infinitely bad — as Le, Jaitly & Hinton 2015 chose each model's hyper-parameters; the main table reports that rate's
+runs (and their ``test/mse``, a split the choice never saw), and a second table every rate tried."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ from seqlab.data.adding import CONSTANT_BASELINE_MSE
 from seqlab.stats import interval
 
 #: columns of summary.csv (one row per job)
-COLUMNS = ("cell", "length", "seed", "val_mse", "learned", "steps", "index_init", "index_end", "forget_bias", "job")
+COLUMNS = ("cell", "length", "optimizer", "lr", "seed", "val_mse", "test_mse", "learned", "chosen", "steps",
+           "index_init", "index_end", "forget_bias", "job")
 #: the terminal-loss curve the summary reads (GradientHistoryCallback's JSON): h of the encoder's one layer
 TERMINAL = "terminal/encoder.layer0/h"
 
@@ -35,11 +41,16 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
     gradients = json.loads(gradients_file.read_text()).get(TERMINAL, []) if gradients_file.is_file() else []
     steps = max((s for s, _ in curves.get("val/mse", [])), default=0)
     forget_bias = OmegaConf.select(config, "model.cell.forget_bias")
+    test = metrics.get("test/mse")
     return {
         "cell": str(OmegaConf.select(config, "model.cell.name")),
         "length": int(OmegaConf.select(config, "data.seq_len")),
+        "optimizer": str(OmegaConf.select(config, "optimizer._target_") or "").rsplit(".", 1)[-1],
+        "lr": OmegaConf.select(config, "optimizer.lr"),
         "seed": int(OmegaConf.select(config, "seed")),
         "val_mse": mse,
+        "test_mse": None if test is None or not math.isfinite(test) else float(test),
+        "chosen": True,
         "learned": status(job_dir, mse, threshold),
         "steps": steps,
         "index_init": relative_curve(gradients[0]["norms"])[-1] if gradients else None,
@@ -95,6 +106,31 @@ def groups(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, A
     return {key: sorted(value, key=lambda r: r["seed"]) for key, value in grouped.items()}
 
 
+def mean_val_mse(members: list[dict[str, Any]]) -> float:
+    """The mean final val MSE over seeds; a run without a finite one (diverged, failed) makes it infinite."""
+    values = [r.get("val_mse") for r in members]
+    return math.inf if not values or any(v is None for v in values) else sum(values) / len(values)
+
+
+def choose_rates(rows: list[dict[str, Any]]) -> dict[tuple[str, int], Any]:
+    """Per (cell, length), the learning rate whose runs have the lowest mean final val MSE over seeds; marks each
+    row's ``chosen``. One rate per group: that rate."""
+    chosen: dict[tuple[str, int], Any] = {}
+    for key, members in groups(rows).items():
+        by_rate: dict[Any, list[dict[str, Any]]] = {}
+        for row in members:
+            by_rate.setdefault(row.get("lr"), []).append(row)
+        chosen[key] = min(by_rate, key=lambda rate: (mean_val_mse(by_rate[rate]), str(rate)))
+        for row in members:
+            row["chosen"] = row.get("lr") == chosen[key]
+    return chosen
+
+
+def format_rate(row: dict[str, Any]) -> str:
+    rate = row.get("lr")
+    return f"{row.get('optimizer') or '?'} {rate:g}" if isinstance(rate, (int, float)) else str(rate or "—")
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
@@ -102,54 +138,83 @@ def median(values: list[float]) -> float:
 
 
 def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
-    """Per cell and length: the success rate over the seeds that ended, the final val MSE as mean ± the half-width
-    of a 95 % Student-t interval over seeds, and the median over seeds of the terminal-gradient index at
-    initialisation and at the end; then a cell × length grid of success rates and one line per job (a job still
-    running reads ``unfinished``)."""
+    """Per cell and length, at the learning rate chosen on validation (:func:`choose_rates`): the optimizer and
+    rate, the success rate over the seeds that ended, the final val MSE as mean ± the half-width of a 95 % Student-t
+    interval over seeds, the test MSE likewise, and the median over seeds of the terminal-gradient index at
+    initialisation and at the end; then every rate tried (when more than one was), a cell × length grid of success
+    rates at the chosen rates, and one line per job (a job still running reads ``unfinished``)."""
+    choose_rates(rows)
     lines = [
         f"# Adding problem: which cells learn (success: val MSE < {threshold}; predicting 1 scores "
         f"{CONSTANT_BASELINE_MSE:.3f})",
         "",
         "index = ‖∂L_T/∂h_1‖ / ‖∂L_T/∂h_T‖, the last step's loss gradient at the first step relative to the last "
-        "(median over seeds; init = the first recording, before any update).",
+        "(median over seeds; init = the first recording, before any update). Learning rate: per cell and length, "
+        "the one with the lowest mean final val MSE over seeds (chosen on validation; test MSE never used).",
         "",
-        "| cell | length | success | final val MSE (mean ± 95 % t-interval) | index at init | index at end |",
-        "|---|---|---|---|---|---|",
+        "| cell | length | optimizer, lr (chosen on val) | success | final val MSE (mean ± 95 % t-interval) "
+        "| test MSE (mean ± 95 % t-interval) | index at init | index at end |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     grouped = groups(rows)
+
+    def spread(values: list[float]) -> str:
+        if not values:
+            return "—"
+        stat = interval(values)
+        half = f" ± {stat.half_width:.4f}" if stat.half_width is not None else ""
+        return f"{stat.mean:.4f}{half} (n={stat.n})"
+
     for (cell, length), members in grouped.items():
+        members = [r for r in members if r.get("chosen", True)]
         learned = sum(r["learned"] == "yes" for r in members)
         ended = [r for r in members if r["learned"] != "unfinished"]
         finals = [r["val_mse"] for r in members if r["val_mse"] is not None]
-        if finals:
-            stat = interval(finals)
-            spread = f" ± {stat.half_width:.4f}" if stat.half_width is not None else ""
-            mse = f"{stat.mean:.4f}{spread} (n={stat.n})"
-        else:
-            mse = "—"
+        tests = [r["test_mse"] for r in members if r.get("test_mse") is not None]
         init = [r["index_init"] for r in members if r["index_init"] is not None]
         end = [r["index_end"] for r in members if r["index_end"] is not None]
         lines.append(
-            f"| {cell} | {length} | {learned}/{len(ended)} | {mse} | "
-            f"{format_index(median(init) if init else None)} | {format_index(median(end) if end else None)} |"
+            f"| {cell} | {length} | {format_rate(members[0])} | {learned}/{len(ended)} | {spread(finals)} | "
+            f"{spread(tests)} | {format_index(median(init) if init else None)} | "
+            f"{format_index(median(end) if end else None)} |"
         )
+    rates = {(r["cell"], r["length"], r.get("lr")) for r in rows}
+    if len(rates) > len(grouped):
+        lines += ["", "Every rate tried (mean final val MSE over seeds; ∞: a run diverged or failed):", "",
+                  "| cell | length | optimizer, lr | success | mean final val MSE | chosen |",
+                  "|---|---|---|---|---|---|"]
+        for (cell, length), members in grouped.items():
+            by_rate: dict[Any, list[dict[str, Any]]] = {}
+            for row in members:
+                by_rate.setdefault(row.get("lr"), []).append(row)
+            for runs in by_rate.values():
+                ended = [r for r in runs if r["learned"] != "unfinished"]
+                mean = mean_val_mse(runs)
+                lines.append(
+                    f"| {cell} | {length} | {format_rate(runs[0])} | {sum(r['learned'] == 'yes' for r in ended)}/"
+                    f"{len(ended)} | {'∞' if math.isinf(mean) else f'{mean:.4f}'} | "
+                    f"{'yes' if runs[0].get('chosen', True) else ''} |"
+                )
     cells = list(dict.fromkeys(cell for cell, _ in grouped))
     lengths = sorted({length for _, length in grouped})
-    lines += ["", "| cell \\ length | " + " | ".join(str(n) for n in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
+    lines += ["", "| cell \\ length (chosen rate) | " + " | ".join(str(n) for n in lengths) + " |",
+              "|---" * (len(lengths) + 1) + "|"]
     for cell in cells:
         marks = []
         for length in lengths:
-            members = grouped.get((cell, length), [])
+            members = [r for r in grouped.get((cell, length), []) if r.get("chosen", True)]
             ended = [r for r in members if r["learned"] != "unfinished"]
             marks.append(f"{sum(r['learned'] == 'yes' for r in ended)}/{len(ended)}" if ended else "")
         lines.append(f"| {cell} | " + " | ".join(marks) + " |")
-    lines += ["", "| cell | length | seed | final val MSE | learned | steps | index at init | index at end | job |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| cell | length | optimizer, lr | seed | final val MSE | test MSE | learned | steps | index at init "
+              "| index at end | job |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in (r for members in grouped.values() for r in members):
         mse = "—" if row["val_mse"] is None else f"{row['val_mse']:.4f}"
+        test = "—" if row.get("test_mse") is None else f"{row['test_mse']:.4f}"
         lines.append(
-            f"| {row['cell']} | {row['length']} | {row['seed']} | {mse} | {row['learned']} | {row['steps']} | "
-            f"{format_index(row['index_init'])} | {format_index(row['index_end'])} | {row['job']} |"
+            f"| {row['cell']} | {row['length']} | {format_rate(row)} | {row['seed']} | {mse} | {test} | "
+            f"{row['learned']} | {row['steps']} | {format_index(row['index_init'])} | "
+            f"{format_index(row['index_end'])} | {row['job']} |"
         )
     return "\n".join(lines) + "\n"
 

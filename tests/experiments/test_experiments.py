@@ -103,7 +103,8 @@ def test_date_translation_saves_attention_heat_maps(run_seqlab, tmp_path):
 def test_vanishing_gradients_is_a_sweep_that_ends_with_a_summary(run_seqlab, tmp_path):
     result = run_seqlab("-m", "+experiment=vanishing_gradients", *QUICK, "cell=rnn_tanh,lstm", "data.seq_len=12",
                         "seed=1", "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
-                        "callbacks.gradient_flow.every_n_steps=2", timeout=900)  # a joblib sweep: two workers start
+                        "callbacks.gradient_flow.every_n_steps=2", "optimizer.lr=0.01",
+                        timeout=900)  # a joblib sweep: two workers start
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "vanishing_gradients" / "multirun").glob("*/*")
     with (sweep / "summary.csv").open() as f:
@@ -113,7 +114,8 @@ def test_vanishing_gradients_is_a_sweep_that_ends_with_a_summary(run_seqlab, tmp
     assert [r["forget_bias"] for r in rows] == ["", "1.0"]
     assert all(0 <= float(r["index_init"]) < float("inf") for r in rows)
     summary = (sweep / "summary.md").read_text()
-    assert "| lstm | 12 | " in summary and " (n=1) |" in summary and "| lstm | 12 | 1 |" in summary
+    assert " (n=1) |" in summary and "| lstm | 12 | Adam 0.01 | 1 |" in summary
+    assert [r["lr"] for r in rows] == ["0.01", "0.01"] and all(r["chosen"] == "True" for r in rows)
     for name in ("mse_curves.png", "terminal_gradients.png"):
         assert (sweep / name).read_bytes()[:4] == b"\x89PNG"
     history = json.loads(next(sweep.glob("0_*/gradient_flow/history.json")).read_text())
@@ -128,23 +130,39 @@ def test_the_full_vanishing_gradients_sweep_is_five_cells_two_lengths_three_seed
     assert sorted(params["cell"].split(",")) == ["gru", "irnn", "lstm", "rnn_relu", "rnn_tanh"]
     assert sorted(params["data.seq_len"].split(","), key=int) == ["50", "150"]
     assert params["seed"].split(",") == ["1", "2", "3"]
+    assert params["optimizer.lr"].split(",") == ["0.01", "0.001", "0.0001"]  # each cell's rate chosen on validation
     assert hydra.hydra.launcher._target_.endswith("JoblibLauncher") and hydra.hydra.launcher.n_jobs == 2
     assert hydra.hydra.callbacks.adding_summary.threshold == 0.01
     result = run_seqlab("+experiment=vanishing_gradients", "hydra.mode=RUN", "cell=lstm", "--cfg", "job")
     assert OmegaConf.create(result.stdout).model.cell.forget_bias == 1.0
+    result = run_seqlab("+experiment=vanishing_gradients_le2015", "--cfg", "all")
+    le = OmegaConf.create(result.stdout)
+    assert le.optimizer._target_ == "torch.optim.SGD" and le.optimizer.momentum == 0.0
+    assert le.trainer.gradient_clip_val == 1.0 and le.hydra.sweeper.params.cell == "irnn,rnn_relu"
 
 
 def test_the_sweep_summary_gives_success_over_seeds_a_t_interval_and_says_when_a_gradient_underflowed():
     from seqlab.experiments.summary import markdown_table
 
-    def row(seed: int, mse: float, index_init: float) -> dict:
-        return {"cell": "rnn_tanh", "length": 150, "seed": seed, "val_mse": mse, "learned": "yes" if mse < 0.01 else
-                "no", "steps": 3000, "index_init": index_init, "index_end": 1e-3, "job": f"{seed}_x"}
+    def row(seed: int, mse: float | None, index_init: float, lr: float = 0.01) -> dict:
+        return {"cell": "rnn_tanh", "length": 150, "seed": seed, "val_mse": mse, "learned": "yes" if mse and mse < 0.01
+                else "no", "steps": 3000, "index_init": index_init, "index_end": 1e-3, "job": f"{seed}_x",
+                "optimizer": "Adam", "lr": lr, "test_mse": mse}
 
     table = markdown_table([row(1, 0.005, 0.0), row(2, 0.16, 0.0), row(3, 0.17, 1e-20)], 0.01)
     # mean 0.11167, s = 0.09251, t(0.975, 2) = 4.303 → half-width 4.303 · 0.09251 / √3 = 0.2298
-    assert "| rnn_tanh | 150 | 1/3 | 0.1117 ± 0.2298 (n=3) | 0 (vanished below float precision) | 1.0e-03 |" in table
-    assert "| rnn_tanh | 150 | 3 | 0.1700 | no | 3000 | 1.0e-20 | 1.0e-03 | 3_x |" in table
+    assert ("| rnn_tanh | 150 | Adam 0.01 | 1/3 | 0.1117 ± 0.2298 (n=3) | 0.1117 ± 0.2298 (n=3) | 0 (vanished below "
+            "float precision) | 1.0e-03 |") in table
+    assert "| rnn_tanh | 150 | Adam 0.01 | 3 | 0.1700 | 0.1700 | no | 3000 | 1.0e-20 | 1.0e-03 | 3_x |" in table
+    # a second rate: better on average over the seeds, but one run diverged — it is not chosen
+    grid = [row(1, 0.005, 0.0), row(2, 0.16, 0.0), row(3, 0.17, 1e-20),
+            row(1, 0.001, 0.0, lr=0.001), row(2, 0.002, 0.0, lr=0.001), row(3, None, 0.0, lr=0.001)]
+    table = markdown_table(grid, 0.01)
+    assert "| rnn_tanh | 150 | Adam 0.01 | 1/3 | 0.1117 ± 0.2298 (n=3) |" in table
+    assert "| rnn_tanh | 150 | Adam 0.001 | 2/3 | ∞ |  |" in table
+    assert "| rnn_tanh | 150 | Adam 0.01 | 1/3 | 0.1117 | yes |" in table
+    grid[5].update(val_mse=0.003, learned="yes")  # now every seed of 0.001 finished, with the lower mean: chosen
+    assert "| rnn_tanh | 150 | Adam 0.001 | 3/3 | 0.0020 ± " in markdown_table(grid, 0.01)
 
 
 def test_the_recipe_cells_at_initialisation_irnn_keeps_the_gradient_the_tanh_rnn_loses_it(cache_dir):
