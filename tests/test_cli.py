@@ -11,8 +11,10 @@ from seqlab_testing import TINY, run_dirs
 @pytest.mark.e2e
 def test_default_run_trains_char_rnn_and_reports_lm_metrics(tiny_run):
     result, run = tiny_run
-    for key in ("val/loss", "val/perplexity", "val/bpc"):
-        assert key in result.stdout
+    table = result.stdout.split("seqlab: results\n", 1)[1].splitlines()
+    assert table[0].split() == ["metric", "val", "test"]  # val and test side by side
+    rows = {line.split()[0]: line.split()[1:] for line in table[1:] if line.startswith("  ") and ":" not in line}
+    assert all(len(rows[name]) == 2 for name in ("loss", "perplexity", "bpc", "accuracy"))
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["val/bpc"] > 0 and abs(metrics["val/perplexity"] - 2 ** metrics["val/bpc"]) < 1e-3
     assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
