@@ -444,11 +444,16 @@ def exit_on_interrupt(signum: int, frame: object) -> None:
     os._exit(SIGNAL_EXIT[name])
 
 
-def os_error_message(err: OSError) -> str | None:
-    """One line for a file-system refusal the user can fix (permission, read-only or full disk), naming the path;
-    None for other OS errors (bugs keep their traceback)."""
+def os_error_message(err: OSError, output_dir: str | Path | None = None) -> str | None:
+    """One line for a file-system refusal the user can fix (permission, read-only or full disk), naming the path
+    (a full disk with no file named — a library writing through an open file — names the run's folder); None for
+    other OS errors (bugs keep their traceback)."""
     import errno
 
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+    if full and not err.filename and output_dir is not None:
+        return (f"{output_dir}: no space left on the device while writing the run's files; free some space, or "
+                "write elsewhere (hydra.run.dir=...)")
     if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT) or not err.filename:
         return None
     path = Path(str(err.filename))
@@ -494,7 +499,7 @@ def run_job(cfg: DictConfig) -> float | None:
         print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
         sys.exit(err.exit_code)
     except OSError as err:
-        message = os_error_message(err)
+        message = os_error_message(err, OmegaConf.select(cfg, "paths.output_dir", default=None))
         if message is None:
             raise
         if scale.in_multirun():

@@ -182,6 +182,7 @@ def killed_sweep_job_schedule(run_seqlab, tmp_path: Path, reference: Path, check
     again = run_seqlab(*args, "ckpt_path=last")
     check(again.returncode == 0, f"continuing the sweep failed: {again.stderr[-3000:]}")
     check("finished before: skipped" in again.stdout, "the finished job was not skipped")
+    check(not (killed / "error.txt").exists(), "the resumed job still carries its old error.txt")
     check_record(killed, reference, check, "killed-sweep-job")
     check.schedules += 1
 

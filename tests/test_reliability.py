@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from seqlab_testing import TINY, cli_env, run_dirs
+from seqlab_testing import TINY, run_dirs
 
 FAST = [a for a in TINY if not a.startswith("trainer.max_steps")] + ["callbacks.samples=null"]
 
@@ -131,54 +129,9 @@ def test_same_seed_gives_identical_metrics_on_cpu(run_seqlab, tmp_path):
     assert a == b
 
 
-def train_then_sigterm(cwd, args: list[str], cache_dir) -> str:
-    """Start a run, send SIGTERM once its first checkpoint exists, and return its stderr (exit code 143 checked)."""
-    proc = subprocess.Popen([sys.executable, "-m", "seqlab", *args], cwd=cwd, env=cli_env(cache_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and not list((cwd / "outputs").rglob("checkpoints/best.ckpt")):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 143, stderr[-2000:]
-    return stderr
-
-
-@pytest.mark.e2e
-def test_sigterm_saves_a_checkpoint_and_exits_non_zero(tmp_path, cache_dir):
-    args = [*FAST, "trainer.max_steps=100000", "trainer.val_check_interval=2"]
-    stderr = train_then_sigterm(tmp_path, args, cache_dir)
-    assert "interrupted by SIGTERM" in stderr and "ckpt_path=last" in stderr
-    [run] = run_dirs(tmp_path, "char_rnn")
-    assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert not (run / "metrics.json").exists()  # an unfinished run does not pretend to have results
-
-
 def test_cell_option_of_the_wrong_type_is_named():
     from seqlab.config import check_composes
 
     assert "model.cell.forget_bias='high': expected a number" in check_composes(["model.cell.forget_bias=high"])
 
 
-@pytest.mark.e2e
-def test_resume_after_sigterm_reaches_the_same_metrics_as_an_uninterrupted_run(tmp_path, cache_dir, run_seqlab):
-    args = [*FAST, "trainer.max_steps=30", "trainer.val_check_interval=4", "test=false"]
-    interrupted = tmp_path / "interrupted"
-    interrupted.mkdir()
-    train_then_sigterm(interrupted, args, cache_dir)
-    resumed = run_seqlab(*args, "ckpt_path=last", cwd=interrupted)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    [run] = run_dirs(interrupted, "char_rnn")  # resumed in the same run folder
-
-    straight = tmp_path / "straight"
-    straight.mkdir()
-    assert run_seqlab(*args, cwd=straight).returncode == 0
-    [reference] = run_dirs(straight, "char_rnn")
-    got = json.loads((run / "metrics.json").read_text())
-    want = json.loads((reference / "metrics.json").read_text())
-    assert got.keys() == want.keys()
-    for key in want:
-        assert abs(got[key] - want[key]) <= 1e-5 * max(1.0, abs(want[key])), (key, got[key], want[key])
-    with (run / "csv" / "metrics.csv").open() as f:
-        steps = {int(row["step"]) for row in csv.DictReader(f)}
-    assert min(steps) == 0 and max(steps) >= 29  # the CSV log continues: rows from before the interrupt are kept

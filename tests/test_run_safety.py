@@ -418,9 +418,10 @@ def test_ctrl_c_during_preparation_and_a_double_ctrl_c_are_one_line_and_exit_130
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
     assert [line for line in stderr.splitlines() if line.startswith("seqlab:")] == [
-        "seqlab: interrupted (Ctrl+C) outside the training loop (data preparation, model building or testing): "
-        "no new checkpoint was written"
+        "seqlab: interrupted by SIGINT before training (imports, checks, data preparation, model building): "
+        "nothing to save"
     ]
+    assert not list(tmp_path.glob("outputs/char_rnn/*/*")), "a run interrupted before training left its folder"
 
     # the second Ctrl+C arrives while a checkpoint save is under way (paused by the test hook): it stops at once
     marker = tmp_path / "paused"
