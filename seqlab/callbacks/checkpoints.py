@@ -69,8 +69,28 @@ class RunCheckpoint(ModelCheckpoint):
 
     Lightning keeps the absolute ``best_model_path`` of the folder that wrote the checkpoint; in a moved folder that
     file is gone (the test phase fails), in a copied one it is the *original* folder's, which the copy would test and
-    then delete when it finds a better model. Here every remembered path keeps its file name and takes the current
-    ``dirpath``, and the scores are restored too."""
+    then delete when it finds a better model. Here the paths are stored relative to ``dirpath`` (file names), and on
+    load every remembered path takes the current ``dirpath`` (checkpoints written before, with absolute paths, too);
+    the scores are restored as well."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Lightning's state, with the paths of checkpoints in ``dirpath`` stored as file names (relative to it) and
+        ``dirpath`` as its own name: nothing in the file points at the folder it was written in."""
+        state = super().state_dict()
+        if not self.dirpath:
+            return state
+        root = Path(self.dirpath)
+
+        def relative(path: Any) -> Any:
+            return Path(path).name if path and Path(path).parent == root else path
+
+        state["dirpath"] = root.name
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            if key in state:
+                state[key] = relative(state[key])
+        if "best_k_models" in state:
+            state["best_k_models"] = {relative(k): v for k, v in state["best_k_models"].items()}
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved_dir = state_dict.get("dirpath")
