@@ -167,7 +167,9 @@ class RunProgressBar(RichProgressBar):
         return " · ".join(shown)
 
     def say(self, message: str, style: str | None = None) -> None:
-        """Print one line above the bar (and into ``config.log``)."""
+        """Print one line above the bar (and into ``config.log``); nothing on ranks other than 0."""
+        if self.is_disabled:  # Lightning disables the bar of every rank but rank 0
+            return
         if self.progress is not None and not self._progress_stopped:
             self.progress.console.print(message, style=style, highlight=False, soft_wrap=True)
         else:

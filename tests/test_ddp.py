@@ -45,11 +45,11 @@ def validate_checkpoint(checkpoint: Path, ranks: int = 1, every: int = 1) -> dic
 def test_ddp_cpu_syncs_metrics_splits_the_global_batch_and_writes_once(run_seqlab, tmp_path):
     result = run_seqlab("trainer=ddp_cpu", *(o for o in DDP_TINY if not o.startswith("logger=")), "logger=many")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "data.batch_size is global: 2 processes × 8" in result.stdout + result.stderr
     # wandb's media from the spawned processes (plots, sample tables) land in the run folder, not in ./wandb
     assert not (tmp_path / "wandb").exists()
 
     (run,) = run_dirs(tmp_path, "char_rnn")  # the spawned rank did not start a run of its own
+    assert "data.batch_size is global: 2 processes × 8" in (run / "config.log").read_text()  # the full log
     logged = json.loads((run / "metrics.json").read_text())
     assert result.stdout.count("seqlab: results") == 1
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["final.txt", "step_3.txt"]
@@ -71,13 +71,14 @@ def test_ddp_inside_a_multirun_gives_one_clean_folder_per_job(run_seqlab, tmp_pa
     # trainer=ddp re-launches the command line per rank, which would re-run the sweep: a multirun runs it as ddp_spawn
     result = run_seqlab("-m", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", *DDP_TINY)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "multirun: trainer.strategy=ddp runs as ddp_spawn" in result.stdout + result.stderr
-    assert "data.batch_size is global: 2 processes × 8" in result.stdout + result.stderr
 
     experiment = tmp_path / "outputs" / "char_rnn"
     assert [p.name for p in experiment.iterdir()] == ["multirun"]
     (sweep,) = experiment.glob("multirun/*/*")
     (job,) = (p for p in sweep.iterdir() if p.is_dir())
+    log = (job / "config.log").read_text()  # info lines are in the job's full log (the console is quiet)
+    assert "multirun: trainer.strategy=ddp runs as ddp_spawn" in log
+    assert "data.batch_size is global: 2 processes × 8" in log
     assert job.name.startswith("0_data.batch_size=16,") and job.name.endswith(",trainer.devices=2,trainer=ddp")
     assert (job / "metrics.json").is_file()
     assert not (job / "error.txt").exists()
