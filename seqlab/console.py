@@ -42,6 +42,8 @@ NOISE_WARNINGS = (
 )
 #: third-party log lines filtered at the source: Lightning's product tips ("💡 Tip: … try installing litlogger …")
 NOISE_LOG_PREFIXES = ("💡 Tip: ",)
+#: third-party loggers whose info lines are noise on the console (alembic, which optuna imports: "setup plugin …")
+NOISY_LOGGERS = ("alembic",)
 #: loggers whose own handlers (added when they were imported before logging was configured) are dropped, so that
 #: their records reach ``config.log`` through the root logger
 THIRD_PARTY_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning", "lightning.pytorch", "lightning.fabric")
@@ -70,6 +72,8 @@ def quiet_third_party(verbose: bool = False) -> None:
         return
     for message in NOISE_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropNoise) for f in logger.filters):
@@ -120,6 +124,9 @@ def shown(message: str, *args: Any) -> None:
 
 class ConsoleCallback(Callback):
     """Hydra callback (``hydra.callbacks.console``): the quiet console of :func:`configure`, per job."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        quiet_third_party(bool(config.get("verbose", False)))  # before the sweeper (optuna) is imported
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         configure(bool(config.get("verbose", False)))

@@ -203,3 +203,15 @@ def test_seqlab_predict_is_a_verb_of_the_command(run_seqlab, classifier, tmp_pat
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         f"seqlab: error: file={tmp_path / 'missing.txt'}: no such file"
     ]
+
+
+def test_seqlab_generate_translates_greedily_unless_sampling_is_asked_for(translator, capsys):
+    from seqlab.generate import main as generate
+
+    outputs = []
+    for seed in (1, 2):
+        generate([f"ckpt_path={translator}", "source=3 March 2021", f"seed={seed}", "max_length=34"])
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].count("--- sample") == 1  # one translation, the same for any seed
+    generate([f"ckpt_path={translator}", "source=3 March 2021", "temperature=1.0", "num_samples=3", "max_length=34"])
+    assert capsys.readouterr().out.count("--- sample") == 3  # sampled when asked
