@@ -441,7 +441,22 @@ def exit_on_interrupt(signum: int, frame: object) -> None:
     from seqlab.runs import forget_unstarted_run
 
     forget_unstarted_run()
+    if _SWEEP:  # a job of a sweep that runs in this process (the basic launcher): the sweep ends here
+        print_sweep_summary(**_SWEEP)
     os._exit(SIGNAL_EXIT[name])
+
+
+#: the sweep this process runs (its folder and expected jobs), for the summary an interrupt prints
+_SWEEP: dict[str, Any] = {}
+
+
+def print_sweep_summary(sweep_dir: Path, argv: list[str]) -> bool:
+    """Print the sweep's one-line summary (stderr when a job did not finish); True when every job finished."""
+    from seqlab.runs import expected_jobs, sweep_summary
+
+    line, complete = sweep_summary(sweep_dir, expected_jobs(argv))
+    print(line, file=sys.stdout if complete else sys.stderr, flush=True)
+    return complete
 
 
 def os_error_message(err: OSError, output_dir: str | Path | None = None) -> str | None:
@@ -618,13 +633,10 @@ def main(argv: list[str] | None = None) -> None:
         hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
         return
     code = 0
+    _SWEEP.update(sweep_dir=Path(explicit_value(argv, "hydra.sweep.dir") or "."), argv=argv)
     try:
         hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
     except SystemExit as err:  # an interrupted job stops the sweep
         code = err.code if isinstance(err.code, int) else 1
-    from seqlab.runs import expected_jobs, sweep_summary
-
-    sweep_dir = Path(explicit_value(argv, "hydra.sweep.dir") or ".")
-    line, complete = sweep_summary(sweep_dir, expected_jobs(argv))
-    print(line, file=sys.stderr if not complete else sys.stdout, flush=True)
+    complete = print_sweep_summary(**_SWEEP)
     sys.exit(code or (0 if complete else 1))
