@@ -35,7 +35,8 @@ from seqlab.cells.base import Cell
 from seqlab.cells.recurrent import Recurrent
 from seqlab.models.module import SequenceLitModule
 
-#: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed)
+#: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed; the
+#: norms are taken in float64, so a float32 gradient of 1e-30 is still measured)
 VANISHED = "vanished below float precision"
 
 
@@ -94,7 +95,9 @@ def aligned_norms(grads: Tensor, last: Tensor) -> list[float]:
 
     — the root mean square over the rows that reach ``k`` steps back, so neither padding nor the number of short
     rows changes a point of the curve."""
-    per_row = grads.detach().float().flatten(2).norm(dim=2)  # (T, B)
+    # float64: a float32 entry below ~1e-23 squares to 0 in float32, so a norm there read "vanished" when the
+    # gradient was still 1e-30; in float64 only a gradient that is exactly 0 (or below 1e-154 per entry) gives 0
+    per_row = grads.detach().double().flatten(2).norm(dim=2)  # (T, B)
     K = int(last.max()) + 1
     k = torch.arange(K, device=per_row.device)[:, None]
     index = last[None, :] - k  # (K, B): the step k back from each row's end
@@ -257,7 +260,7 @@ class GradientFlowCallback(pl.Callback):
             grads = [_stack(step_grads, position + i, width, states, i) for i in range(width)]
             finals = [_stack(final_grads, position + i, width, states, i) for i in range(width)]
             position += width * len(states)
-            h_step = grads[0].flatten(1).norm(dim=1).tolist()
+            h_step = grads[0].double().flatten(1).norm(dim=1).tolist()
             metrics[f"grad_flow/step_loss_grad/{label}/first"] = h_step[0]
             metrics[f"grad_flow/step_loss_grad/{label}/last"] = h_step[-1]
             self._keep(f"step_loss_grad/{label}", step, h_step)
@@ -281,7 +284,7 @@ class GradientFlowCallback(pl.Callback):
             zero = torch.zeros_like(x)
             g_step = (step_grads[-1] if step_grads[-1] is not None else zero).transpose(0, 1)
             g_final = (final_grads[-1] if final_grads[-1] is not None else zero).transpose(0, 1)
-            x_step = g_step.flatten(2).norm(dim=(1, 2)).tolist()
+            x_step = g_step.double().flatten(2).norm(dim=(1, 2)).tolist()
             metrics["grad_flow/step_loss_grad/inputs/first"] = x_step[0]
             metrics["grad_flow/step_loss_grad/inputs/last"] = x_step[-1]
             self._keep("step_loss_grad/inputs", step, x_step)

@@ -324,3 +324,17 @@ def test_recording_writes_a_plot_per_curve_and_leaves_the_fused_path(tmp_path):
     names = sorted(p.name for p in (tmp_path / "gf").glob("*.png"))
     assert "terminal_encoder.layer0_c.png" in names and "step_loss_grad_encoder.layer1.png" in names
     assert len(names) == len(callback.history)
+
+
+def test_terminal_norms_are_taken_in_float64_so_a_1e_30_gradient_is_not_read_as_vanished():
+    import torch
+
+    from seqlab.callbacks.gradient_flow import aligned_norms, vanishing_index
+
+    grads = torch.zeros(5, 2, 4)  # (T, B, H) float32, as autograd returns them
+    grads[4] = 1.0
+    grads[0] = 1e-30  # squares to 0 in float32 (below ~1e-45), not in float64
+    assert float(grads[0].square().sum()) == 0.0
+    curve = aligned_norms(grads, torch.tensor([4, 4]))
+    assert curve[4] == pytest.approx(2e-30, rel=1e-6)  # ‖(1e-30,)*4‖ = 2e-30 for each row, RMS over rows
+    assert vanishing_index(curve, 4) == pytest.approx(1e-30, rel=1e-6)  # not 0: it did not vanish
