@@ -1,4 +1,5 @@
-"""One progress bar over the whole run: :class:`RunProgressBar`, a thin subclass of Lightning's ``RichProgressBar``.
+"""What a run shows while it trains: one progress bar over the whole run (:class:`RunProgressBar`, a thin subclass
+of Lightning's ``RichProgressBar``) and the run's own lines (:class:`RunConsole`).
 
 ::
 
@@ -7,9 +8,9 @@
 
 The bar counts the run's optimizer steps (``trainer.max_steps``, or epochs × batches), not the batches of an epoch;
 the ETA is for the whole run (from the average time per step so far, validation included). The metrics have a line
-of their own. Printed above the bar, once each: a start line, the estimated length of the run after its first timed
-steps (and a one-line warning when it exceeds an hour, naming a faster setting where one exists), and one line per
-validation. Each of those lines also goes to ``config.log``.
+of their own. Printed above the bar (or alone with ``trainer.enable_progress_bar=false``): a start line, the
+estimated length of the run after its first timed steps (and a one-line warning when it exceeds an hour, naming a
+faster setting where one exists), and one line per validation. Each of those lines also goes to ``config.log``.
 """
 
 from __future__ import annotations
@@ -104,27 +105,132 @@ class _EpochColumn(ProgressColumn):
         return Text("" if epoch is None else f"epoch {epoch}", style="dim")
 
 
-class RunProgressBar(RichProgressBar):
-    """Lightning's Rich bar, over the whole run (see the module docstring). ``warmup_steps``: the first steps of the
-    process, not timed (allocator, kernels, compilation); the estimate comes after ``estimate_after_steps`` timed
-    steps or ``estimate_after_seconds`` of timed training, whichever is first."""
+class RunConsole(pl.Callback):
+    """The run's own lines on the console (rank 0 only; each also goes to ``config.log``): a start line, the
+    estimated length of the run after its first timed steps (and a one-line warning beyond :data:`LONG_RUN_SECONDS`,
+    naming a faster setting where one exists), and one line per validation. With :class:`RunProgressBar` they are
+    printed above the bar; with ``trainer.enable_progress_bar=false`` on their own.
 
-    def __init__(self, warmup_steps: int = 3, estimate_after_steps: int = 10, estimate_after_seconds: float = 20.0,
-                 **kwargs: Any):
-        super().__init__(**kwargs)
+    ``warmup_steps``: the first steps of the process, not timed (allocator, kernels, compilation); the estimate comes
+    after ``estimate_after_steps`` timed steps or ``estimate_after_seconds`` of timed training, whichever is first.
+    A step is timed from the end of the previous one, validation excluded."""
+
+    def __init__(self, warmup_steps: int = 3, estimate_after_steps: int = 10, estimate_after_seconds: float = 20.0):
         self.warmup_steps = warmup_steps
         self.estimate_after_steps = estimate_after_steps
         self.estimate_after_seconds = estimate_after_seconds
-        self._reset_timing()
+        self.reset()
 
-    def _reset_timing(self) -> None:
-        self._started_at: float | None = None
-        self._first_step = 0
+    def reset(self) -> None:
+        self.started_at: float | None = None
+        self.first_step = 0
         self._mark: float | None = None
-        self._timed_steps = 0
-        self._timed_seconds = 0.0
+        self.timed_steps = 0
+        self.timed_seconds = 0.0
         self._estimated = False
+        #: the data's tokenizer kind (``char``, ``word``, ``bpe``): names bits per token in the lines
+        self.tokenizer: str | None = None
+
+    @property
+    def rate(self) -> float | None:
+        """Training steps per second so far (timed steps only)."""
+        return self.timed_steps / self.timed_seconds if self.timed_seconds > 0 else None
+
+    def times(self, trainer: pl.Trainer) -> dict[str, float | None]:
+        """``elapsed`` since the first step, the run's ``eta`` (the pace so far, validation included) and ``rate``."""
+        now = time.perf_counter()
+        elapsed = now - self.started_at if self.started_at is not None else None
+        done = trainer.global_step - self.first_step
+        total = total_steps(trainer)
+        eta = None
+        if elapsed is not None and done > 0 and math.isfinite(total):
+            eta = max(0.0, total - trainer.global_step) * elapsed / done
+        return {"elapsed": elapsed, "eta": eta, "rate": self.rate}
+
+    def say(self, trainer: pl.Trainer, message: str, style: str | None = None) -> None:
+        """Print one line (above the bar when there is one) and write it into ``config.log``; rank 0 only."""
+        if not trainer.is_global_zero:
+            return
+        bar = trainer.progress_bar_callback
+        if isinstance(bar, RunProgressBar) and bar.live:
+            bar.progress.console.print(message, style=style, highlight=False, soft_wrap=True)
+        else:
+            print(message, flush=True)
+        console.shown(message)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.reset()
+        self.first_step = trainer.global_step
+        spec = getattr(getattr(pl_module, "model", None), "spec", None)
+        self.tokenizer = getattr(getattr(spec, "tokenizer", None), "kind", None)
+        total = total_steps(trainer)
+        steps = f"{int(total):,} steps" if math.isfinite(total) else "no step limit"
+        resumed = f", resumed at step {trainer.global_step:,}" if trainer.global_step else ""
+        parameters = sum(p.numel() for p in pl_module.parameters())
+        self.say(trainer, f"seqlab: {parameters:,} parameters, {steps}{resumed} → "
+                          f"{console.shorter(trainer.default_root_dir)}")
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self.started_at is None:
+            self.started_at = time.perf_counter()
+        if self._mark is None:
+            self._mark = time.perf_counter()
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._mark = None  # validation is not training time
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        now = time.perf_counter()
+        started, self._mark = self._mark, now
+        if started is not None and trainer.global_step - self.first_step > self.warmup_steps:
+            self.timed_steps += 1
+            self.timed_seconds += now - started
+        if not self._estimated and self.timed_steps and (
+            self.timed_steps >= self.estimate_after_steps or self.timed_seconds >= self.estimate_after_seconds
+        ):
+            self._estimated = True
+            self.estimate(trainer)
+
+    def estimate(self, trainer: pl.Trainer) -> None:
+        """One line: how long the run will take at the pace of its timed steps; a warning beyond an hour."""
+        rate = self.timed_steps / self.timed_seconds
+        total = total_steps(trainer)
+        if not math.isfinite(total):
+            self.say(trainer, f"seqlab: {rate:.2f} steps/s (no step limit: set trainer.max_steps for an estimate)")
+            return
+        seconds = (total - self.first_step) / rate
+        self.say(trainer, f"seqlab: estimated run time {duration(seconds)} for {int(total - self.first_step):,} "
+                          f"steps ({rate:.2f} steps/s; plus validation)")
+        if seconds > LONG_RUN_SECONDS:
+            self.say(trainer, f"seqlab: warning: this run will take about {duration(seconds)}; "
+                              f"{faster_setting(trainer)}", style="bold yellow")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn != "fit" or trainer.sanity_checking:
+            return
+        values = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
+        rows = console.results_rows(values, self.tokenizer)
+        total = total_steps(trainer)
+        of = f"/{int(total):,}" if math.isfinite(total) else ""
+        shown = " · ".join(f"{name} {float(value):.4g}" for name, value, _ in rows[:5])
+        self.say(trainer, f"step {trainer.global_step:,}{of} · val {shown}")
+
+
+class RunProgressBar(RichProgressBar):
+    """Lightning's Rich bar over the whole run (see the module docstring): one task counting the run's steps, its
+    elapsed time, ETA and pace from the trainer's :class:`RunConsole`, the epoch as a detail, the metrics on a line
+    of their own."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
         self._tokenizer: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the bar is on screen now (lines are then printed above it)."""
+        return self.progress is not None and not self._progress_stopped and self.is_enabled
 
     # -- what is shown ---------------------------------------------------------------------------------------------
     def configure_columns(self, trainer: pl.Trainer) -> list:
@@ -166,28 +272,11 @@ class RunProgressBar(RichProgressBar):
                 shown.append(f"{name} {value}")
         return " · ".join(shown)
 
-    def say(self, message: str, style: str | None = None) -> None:
-        """Print one line above the bar (and into ``config.log``); nothing on ranks other than 0."""
-        if self.is_disabled:  # Lightning disables the bar of every rank but rank 0
-            return
-        if self.progress is not None and not self._progress_stopped:
-            self.progress.console.print(message, style=style, highlight=False, soft_wrap=True)
-        else:
-            print(message, flush=True)
-        console.shown(message)
-
     # -- the train task: one for the whole run ---------------------------------------------------------------------
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._reset_timing()
-        self._first_step = trainer.global_step
         spec = getattr(getattr(pl_module, "model", None), "spec", None)
         self._tokenizer = getattr(getattr(spec, "tokenizer", None), "kind", None)
         super().on_train_start(trainer, pl_module)
-        total = total_steps(trainer)
-        steps = f"{int(total):,} steps" if math.isfinite(total) else "no step limit"
-        resumed = f", resumed at step {trainer.global_step:,}" if trainer.global_step else ""
-        parameters = sum(p.numel() for p in pl_module.parameters())
-        self.say(f"seqlab: {parameters:,} parameters, {steps}{resumed} → {console.shorter(trainer.default_root_dir)}")
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.is_disabled or self.progress is None:
@@ -203,73 +292,16 @@ class RunProgressBar(RichProgressBar):
     def _initialize_train_progress_bar_id(self) -> None:
         self.on_train_epoch_start(self.trainer, self.trainer.lightning_module)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
-        if self._started_at is None:
-            self._started_at = time.perf_counter()
-        if self._mark is None:
-            self._mark = time.perf_counter()
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._mark = None  # validation is not training time
-        super().on_validation_start(trainer, pl_module)
-
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        now = time.perf_counter()
-        started, self._mark = self._mark, now
-        if started is not None and trainer.global_step - self._first_step > self.warmup_steps:
-            self._timed_steps += 1
-            self._timed_seconds += now - started
         if self.train_progress_bar_id is None and not self.is_disabled:
             self._initialize_train_progress_bar_id()
         if self.progress is not None and self.train_progress_bar_id is not None:
-            self.progress.update(self.train_progress_bar_id, completed=trainer.global_step, **self._times(trainer, now))
+            run = next((c for c in trainer.callbacks if isinstance(c, RunConsole)), None)
+            times = run.times(trainer) if run is not None else {}
+            self.progress.update(self.train_progress_bar_id, completed=trainer.global_step, **times)
         self._update_metrics(trainer, pl_module)
         self.refresh()
-        if not self._estimated and self._timed_steps and (
-            self._timed_steps >= self.estimate_after_steps or self._timed_seconds >= self.estimate_after_seconds
-        ):
-            self._estimated = True
-            self.estimate(trainer)
-
-    def _times(self, trainer: pl.Trainer, now: float) -> dict[str, float | None]:
-        elapsed = now - self._started_at if self._started_at is not None else None
-        done = trainer.global_step - self._first_step
-        rate = self._timed_steps / self._timed_seconds if self._timed_seconds > 0 else None
-        total = total_steps(trainer)
-        eta = None
-        if elapsed is not None and done > 0 and math.isfinite(total):  # the whole run's pace, validation included
-            eta = max(0.0, total - trainer.global_step) * elapsed / done
-        return {"elapsed": elapsed, "eta": eta, "rate": rate}
-
-    def estimate(self, trainer: pl.Trainer) -> None:
-        """One line: how long the run will take at the pace of its timed steps; a warning beyond an hour."""
-        rate = self._timed_steps / self._timed_seconds
-        total = total_steps(trainer)
-        if not math.isfinite(total):
-            self.say(f"seqlab: {rate:.2f} steps/s (no step limit: set trainer.max_steps for an estimate)")
-            return
-        seconds = (total - self._first_step) / rate
-        self.say(f"seqlab: estimated run time {duration(seconds)} for {int(total - self._first_step):,} steps "
-                 f"({rate:.2f} steps/s; plus validation)")
-        if seconds > LONG_RUN_SECONDS:
-            self.say(f"seqlab: warning: this run will take about {duration(seconds)}; {faster_setting(trainer)}",
-                     style="bold yellow")
-
-    # -- validation: one line each ---------------------------------------------------------------------------------
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_validation_end(trainer, pl_module)
-        if trainer.state.fn != "fit" or trainer.sanity_checking:
-            return
-        values = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
-        rows = console.results_rows(values, self._tokenizer)
-        total = total_steps(trainer)
-        of = f"/{int(total):,}" if math.isfinite(total) else ""
-        shown = " · ".join(f"{name} {float(value):.4g}" for name, value, _ in rows[:5])
-        self.say(f"step {trainer.global_step:,}{of} · val {shown}")
 
     def _get_train_description(self, current_epoch: int) -> str:
         return "train"
-
-

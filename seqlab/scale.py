@@ -184,14 +184,17 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
 
 
 def console_callbacks(trainer_options: dict[str, Any], callbacks: list[Any]) -> list[Any]:
-    """``callbacks`` plus what the console shows (:mod:`seqlab.console`): the whole-run bar
-    (:class:`~seqlab.progress.RunProgressBar`) unless ``trainer.enable_progress_bar=false`` or a progress bar is
-    given, and — on the quiet console — the model summary as a plain table in ``config.log`` rather than on screen."""
+    """``callbacks`` plus what the console shows (:mod:`seqlab.console`): the run's lines
+    (:class:`~seqlab.progress.RunConsole`), the whole-run bar (:class:`~seqlab.progress.RunProgressBar`) unless
+    ``trainer.enable_progress_bar=false`` or a progress bar is given, and — on the quiet console — the model summary
+    as a plain table in ``config.log`` rather than on screen."""
     from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
     from seqlab import console
-    from seqlab.progress import RunProgressBar
+    from seqlab.progress import RunConsole, RunProgressBar
 
+    if not any(isinstance(c, RunConsole) for c in callbacks):
+        callbacks.append(RunConsole())
     if trainer_options.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(RunProgressBar())
     quiet = not console.state["verbose"]

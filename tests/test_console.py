@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from seqlab import console, progress
 from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.models.builder import make_module
-from seqlab.progress import RunProgressBar, duration, faster_setting, total_steps
+from seqlab.progress import RunConsole, RunProgressBar, duration, faster_setting, total_steps
 from seqlab.spec import DataSpec
 
 #: a 30-step run of the default experiment, validated twice, with its default loggers (CSV, TensorBoard, wandb)
@@ -171,8 +171,9 @@ def lm_batches(count: int) -> list[dict[str, torch.Tensor]]:
 
 def test_the_bar_counts_the_runs_steps_and_warns_about_a_long_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(progress, "LONG_RUN_SECONDS", 0)  # every run is "long": the warning must come, once
-    bar = RunProgressBar(warmup_steps=1, estimate_after_steps=2)
-    trainer = pl.Trainer(accelerator="cpu", max_steps=6, max_epochs=-1, callbacks=[bar], logger=False,
+    bar = RunProgressBar()
+    trainer = pl.Trainer(accelerator="cpu", max_steps=6, max_epochs=-1, logger=False,
+                         callbacks=[RunConsole(warmup_steps=1, estimate_after_steps=2), bar],
                          enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
                          limit_val_batches=1, num_sanity_val_steps=0)
     batches = lm_batches(3)  # an epoch of 3 steps, validated at its end
@@ -186,3 +187,16 @@ def test_the_bar_counts_the_runs_steps_and_warns_about_a_long_run(tmp_path, monk
     assert "fewer steps (trainer.max_steps=N)" in out
     assert len(re.findall(r"^step [36]/6 · val loss \d", out, re.M)) == 2
     assert "bpc" in out  # a character model: bits per character
+
+
+def test_without_the_bar_the_runs_lines_still_come(tmp_path, capsys):
+    trainer = pl.Trainer(accelerator="cpu", max_steps=6, max_epochs=-1, logger=False, enable_progress_bar=False,
+                         callbacks=[RunConsole(warmup_steps=1, estimate_after_steps=2)], enable_checkpointing=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=1,
+                         num_sanity_val_steps=0)
+    batches = lm_batches(3)
+    trainer.fit(tiny_lm_module(), DataLoader(batches, batch_size=None), DataLoader(batches[:1], batch_size=None))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("seqlab: 440 parameters, 6 steps → ")
+    assert sum(line.startswith("seqlab: estimated run time") for line in lines) == 1
+    assert [line.split(" · ")[0] for line in lines if line.startswith("step ")] == ["step 3/6", "step 6/6"]
