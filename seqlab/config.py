@@ -408,7 +408,7 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
         print(f"seqlab: continuing the sweep {sweep_dir}: finished jobs are skipped, the others resume", flush=True)
         claimed = sweep_dir
     else:
-        claimed = claim_run_dir(sweep_dir, SWEEP_MARKER)
+        claimed = claim_run_dir(sweep_dir, SWEEP_MARKER, marker_is_file=True)  # a file: job folders are the dirs
         lock_folder(claimed, "sweep")
         if claimed != sweep_dir:
             print(f"seqlab: {sweep_dir} holds another sweep; this sweep writes to {claimed}", file=sys.stderr,

@@ -30,22 +30,27 @@ RUN_FILES = ("checkpoints", "metrics.json", "csv", "vocab.json", "multirun.yaml"
 RESUME_RECORD = "resume-{n}"
 
 
-def claim_run_dir(path: Path, marker: str = RECORD) -> Path:
+def claim_run_dir(path: Path, marker: str = RECORD, marker_is_file: bool = False) -> Path:
     """Create and return the first of ``path``, ``path-1``, ``path-2``, ... that no run holds yet.
 
-    The claim is ``os.mkdir(<folder>/<marker>)``: atomic, so of any number of processes (or machines sharing the
-    disk) trying the same name, exactly one gets it. A folder already holding a run's files (:data:`RUN_FILES`)
-    without a marker is skipped too."""
+    The claim is ``os.mkdir(<folder>/<marker>)`` (or, ``marker_is_file``, an exclusive create of the file): atomic,
+    so of any number of processes (or machines sharing the disk) trying the same name, exactly one gets it. A folder
+    already holding a run's files (:data:`RUN_FILES`) without a marker is skipped too."""
+    import os
+
     path = Path(path)
     for n in itertools.count():
         candidate = path if n == 0 else path.with_name(f"{path.name}-{n}")
         candidate.mkdir(parents=True, exist_ok=True)
         try:
-            (candidate / marker).mkdir()
+            if marker_is_file:
+                os.close(os.open(candidate / marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            else:
+                (candidate / marker).mkdir()
         except FileExistsError:
             continue
         if any((candidate / name).exists() for name in RUN_FILES):  # an older run written without a record
-            (candidate / marker).rmdir()
+            (candidate / marker).unlink() if marker_is_file else (candidate / marker).rmdir()
             continue
         return candidate
     raise AssertionError("unreachable")
