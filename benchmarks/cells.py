@@ -13,7 +13,9 @@ true float32 on both sides (TF32 off in cuBLAS and cuDNN, unless ``--tf32``); ``
 ``torch.autocast(dtype=torch.bfloat16)``, as ``trainer.precision=bf16-mixed`` does.
 
 JSON: ``{"<cell>[<path>]@<hidden>": {"ms": ..., "ratio_to_nn_lstm": ...}, "lstmcell_loop@<hidden>": ...}`` with
-path ``fused``/``structured``/``step``/``scan``; ``--compile`` adds ``"<cell>[structured+compile]@<hidden>"`` etc.;
+path ``fused``/``structured``/``step``/``scan`` (``structured/plain`` with ``--plain-product``: without the
+prepacked recurrent product); ``--clock cpu`` times by process CPU time instead of wall time;
+``--compile`` adds ``"<cell>[structured+compile]@<hidden>"`` etc.;
 bf16-mixed keys end in ``/bf16-mixed`` (``"lstm[structured]@1024/bf16-mixed"``). The first printed line names
 the device, batch, reps and TF32 setting.
 Run from the repository root (``python -m benchmarks.cells``) or with seqlab installed.
@@ -54,14 +56,32 @@ def training_step(module: nn.Module, x: torch.Tensor, precision: str = "32-true"
     return run
 
 
-def timed_ms(run: Callable[[], None], device: torch.device) -> float:
-    """Wall time of ``run()`` in ms; on CUDA between two synchronisations, so the queued kernels are counted."""
+def timed_ms(run: Callable[[], None], device: torch.device, clock: str = "wall") -> float:
+    """Time of ``run()`` in ms; on CUDA between two synchronisations, so the queued kernels are counted.
+
+    ``clock="cpu"`` counts the process's CPU time instead of wall time (CPU only): on a machine shared with other
+    jobs, time spent waiting for a core is then not counted (cache and memory-bandwidth contention still is)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    now = time.process_time if clock == "cpu" else time.perf_counter
     sync()
-    start = time.perf_counter()
+    start = now()
     run()
     sync()
-    return (time.perf_counter() - start) * 1e3
+    return (now() - start) * 1e3
+
+
+def without_packed_product(run: Callable[[], None]) -> Callable[[], None]:
+    """``run`` with the structured path's prepacked recurrent product switched off (every hidden size too small)."""
+    from seqlab.cells import recurrent
+
+    def plain() -> None:
+        threshold, recurrent.PACKED_MIN_HIDDEN = recurrent.PACKED_MIN_HIDDEN, 2**62
+        try:
+            run()
+        finally:
+            recurrent.PACKED_MIN_HIDDEN = threshold
+
+    return plain
 
 
 def lstmcell_loop(hidden: int) -> nn.Module:
@@ -91,6 +111,8 @@ def benchmark(
     device: torch.device | None = None,
     precision: str = "32-true",
     batch: int = BATCH,
+    clock: str = "wall",
+    plain_product: bool = False,
 ) -> dict[str, tuple[float, float]]:
     """For each configuration at one hidden size: (median ms of one training step, median over rounds of its time
     divided by ``torch.nn.LSTM``'s time in the same round)."""
@@ -107,6 +129,11 @@ def benchmark(
             if compile and path in ("structured", "step"):
                 modules[f"{cell}[{path}+compile]"] = Recurrent(cell, INPUT, hidden, path=path, compile=True)
     steps = {name: training_step(module.to(device), x, precision) for name, module in modules.items()}
+    if plain_product:  # the structured path as before the prepacked recurrent product (commit 5d11b59)
+        for cell in cells:
+            if "structured" in supported_paths(cell):
+                step = training_step(Recurrent(cell, INPUT, hidden, path="structured").to(device), x, precision)
+                steps[f"{cell}[structured/plain]"] = without_packed_product(step)
     for run in steps.values():  # warm up: allocator, oneDNN/cuDNN primitives, compilation
         run()
         run()
@@ -115,7 +142,7 @@ def benchmark(
     for rep in range(reps):
         random.Random(rep).shuffle(order)  # no configuration always follows the same neighbour
         for name in order:
-            times[name].append(timed_ms(steps[name], device))
+            times[name].append(timed_ms(steps[name], device, clock))
     base = times["nn_lstm"]
     return {
         name: (statistics.median(t), statistics.median(a / b for a, b in zip(t, base))) for name, t in times.items()
@@ -135,6 +162,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--precision", nargs="+", default=["32-true"], choices=PRECISIONS)
     parser.add_argument("--tf32", action="store_true", help="let cuBLAS and cuDNN use TF32 for float32 (CUDA)")
+    parser.add_argument(
+        "--plain-product",
+        action="store_true",
+        help="also time the structured path without the prepacked recurrent product ('<cell>[structured/plain]')",
+    )
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="cpu: time by the process's CPU time (CPU only)"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -148,13 +183,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     print(
         f"device={name_of_device} threads={args.threads} batch={args.batch} length={LENGTH} input={INPUT} "
-        f"reps={args.reps} compile={args.compile} tf32={args.tf32}"
+        f"reps={args.reps} compile={args.compile} tf32={args.tf32} clock={args.clock}"
     )
     print(f"{'configuration':<30}{'precision':>11}{'hidden':>8}{'ms':>11}{'× nn.LSTM':>11}")
     for precision in args.precision:
         suffix = "" if precision == "32-true" else f"/{precision}"
         for hidden in args.hidden:
-            figures = benchmark(hidden, args.cells, args.reps, args.compile, device, precision, args.batch)
+            figures = benchmark(
+                hidden, args.cells, args.reps, args.compile, device, precision, args.batch,
+                clock=args.clock, plain_product=args.plain_product,
+            )
             for name, (ms, ratio) in figures.items():
                 print(f"{name:<30}{precision:>11}{hidden:>8}{ms:>11.2f}{ratio:>11.2f}", flush=True)
                 results[f"{name}@{hidden}{suffix}"] = {"ms": round(ms, 3), "ratio_to_nn_lstm": round(ratio, 3)}
