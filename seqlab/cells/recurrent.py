@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import _VF, Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.cells.base import Cell, State
 from seqlab.cells.compiled import compile_step_function
@@ -313,10 +314,19 @@ class Recurrent(nn.Module):
         if lengths is None:
             result = fn(x, hx, *args, True)
             return result[0], tuple(result[1:])
-        return self._forward_fused_segments(fn, x, lengths, state)
+        if x.device.type == "cpu":
+            return self._forward_fused_segments(fn, x, lengths, state)
+        # cuDNN runs packed sequences natively (one kernel, no per-step slices)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        hx = tuple(h.index_select(1, order) for h in hx) if mode == "LSTM" else hx.index_select(1, order)
+        result = fn(packed.data, packed.batch_sizes, hx, *args)
+        out = type(packed)(result[0], packed.batch_sizes, order, unorder)
+        output, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return output, tuple(s.index_select(1, unorder) for s in result[1:])
 
     def _forward_fused_segments(self, fn: Callable[..., Any], x: Tensor, lengths: Tensor, state: State):
-        """The fused kernels over padded rows of different lengths, without packing.
+        """The fused kernels over padded rows of different lengths, without packing (CPU; CUDA packs).
 
         ``pack_padded_sequence`` would give the same numbers, but the CPU kernel then takes every step's rows as a
         slice of the packed input, and autograd backs each slice with a zero tensor of the whole input: backward
