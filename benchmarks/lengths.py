@@ -15,7 +15,10 @@ length, with no ``lengths`` — what a batch of windows of the same model looks 
 concatenated tunes), the comparison of issue 29.
 
     python benchmarks/lengths.py [--data abc_music tweets tagging] [--batches 6] [--reps 3] [--threads 1]
-                                 [--json lengths.json] [--profile abc_music]
+                                 [--clock wall|cpu] [--json lengths.json] [--profile abc_music]
+
+``--clock cpu`` times by the process's CPU time instead of wall time (on a machine shared with other jobs, time
+spent waiting for a core is then not counted).
 
 ``--profile DATA`` instead profiles the steps of DATA's variable-length batches (torch.profiler, the top operators
 by self CPU time; then cProfile, the top Python functions) and prints both.
@@ -88,14 +91,14 @@ def trainer_step(spec, model_options: dict):
     return step
 
 
-def timed(step, batches: list[dict]) -> float:
-    started = time.perf_counter()
+def timed(step, batches: list[dict], clock=time.perf_counter) -> float:
+    started = clock()
     for batch in batches:
         step(batch)
-    return sum(real_tokens(b) for b in batches) / (time.perf_counter() - started)
+    return sum(real_tokens(b) for b in batches) / (clock() - started)
 
 
-def measure(names: list[str], cache: Path, batches: int, reps: int) -> dict:
+def measure(names: list[str], cache: Path, batches: int, reps: int, clock=time.perf_counter) -> dict:
     sides = {}  # label -> (step, batches)
     padding = {}
     for name in names:
@@ -112,7 +115,7 @@ def measure(names: list[str], cache: Path, batches: int, reps: int) -> dict:
     rates: dict[str, list[float]] = {label: [] for label in sides}
     for _ in range(reps):
         for label, (step, seen) in sides.items():
-            rates[label].append(timed(step, seen))
+            rates[label].append(timed(step, seen, clock))
     figures: dict[str, dict] = {}
     for name in names:
         variable = statistics.median(rates[name])
@@ -162,6 +165,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("outputs/.cache"), help="prepared-data cache (warm)")
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="cpu: process CPU time (for a shared machine)"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", metavar="DATA", help="profile DATA's variable-length steps instead")
     args = parser.parse_args()
@@ -173,7 +179,8 @@ def main() -> None:
     if args.profile:
         profile(args.profile, cache, args.batches)
         return
-    figures = measure(args.data, cache, args.batches, args.reps)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    figures = measure(args.data, cache, args.batches, args.reps, clock)
     print(f"{'data':<12} {'padding':>8} {'mean len':>9} {'tokens/s':>10} {'twin tok/s':>11} {'cost ×':>7}")
     for name, f in figures.items():
         print(
