@@ -318,6 +318,7 @@ def summarise_sweep(sweep_dir: str | Path, threshold: float = 0.01) -> list[dict
     rows = [read_job(p, threshold) for p in jobs]
     order = {cell: i for i, cell in enumerate(dict.fromkeys(r["cell"] for r in sorted(rows, key=_job_number)))}
     rows.sort(key=lambda r: (order[r["cell"]], r["length"], r["seed"]))
+    choose_rates(rows)
     with (sweep_dir / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()

@@ -123,6 +123,20 @@ def test_vanishing_gradients_is_a_sweep_that_ends_with_a_summary(run_seqlab, tmp
     assert len(history["terminal/encoder.layer0/h"][0]["norms"]) == 12  # k = 0 .. 11 steps back
 
 
+@pytest.mark.e2e
+def test_the_le2015_sweep_trains_the_irnn_with_plain_sgd_and_reports_the_rate_chosen_on_val(run_seqlab, tmp_path):
+    result = run_seqlab("-m", "+experiment=vanishing_gradients_le2015", *QUICK, "cell=irnn", "data.seq_len=12",
+                        "seed=1", "data.num_train=100", "data.num_val=50", "trainer.max_steps=4",
+                        "optimizer.lr=0.01,0.001", timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "vanishing_gradients_le2015" / "multirun").glob("*/*")
+    with (sweep / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["cell"], r["optimizer"], r["lr"]) for r in rows} == {("irnn", "SGD", "0.01"), ("irnn", "SGD", "0.001")}
+    assert sum(r["chosen"] == "True" for r in rows) == 1
+    assert "| irnn | 12 | SGD " in (sweep / "summary.md").read_text()
+
+
 def test_the_full_vanishing_gradients_sweep_is_five_cells_two_lengths_three_seeds_two_at_a_time(run_seqlab):
     result = run_seqlab("+experiment=vanishing_gradients", "--cfg", "hydra")
     hydra = OmegaConf.create(result.stdout)
