@@ -12,7 +12,8 @@ length, with no ``lengths`` — what a batch of windows of the same model looks 
   ≤ 1.5); ``padding``: the share of padded steps in the variable-length batches.
 
 ``abc_music`` also gets ``abc_music[windows]``: the real ``data.mode=windows`` loader (100-token windows of the
-concatenated tunes), the comparison of issue 29.
+concatenated tunes), the comparison of issue 29. ``--unbucketed`` adds ``<data>[unbucketed]``: the same data with
+``data.bucket=false`` (random lengths in a batch, so much more padding).
 
     python benchmarks/lengths.py [--data abc_music tweets tagging] [--batches 6] [--reps 3] [--threads 1]
                                  [--clock wall|cpu] [--json lengths.json] [--profile abc_music]
@@ -98,11 +99,15 @@ def timed(step, batches: list[dict], clock=time.perf_counter) -> float:
     return sum(real_tokens(b) for b in batches) / (clock() - started)
 
 
-def measure(names: list[str], cache: Path, batches: int, reps: int, clock=time.perf_counter) -> dict:
+def measure(
+    names: list[str], cache: Path, batches: int, reps: int, clock=time.perf_counter, unbucketed: bool = False
+) -> dict:
     sides = {}  # label -> (step, batches)
     padding = {}
-    for name in names:
-        seen, spec, options = load(name, cache, batches)
+    for name in [*names, *(f"{n}[unbucketed]" for n in names if unbucketed)]:
+        data = name.removesuffix("[unbucketed]")
+        overrides = ("data.bucket=false",) if name != data else ()
+        seen, spec, options = load(data, cache, batches, overrides)
         step = trainer_step(spec, options)
         sides[name] = (step, seen)
         sides[f"{name}@window_twin"] = (step, [window_twin(b) for b in seen])
@@ -117,7 +122,7 @@ def measure(names: list[str], cache: Path, batches: int, reps: int, clock=time.p
         for label, (step, seen) in sides.items():
             rates[label].append(timed(step, seen, clock))
     figures: dict[str, dict] = {}
-    for name in names:
+    for name in padding:
         variable = statistics.median(rates[name])
         twin = statistics.median(rates[f"{name}@window_twin"])
         per_round = [w / v for v, w in zip(rates[name], rates[f"{name}@window_twin"])]
@@ -168,6 +173,9 @@ def main() -> None:
     parser.add_argument(
         "--clock", choices=("wall", "cpu"), default="wall", help="cpu: process CPU time (for a shared machine)"
     )
+    parser.add_argument(
+        "--unbucketed", action="store_true", help="also each data with data.bucket=false ('<data>[unbucketed]')"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", metavar="DATA", help="profile DATA's variable-length steps instead")
     args = parser.parse_args()
@@ -180,16 +188,16 @@ def main() -> None:
         profile(args.profile, cache, args.batches)
         return
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    figures = measure(args.data, cache, args.batches, args.reps, clock)
-    print(f"{'data':<12} {'padding':>8} {'mean len':>9} {'tokens/s':>10} {'twin tok/s':>11} {'cost ×':>7}")
+    figures = measure(args.data, cache, args.batches, args.reps, clock, args.unbucketed)
+    print(f"{'data':<20} {'padding':>8} {'mean len':>9} {'tokens/s':>10} {'twin tok/s':>11} {'cost ×':>7}")
     for name, f in figures.items():
         print(
-            f"{name:<12} {f['padding']:>8.1%} {f['mean_length']:>9.1f} {f['tokens_per_s']:>10,} "
+            f"{name:<20} {f['padding']:>8.1%} {f['mean_length']:>9.1f} {f['tokens_per_s']:>10,} "
             f"{f['window_tokens_per_s']:>11,} {f['cost_ratio']:>7.2f}"
         )
         if "windows_mode_tokens_per_s" in f:
             print(
-                f"{'  vs data.mode=windows':<31} {f['windows_mode_tokens_per_s']:>21,} "
+                f"{'  vs data.mode=windows':<39} {f['windows_mode_tokens_per_s']:>21,} "
                 f"{f['cost_ratio_to_windows_mode']:>7.2f}"
             )
     if args.json:
