@@ -187,8 +187,12 @@ def test_last_refuses_an_older_run_when_the_newest_has_no_checkpoint(tmp_path):
 @pytest.mark.e2e
 def test_last_says_which_run_it_resumes_and_looks_in_the_given_folder_first(run_seqlab, tmp_path):
     assert run_seqlab(*FAST, "hydra.run.dir=outputs/char_rnn/finished").returncode == 0
-    died = run_seqlab(*FAST, "hydra.run.dir=outputs/char_rnn/died", f"data.source={tmp_path}/missing.txt")
-    assert died.returncode == 1 and (tmp_path / "outputs/char_rnn/died/.hydra").is_dir()
+    # killed (SIGKILL) before its first checkpoint: a run folder without last.ckpt
+    died = run_seqlab(*FAST, "trainer.max_steps=100", "hydra.run.dir=outputs/char_rnn/died",
+                      "+callbacks.fault._target_=seqlab.callbacks.faults.FaultInjector", "+callbacks.fault.step=1",
+                      "+callbacks.fault.signal=SIGKILL")
+    assert died.returncode != 0 and (tmp_path / "outputs/char_rnn/died/.hydra").is_dir()
+    assert not (tmp_path / "outputs/char_rnn/died/checkpoints/last.ckpt").exists()
 
     line = _one_error_line(run_seqlab(*FAST, "ckpt_path=last"))
     assert "outputs/char_rnn/died" in line and "outputs/char_rnn/finished" in line
@@ -386,7 +390,9 @@ def test_a_config_error_exits_2_with_one_line_on_stderr(run_seqlab, tmp_path):
 
 @pytest.mark.e2e
 def test_out_of_memory_and_an_unwritable_cache_are_one_line(run_seqlab, tmp_path):
-    line = _one_error_line(run_seqlab(*FAST, "model.encoder.hidden_size=1000000"))
+    line = _one_error_line(run_seqlab(*FAST, "model.encoder.hidden_size=1000000"))  # refused before anything
+    assert "model.encoder.hidden_size=1000000, num_layers=1: training needs at least" in line
+    line = _one_error_line(run_seqlab(*FAST, "model.encoder.hidden_size=1000000", "check_memory=false"))
     assert "out of memory building the model (model.encoder.hidden_size=1000000" in line
     unwritable = Path("/sys/seqlab-cache") if os.geteuid() == 0 else tmp_path / "readonly"
     if os.geteuid() != 0:
