@@ -1,7 +1,7 @@
 """An n-gram language model with interpolated Kneser-Ney smoothing: the count baseline beside every LM figure.
 
-Interpolated Kneser-Ney as Chen & Goodman (1998, "An empirical study of smoothing techniques for language
-modeling", eqs. 17–18, one discount per order): the highest order uses counts c, every lower order continuation
+Interpolated Kneser-Ney as Chen & Goodman describe it (1998, "An empirical study of smoothing techniques for language
+modeling"), with one discount per order: the highest order uses counts c, every lower order continuation
 counts N1+(• g) (the number of distinct tokens seen before g), each order is interpolated with the next lower one,
 and the unigram with the uniform distribution over the vocabulary, so no token gets probability 0:
 
