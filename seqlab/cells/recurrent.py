@@ -113,6 +113,11 @@ class _PackedRecurrentWeight:
         )
 
 
+#: what one kernel call of the fused path's length segments costs, in floats of the zero-fill that packing's backward
+#: does instead (measured on this project's 2-core CPU, LSTM 256: ~1 ns per float, ~0.4 ms per segment, forward and
+#: backward); see :meth:`Recurrent._packing_is_cheaper`
+SEGMENT_COST_IN_FLOATS = 400_000
+
 #: the prepacked recurrent product is used from this hidden size and this many steps up (below, packing costs more
 #: than it saves: measured in docs/cells.md)
 PACKED_MIN_HIDDEN = 512
@@ -314,9 +319,10 @@ class Recurrent(nn.Module):
         if lengths is None:
             result = fn(x, hx, *args, True)
             return result[0], tuple(result[1:])
-        if x.device.type == "cpu":
+        if x.device.type == "cpu" and not self._packing_is_cheaper(lengths):
             return self._forward_fused_segments(fn, x, lengths, state)
-        # cuDNN runs packed sequences natively (one kernel, no per-step slices)
+        # cuDNN runs packed sequences natively (one kernel, no per-step slices); on the CPU, short batches of many
+        # lengths, where packing's backward costs less than one kernel call per length
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         order, unorder = packed.sorted_indices, packed.unsorted_indices
         hx = tuple(h.index_select(1, order) for h in hx) if mode == "LSTM" else hx.index_select(1, order)
@@ -324,6 +330,18 @@ class Recurrent(nn.Module):
         out = type(packed)(result[0], packed.batch_sizes, order, unorder)
         output, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return output, tuple(s.index_select(1, unorder) for s in result[1:])
+
+    def _packing_is_cheaper(self, lengths: Tensor) -> bool:
+        """Whether packing a padded batch costs less than one kernel call per distinct length, on the CPU: packing's
+        backward zero-fills about ``steps × tokens × gates·H`` floats, a segment costs about
+        :data:`SEGMENT_COST_IN_FLOATS`. Short batches of many lengths pack (tagging without bucketing: 20 steps, 15
+        lengths); long ones never do."""
+        lengths = lengths.detach().cpu()
+        if bool((lengths == 0).any()):  # packing refuses empty rows
+            return False
+        segments = len(set(lengths.tolist()))
+        packed_floats = int(lengths.max()) * int(lengths.sum()) * self.cells[0].W_x.shape[0]
+        return packed_floats < segments * SEGMENT_COST_IN_FLOATS
 
     def _forward_fused_segments(self, fn: Callable[..., Any], x: Tensor, lengths: Tensor, state: State):
         """The fused kernels over padded rows of different lengths, without packing (CPU; CUDA packs).

@@ -4,6 +4,7 @@ The fused path used to pack padded batches (``pack_padded_sequence``), whose CPU
 the length. It now cuts time at each distinct length (``Recurrent._forward_fused_segments``). These tests hold it to
 the packed implementation it replaced, kept here as the reference: outputs, final states and every gradient within
 1e-6, and the training loss of a fixed batch of tunes through the real datamodule, model and head within 1e-6.
+Short batches of many lengths still pack where that is cheaper (``Recurrent._packing_is_cheaper``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from cell_helpers import build, random_state, relative_error
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+import seqlab.cells.recurrent as recurrent
 from seqlab.cells.recurrent import Recurrent
 
 FUSED = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+
+
+@pytest.fixture(autouse=True)
+def segments_always(monkeypatch):
+    """Tiny batches would pack (cheaper than a kernel call per length): make every padded batch take the segments."""
+    monkeypatch.setattr(recurrent, "SEGMENT_COST_IN_FLOATS", 0)
 
 
 def packed_reference(rnn: Recurrent, x, lengths, state):
@@ -115,3 +123,17 @@ def test_a_fixed_batch_of_tunes_has_the_loss_of_the_packed_implementation(monkey
     assert abs(loss - ref_loss) <= 1e-6
     for name, g in grads.items():
         assert relative_error(g, ref_grads[name]) <= 1e-5, name
+
+
+def test_short_batches_of_many_lengths_pack_and_long_ones_take_the_segments(monkeypatch):
+    monkeypatch.setattr(recurrent, "SEGMENT_COST_IN_FLOATS", 400_000)
+    rnn = build("lstm", "fused", input_size=3, hidden_size=256)
+    tagging = torch.randint(1, 15, (32,), generator=torch.Generator().manual_seed(0))  # mean ~7, up to 14
+    tunes = torch.randint(280, 321, (32,), generator=torch.Generator().manual_seed(0))
+    assert rnn._packing_is_cheaper(tagging)
+    assert not rnn._packing_is_cheaper(tunes)
+    assert not rnn._packing_is_cheaper(torch.tensor([3, 0, 2])), "packing refuses empty rows"
+    calls = []
+    monkeypatch.setattr(type(rnn), "_forward_fused_segments", lambda self, *args: calls.append(1) or (None, None))
+    rnn(torch.randn(32, 14, 3), lengths=tagging)
+    assert calls == []
