@@ -59,7 +59,7 @@ def run_seqlab(tmp_path, cache_dir, warm_python):
 #: fixtures that start processes (the CLI, pip): a test that uses one, directly or through another fixture, is e2e
 PROCESS_FIXTURES = {"run_seqlab", "tiny_run", "lm_checkpoint", "plugin_env", "warm_python"}
 #: tests that take minutes, started before everything else
-LONGEST_FIRST = ("tests/test_gpu_check.py",)
+LONGEST_FIRST = ("tests/test_gpu_check.py", "tests/test_chaos.py")
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -70,6 +70,6 @@ def pytest_collection_modifyitems(config, items) -> None:
         if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
     # the longest test first, so that under xdist one worker runs it while the other works through the rest, instead
-    # of it starting last and leaving the other worker idle (the GPU check's dry run: ~150 s)
+    # of it starting last and leaving the other worker idle (the GPU check's dry run: ~150 s; the fault schedules: ~150 s)
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
 
