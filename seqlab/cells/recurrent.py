@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import _VF, Tensor, nn
+from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.cells.base import Cell, State
@@ -139,6 +140,7 @@ class _PackedRecurrentProduct(torch.autograd.Function):
         return torch.ops.mkldnn._linear_pointwise(h, packed.forward_weight, base, "none", [], "")
 
     @staticmethod
+    @once_differentiable  # the oneDNN products have no derivative of their own: a double backward is an error
     def backward(ctx, d: Tensor):
         d_h = d_base = None
         if ctx.needs_input_grad[0]:
