@@ -103,13 +103,14 @@ class _PackedRecurrentWeight:
 
     @staticmethod
     def usable(W_h: Tensor, steps: int) -> bool:
-        """Float32 on the CPU, oneDNN built in, no autocast, and enough steps to repay the packing."""
+        """Float32 on the CPU, oneDNN built in and enabled, no autocast, and enough steps to repay the packing."""
         return (
             W_h.device.type == "cpu"
             and W_h.dtype == torch.float32
             and W_h.shape[1] >= PACKED_MIN_HIDDEN
             and steps >= PACKED_MIN_STEPS
             and torch.backends.mkldnn.is_available()
+            and torch.backends.mkldnn.enabled
             and not torch.is_autocast_enabled("cpu")
         )
 
