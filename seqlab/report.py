@@ -503,10 +503,13 @@ def load_sweep(sweep_dir: str | Path) -> Sweep:
             runs.append(read_run(path))
         except ReportError as err:  # one damaged run folder (a 0-byte metrics.json after a full disk ...) is named
             unreadable.append(str(err))  # and left out; the others are reported
+    if unreadable and not runs:
+        raise ReportError(unreadable[0] if len(unreadable) == 1 else
+                          f"{unreadable[0]} (and {len(unreadable) - 1} more run folders that cannot be read)")
     for line in unreadable:
         print(f"seqlab.report: {line}; that run is left out of the report", file=sys.stderr, flush=True)
     if not runs:
-        raise ReportError(f"{sweep_dir}: no readable run folders (folders holding .hydra/) inside")
+        raise ReportError(f"{sweep_dir}: no run folders (folders holding .hydra/) inside")
     keys = swept_keys(sweep_dir, runs)
     for run in runs:
         run.label = ",".join(f"{k}={run.overrides[k]}" for k in keys if k in run.overrides) or run.name

@@ -178,6 +178,13 @@ def run(cfg: DictConfig) -> float | None:
             if not out_of_memory(err):
                 raise
             raise memory_error(f"training (step {trainer.global_step})", model_config, err) from None
+        except ValueError as err:  # Lightning checks the validation interval against the data only when fit starts
+            if "val_check_interval" not in str(err):
+                raise
+            first = str(err).strip().splitlines()[0].strip()
+            raise ConfigError(f"trainer.val_check_interval={trainer_options.get('val_check_interval')}, "
+                              f"trainer.check_val_every_n_epoch={trainer_options.get('check_val_every_n_epoch')}: "
+                              f"{first}") from None
         stop_if_unsafe(interrupt, callbacks)
         results = {**final.results, **{k: float(v) for k, v in trainer.callback_metrics.items()
                                        if k.startswith(RESULT_PREFIXES)}}

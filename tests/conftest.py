@@ -70,6 +70,6 @@ def pytest_collection_modifyitems(config, items) -> None:
         if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
     # the longest test first, so that under xdist one worker runs it while the other works through the rest, instead
-    # of it starting last and leaving the other worker idle (the GPU check's dry run: ~150 s; the fault schedules: ~150 s)
+    # of it starting last and leaving the other worker idle (the GPU check's dry run, the fault schedules: ~150 s each)
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
 

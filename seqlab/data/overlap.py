@@ -48,36 +48,72 @@ def sentence_key(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text).split())
 
 
-def _ids(documents: Iterable[str], unit: str, table: dict[str, int]) -> list[np.ndarray]:
-    """Each document as integer codes: code points (``char``) or word numbers from ``table`` (``word``, grown)."""
+#: a long document is hashed in pieces of this many n-gram starts (pieces overlap by n − 1: each n-gram once)
+PIECE = 1 << 20
+
+
+def _pieces(document: str, n: int) -> Iterable[str]:
+    for start in range(0, max(1, len(document) - n + 1), PIECE):
+        yield document[start : start + PIECE + n - 1]
+
+
+def _ids(documents: Iterable[str], unit: str, table: dict[str, int], n: int) -> Iterable[np.ndarray]:
+    """Each document as integer codes: code points (``char``, made piece by piece, see :data:`PIECE`) or word
+    numbers from ``table`` (``word``, grown)."""
     if unit == "char":
-        codes = (np.frombuffer(d.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) for d in documents)
-        return [c.astype(np.uint64) for c in codes]
+        return (np.frombuffer(p.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+                for d in documents for p in _pieces(d, n))
     return [np.asarray([table.setdefault(w, len(table)) for w in d.split()], dtype=np.uint64) for d in documents]
 
 
-def ngram_hashes(sequences: list[np.ndarray], n: int) -> np.ndarray:
-    """64-bit hashes of every n-gram inside each of ``sequences`` (none across two of them), as one array."""
-    sequences = [s for s in sequences if len(s) >= n]
-    if not sequences:
-        return np.zeros(0, np.uint64)
-    codes = np.concatenate(sequences) + np.uint64(1)  # 0 never occurs: a code is never the same as "nothing"
-    doc = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])
-    starts = np.arange(len(codes) - n + 1)
-    inside = doc[starts] == doc[starts + n - 1]
-    hashes = np.zeros(len(starts), np.uint64)
+#: above this many training n-grams the share is estimated on a consistent hash sample (see :func:`ngram_overlap`)
+EXACT_LIMIT = 2_000_000
+
+
+def _mixed(hashes: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of the result depends on every bit of the hash (for sampling by modulo)."""
     with np.errstate(over="ignore"):
-        for j in range(n):
-            hashes = hashes * _BASE + codes[starts + j]
-    return hashes[inside]
+        h = hashes ^ (hashes >> np.uint64(31))
+        h = h * np.uint64(0xBF58476D1CE4E5B9)
+        return h ^ (h >> np.uint64(27))
+
+
+def ngram_hashes(sequences: Iterable[np.ndarray], n: int, keep_one_in: int = 1) -> np.ndarray:
+    """64-bit hashes of every n-gram inside each of ``sequences`` (none across two of them), as one array; with
+    ``keep_one_in`` = k only the n-grams whose mixed hash is divisible by k (the same n-grams in every split). One
+    document at a time, so memory stays a small multiple of the longest document plus what is kept."""
+    kept = []
+    for sequence in sequences:
+        if len(sequence) < n:
+            continue
+        codes = sequence + np.uint64(1)  # 0 never occurs: a code is never the same as "nothing"
+        count = len(codes) - n + 1
+        hashes = np.zeros(count, np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(n):
+                hashes = hashes * _BASE + codes[j : j + count]
+        if keep_one_in > 1:
+            hashes = hashes[_mixed(hashes) % np.uint64(keep_one_in) == 0]
+        kept.append(hashes)
+    return np.concatenate(kept) if kept else np.zeros(0, np.uint64)
 
 
 def ngram_overlap(train: Iterable[str], split: Iterable[str], n: int, unit: str) -> float | None:
     """The share of ``split``'s n-grams (of words or characters, ``unit``; within each document) that also occur in
-    ``train``'s documents. None when ``split`` has no n-gram."""
+    ``train``'s documents. None when ``split`` has no n-gram.
+
+    Exact up to :data:`EXACT_LIMIT` training n-grams; above it, both sides keep the n-grams whose mixed hash is
+    divisible by k = ⌈count / limit⌉ — whether an n-gram is kept depends on the n-gram alone, so the kept share is an
+    unbiased estimate of the share (preparing a 20 MB corpus stays within a small multiple of its size in memory)."""
     table: dict[str, int] = {}
-    seen = np.unique(ngram_hashes(_ids(train, unit, table), n))
-    asked = ngram_hashes(_ids(split, unit, table), n)
+    train = list(train)
+    train_ids = _ids(train, unit, table, n)
+    lengths = (len(d) for d in train) if unit == "char" else (len(ids) for ids in train_ids)
+    total = sum(max(0, length - n + 1) for length in lengths)
+    keep = max(1, -(-total // EXACT_LIMIT))
+    seen = np.unique(ngram_hashes(train_ids, n, keep))
+    del train_ids
+    asked = ngram_hashes(_ids(split, unit, table, n), n, keep)
     if not len(asked):
         return None
     return round(float(np.isin(asked, seen).mean()), 6)

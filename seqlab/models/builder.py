@@ -212,10 +212,10 @@ def init_uniform(embedding: nn.Module, head: Head, init_range: float) -> None:
     ~ U(−r, r), the output bias 0 — pytorch/examples ``word_language_model/model.py`` ``init_weights`` (r = 0.1).
     Zaremba et al. 2014 start *every* parameter in U(−0.1, 0.1) for their small model: that is the callback
     :class:`~seqlab.experiments.schedules.UniformInit` (``+experiment=word_lm_zaremba_small``). Without it
-    (``null``) both keep PyTorch's defaults: ``nn.Embedding`` N(0, 1), ``nn.Linear`` U(±1/√fan_in). The scale matters early: with
-    U(−0.1, 0.1) the embedding's contribution to the first LSTM's gates starts ~17× smaller (std 0.058 against 1), and
-    one epoch of pytorch/examples' main.py on the built-in word folder ends at val perplexity 65.97 instead of 30.20
-    (docs/experiments.md, word_lm)."""
+    (``null``) both keep PyTorch's defaults: ``nn.Embedding`` N(0, 1), ``nn.Linear`` U(±1/√fan_in). The scale matters
+    early: with U(−0.1, 0.1) the embedding's contribution to the first LSTM's gates starts ~17× smaller (std 0.058
+    against 1), and one epoch of pytorch/examples' main.py on the built-in word folder ends at val perplexity 65.97
+    instead of 30.20 (docs/experiments.md, word_lm)."""
     with torch.no_grad():
         if isinstance(embedding, nn.Embedding):
             nn.init.uniform_(embedding.weight, -init_range, init_range)
