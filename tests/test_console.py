@@ -111,10 +111,13 @@ def test_exact_third_party_messages_are_filtered_and_other_warnings_are_not():
 def test_lightnings_tips_are_dropped_and_its_other_lines_kept(caplog):
     console.quiet_third_party()
     logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
-    with caplog.at_level(logging.INFO):
+    # another test in this process may have configured logging (a Hydra job in-process): start from a known state
+    disabled, logger.disabled = logger.disabled, False
+    with caplog.at_level(logging.INFO, logger=logger.name):
         logger.propagate = True
         logger.info("💡 Tip: For seamless cloud logging, try installing [litlogger]")
         logger.info("GPU available: False, used: False")
+    logger.disabled = disabled
     assert [r.getMessage() for r in caplog.records] == ["GPU available: False, used: False"]
 
 

@@ -181,6 +181,12 @@ class NGramBaseline(pl.Callback):
         if pl_module.model.spec.task != "language_model" or trainer.datamodule is None:
             return
         started = time.perf_counter()
+        vocab = trainer.datamodule.spec.vocab_size
+        if vocab ** self.order >= 2**62:  # the n-gram keys are int64 (KneserNeyLM): a large vocabulary, a lower order
+            print(f"seqlab: note: no {self.order}-gram baseline for a vocabulary of {vocab} (its keys would overflow "
+                  f"int64); set callbacks.ngram_baseline.order lower, e.g. "
+                  f"{max(1, math.ceil(62 / math.log2(vocab)) - 1)}", flush=True)
+            return
         self.results = ngram_figures(trainer.datamodule, self.order)
         for key, value in self.results.items():
             trainer.callback_metrics[key] = torch.tensor(value)
