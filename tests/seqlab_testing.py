@@ -29,6 +29,20 @@ TINY = [
 ]
 
 
+#: a tiny model, one validation and one test batch, one sample, CSV only: the base of the run-record and fault
+#: schedule tests (which add their own step counts)
+SHORT = [
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+    "logger=csv",
+    "model.embedding_dim=8",
+    "model.encoder.hidden_size=16",
+    "callbacks.samples.max_length=10",
+    "callbacks.samples.num_samples=1",
+]
+
+
 def cli_env(cache_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -26,21 +26,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from seqlab_testing import cli_env
+from seqlab_testing import SHORT, cli_env
 
 #: a short recipe: 12 steps, a validation (and its checkpoints) every 4, one probe every 3 steps
 RECIPE = [
     "trainer.max_steps=12",
     "trainer.val_check_interval=4",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
     "trainer.log_every_n_steps=2",
-    "trainer.enable_progress_bar=false",
-    "logger=csv",
-    "model.embedding_dim=8",
-    "model.encoder.hidden_size=16",
-    "callbacks.samples.max_length=10",
-    "callbacks.samples.num_samples=1",
+    *SHORT,
     "callbacks.gradient_flow.every_n_steps=3",
 ]
 FAULT = "+callbacks.fault._target_=seqlab.callbacks.faults.FaultInjector"

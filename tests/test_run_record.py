@@ -11,18 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from seqlab_testing import run_dirs
-
-SHORT = [
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
-    "trainer.enable_progress_bar=false",
-    "logger=csv",
-    "model.embedding_dim=8",
-    "model.encoder.hidden_size=16",
-    "callbacks.samples.max_length=10",
-    "callbacks.samples.num_samples=1",
-]
+from seqlab_testing import SHORT, run_dirs
 
 
 def rows(run: Path) -> list[dict[str, str]]:

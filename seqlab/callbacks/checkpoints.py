@@ -9,6 +9,7 @@ copied, so a copy tests — and replaces — its own ``best.ckpt``, never the or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,9 @@ class FinalCheckpoint(pl.Callback):
     def path(self) -> Path:
         return self.dirpath / "last.ckpt"
 
-    def _save(self, trainer: pl.Trainer) -> None:
-        trainer.save_checkpoint(self.path)
-
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
         if 0 < trainer.max_steps <= trainer.global_step and not already_saved(trainer, self.path):
-            self._save(trainer)
+            trainer.save_checkpoint(self.path)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
@@ -48,7 +46,7 @@ class FinalCheckpoint(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.global_step > 0 and not already_saved(trainer, self.path):
-            self._save(trainer)
+            trainer.save_checkpoint(self.path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"results": dict(self.results)}
@@ -81,30 +79,25 @@ class RunCheckpoint(ModelCheckpoint):
         if not self.dirpath:
             return state
         root = Path(self.dirpath)
-
-        def relative(path: Any) -> Any:
-            return Path(path).name if path and Path(path).parent == root else path
-
-        state["dirpath"] = root.name
-        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
-            if key in state:
-                state[key] = relative(state[key])
-        if "best_k_models" in state:
-            state["best_k_models"] = {relative(k): v for k, v in state["best_k_models"].items()}
-        return state
+        return _paths_mapped(state, root.name, lambda p: Path(p).name if Path(p).parent == root else p)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved_dir = state_dict.get("dirpath")
         if self.dirpath is None or saved_dir is None or saved_dir == self.dirpath:
             return super().load_state_dict(state_dict)
 
-        def here(path: Any) -> Any:
-            return str(Path(self.dirpath) / Path(path).name) if path else path
+        return super().load_state_dict(
+            _paths_mapped(state_dict, self.dirpath, lambda p: str(Path(self.dirpath) / Path(p).name))
+        )
 
-        moved = dict(state_dict, dirpath=self.dirpath)
-        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
-            if key in moved:
-                moved[key] = here(moved[key])
-        if "best_k_models" in moved:
-            moved["best_k_models"] = {here(k): v for k, v in moved["best_k_models"].items()}
-        return super().load_state_dict(moved)
+
+def _paths_mapped(state: dict[str, Any], dirpath: str, path: Callable[[str], str]) -> dict[str, Any]:
+    """A copy of a ``ModelCheckpoint`` state with ``dirpath`` and every remembered checkpoint path mapped (empty
+    paths stay empty)."""
+    mapped = dict(state, dirpath=dirpath)
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        if mapped.get(key):
+            mapped[key] = path(mapped[key])
+    if "best_k_models" in mapped:
+        mapped["best_k_models"] = {path(k): v for k, v in mapped["best_k_models"].items()}
+    return mapped

@@ -10,7 +10,6 @@ from typing import Any
 import pytorch_lightning as pl
 
 from seqlab.callbacks.checkpoints import already_saved
-from seqlab.errors import RunInterrupted
 
 log = logging.getLogger("seqlab")
 
@@ -34,9 +33,9 @@ class GracefulInterrupt(pl.Callback):
     The checkpoint is taken at a batch boundary, so model, optimizer, scheduler, step counters, RNG and data
     position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save): it
     raises :class:`ForcedStop`.
-    After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero). Once training
-    has ended (the final weights are saved), a signal stops what follows at once — the end-of-fit samples, a tune
-    check — by raising :class:`~seqlab.errors.RunInterrupted`.
+    After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero). Its handlers
+    live from ``on_train_start`` to ``on_train_end``; outside them :func:`seqlab.train.run`'s handler stops the run at
+    once (:class:`~seqlab.errors.RunInterrupted`).
     """
 
     def __init__(self, dirpath: str):
@@ -44,7 +43,6 @@ class GracefulInterrupt(pl.Callback):
         self.signal_name: str | None = None
         self.checkpoint: Path | None = None
         self._previous: dict[int, Any] = {}
-        self.training_ended = False
         self._trainer: pl.Trainer | None = None
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -55,11 +53,9 @@ class GracefulInterrupt(pl.Callback):
         launcher = getattr(getattr(self._trainer, "strategy", None), "launcher", None)
         if first and launcher is not None and hasattr(launcher, "kill"):
             launcher.kill(signum)  # DDP ranks this process started stop at their next batch too
-        if self.training_ended:
-            raise RunInterrupted(self.signal_name, "after training (end-of-fit samples and checks)")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.signal_name, self.checkpoint, self.training_ended = None, None, False
+        self.signal_name, self.checkpoint = None, None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Take SIGINT/SIGTERM over from here: after Lightning installed its own SIGTERM handler, which would cut a
@@ -89,12 +85,13 @@ class GracefulInterrupt(pl.Callback):
             raise TrainingInterrupted(self.signal_name)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.training_ended = True  # FinalCheckpoint has saved the final weights by now (its hook runs first)
+        # FinalCheckpoint has saved the final weights by now (its hook runs first): from here a signal stops the run
+        # at once (seqlab.train.run's handler), also during the save below
+        self._restore_handlers()
         if self.signal_name is not None and self.checkpoint is None:  # the signal came after the last batch
             self.checkpoint = self.dirpath / "last.ckpt"
             if not already_saved(trainer, self.checkpoint):
                 trainer.save_checkpoint(self.checkpoint)
-        self._restore_handlers()  # what follows (end-of-fit samples) stops at once: see seqlab.train.run
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._restore_handlers()
