@@ -1,0 +1,5 @@
+"""``python -m seqlab.report``."""
+
+from seqlab.report.command import main
+
+main()
