@@ -1,0 +1,5 @@
+"""``python -m seqlab.predict``."""
+
+from seqlab.predict.command import main
+
+main()
