@@ -55,6 +55,9 @@ class Cell(nn.Module):
 
     Cells without a recurrent matrix (``recurrent_weight = False``: IndRNN's elementwise ``u * h``, minGRU/minLSTM's
     gates that read only ``x_t``) have ``W_h = None`` and get ``hp_t = None`` in :meth:`update`.
+
+    The gradient-flow diagnostics read two declarations, never the cell's internals: ``gate_names`` (the blocks
+    stacked in ``W_h``) and :meth:`recurrent_weights` (what ``sigma_max/...`` measures).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)
@@ -71,11 +74,16 @@ class Cell(nn.Module):
     recurrent_weight: ClassVar[bool] = True
     #: name of the equivalent fused ``torch.nn.RNNBase`` mode ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") or None
     fused_mode: ClassVar[str | None] = None
+    #: the gate blocks stacked in ``W_x``/``W_h`` (rows ``g*H : (g+1)*H``), named as in the equations (LSTM
+    #: ``("i", "f", "c", "o")``); empty: unnamed, one block per gate (numbered; a one-gate cell's block has no name)
+    gate_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
         if input_size <= 0 or hidden_size <= 0:
             raise ValueError(f"cell sizes must be positive, got input_size={input_size}, hidden_size={hidden_size}")
+        if self.gate_names and len(self.gate_names) != self.gates:
+            raise ValueError(f"{type(self).__name__}.gate_names {self.gate_names} must name its {self.gates} gates")
         self.input_size = input_size
         self.hidden_size = hidden_size
         rows = self.gates * hidden_size
@@ -141,6 +149,15 @@ class Cell(nn.Module):
         Training calls it for every cell after every optimizer step (:meth:`SequenceLitModule.optimizer_step
         <seqlab.models.module.SequenceLitModule.optimizer_step>`), so no forward pass sees an out-of-bound weight.
         Default: nothing to constrain. Example: IndRNN clamps ``|u|`` to ``recurrent_max``."""
+
+    def recurrent_weights(self) -> dict[str, Tensor]:
+        """The recurrent weights the diagnostics measure (σ_max of each, ``sigma_max/<layer>/<name>``), by name.
+        Default: ``W_h`` cut into its gate blocks (``W_hi, W_hf, ...`` after :attr:`gate_names`; ``W_h`` for one
+        gate), none without ``W_h``. A 1-D tensor stands for a diagonal matrix (IndRNN's ``u``: σ_max = max|u|)."""
+        if self.W_h is None:
+            return {}
+        names = self.gate_names or (("",) if self.gates == 1 else tuple(map(str, range(self.gates))))
+        return {f"W_h{name}": block for name, block in zip(names, self.W_h.chunk(self.gates))}
 
     def describe(self) -> str:
         """The cell's name in error messages; variants whose available paths depend on an option name it here."""

@@ -33,6 +33,7 @@ class GRUCell(Cell):
 
     state_names = ("h",)
     gates = 3
+    gate_names = ("r", "z", "n")
     recurrent_bias = True
     fused_mode = "GRU"
 

@@ -49,6 +49,10 @@ class IndRNNCell(Cell):
     def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         return (torch.relu(xp_t + self.u * state[0]),)
 
+    def recurrent_weights(self) -> dict[str, Tensor]:
+        """``u``, a diagonal recurrent matrix: the diagnostics' σ_max of it is max|u|."""
+        return {"u": self.u}
+
     @torch.no_grad()
     def constrain_(self) -> None:
         """Clamp ``u`` to ``[-recurrent_max, recurrent_max]`` in place (called after every optimizer step)."""

@@ -38,6 +38,7 @@ class LSTMCell(Cell):
 
     state_names = ("h", "c")
     gates = 4
+    gate_names = ("i", "f", "c", "o")  # c: the candidate c̃
     fused_mode = "LSTM"
     sums_projections = True
 
@@ -113,6 +114,7 @@ class CoupledLSTMCell(Cell):
 
     state_names = ("h", "c")
     gates = 3
+    gate_names = ("i", "c", "o")
     sums_projections = True
 
     def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 1.0, peepholes: bool = False):

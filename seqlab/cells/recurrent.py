@@ -165,11 +165,42 @@ def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
     return paths
 
 
+def checked(cell: Cell, method: str) -> Callable[..., State]:
+    """``cell.update`` or ``cell.step``, checking what it returns (the runner calls it for each forward's first step
+    only): anything but one tensor per state name, each shaped as the state it replaces, is one line naming the cell
+    and what it returned, not a failure steps later in whatever reads the state."""
+    fn = getattr(cell, method)
+
+    def call(*args: Any) -> State:
+        new, old = fn(*args), args[-1]
+        if isinstance(new, (tuple, list)) and len(new) == len(old):
+            if all(isinstance(n, Tensor) and n.shape == o.shape for n, o in zip(new, old)):
+                return new
+        if isinstance(new, (tuple, list)):
+            shapes = ", ".join(str(tuple(n.shape)) if isinstance(n, Tensor) else type(n).__name__ for n in new)
+            got = f"a {type(new).__name__} of {len(new)} ({shapes})"
+        else:
+            got = f"a bare tensor {tuple(new.shape)}" if isinstance(new, Tensor) else type(new).__name__
+        raise ConfigError(
+            f"cell {type(cell).__name__}: {method}() returned {got}; it must return the state tuple "
+            f"{cell.state_names}, one {tuple(old[0].shape)} tensor each (e.g. `return (h,)` for one state)"
+        )
+
+    return call
+
+
 def length_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Tensor | None:
     """``(B, T)`` boolean mask, True on real steps; None when there are no lengths."""
     if lengths is None:
         return None
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+
+
+def last_steps(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
+    """Each row's last real step ``(B,)``: ``lengths - 1`` (clamped to the steps there are), or ``steps - 1``."""
+    if lengths is None:
+        return torch.full((batch,), steps - 1, dtype=torch.long, device=device)
+    return lengths.to(device=device, dtype=torch.long).clamp(min=1, max=steps) - 1
 
 
 def _reverse_time_major(x: Tensor, lengths: Tensor) -> Tensor:
@@ -473,17 +504,17 @@ class Recurrent(nn.Module):
         # With compile=True the first step runs eagerly: its state (fresh zeros, no gradient) would otherwise be a
         # second specialisation of the compiled function, costing a second compilation for one step.
         if path == "step":
-            step = self._compiled(cell, "step")
+            step, first = self._compiled(cell, "step"), checked(cell, "step")
             for t, x_t in enumerate(x.transpose(0, 1).unbind(0)):
-                state = self._finish_step((step if t else cell.step)(x_t, state), state, masks[t], taps)
+                state = self._finish_step((step if t else first)(x_t, state), state, masks[t], taps)
                 outs.append(state[0])
             return torch.stack(outs, 0).transpose(0, 1), state
-        update = self._compiled(cell, "update")
+        update, first = self._compiled(cell, "update"), checked(cell, "update")
         xp = F.linear(x.transpose(0, 1), cell.W_x, cell.b_x)  # all steps' input projections: one product
         W_h, b_h = cell.W_h, cell.b_h
         if W_h is None:  # no recurrent matrix: the update is all there is
             for t, xp_t in enumerate(xp.unbind(0)):
-                state = self._finish_step((update if t else cell.update)(xp_t, None, state), state, masks[t], taps)
+                state = self._finish_step((update if t else first)(xp_t, None, state), state, masks[t], taps)
                 outs.append(state[0])
             return torch.stack(outs, 0).transpose(0, 1), state
         # The recurrent weight gradient is formed after the loop as one product, not per step: W_h enters the loop
@@ -521,7 +552,7 @@ class Recurrent(nn.Module):
                         hp = _RecurrentWeightGrad.apply(hp, cell.W_h, grads)
                     else:
                         hp.register_hook(partial(grads.record, t))
-            state = self._finish_step((update if t else cell.update)(xp_t, hp, state), state, masks[t], taps)
+            state = self._finish_step((update if t else first)(xp_t, hp, state), state, masks[t], taps)
             outs.append(state[0])
         out = torch.stack(outs, 0)
         if track:

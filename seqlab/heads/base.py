@@ -9,9 +9,8 @@ from typing import Any, ClassVar, Protocol
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanMetric
 
-from seqlab.cells.recurrent import Recurrent
+from seqlab.cells.recurrent import Recurrent, last_steps
 from seqlab.spec import DataSpec
 
 #: target id that losses and metrics skip (padded steps)
@@ -88,10 +87,13 @@ class Head(nn.Module):
     that is a complete head. Optionally :meth:`make_metrics` (torchmetrics keyed by name, logged as ``val/<name>``)
     with :meth:`update_metrics`, and :meth:`generate` for heads that generate. ``val/loss`` and ``test/loss`` — what
     the default checkpoint callback and the plateau scheduler monitor — are always logged: the mean of :meth:`loss`
-    over the evaluation batches, unless :meth:`make_metrics` returns its own ``"loss"`` metric (e.g. weighted by
-    tokens) and feeds it in :meth:`update_metrics`. The default :meth:`forward` runs the model's embedding and
-    encoder over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the encoder themselves override it.
-    The LightningModule only calls :meth:`evaluation_metrics` and :meth:`evaluate`, so it never depends on the task.
+    over the evaluation batches, kept and fed by the LightningModule apart from the head's metrics (so
+    :meth:`update_metrics` sees only what :meth:`make_metrics` made), unless :meth:`make_metrics` returns its own
+    ``"loss"`` metric (e.g. weighted by tokens). The default :meth:`forward` runs the model's embedding and encoder
+    over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the encoder themselves override it.
+
+    The gradient-flow diagnostics read two declarations: :meth:`terminal_loss` (the loss of each sequence's last
+    real step) and :attr:`pool` (whether that loss reads the encoder at every step).
 
     >>> import torch
     >>> from seqlab.heads import Head
@@ -110,8 +112,11 @@ class Head(nn.Module):
     tasks: ClassVar[tuple[str, ...]] = ()
     #: whether :meth:`generate` needs an input sequence (seq2seq's ``source``): prompt-only samplers skip such heads
     generates_from_source: ClassVar[bool] = False
-    #: set by :meth:`evaluation_metrics`: whether seqlab keeps the ``loss`` mean because the head makes none
-    _mean_of_loss: bool = False
+    #: how the prediction reads the encoder's steps: ``"last"`` (each row's last real step — with two directions the
+    #: backward half at step 0 —, or one prediction per step, :meth:`terminal_loss` picking the last); any other
+    #: name (``mean``, ``max``, ``attention``, ...) when its loss reads every step: the gradient-flow probe then lets
+    #: gradient reach the encoder through each row's last real step only
+    pool: str = "last"
 
     def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
@@ -136,20 +141,11 @@ class Head(nn.Module):
         """Metrics computed from the epoch's values (e.g. perplexity from the mean loss); logged beside them."""
         return {}
 
-    def evaluation_metrics(self) -> dict[str, Any]:
-        """:meth:`make_metrics`, plus a ``"loss"`` mean of :meth:`loss` when the head makes none (not for
-        overriding: the LightningModule calls it)."""
-        metrics = dict(self.make_metrics())
-        self._mean_of_loss = "loss" not in metrics
-        if self._mean_of_loss:
-            metrics["loss"] = MeanMetric()
-        return metrics
-
-    def evaluate(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        """Feed one evaluation batch to the metrics of :meth:`evaluation_metrics` (not for overriding)."""
-        self.update_metrics(metrics, out, batch)
-        if self._mean_of_loss:
-            metrics["loss"].update(self.loss(out, batch).detach(), weight=batch["inputs"].shape[0])
+    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        """``L_T``: the loss of each sequence's last real step alone (mean over rows), whose gradient says how far
+        back a signal reaches (``grad_flow/.../vanishing_index``). Default: :meth:`loss` — right for one prediction
+        per sequence; a head predicting every step returns :func:`last_step_cross_entropy` (or its own)."""
+        return self.loss(out, batch)
 
     def generate(self, model: Backbone, **options: Any) -> list[Any]:
         raise NotImplementedError(f"head {type(self).__name__} does not generate")
@@ -183,6 +179,15 @@ def ignore_padding(targets: Tensor, lengths: Tensor | None) -> Tensor:
         return targets
     steps = torch.arange(targets.shape[1], device=targets.device)
     return targets.masked_fill(steps[None, :] >= lengths.to(targets.device)[:, None], IGNORE)
+
+
+def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | None) -> Tensor:
+    """Cross-entropy of each row's last real step (``lengths - 1``; the last step without lengths) of ``logits
+    (B, T, V)`` against ``targets (B, T)``, mean over rows: :meth:`Head.terminal_loss` of a head predicting every
+    step."""
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    last = last_steps(lengths, logits.shape[0], logits.shape[1], logits.device)
+    return F.cross_entropy(logits[rows, last].float(), targets[rows, last])
 
 
 def token_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:

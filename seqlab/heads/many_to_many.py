@@ -18,6 +18,7 @@ from seqlab.heads.base import (
     HeadContext,
     dropout_layer,
     ignore_padding,
+    last_step_cross_entropy,
     sample_sequences,
     seeded_generator,
     token_cross_entropy,
@@ -87,6 +88,9 @@ class ManyToManyHead(Head):
 
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
+
+    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("lengths"))
 
     def make_metrics(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {

@@ -17,6 +17,7 @@ from seqlab.heads.base import (
     HeadContext,
     dropout_layer,
     ignore_padding,
+    last_step_cross_entropy,
     sample_sequences,
     seeded_generator,
     token_cross_entropy,
@@ -127,6 +128,9 @@ class OneToManyHead(Head):
 
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
+
+    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("lengths"))
 
     def make_metrics(self) -> dict[str, Any]:
         return {

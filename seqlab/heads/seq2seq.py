@@ -22,6 +22,7 @@ from seqlab.heads.base import (
     HeadContext,
     dropout_layer,
     ignore_padding,
+    last_step_cross_entropy,
     sample_sequences,
     seeded_generator,
     token_cross_entropy,
@@ -219,6 +220,9 @@ class Seq2SeqHead(Head):
 
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return token_cross_entropy(out["logits"], self._targets(batch))
+
+    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("target_lengths"))
 
     def make_metrics(self) -> dict[str, Any]:
         return {

@@ -284,7 +284,7 @@ def check_monitored_metrics(config: dict[str, Any], module: SequenceLitModule) -
     """Refuse, before training, a callback that monitors a metric the head never logs (``monitor: val/accuracy``
     from a recipe, with a head that logs only ``val/loss``) — Lightning would fail at the first validation."""
     head = module.model.head
-    logged = {f"val/{name}" for name in head.evaluation_metrics()}
+    logged = {f"val/{name}" for name in ("loss", *module.val_metrics)}
     logged |= {f"val/{name}" for name in head.derived_metrics(dict.fromkeys((m.removeprefix("val/") for m in logged),
                                                                              1.0))}
     for name, callback in (config.get("callbacks") or {}).items():

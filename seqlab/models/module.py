@@ -10,9 +10,11 @@ from typing import Any, Protocol
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from seqlab.cells import Cell
 from seqlab.errors import CheckpointError, ConfigError
+from seqlab.heads.base import Head
 from seqlab.models.sequence_model import SequenceModel
 
 CHECKPOINT_KEY = "seqlab"
@@ -77,9 +79,10 @@ class SequenceLitModule(pl.LightningModule):
         self.model_config = model.options
         self.optimizer_config = optimizer or {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
         self.scheduler_config = scheduler
-        head = self.model.head
-        self.val_metrics = nn.ModuleDict(head.evaluation_metrics())
-        self.test_metrics = nn.ModuleDict(head.evaluation_metrics())
+        #: the head's own metrics (:meth:`Head.make_metrics`), and seqlab's mean of the head's loss beside them — kept
+        #: apart, so the head's ``update_metrics`` never sees it — unless the head makes its own ``"loss"``
+        self.val_metrics, self.val_loss = _stage_metrics(model.head)
+        self.test_metrics, self.test_loss = _stage_metrics(model.head)
         self._carry: Any = None
         self._eval_carry: Any = None
         self.plateau: Any = None  # a ReduceLROnPlateau scheduler, stepped in on_validation_epoch_end
@@ -130,21 +133,24 @@ class SequenceLitModule(pl.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["inputs"].shape[0])
         return loss
 
-    def _eval_step(self, batch: dict[str, Tensor], metrics: nn.ModuleDict) -> None:
+    def _eval_step(self, batch: dict[str, Tensor], metrics: nn.ModuleDict, loss: MeanMetric | None) -> None:
         out = self.model(batch, self._carried(self._eval_carry, batch))
         self._eval_carry = self._final_state(out)
-        self.model.head.evaluate(metrics, out, batch)
+        self.model.head.update_metrics(metrics, out, batch)
+        if loss is not None:
+            loss.update(self.model.head.loss(out, batch).detach(), weight=batch["inputs"].shape[0])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metrics)
+        self._eval_step(batch, self.val_metrics, self.val_loss)
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metrics)
+        self._eval_step(batch, self.test_metrics, self.test_loss)
 
-    def _log_metrics(self, stage: str, metrics: nn.ModuleDict) -> dict[str, float]:
-        values = {name: float(m.compute()) for name, m in metrics.items()}
+    def _log_metrics(self, stage: str, metrics: nn.ModuleDict, loss: MeanMetric | None) -> dict[str, float]:
+        every = {**metrics, **({"loss": loss} if loss is not None else {})}
+        values = {name: float(m.compute()) for name, m in every.items()}
         values.update(self.model.head.derived_metrics(values))
-        for m in metrics.values():
+        for m in every.values():
             m.reset()
         self.log_dict(
             {f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=False
@@ -152,12 +158,12 @@ class SequenceLitModule(pl.LightningModule):
         return values
 
     def on_validation_epoch_end(self) -> None:
-        values = self._log_metrics("val", self.val_metrics)
+        values = self._log_metrics("val", self.val_metrics, self.val_loss)
         if self.plateau is not None and not self.trainer.sanity_checking:
             self.plateau.step(values["loss"])
 
     def on_test_epoch_end(self) -> None:
-        self._log_metrics("test", self.test_metrics)
+        self._log_metrics("test", self.test_metrics, self.test_loss)
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """Lightning's optimizer step, then :meth:`Cell.constrain_ <seqlab.cells.Cell.constrain_>` of every cell
@@ -244,6 +250,12 @@ class SequenceLitModule(pl.LightningModule):
         if "grad_stats" in checkpoint:
             self.grad_stats.clipped = checkpoint["grad_stats"]["clipped"]
             self.grad_stats.steps = checkpoint["grad_stats"]["steps"]
+
+
+def _stage_metrics(head: Head) -> tuple[nn.ModuleDict, MeanMetric | None]:
+    """One evaluation stage's metrics: the head's, and a mean of its loss when it makes no ``"loss"`` of its own."""
+    metrics = nn.ModuleDict(head.make_metrics())
+    return metrics, None if "loss" in metrics else MeanMetric()
 
 
 def unreadable_reason(path: Path, err: BaseException) -> str:

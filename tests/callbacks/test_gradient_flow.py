@@ -12,12 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from seqlab.callbacks.gradient_flow import GradientFlowCallback, aligned_norms, recurrent_norms, vanishing_index
+from seqlab.callbacks.gradient_flow import GradientFlowCallback
+from seqlab.callbacks.gradient_math import aligned_norms, recurrent_norms, vanishing_index
 from seqlab.cells import Recurrent
-from seqlab.data.base import DataSpec
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.models.builder import make_module
 from seqlab.models.module import SequenceLitModule
+from seqlab.spec import DataSpec
 
 VOCAB = Vocabulary.build([list("abcdefgh")])
 
@@ -327,10 +328,6 @@ def test_recording_writes_a_plot_per_curve_and_leaves_the_fused_path(tmp_path):
 
 
 def test_terminal_norms_are_taken_in_float64_so_a_1e_30_gradient_is_not_read_as_vanished():
-    import torch
-
-    from seqlab.callbacks.gradient_flow import aligned_norms, vanishing_index
-
     grads = torch.zeros(5, 2, 4)  # (T, B, H) float32, as autograd returns them
     grads[4] = 1.0
     grads[0] = 1e-30  # squares to 0 in float32 (below ~1e-45), not in float64

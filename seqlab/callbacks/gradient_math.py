@@ -1,0 +1,117 @@
+"""The numbers of the gradient-flow diagnostics: curves aligned at each row's last real step, the vanishing index,
+σ_max of the recurrent weights a cell declares, and gradient norms per layer.
+
+Two curves, named apart because they answer different questions (docs/experiments.md, "Gradient flow"):
+
+- the **step-loss gradient** ``‖∂L/∂h_t‖`` of the training loss ``L`` (every step's loss, for per-step heads): where
+  gradient mass lands. It mixes each step's direct term with what is propagated back, so it says nothing about how
+  far a signal travels (a network without recurrence and a per-step loss has a flat one);
+- the **terminal-loss gradient** ``‖∂L_T/∂h_{T−k}‖`` against ``k``, where ``L_T`` is the loss of each sequence's last
+  real step only (:meth:`Head.terminal_loss <seqlab.heads.Head.terminal_loss>`) and ``k`` counts back from each
+  row's own last real step (so padding cannot move it): how far back a signal reaches.
+  ``grad_flow/<runner>.<layer>/vanishing_index`` is defined on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from seqlab.cells.base import Cell
+from seqlab.cells.recurrent import last_steps
+
+#: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed; the
+#: norms are taken in float64, so a float32 gradient of 1e-30 is still measured)
+VANISHED = "vanished below float precision"
+
+
+def cell_label(layer: int, direction: int) -> str:
+    return f"layer{layer}" + ("_reverse" if direction else "")
+
+
+def recurrent_norms(cell: Cell) -> dict[str, float]:
+    """``{name: σ_max}`` of the recurrent weights a cell declares (:meth:`Cell.recurrent_weights
+    <seqlab.cells.Cell.recurrent_weights>`): per gate block of ``W_h``, never over the stacked matrix (its σ_max
+    mixes the blocks and overstates each, e.g. 1.74 for an LSTM at init against ≈ 1.14 per block); a vector is a
+    diagonal matrix, σ_max = max|u| (IndRNN's ``u``); a cell without recurrent weights (minGRU, minLSTM) gives
+    nothing."""
+    norms = {}
+    for name, weight in cell.recurrent_weights().items():
+        weight = weight.detach().float()
+        norm = weight.abs().max() if weight.dim() == 1 else torch.linalg.matrix_norm(weight, ord=2)
+        norms[name] = float(norm)
+    return norms
+
+
+def aligned_norms(grads: Tensor, last: Tensor) -> list[float]:
+    """``grads (T, B, ...)`` (∂L_T/∂h_t per step) → the curve ``G_k`` for ``k = 0 .. max(last)``, aligned at each
+    row's own last real step ``last (B,)``:
+
+    .. math:: G_k = \\sqrt{\\tfrac{1}{|R_k|} \\sum_{b \\in R_k} \\lVert \\partial L_T / \\partial h_{T_b - k, b}
+              \\rVert_2^2}, \\qquad R_k = \\{b : T_b \\ge k\\}
+
+    — the root mean square over the rows that reach ``k`` steps back, so neither padding nor the number of short
+    rows changes a point of the curve."""
+    # float64: a float32 entry below ~1e-23 squares to 0 in float32, so a norm there read "vanished" when the
+    # gradient was still 1e-30; in float64 only a gradient that is exactly 0 (or below 1e-154 per entry) gives 0
+    per_row = grads.detach().double().flatten(2).norm(dim=2)  # (T, B)
+    K = int(last.max()) + 1
+    k = torch.arange(K, device=per_row.device)[:, None]
+    index = last[None, :] - k  # (K, B): the step k back from each row's end
+    valid = index >= 0
+    values = per_row.gather(0, index.clamp(min=0)) * valid
+    counts = valid.sum(1).clamp(min=1)
+    return (values.square().sum(1) / counts).sqrt().tolist()
+
+
+def vanishing_index(curve: list[float], span: int) -> float:
+    """``G_span / G_0`` of a terminal curve: how much of the last step's gradient is left ``span`` steps back
+    (≪ 1: vanishing, ≫ 1: exploding). ``span`` is the shortest row's length − 1, so every row counts at both ends.
+    Never NaN: a far end of exactly 0 gives 0 (vanished below float precision); a last step with no gradient at
+    all (``G_0 = 0``) gives 0 too; an overflow gives inf."""
+    near, far = curve[0], curve[span]
+    if not math.isfinite(near) or not math.isfinite(far):
+        return math.inf
+    return far / near if near > 0 else 0.0
+
+
+def last_step_only(lengths: Tensor | None, directions: int) -> Any:
+    """A forward hook for the recurrent encoder of a head whose loss reads every step (:attr:`Head.pool
+    <seqlab.heads.Head.pool>` other than ``last``): outputs detached at every step but each row's last real step
+    (the backward half at step 0), so the head's loss reaches the encoder through the last step alone."""
+
+    def hook(module: Any, args: Any, result: tuple[Tensor, Any]) -> tuple[Tensor, Any]:
+        encoded, state = result
+        B, T, size = encoded.shape
+        last = last_steps(lengths, B, T, encoded.device)
+        keep = torch.zeros(B, T, size, dtype=torch.bool, device=encoded.device)
+        keep[torch.arange(B, device=encoded.device), last, : size // directions] = True
+        if directions == 2:
+            keep[:, 0, size // 2 :] = True
+        return torch.where(keep, encoded, encoded.detach()), state
+
+    return hook
+
+
+def stacked(grads: tuple[Tensor | None, ...], start: int, width: int, states: list[Any], i: int) -> Tensor:
+    """The gradients of state ``i`` at every tapped step as one ``(T, B, H)`` tensor (zeros where unused)."""
+    picked = [grads[start + t * width] for t in range(len(states))]
+    return torch.stack([g if g is not None else torch.zeros_like(s[i]) for g, s in zip(picked, states)])
+
+
+def group_norms(norms: dict[str, float]) -> dict[str, float]:
+    """Parameter norms summed (in squares) per layer: ``model.encoder.cells.1.W_h`` → ``encoder.cell1``."""
+    groups: dict[str, float] = defaultdict(float)
+    for name, norm in norms.items():
+        parts = name.removeprefix("model.").split(".")
+        if "cells" in parts:
+            i = parts.index("cells")
+            key = ".".join(parts[:i] + [f"cell{parts[i + 1]}"])
+        else:
+            key = ".".join(parts[:-1]) or parts[0]
+        groups[key] += norm * norm
+    return {k: math.sqrt(v) for k, v in groups.items()}
