@@ -9,7 +9,6 @@ model.encoder.hidden_size=-3`` fails at once in one line; then :func:`run_job` h
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
 import signal
@@ -71,14 +70,6 @@ RULES = [
          "a name without '/', '\\' or '..' (it names one folder under outputs/)", required=False),
     Rule("paths.min_free_mb", NUM, lambda v: v >= 0, "a number of MB >= 0", required=False),
     Rule("cpu_allocator", STR, one_of(*ALLOCATORS), "retain or system", required=False),
-    Rule("model.embedding_dim", INT, positive, "a positive integer"),
-    Rule("model.encoder.hidden_size", INT, positive, "a positive integer"),
-    Rule("model.encoder.num_layers", INT, positive, "an integer >= 1", required=False),
-    Rule("model.encoder.dropout", NUM, lambda v: 0 <= v < 1, "a number in [0, 1)", required=False),
-    Rule("model.encoder.bidirectional", BOOL, allowed="true or false", required=False),
-    Rule("model.encoder.path", STR, one_of("auto", "fused", "structured", "step", "scan"),
-         "auto, fused, structured, step or scan", required=False),
-    Rule("model.encoder.compile", BOOL, allowed="true or false", required=False),
     Rule("experiment_name", STR, lambda v: len(v.encode()) <= 128,
          "at most 128 bytes (it names a folder, with room for suffixes and wandb)", required=False),
     Rule("trainer.max_steps", INT, lambda v: v == -1 or v > 0, "-1 (no limit) or a positive integer"),
@@ -87,7 +78,6 @@ RULES = [
     Rule("trainer.val_check_interval", NUM, lambda v: v > 0 and (isinstance(v, int) or v <= 1),
          "a positive number of steps, or a fraction of an epoch in (0, 1]", optional=True, required=False),
     Rule("trainer.accumulate_grad_batches", INT, positive, "an integer >= 1", required=False),
-    Rule("optimizer.lr", NUM, lambda v: math.isfinite(v) and v > 0, "a finite number > 0", required=False),
     Rule("check_memory", BOOL, allowed="true or false", required=False),
     Rule("trainer.gradient_clip_val", NUM, lambda v: v >= 0, "null or a number >= 0", optional=True),
     Rule("trainer.gradient_clip_algorithm", STR, one_of("norm", "value"), "norm or value", optional=True),
@@ -118,35 +108,123 @@ def check_rule(cfg: DictConfig, rule: Rule) -> str | None:
     return None
 
 
-def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str) -> str | None:
-    """An option under ``model.<group>`` that the chosen config file (``conf/<group>/<name>.yaml``) does not declare
-    (e.g. ``+model.cell.forget_bais=1``, ``+model.encoder.hiden_size=3``), or a value of the wrong type."""
-    import difflib
+def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str, where: str) -> str | None:
+    """An option at ``where`` that the chosen option of ``group`` does not declare (``+model.cell.forget_bais=1``),
+    or a value of the wrong type or out of bounds: checked against the component's schema (:mod:`seqlab.schema`), or
+    for a plugin's option against its config file (types from its defaults)."""
+    from seqlab import schema
 
-    node = _get(cfg, f"model.{group}")
-    if not isinstance(node, DictConfig) or "name" not in node:
-        return f"model.{group}.name is required (choose one with {group}=NAME)"
-    name = node.name
-    for root in search_dirs:
-        path = root / group / f"{name}.yaml"
-        if path.is_file():
-            defaults = OmegaConf.load(path) or {}
-            declared = set(defaults)
-            unknown = sorted(set(node) - declared)
-            if unknown:
-                close = difflib.get_close_matches(unknown[0], sorted(declared - {"name"}), n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                return (f"model.{group}.{unknown[0]}: {group} '{name}' has no option '{unknown[0]}'{hint}; "
-                        f"its options are: {', '.join(sorted(declared - {'name'})) or 'none'}")
-            for key, default in defaults.items():
-                value = node[key]
-                numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-                if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                    return f"model.{group}.{key}={value!r}: expected a number (default {default})"
-                if isinstance(default, bool) and not isinstance(value, bool):
-                    return f"model.{group}.{key}={value!r}: expected true or false"
-            return None
+    node = _get(cfg, where)
+    if not isinstance(node, DictConfig):
+        return None
+    if group == "callbacks":
+        return callback_option_error(node, search_dirs)
+    if where == "model":
+        node = {k: v for k, v in node.items() if k not in ("encoder", "cell", "head")}
+        return schema.check_node("model", "default", node, where)
+    if "name" in node:
+        name = node.name
+    elif "_target_" in node:
+        name = next((n for (g, n), c in schema.all_components().items()
+                     if g == group and c.fixed.get("_target_") == node._target_), None)
+    else:
+        return None
+    if (group, name) in schema.all_components():
+        return schema.check_node(group, name, node, where)
+    choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}", default=None) or name
+    if choice not in group_options(group, search_dirs):
+        return None
+    defaults = option_defaults(group, choice, where)
+    unknown = sorted(set(node) - set(defaults))
+    if unknown:
+        return schema.unknown_key(where, unknown[0], sorted(set(defaults) - {"name"}), f"{group} '{choice}'")
+    for key, default in defaults.items():
+        value = OmegaConf.select(node, key, throw_on_resolution_failure=False)
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if value is None:
+            continue
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{where}.{key}={value!r}: expected a number (default {default})"
+        if isinstance(default, bool) and not isinstance(value, bool):
+            return f"{where}.{key}={value!r}: expected true or false"
     return None  # registered in code without a config file: its constructor checks the options
+
+
+def trainer_option_error(cfg: DictConfig) -> str | None:
+    """A ``trainer.*`` key that ``pytorch_lightning.Trainer`` does not take (``+trainer.max_step=10``)."""
+    from seqlab.schema.trainer import trainer_options
+
+    known = trainer_options()
+    node = _get(cfg, "trainer")
+    if not known or not isinstance(node, DictConfig):
+        return None
+    unknown = sorted(set(node) - set(known))
+    return unknown_key_of_trainer(unknown[0]) if unknown else None
+
+
+def missing_key_message(message: str, args: list[str]) -> str | None:
+    """Hydra's "Could not override 'trainer.max_step'" (a key the config does not hold, given without ``+``) as
+    one line with the valid options and a did-you-mean; for a real Trainer option the config leaves out, the ``+``
+    form to use."""
+    from seqlab import schema
+    from seqlab.schema.trainer import trainer_options
+
+    match = re.search(r"Could not override '([\w.]+)'", message)
+    if not match or "." not in match[1]:
+        return None
+    parent, _, key = match[1].rpartition(".")
+    value = explicit_value(args, match[1])
+    if parent == "trainer":
+        if key in trainer_options():
+            return f"trainer.{key} is a Trainer option this config does not set: add it with +trainer.{key}={value}"
+        return unknown_key_of_trainer(key)
+    kept = [a for a in args if not a.startswith(f"{match[1]}=")]
+    try:
+        node = OmegaConf.select(compose_config(kept, with_hydra=True), parent)
+    except Exception:  # the rest does not compose either: Hydra's message stands
+        return None
+    if not isinstance(node, DictConfig):
+        return None
+    known = sorted(k for k in node if k not in ("name", "_target_", "_partial_")
+                   and not OmegaConf.is_dict(node._get_node(k)))
+    what = f"{parent.rpartition('.')[2]} '{node.name}'" if "name" in node else parent
+    return schema.unknown_key(parent, key, known, what)
+
+
+def unknown_key_of_trainer(key: str) -> str:
+    from seqlab.schema import unknown_key
+    from seqlab.schema.trainer import trainer_options
+
+    return unknown_key("trainer", key, sorted(trainer_options()), "the Trainer")
+
+
+def callback_option_error(node: DictConfig, search_dirs: list[Path]) -> str | None:
+    """A callback setting no config of the ``callbacks`` group declares for that callback (same name and
+    ``_target_``): ``+callbacks.samples.temprature=0.5``."""
+    from seqlab import schema
+
+    declared: dict[tuple[str, str], set[str]] = {}
+    for root in search_dirs:
+        for path in sorted((root / "callbacks").glob("*.yaml")):
+            for name, entry in OmegaConf.to_container(OmegaConf.load(path) or {}, resolve=False).items():
+                if isinstance(entry, dict) and "_target_" in entry:
+                    declared.setdefault((str(name), entry["_target_"]), set()).update(entry)
+    for name in node:
+        entry = node._get_node(name)
+        if not OmegaConf.is_dict(entry) or "_target_" not in entry:
+            continue
+        known = declared.get((str(name), entry._target_))
+        unknown = sorted(set(entry) - known) if known else []
+        if unknown:
+            return schema.unknown_key(f"callbacks.{name}", unknown[0], sorted(known - {"_target_"}),
+                                      f"callback '{name}'")
+    return None
+
+
+#: config group → the node its option fills, checked against the option's schema
+SCHEMA_NODES = {"data": "data", "callbacks": "callbacks", "model": "model", "cell": "model.cell",
+                "encoder": "model.encoder", "head": "model.head",
+                "optimizer": "optimizer", "scheduler": "scheduler"}
 
 
 def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
@@ -155,10 +233,13 @@ def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
         error = check_rule(cfg, rule)
         if error:
             raise ConfigError(error)
-    for group in ("encoder", "cell") if search_dirs else ():
-        error = group_option_error(cfg, search_dirs, group)
+    for group, where in SCHEMA_NODES.items():
+        error = group_option_error(cfg, search_dirs or [], group, where)
         if error:
             raise ConfigError(error)
+    error = trainer_option_error(cfg)
+    if error:
+        raise ConfigError(error)
     if _get(cfg, "check_memory") is not False:
         from seqlab import memory
 
@@ -196,7 +277,9 @@ _GROUP_OVERRIDE = re.compile(r"^[+~]?(?P<group>[A-Za-z_][\w/]*)=(?P<value>.*)$")
 
 
 def group_options(group: str, roots: list[Path]) -> list[str]:
-    names = set()
+    from seqlab import schema
+
+    names = set(schema.names(group))
     for root in roots:
         folder = root / group
         if folder.is_dir():
@@ -211,7 +294,7 @@ def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
         if not match or arg.startswith("~"):
             continue
         group, value = match["group"], match["value"]
-        if group.startswith("hydra/") or not any((root / group).is_dir() for root in roots):
+        if group.startswith("hydra/") or not group_options(group, roots):
             continue
         options = group_options(group, roots)
         if value in ("null", "") or re.match(
@@ -277,6 +360,8 @@ def explain(err: BaseException, args: list[str]) -> str:
     from seqlab.errors import one_line
 
     message = one_line(err)
+    if "Could not override" in message:
+        return missing_key_message(message, args) or message
     if "LexerNoViableAlt" in message or "mismatched input" in message:
         odd = next((a for a in args if not a.isascii() or " " in a), None)
         if odd and "=" in odd:
@@ -576,6 +661,13 @@ def preflight(argv: list[str]) -> list[str]:
     argv = argv + recipe_leftovers(argv)
     cfg = compose_checked(argv)
     return prepare_run_dir(argv, cfg)
+
+
+@functools.cache
+def option_defaults(group: str, choice: str, node: str) -> dict[str, Any]:
+    """What ``group=choice`` alone puts at its node (defaults lists followed, interpolations kept as written)."""
+    composed = OmegaConf.select(compose_config([f"{group}={choice}"]), node)
+    return OmegaConf.to_container(composed, resolve=False) if composed is not None else {}
 
 
 @functools.cache

@@ -111,12 +111,23 @@ def package_header(path: Path) -> str | None:
     return None
 
 
+def seqlab_options() -> list[str]:
+    """``group/option`` for seqlab's own options: its YAML files and the components of :mod:`seqlab.schema`."""
+    from seqlab import schema
+
+    return sorted({*config_options(conf_dir()), *(f"{g}/{n}" for g, n in schema.all_components())})
+
+
 def group_packages(conf_root: Path) -> dict[str, str | None]:
-    """For each config group of ``conf_root`` whose options agree, the ``@package`` they use (None: the default)."""
+    """For each config group of seqlab whose options agree, the ``@package`` they use (None: the default)."""
+    from seqlab import schema
+
     headers: dict[str, set[str | None]] = {}
     for option in config_options(conf_root):
         group = option.rpartition("/")[0]
         headers.setdefault(group, set()).add(package_header(conf_root / f"{option}.yaml"))
+    for (group, _), comp in schema.all_components().items():
+        headers.setdefault(group, set()).add(comp.package)
     return {group: found.pop() for group, found in headers.items() if len(found) == 1}
 
 
@@ -133,7 +144,7 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
     folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
     found = _Found(
         folder / "conf",
-        conf_owners=dict.fromkeys(config_options(conf_dir()), "seqlab"),
+        conf_owners=dict.fromkeys(seqlab_options(), "seqlab"),
         group_packages=group_packages(conf_dir()),
     )
     candidates = _installed() + _local(folder)

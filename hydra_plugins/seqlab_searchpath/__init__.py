@@ -1,4 +1,5 @@
-"""Adds the config folders of seqlab plugins to Hydra's search path (Hydra finds this through ``hydra_plugins``).
+"""Adds the config folders of seqlab plugins to Hydra's search path, and seqlab's component options (defined once,
+in :mod:`seqlab.schema`) to Hydra's ConfigStore (Hydra finds this through ``hydra_plugins``).
 
 It acts only when the primary config folder is seqlab's own, so other Hydra apps in the same environment are left
 alone. Plugin folders come after seqlab's; :mod:`seqlab.plugins` has already refused any that would shadow an option.
@@ -21,7 +22,9 @@ class SeqlabPluginSearchPath(SearchPathPlugin):
             if element.path
         ):
             return
+        from seqlab import schema
         from seqlab.plugins import plugin_conf_dirs
 
+        schema.store()
         for folder in plugin_conf_dirs():
             search_path.append(provider="seqlab-plugin", path=f"file://{Path(folder).resolve()}")

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.cells.base import Cell, State
+from seqlab.schema import model as schema
 
 
 class TanhRNNCell(Cell):
@@ -56,7 +57,13 @@ class IRNNCell(ReLURNNCell):
     The input weights are drawn from N(0, ``input_std``²), as in the paper's experiments (0.001).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, recurrent_scale: float = 1.0, input_std: float = 0.001):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        recurrent_scale: float = schema.IRNN.recurrent_scale,
+        input_std: float = schema.IRNN.input_std,
+    ):
         self.recurrent_scale = recurrent_scale
         self.input_std = input_std
         super().__init__(input_size, hidden_size)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.cells.base import Cell, State
+from seqlab.schema import model as schema
 
 
 class GRUCell(Cell):
@@ -37,7 +38,7 @@ class GRUCell(Cell):
     recurrent_bias = True
     fused_mode = "GRU"
 
-    def __init__(self, input_size: int, hidden_size: int, reset_after: bool = True):
+    def __init__(self, input_size: int, hidden_size: int, reset_after: bool = schema.GRU.reset_after):
         self.reset_after = bool(reset_after)
         if not self.reset_after:  # instance attributes shadow the class's: step() only, one bias per gate
             self.recurrent_bias = False

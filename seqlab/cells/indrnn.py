@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from seqlab.cells.base import Cell, State
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 
 class IndRNNCell(Cell):
@@ -33,7 +34,7 @@ class IndRNNCell(Cell):
     gates = 1
     recurrent_weight = False
 
-    def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = schema.IndRNN.recurrent_max):
         number = isinstance(recurrent_max, (int, float)) and not isinstance(recurrent_max, bool)
         if not (number and math.isfinite(recurrent_max) and recurrent_max > 0):
             raise ConfigError(f"model.cell.recurrent_max={recurrent_max!r}: expected a positive number (bound on |u|)")

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.cells.base import Cell, State
+from seqlab.schema import model as schema
 
 
 def set_forget_bias(b_x: nn.Parameter, hidden_size: int, gate: int, forget_bias: float, sign: float = 1.0) -> None:
@@ -42,7 +43,7 @@ class LSTMCell(Cell):
     fused_mode = "LSTM"
     sums_projections = True
 
-    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = schema.LSTM.forget_bias):
         self.forget_bias = forget_bias
         super().__init__(input_size, hidden_size)
 
@@ -74,7 +75,7 @@ class PeepholeLSTMCell(LSTMCell):
 
     fused_mode = None
 
-    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = schema.PeepholeLSTM.forget_bias):
         super().__init__(input_size, hidden_size, forget_bias)
 
     def create_parameters(self) -> None:
@@ -117,7 +118,13 @@ class CoupledLSTMCell(Cell):
     gate_names = ("i", "c", "o")
     sums_projections = True
 
-    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 1.0, peepholes: bool = False):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        forget_bias: float = schema.CoupledLSTM.forget_bias,
+        peepholes: bool = schema.CoupledLSTM.peepholes,
+    ):
         self.forget_bias = forget_bias
         self.peepholes = bool(peepholes)
         super().__init__(input_size, hidden_size)

@@ -15,6 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqlab.cells.base import Cell, State
 from seqlab.cells.compiled import compile_step_function
 from seqlab.registry import CELLS, ConfigError
+from seqlab.schema import model as schema
 
 PATHS = ("auto", "fused", "structured", "step", "scan")
 
@@ -250,11 +251,11 @@ class Recurrent(nn.Module):
         cell: str | type[Cell],
         input_size: int,
         hidden_size: int,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        path: str = "auto",
-        compile: bool = False,
+        num_layers: int = schema.Recurrent.num_layers,
+        bidirectional: bool = schema.Recurrent.bidirectional,
+        dropout: float = schema.Recurrent.dropout,
+        path: str = schema.Recurrent.path,
+        compile: bool = schema.Recurrent.compile,
         **cell_options: Any,
     ):
         super().__init__()

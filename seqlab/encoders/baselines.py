@@ -9,6 +9,7 @@ from torch import Tensor
 
 from seqlab.encoders.base import Encoder, check_common, last_steps, mlp
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 
 class FixedWindowEncoder(Encoder):
@@ -32,10 +33,10 @@ class FixedWindowEncoder(Encoder):
         input_size: int,
         causal: bool,
         num_states: int = 1,
-        window: int = 5,
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        dropout: float = 0.0,
+        window: int = schema.FixedWindow.window,
+        hidden_size: int = schema.FixedWindow.hidden_size,
+        num_layers: int = schema.FixedWindow.num_layers,
+        dropout: float = schema.FixedWindow.dropout,
     ):
         super().__init__(causal=True, num_states=num_states)
         check_common("fixed_window", hidden_size, num_layers, dropout)
@@ -78,10 +79,10 @@ class BagOfWordsEncoder(Encoder):
         input_size: int,
         causal: bool,
         num_states: int = 1,
-        pool: str = "mean",
-        hidden_size: int = 256,
-        num_layers: int = 1,
-        dropout: float = 0.0,
+        pool: str = schema.BagOfWords.pool,
+        hidden_size: int = schema.BagOfWords.hidden_size,
+        num_layers: int = schema.BagOfWords.num_layers,
+        dropout: float = schema.BagOfWords.dropout,
     ):
         super().__init__(causal=causal, num_states=num_states)
         check_common("bag_of_words", hidden_size, num_layers, dropout)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from seqlab.encoders.base import Encoder, check_common
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 POSITIONALS = ("sinusoidal", "learned")
 
@@ -51,13 +52,13 @@ class TransformerEncoder(Encoder):
         input_size: int,
         causal: bool,
         num_states: int = 1,
-        hidden_size: int = 128,
-        num_layers: int = 2,
-        num_heads: int = 4,
-        feedforward_size: int | None = None,
-        dropout: float = 0.1,
-        positional: str = "sinusoidal",
-        max_length: int = 512,
+        hidden_size: int = schema.Transformer.hidden_size,
+        num_layers: int = schema.Transformer.num_layers,
+        num_heads: int = schema.Transformer.num_heads,
+        feedforward_size: int | None = schema.Transformer.feedforward_size,
+        dropout: float = schema.Transformer.dropout,
+        positional: str = schema.Transformer.positional,
+        max_length: int = schema.Transformer.max_length,
     ):
         super().__init__(causal=causal, num_states=num_states)
         check_common("transformer", hidden_size, num_layers, dropout)

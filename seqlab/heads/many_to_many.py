@@ -26,6 +26,7 @@ from seqlab.heads.base import (
 )
 from seqlab.metrics import EntityF1, is_bio
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 
 class ManyToManyHead(Head):
@@ -45,7 +46,12 @@ class ManyToManyHead(Head):
 
     tasks = ("language_model", "tagging")
 
-    def __init__(self, ctx: HeadContext, tie_weights: bool = False, dropout: float = 0.0):
+    def __init__(
+        self,
+        ctx: HeadContext,
+        tie_weights: bool = schema.ManyToMany.tie_weights,
+        dropout: float = schema.ManyToMany.dropout,
+    ):
         super().__init__()
         spec = ctx.spec
         self.language_model = spec.task == "language_model"

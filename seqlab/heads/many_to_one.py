@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, M
 from seqlab.cells.recurrent import length_mask
 from seqlab.heads.base import Head, HeadContext, dropout_layer
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 POOLS = ("last", "mean", "max", "attention")
 
@@ -68,10 +69,10 @@ class ManyToOneHead(Head):
     def __init__(
         self,
         ctx: HeadContext,
-        pool: str = "last",
-        attention_size: int = 64,
-        dropout: float = 0.0,
-        class_weights: str | list[float] | None = None,
+        pool: str = schema.ManyToOne.pool,
+        attention_size: int = schema.ManyToOne.attention_size,
+        dropout: float = schema.ManyToOne.dropout,
+        class_weights: str | list[float] | None = schema.ManyToOne.class_weights,
     ):
         super().__init__()
         if pool not in POOLS:

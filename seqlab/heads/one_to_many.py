@@ -24,6 +24,7 @@ from seqlab.heads.base import (
     update_token_loss,
 )
 from seqlab.registry import CELLS, ConfigError
+from seqlab.schema import model as schema
 
 Condition = int | str | list[int | str] | None
 
@@ -61,10 +62,10 @@ class OneToManyHead(Head):
     def __init__(
         self,
         ctx: HeadContext,
-        condition_init: bool = True,
-        condition_input: bool = False,
-        condition_dim: int | None = None,
-        dropout: float = 0.0,
+        condition_init: bool = schema.OneToMany.condition_init,
+        condition_input: bool = schema.OneToMany.condition_input,
+        condition_dim: int | None = schema.OneToMany.condition_dim,
+        dropout: float = schema.OneToMany.dropout,
     ):
         super().__init__()
         spec = ctx.spec

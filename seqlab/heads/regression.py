@@ -12,6 +12,7 @@ from torchmetrics import MeanMetric, MeanSquaredError
 from seqlab.cells.recurrent import length_mask
 from seqlab.heads.base import Head, HeadContext, dropout_layer
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 POOLS = ("last", "mean", "none")
 
@@ -42,7 +43,12 @@ class RegressionHead(Head):
 
     tasks = ("regression",)
 
-    def __init__(self, ctx: HeadContext, pool: str = "last", dropout: float = 0.0):
+    def __init__(
+        self,
+        ctx: HeadContext,
+        pool: str = schema.Regression.pool,
+        dropout: float = schema.Regression.dropout,
+    ):
         super().__init__()
         if pool not in POOLS:
             raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")

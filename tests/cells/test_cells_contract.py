@@ -5,20 +5,17 @@ from __future__ import annotations
 import doctest
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 import torch
 from cell_helpers import BUILTIN_CELLS
-from omegaconf import OmegaConf
 
 import seqlab.cells.base
 import seqlab.cells.compiled
 import seqlab.cells.recurrent
+from seqlab import schema
 from seqlab.cells import Cell, Recurrent
 from seqlab.registry import CELLS, ConfigError
-
-CONF_CELL = Path(__file__).resolve().parents[2] / "conf" / "cell"
 
 
 @pytest.mark.parametrize("module", [seqlab.cells.base, seqlab.cells.recurrent], ids=lambda m: m.__name__)
@@ -36,11 +33,11 @@ def test_every_builtin_cell_documents_its_equations_and_source(name):
 
 @pytest.mark.parametrize("name", BUILTIN_CELLS)
 def test_every_builtin_cell_is_selectable_through_its_config_file(name):
-    cfg = OmegaConf.load(CONF_CELL / f"{name}.yaml")
-    options = {k: v for k, v in OmegaConf.to_container(cfg).items() if k != "name"}
-    rnn = Recurrent(cfg.name, input_size=3, hidden_size=4, num_layers=2, **options)
+    options = schema.defaults("cell", name)
+    assert options.pop("name") == name
+    rnn = Recurrent(name, input_size=3, hidden_size=4, num_layers=2, **options)
     out, state = rnn(torch.randn(2, 5, 3))
-    assert cfg.name == name and out.shape == (2, 5, 4)
+    assert out.shape == (2, 5, 4)
     assert len(state) == len(CELLS.get(name).state_names)
 
 
@@ -167,3 +164,70 @@ def test_built_in_extra_parameters_start_where_their_papers_put_them():
     assert torch.count_nonzero(CELLS.get("coupled_lstm")(3, 5, peepholes=True).peephole) == 0
     u = CELLS.get("indrnn")(3, 5, recurrent_max=0.5).u
     assert bool(((u >= 0) & (u <= 0.5)).all())
+
+
+class BareTensorElman(Cell):
+    """An Elman cell whose ``update`` forgot the tuple: ``return h`` instead of ``return (h,)``."""
+
+    def update(self, xp_t, hp_t, state):
+        return torch.tanh(xp_t + hp_t)
+
+
+class StatelessLSTM(Cell):
+    """Declares ``(h, c)`` but returns only ``h``."""
+
+    state_names = ("h", "c")
+    gates = 4
+
+    def update(self, xp_t, hp_t, state):
+        i, f, g, o = (xp_t + hp_t).chunk(4, dim=-1)
+        return (torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g)),)
+
+
+class WideStepCell(Cell):
+    """A ``step``-only cell returning its pre-activation of all gates, ``(B, 2H)``, as the state."""
+
+    gates = 2
+    structured = False
+
+    def step(self, x_t, state):
+        return (torch.nn.functional.linear(x_t, self.W_x, self.b_x),)
+
+
+@pytest.mark.parametrize(
+    ("cell", "path", "message"),
+    [
+        (BareTensorElman, "structured", r"cell BareTensorElman: update\(\) returned a bare tensor \(2, 4\); it must "
+         r"return the state tuple \('h',\), one \(2, 4\) tensor each"),
+        (StatelessLSTM, "structured", r"cell StatelessLSTM: update\(\) returned a tuple of 1 \(\(2, 4\)\); it must "
+         r"return the state tuple \('h', 'c'\)"),
+        (BareTensorElman, "step", r"cell BareTensorElman: step\(\) returned a bare tensor \(2, 4\)"),
+        (WideStepCell, "auto", r"cell WideStepCell: step\(\) returned a tuple of 1 \(\(2, 8\)\); .* one \(2, 4\) "),
+    ],
+)
+def test_a_cell_returning_anything_but_its_state_tuple_fails_at_the_first_step_in_one_line(cell, path, message):
+    rnn = Recurrent(cell, input_size=3, hidden_size=4, path=path)
+    with pytest.raises(ConfigError, match=message) as err:
+        rnn(torch.randn(2, 5, 3), lengths=torch.tensor([5, 3]))
+    assert "\n" not in str(err.value)
+    assert err.traceback[-1].name == "call"  # raised where the cell returned, not later where the state is read
+
+
+def test_gate_names_must_name_every_gate_and_cut_w_h_into_its_blocks():
+    class TwoGates(Cell):
+        gates = 2
+        gate_names = ("f", "c")
+
+        def update(self, xp_t, hp_t, state):
+            f, c = (xp_t + hp_t).chunk(2, dim=-1)
+            return (torch.sigmoid(f) * state[0] + torch.tanh(c),)
+
+    cell = TwoGates(3, 4)
+    blocks = cell.recurrent_weights()
+    assert list(blocks) == ["W_hf", "W_hc"] and torch.equal(blocks["W_hc"], cell.W_h[4:])
+    assert list(CELLS.get("lstm")(3, 4).recurrent_weights()) == ["W_hi", "W_hf", "W_hc", "W_ho"]
+    assert list(CELLS.get("rnn_tanh")(3, 4).recurrent_weights()) == ["W_h"]
+    assert list(CELLS.get("indrnn")(3, 4).recurrent_weights()) == ["u"]
+    assert CELLS.get("minlstm")(3, 4).recurrent_weights() == {}
+    with pytest.raises(ValueError, match=r"TwoGates.gate_names \('f', 'c', 'o'\) must name its 2 gates"):
+        type("TwoGates", (TwoGates,), {"gate_names": ("f", "c", "o")})(3, 4)
