@@ -100,7 +100,7 @@ def run(cfg: DictConfig) -> float | None:
     from seqlab.callbacks.checkpoints import RESULT_PREFIXES, FinalCheckpoint
     from seqlab.callbacks.reliability import GracefulInterrupt, TrainingInterrupted
     from seqlab.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
-    from seqlab.models.builder import build_module
+    from seqlab.models.builder import build_module, check_monitored_metrics
     from seqlab.runs import training_started
     from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
@@ -138,6 +138,7 @@ def run(cfg: DictConfig) -> float | None:
         if not out_of_memory(err):
             raise
         raise memory_error("building the model", model_config, err) from None
+    check_monitored_metrics(config, module)  # a monitor the head never logs: one line now, not at the first validation
     log.info(
         "model: %s parameters, head %s, encoder path %s",
         f"{sum(p.numel() for p in module.parameters()):,}",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
@@ -28,7 +28,9 @@ from seqlab.heads.base import (
     token_cross_entropy,
     update_token_loss,
 )
+from seqlab.heads.beam_search import beam_search
 from seqlab.registry import ConfigError
+from seqlab.schema import model as schema
 
 ATTENTIONS = ("none", "bahdanau", "luong")
 LUONG_SCORES = ("dot", "general")
@@ -93,13 +95,13 @@ class Seq2SeqHead(Head):
     def __init__(
         self,
         ctx: HeadContext,
-        attention: str = "bahdanau",
-        score: str | None = None,
-        attention_size: int | None = None,
-        teacher_forcing: float = 1.0,
-        beam_size: int = 1,
-        length_penalty: float = 0.0,
-        dropout: float = 0.0,
+        attention: str = schema.Seq2Seq.attention,
+        score: str | None = schema.Seq2Seq.score,
+        attention_size: int | None = schema.Seq2Seq.attention_size,
+        teacher_forcing: float = schema.Seq2Seq.teacher_forcing,
+        beam_size: int = schema.Seq2Seq.beam_size,
+        length_penalty: float = schema.Seq2Seq.length_penalty,
+        dropout: float = schema.Seq2Seq.dropout,
     ):
         super().__init__()
         if attention not in ATTENTIONS:
@@ -289,54 +291,6 @@ class Seq2SeqHead(Head):
         attention = [stacked[i, : len(s)] if stacked is not None else torch.empty(0) for i, s in enumerate(samples)]
         return [s[:-1] if s and s[-1] == eos else s for s in samples], attention
 
-    def _beam_search(
-        self, memory: Memory, state: tuple, beam_size: int, max_length: int, length_penalty: float
-    ) -> list[list[int]]:
-        """Beam search over one source (``memory`` and ``state`` of batch 1); hypotheses best first, scored by
-        log-probability divided by GNMT's ``((5 + length) / 6) ** length_penalty``."""
-        memory = memory.repeat(beam_size)
-        state = tuple(s.repeat_interleave(beam_size, dim=1) for s in state)
-        device = memory.outputs.device
-        eos = self.target_vocab.eos_id
-        token = torch.full((beam_size,), self.target_vocab.bos_id, device=device)
-        scores = torch.full((beam_size,), float("-inf"), device=device)
-        scores[0] = 0.0  # all beams start identical: keep one until they differ
-        alive: list[list[int]] = [[] for _ in range(beam_size)]
-        finished: list[tuple[float, list[int]]] = []
-
-        def normalised(score: float, length: int) -> float:
-            return score / (((5 + length) / 6) ** length_penalty)
-
-        for _ in range(max_length):
-            logits, state, _ = self.step(token, state, memory)
-            total = scores[:, None] + F.log_softmax(logits.float(), dim=-1)
-            best, index = total.flatten().topk(2 * beam_size)
-            keep_beam, keep_token, keep_score = [], [], []
-            for score, flat in zip(best.tolist(), index.tolist()):
-                beam, tok = divmod(flat, self.vocab_size)
-                if score == float("-inf"):
-                    break
-                if tok == eos:
-                    finished.append((normalised(score, len(alive[beam]) + 1), alive[beam]))
-                elif len(keep_beam) < beam_size:
-                    keep_beam.append(beam)
-                    keep_token.append(tok)
-                    keep_score.append(score)
-            if len(finished) >= beam_size or not keep_beam:
-                break
-            while len(keep_beam) < beam_size:  # pad with dead beams
-                keep_beam.append(keep_beam[0])
-                keep_token.append(keep_token[0])
-                keep_score.append(float("-inf"))
-            order = torch.tensor(keep_beam, device=device)
-            state = tuple(s.index_select(1, order) for s in state)
-            alive = [alive[b] + [t] for b, t in zip(keep_beam, keep_token)]
-            token = torch.tensor(keep_token, device=device)
-            scores = torch.tensor(keep_score, device=device)
-        if not finished:
-            finished = [(normalised(s, len(a)), a) for s, a in zip(scores.tolist(), alive) if s > float("-inf")]
-        return [ids for _, ids in sorted(finished, key=lambda f: -f[0])]
-
     def _pad_sources(self, sources: list[list[int]], device: torch.device) -> tuple[Tensor, Tensor]:
         if not sources or any(len(s) == 0 for s in sources):
             raise ValueError("seq2seq needs non-empty source id lists to translate")
@@ -377,7 +331,10 @@ class Seq2SeqHead(Head):
             for ids in sources:
                 padded, lengths = self._pad_sources([ids], device)
                 memory, state = self.encode(model, padded, lengths)
-                hypotheses = self._beam_search(memory, state, max(beam_size, num_samples), max_length, length_penalty)
+                width = max(beam_size, num_samples)  # every source's beams read its memory, repeated
+                step = partial(self.step, memory=memory.repeat(width))
+                vocab = self.target_vocab
+                hypotheses = beam_search(step, state, vocab.bos_id, vocab.eos_id, width, max_length, length_penalty)
                 results += (hypotheses + hypotheses[:1] * num_samples)[:num_samples]
             return results
         padded, lengths = self._pad_sources([ids for ids in sources for _ in range(num_samples)], device)
