@@ -14,10 +14,12 @@ from torch.utils.data import DataLoader
 
 from seqlab.callbacks.gradient_flow import GradientFlowCallback
 from seqlab.callbacks.gradient_math import aligned_norms, recurrent_norms, vanishing_index
-from seqlab.cells import Recurrent
+from seqlab.cells import Cell, Recurrent
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
+from seqlab.heads import Head, HeadContext
 from seqlab.models.builder import make_module
 from seqlab.models.module import SequenceLitModule
+from seqlab.registry import CELLS
 from seqlab.spec import DataSpec
 
 VOCAB = Vocabulary.build([list("abcdefgh")])
@@ -51,7 +53,7 @@ def lm_batch(lengths: list[int], steps: int | None = None) -> dict[str, torch.Te
 
 
 def unrolled_row(module: SequenceLitModule, ids: torch.Tensor) -> tuple[list[list[tuple]], torch.Tensor]:
-    """One row run by hand, step by step, from the equations (no runner): every layer's states per step, each
+    """One row run by hand, step by step, from the equations (no Recurrent): every layer's states per step, each
     kept for autograd, and the logits ``(n, V)``."""
     model = module.model
     layer_input = model.embedding(ids[None])[0]  # (n, I)
@@ -201,7 +203,7 @@ def test_scan_and_fused_paths_record_what_the_per_step_path_records(tmp_path):
             callback = GradientFlowCallback(dirpath=str(tmp_path))
             metrics = callback.probe(None, module, lm_batch([6, 4]))
             probes[p] = (metrics, callback.history)
-            assert module.model.encoder.resolve_path() == p  # the probe leaves the runner's path as it was
+            assert module.model.encoder.resolve_path() == p  # the probe leaves the encoder's path as it was
         (metrics, history), (reference, reference_history) = probes[path], probes["structured"]
         assert metrics == pytest.approx(reference)
         curve = history["terminal/encoder.layer0/h"][0][1]
@@ -307,11 +309,11 @@ def test_every_head_gets_a_finite_terminal_curve(tmp_path):
         module = make_module(spec, config)
         batch = {"inputs": ids, "lengths": lengths, **extra}
         metrics = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
-        runners = ["encoder.layer0"] + (["head.decoder.layer0"] if head["name"] == "seq2seq" else [])
-        for runner in runners:
-            index = metrics[f"grad_flow/{runner}/vanishing_index"]
-            assert math.isfinite(index) and index > 0, (head, runner)
-            assert metrics[f"grad_flow/{runner}/terminal_near"] > 0
+        layers = ["encoder.layer0"] + (["head.decoder.layer0"] if head["name"] == "seq2seq" else [])
+        for layer in layers:
+            index = metrics[f"grad_flow/{layer}/vanishing_index"]
+            assert math.isfinite(index) and index > 0, (head, layer)
+            assert metrics[f"grad_flow/{layer}/terminal_near"] > 0
         assert all(not math.isnan(v) for v in metrics.values())
 
 
@@ -335,3 +337,69 @@ def test_terminal_norms_are_taken_in_float64_so_a_1e_30_gradient_is_not_read_as_
     curve = aligned_norms(grads, torch.tensor([4, 4]))
     assert curve[4] == pytest.approx(2e-30, rel=1e-6)  # ‖(1e-30,)*4‖ = 2e-30 for each row, RMS over rows
     assert vanishing_index(curve, 4) == pytest.approx(1e-30, rel=1e-6)  # not 0: it did not vanish
+
+
+class JANETCell(Cell):
+    """JANET (docs/plugins.md), declaring its two gate blocks: ``f`` and the candidate ``c``."""
+
+    gates = 2
+    gate_names = ("f", "c")
+
+    def update(self, xp_t, hp_t, state):
+        s, c = (xp_t + hp_t).chunk(2, dim=-1)
+        return (torch.sigmoid(s) * state[0] + (1 - torch.sigmoid(s - 1.0)) * torch.tanh(c),)
+
+
+@pytest.fixture
+def janet():
+    CELLS.register("janet_declared", JANETCell)
+    yield "janet_declared"
+    CELLS._entries.pop("janet_declared")
+    CELLS._owners.pop("janet_declared")
+
+
+def test_a_new_multi_gate_cell_gets_sigma_max_per_declared_gate_block(tmp_path, janet):
+    module = lm_module(janet, layers=1)
+    W_h = module.model.encoder.cells[0].W_h.detach().clone()
+    callback = GradientFlowCallback(dirpath=str(tmp_path), every_n_steps=1)
+    fit(module, [lm_batch([5, 5])], callback)
+    sigma = {k: v for k, v in callback.last.items() if k.startswith("sigma_max/")}
+    assert sigma == pytest.approx({f"sigma_max/layer0/W_h{gate}": float(torch.linalg.svdvals(rows)[0])
+                                   for gate, rows in zip("fc", W_h.chunk(2))}, rel=1e-5)
+
+
+class MeanPoolHead(Head):
+    """The plugin head of docs/plugins.md, declaring that its loss reads every step."""
+
+    tasks = ("classification",)
+    pool = "mean"
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.out = torch.nn.Linear(ctx.encoder_size, ctx.spec.num_classes)
+
+    def predict(self, encoded, batch):
+        steps = torch.arange(encoded.shape[1], device=encoded.device)
+        real = (steps[None, :] < batch["lengths"].to(encoded.device)[:, None]).unsqueeze(-1)
+        return {"logits": self.out((encoded * real).sum(1) / real.sum(1).clamp(min=1))}
+
+    def loss(self, out, batch):
+        return F.cross_entropy(out["logits"], batch["targets"])
+
+
+def test_a_plugin_head_declaring_its_pooling_is_diagnosed_as_the_built_in_head_of_that_pooling(tmp_path):
+    vocab = Vocabulary.build([list("abc")])
+    spec = DataSpec("classification", vocab, Tokenizer(), classes=["no", "yes"])
+    batch = {"inputs": torch.tensor([[4, 5, 6, 4, 5], [6, 4, 5, 0, 0]]), "lengths": torch.tensor([5, 3]),
+             "targets": torch.tensor([0, 1])}
+    config = {"embedding_dim": 4, "cell": {"name": "gru"}, "head": {"name": "many_to_one", "pool": "mean"},
+              "encoder": {"hidden_size": 5, "num_layers": 1, "bidirectional": True}}
+    module = make_module(spec, config)
+    built_in = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
+    plugin = MeanPoolHead(HeadContext(spec, encoder_size=10, embedding_dim=4))
+    plugin.out.load_state_dict(module.model.head.out.state_dict())
+    module.model.head = plugin
+    assert GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch) == built_in
+    plugin.pool = "last"  # undeclared: the mean's gradient reaches every step and the terminal curve reads it
+    undeclared = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
+    assert undeclared["grad_flow/encoder.layer0/terminal_far"] != built_in["grad_flow/encoder.layer0/terminal_far"]
