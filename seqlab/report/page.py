@@ -162,8 +162,8 @@ def gradient_flow_table(runs: list[Run]) -> str:
 
 def tunes_section(runs: list[Run]) -> str:
     """The tunes each run sampled (``<run>/tunes/tunes.json``, written by ``callbacks=music``) as sheet music with a
-    play button (:mod:`seqlab.tunes_page`; abcjs inlined once, works offline); empty when no run has tunes."""
-    from seqlab.tunes_page import NOTE, read_tunes_json, summary_line, tunes_assets, tunes_html
+    play button (:mod:`seqlab.music.tunes_page`; abcjs inlined once, works offline); empty when no run has tunes."""
+    from seqlab.music.tunes_page import NOTE, read_tunes_json, summary_line, tunes_assets, tunes_html
 
     blocks = []
     for number, run in enumerate(runs):
