@@ -15,9 +15,9 @@ import torch
 from cell_helpers import build, random_state, relative_error
 from omegaconf import OmegaConf
 from seqlab_testing import TINY, run_dirs
-from test_cells_contract import CONF_CELL
 from test_cells_paths import gradcheck_runner, run_with_grads, torch_nn_twin
 
+from seqlab import schema
 from seqlab.cells import Recurrent
 from seqlab.cells.recurrent import supported_paths
 from seqlab.registry import CELLS, ConfigError
@@ -138,7 +138,7 @@ def test_the_two_gru_conventions_differ_for_the_same_weights():
 
 @pytest.mark.parametrize("cell", ["lstm", "peephole_lstm", "coupled_lstm"])
 def test_forget_bias_defaults_to_one_in_code_and_config(cell):
-    assert OmegaConf.load(CONF_CELL / f"{cell}.yaml").forget_bias == 1.0
+    assert schema.defaults("cell", cell)["forget_bias"] == 1.0
     H = 4
     b_x = CELLS.get(cell)(3, H).b_x.detach()
     forget = sigmoid(b_x[:H]) if cell == "coupled_lstm" else None
