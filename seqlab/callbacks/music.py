@@ -11,10 +11,10 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqlab.data.abc_music import check_tune, write_tune
 from seqlab.errors import ConfigError
 from seqlab.models.module import load_checkpoint
-from seqlab.tunes_page import write_tunes_page
+from seqlab.music.abc import check_tune, write_tune
+from seqlab.music.tunes_page import write_tunes_page
 
 #: the share of samples that pass the strict check (:func:`seqlab.data.abc_music.valid_tune`)
 RATE_KEY = "samples/valid_tune_rate"

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import re
+import logging
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from seqlab.data.base import (
-    DataError,
-    DataSpec,
-    SeqDataModule,
-    check_fractions,
-    load_hf,
-    log,
-    read_text,
-    required_splits,
-    resolve_files,
-    split_by_seed,
-    stream_windows,
-)
-from seqlab.data.batching import collate_classification, collate_conditional, collate_language_model
+from seqlab.data.base import DataError, DataSpec, SeqDataModule
+from seqlab.data.batching import collate_classification, collate_conditional, collate_language_model, flat_ids
+from seqlab.data.modes import window_rows
 from seqlab.data.overlap import near_duplicates
-from seqlab.data.text import flat_ids
-from seqlab.data.vocab import Tokenizer, build_vocabulary
+from seqlab.data.sources import load_hf, read_text, resolve_files
+from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
+from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
+from seqlab.music.abc import Tune, normalise_tune_type, parse_tune, split_tunes
+
+log = logging.getLogger("seqlab.data")
 
 ABC_TASKS = ("language_model", "classification", "conditional_generation")
 #: ``tunes``: one example per tune; ``windows``: the tunes concatenated and cut into fixed windows (the MIT lab's way)
@@ -39,66 +30,6 @@ MUSIC21_CORPORA = ("ryansMammoth", "oneills1850", "essenFolksong")
 MIT_LAB_CORPUS = Path(__file__).parent / "corpora" / "mit6s191_irish.abc"
 BUILTIN_SOURCES = ("builtin:music21", "builtin:music21:<corpus>[,<corpus>]", "builtin:mit6s191")
 OTHER = "other"
-_FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
-_TUNE_TYPE_ALIASES = {"slipjig": "slip jig", "fling": "highland fling", "double jig": "jig", "single jig": "jig"}
-
-
-@dataclass
-class Tune:
-    """One parsed tune: its header fields (in order), its body lines, and where it came from."""
-
-    headers: list[tuple[str, str]]
-    body: list[str]
-    where: str
-
-    def field(self, name: str) -> str:
-        return next((value for key, value in self.headers if key == name), "")
-
-    def text(self, keep_headers: tuple[str, ...]) -> str:
-        """The tune as ABC text with only the ``keep_headers`` fields (``K:`` last, as ABC requires)."""
-        kept = [(k, v) for k, v in self.headers if k in keep_headers and k != "K"]
-        if "K" in keep_headers:
-            kept.append(("K", self.field("K")))
-        return "\n".join([*(f"{k}:{v}" for k, v in kept), *self.body])
-
-
-def normalise_tune_type(value: str) -> str:
-    """``R:`` field → tune type: lower-case, single spaces, common variants merged (``Slipjig`` → ``slip jig``)."""
-    value = " ".join(value.lower().replace("-", " ").split())
-    return _TUNE_TYPE_ALIASES.get(value, value)
-
-
-def split_tunes(text: str) -> list[tuple[int, list[str]]]:
-    """ABC text → ``(line number of X:, lines)`` per tune; text before the first ``X:`` (file notes) is ignored."""
-    tunes: list[tuple[int, list[str]]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith("X:"):
-            tunes.append((number, [line]))
-        elif tunes:
-            tunes[-1][1].append(line)
-    return tunes
-
-
-def parse_tune(lines: list[str], where: str) -> Tune:
-    """Header fields up to ``K:``, then the body (comments and blank lines dropped). Raises ValueError if malformed."""
-    headers: list[tuple[str, str]] = []
-    body_start = None
-    for i, line in enumerate(lines):
-        if line.lstrip().startswith("%") or not line.strip():
-            continue
-        match = _FIELD.match(line)
-        if not match:
-            raise ValueError(f"header line '{line.strip()[:40]}' is not a field (F:value) and no K: field came before")
-        headers.append((match[1], match[2]))
-        if match[1] == "K":
-            body_start = i + 1
-            break
-    if body_start is None:
-        raise ValueError("no K: (key) field, which ends an ABC header")
-    body = [line.rstrip() for line in lines[body_start:] if line.strip() and not line.lstrip().startswith("%")]
-    if not any(not _FIELD.match(line) for line in body):
-        raise ValueError("no music after the header")
-    return Tune(headers, body, where)
 
 
 def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
@@ -112,250 +43,6 @@ def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
             raise DataError(f"data.source: unknown music21 corpus '{name}'; available: {', '.join(MUSIC21_CORPORA)}")
         files.extend(sorted((root / name).rglob("*.abc")))
     return files
-
-
-#: ABC 2.1 decoration shortcuts (fermata, trill, bowings …) and quoted chord symbols/annotations: no duration, and
-#: music21 10 misreads some of them (``"<"`` and ``">"`` as broken rhythm, ``H`` before a note shortens the bar), so
-#: the bar check removes them first
-_ANNOTATION = re.compile(r'"[^"\n]*"|![^!\n]*!')
-#: an inline field (``[K:Dmix]``, ``[M:2/4]``): kept whole by the substitutions below, which match it first
-_INLINE_FIELD = r"(\[[A-Za-z]:[^\]\n]*\])"
-_DECORATION = re.compile(_INLINE_FIELD + r"|[~.HLMOPSTuv]")
-#: ``x``, ABC's invisible rest, takes its time like ``z``, but music21 10 drops it (``GAB x3`` becomes a half bar)
-_INVISIBLE_REST = re.compile(_INLINE_FIELD + "|x")
-#: an inline meter change ``[M:2/4]``: music21 10 ignores it but follows an ``M:`` line in the body
-_INLINE_METER = re.compile(r"\[M:([^\]\n]*)\]")
-_ONLY_BAR = re.compile(r"\s*[|:\[\]]*\s*")
-#: grace notes ``{g}``, ``{/g}``: they take no time in ABC, but music21 10 counts a grace group inside a tuplet
-#: (``(3{a}gfg``) as one of the tuplet's notes, so the third note keeps its full length and the bar is long —
-#: 18 of the 206 corpus tunes that failed the check failed only on that (measured 2026-11-30)
-_GRACE = re.compile(r"\{[^}\n]*\}")
-_METER = re.compile(r"^M:([^\n%]*)|\[M:([^\]\n]*)\]", re.MULTILINE)
-_BAR_THEN_REPEAT = re.compile(r"\|(\s*\\?\s*):\|")
-_REPEAT = re.compile(r":+\|+:*|\|+:+")
-_ENDING = re.compile(r"(\|)\d|\[\d")
-#: minimum number of complete bars of a strictly valid tune
-MIN_BARS = 4
-
-
-@dataclass(frozen=True)
-class TuneCheck:
-    """What music21 makes of one tune.
-
-    ``parses``: music21 reads it and finds at least one note (the lenient check, ``samples/parse_rate``).
-    ``bars``: complete bars checked — every bar but a short first one (the pickup) and a short last one (the final
-    bar, or a sample cut off mid-bar); a short bar is also allowed either side of a section line (``||``, ``:|``,
-    ``|:``, ``|]``), where the bar before completes the pickup of the section after.
-    ``matching``: those whose duration equals the bar length of the meter in force (inline ``[M:…]`` changes count).
-    ``valid``: the strict check — it parses, it has a meter, at least :data:`MIN_BARS` bars match and none does not.
-    """
-
-    parses: bool
-    bars: int = 0
-    matching: int = 0
-    metered: bool = False
-
-    @property
-    def valid(self) -> bool:
-        return self.parses and self.metered and self.matching >= MIN_BARS and self.matching == self.bars
-
-    @property
-    def bar_accuracy(self) -> float | None:
-        """``matching / bars``; None when no complete bar was found."""
-        return self.matching / self.bars if self.bars else None
-
-
-def _with_x(abc_text: str) -> str:
-    text = abc_text.strip()
-    return text if text.startswith("X:") else "X:1\n" + text
-
-
-def _meter_lines(line: str) -> str:
-    """A body line with each inline meter change ``[M:2/4]`` written as an ``M:2/4`` line of its own (music21 10
-    ignores the inline form); a bar line that is all that comes before the change moves after it
-    (``|:[M:2/4]GA`` → ``M:2/4`` / ``|:GA``)."""
-    parts = _INLINE_METER.split(line)  # text, meter, text, meter, text …
-    out, carried = [], ""
-    for i in range(0, len(parts), 2):
-        text, carried = carried + parts[i], ""
-        if i + 1 < len(parts) and _ONLY_BAR.fullmatch(text):
-            text, carried = "", text.strip()
-        if text.strip():
-            out.append(text)
-        if i + 1 < len(parts):
-            out.append(f"M:{parts[i + 1].strip()}")
-    return "\n".join(out)
-
-
-def _bar_after_meter_lines(lines: list[str]) -> list[str]:
-    """Body lines where the music after an ``M:`` line starts at a bar line when the music before it ended at one:
-    music21 10 applies a meter change only there (``d2:|`` / ``M:9/8`` / ``B|AFA`` → ``|B|AFA``)."""
-    out = list(lines)
-    for i in range(2, len(out)):
-        meter, before, after = out[i - 1], out[i - 2].rstrip(), out[i].lstrip()
-        if meter.startswith("M:") and before.endswith(("|", ":")) and after and not _FIELD.match(after):
-            if not after.startswith(("|", ":")):
-                out[i] = "|" + after
-    return out
-
-
-def _strip_decorations(text: str) -> str:
-    """Body lines without annotations, decoration shortcuts and grace notes (field lines and inline ``[M:…]``
-    fields kept), invisible rests ``x`` written as rests ``z``, meter changes as music21 10 applies them (inline
-    ``[M:2/4]`` as an ``M:`` line, and the music after it starting at a bar line), and two bar-line spellings music21
-    10 misreads written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops the note before it) and a bar
-    line directly followed by a repeat end, ``| :|2`` (music21 makes an empty bar of it, so the short bar before the
-    repeat no longer touches it)."""
-    lines, in_body = [], False
-    for line in text.splitlines():
-        if not _FIELD.match(line):
-            line = _GRACE.sub("", _DECORATION.sub(lambda m: m[1] or "", _ANNOTATION.sub("", line)))
-            line = _INVISIBLE_REST.sub(lambda m: m[1] or "z", line)
-            line = _meter_lines(line)
-        lines.extend(line.split("\n"))
-        if not in_body and line.startswith("K:"):
-            in_body, header = True, len(lines)
-    if in_body:
-        lines[header:] = _bar_after_meter_lines(lines[header:])
-    body = "\n".join(lines)
-    return _BAR_THEN_REPEAT.sub(r"\1:|", body.replace("::", ":||:"))
-
-
-def _written_bar_lengths(abc_text: str) -> set[float]:
-    """Bar lengths in quarter notes of the meters the tune writes (``M:`` lines and inline ``[M:…]`` fields)."""
-    from music21 import meter
-
-    lengths = set()
-    for match in _METER.finditer(abc_text):
-        value = (match[1] or match[2] or "").strip()
-        value = {"C": "4/4", "C|": "2/2"}.get(value, value)
-        try:
-            lengths.add(meter.TimeSignature(value).barDuration.quarterLength)
-        except Exception:  # "none", free meter or a malformed value: no bar length to check against
-            continue
-    return lengths
-
-
-def _ending_last_measures(part: Any) -> list[Any]:
-    """The last bar of every first/second ending (``[1 … :|``): it may be short, completing the next pickup."""
-    from music21 import spanner
-
-    return [bracket.getLast() for bracket in part.spanners.getElementsByClass(spanner.RepeatBracket)]
-
-
-def _section_line(barline: Any) -> bool:
-    """A repeat, double or final bar line (music21 keeps no object for a plain ``|``)."""
-    from music21 import bar
-
-    return barline is not None and (isinstance(barline, bar.Repeat) or barline.type not in ("regular", "normal"))
-
-
-def check_tune(abc_text: str) -> TuneCheck:
-    """Parse ``abc_text`` with music21 (an ``X:`` line is added if missing) and check every bar against the meter.
-
-    Each part (voice) is checked on its own; a bar of duration d under a meter of bar length D (both in quarter
-    notes) matches when d = D exactly (music21 counts tuplets, ties, broken rhythm and grace notes).
-
-    >>> check_tune("M:6/8\nL:1/8\nK:Em\nB|E2F G2A|B2A B^cd|e2d B2A|G2F E2:|").valid
-    True
-    >>> check_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2A B^cd|e2d B2|G2F E2D|E3 E3|]").bar_accuracy
-    0.75
-    """
-    from music21 import converter
-
-    if not abc_text.strip():
-        return TuneCheck(False)
-    try:
-        score = converter.parse(_with_x(_strip_decorations(abc_text)), format="abc", forceSource=True)
-    except Exception:  # music21 raises many kinds of errors on bad ABC; any of them means "not a tune"
-        return TuneCheck(False)
-    if not len(score.flatten().notes):
-        return TuneCheck(False)
-    written = _written_bar_lengths(abc_text)
-    bars = matching = 0
-    metered = True
-    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
-    for part in parts:
-        measures = list(part.getElementsByClass("Measure"))
-        # music21 cuts an over-long bar at the bar length and gives the rest a meter of its own (``reBar``): only a
-        # meter the tune writes (``M:``, ``[M:…]``) counts, so the cut-off rest is checked against it and fails
-        allowed_short = {id(m) for m in _ending_last_measures(part)}
-        meter = None
-        for i, measure in enumerate(measures):
-            # the cut-off rest of an over-long bar: music21 gave it a meter the tune does not write; it is checked
-            # against the meter in force even where a short bar is otherwise excused (before a section line, last)
-            signature = measure.timeSignature
-            length = signature.barDuration.quarterLength if signature is not None else None
-            cut_off = length is not None and length not in written
-            if length is not None and not cut_off:
-                meter = length
-            if meter is None:
-                continue
-            got = measure.duration.quarterLength
-            if got < meter and not cut_off:
-                edge = i in (0, len(measures) - 1)
-                section = (
-                    id(measure) in allowed_short
-                    or _section_line(measure.leftBarline)
-                    or _section_line(measure.rightBarline)
-                    or (i > 0 and _section_line(measures[i - 1].rightBarline))
-                    or (i + 1 < len(measures) and _section_line(measures[i + 1].leftBarline))
-                )
-                if edge or section:
-                    continue
-            bars += 1
-            matching += got == meter
-        metered = metered and meter is not None
-    return TuneCheck(True, bars, matching, metered)
-
-
-def valid_tune(abc_text: str) -> bool:
-    """The strict check (:func:`check_tune`): music21 parses the tune, it has at least 4 complete bars, and every
-    complete bar fills its meter exactly.
-
-    >>> valid_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2A B^cd|e2d B2A|G2F E3|]")
-    True
-    >>> valid_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2^A B^cd|")  # parses, but only two bars
-    False
-    """
-    return check_tune(abc_text).valid
-
-
-def parses_tune(abc_text: str) -> bool:
-    """The lenient check: music21 parses ``abc_text`` as ABC and finds at least one note (``samples/parse_rate``).
-
-    >>> parses_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2^A B^cd|")
-    True
-    >>> parses_tune("K:Em\n((|]]")
-    False
-    """
-    return check_tune(abc_text).parses
-
-
-def _without_repeats(text: str) -> str:
-    """The tune with repeat signs and ending numbers turned into plain bar lines, each section played once.
-
-    music21's MIDI writer expands repeats, and on a sampled tune with many unmatched ``:|`` that took minutes (more
-    than 2 minutes and 38 s of CPU for one 69-bar sample) — so the MIDI file plays every section once.
-    """
-    text = _REPEAT.sub("|", text.replace("::", "|"))
-    return _ENDING.sub(lambda m: m[1] if m[1] else "", text)
-
-
-def write_tune(abc_text: str, stem: Path) -> bool:
-    """Write a tune as ``<stem>.abc`` and, rendered by music21, ``<stem>.mid``; returns whether the MIDI file was
-    written (music21 parses some tunes it cannot render, e.g. a repeated time signature: those keep only .abc)."""
-    from music21 import converter
-
-    text = _with_x(abc_text)
-    stem.with_suffix(".abc").write_text(text + "\n", encoding="utf-8")
-    try:
-        score = converter.parse(_without_repeats(text), format="abc", forceSource=True)
-        score.write("midi", fp=str(stem.with_suffix(".mid")))
-    except Exception:  # music21's MIDI writer raises many kinds of errors on odd but parseable tunes
-        stem.with_suffix(".mid").unlink(missing_ok=True)
-        return False
-    return True
 
 
 class AbcMusicDataModule(SeqDataModule):
@@ -390,6 +77,7 @@ class AbcMusicDataModule(SeqDataModule):
     """
 
     name = "abc_music"
+    builtin_sources = BUILTIN_SOURCES
 
     def __init__(
         self,
@@ -413,8 +101,7 @@ class AbcMusicDataModule(SeqDataModule):
         bad = [h for h in keep_headers if not (isinstance(h, str) and len(h) == 1 and h.isalpha())]
         if bad:
             raise DataError(f"data.keep_headers: {bad} are not ABC field letters (e.g. [M, L, R, K])")
-        if tokenizer not in ("char", "bpe"):
-            raise DataError(f"data.tokenizer for abc_music must be char or bpe, got '{tokenizer}'")
+        check_tokenizer(tokenizer, kinds=("char", "bpe"))
         if mode not in ABC_MODES:
             raise DataError(f"data.mode must be one of {', '.join(ABC_MODES)}, got '{mode}'")
         if mode == "windows" and task != "language_model":
@@ -432,22 +119,16 @@ class AbcMusicDataModule(SeqDataModule):
         self.text_column = text_column
         self.too_long = 0
 
-    def cache_key(self) -> dict[str, Any]:
-        return {
-            **super().cache_key(),
-            "task": self.task,
-            "keep_headers": list(self.keep_headers),
-            "max_length": self.max_length,
-            "min_class_count": self.min_class_count,
-            "split": self.split_fractions,
-            "tokenizer": self.tokenizer_kind,
-            "bpe_vocab_size": self.bpe_vocab_size if self.tokenizer_kind == "bpe" else None,
-            "text_column": self.text_column,
-            "mode": self.mode,
-            "windows": [self.seq_len, self.stride] if self.mode == "windows" else None,
-        }
+    def unread_options(self) -> tuple[str, ...]:
+        """``seq_len``/``stride`` cut windows only; ``bpe_vocab_size`` is read by the BPE tokenizer only."""
+        return (*(() if self.mode == "windows" else ("seq_len", "stride")),
+                *(() if self.tokenizer_kind == "bpe" else ("bpe_vocab_size",)))
 
     # -- reading --------------------------------------------------------------------------------------------------
+    def split_key(self, row: dict[str, Any]) -> str:
+        """Identical tunes (the same text the model reads) go to one split together."""
+        return row["text"]
+
     def read_tunes(self) -> list[Tune]:
         if self.source.startswith("hf:"):
             return self.read_hf()
@@ -459,8 +140,7 @@ class AbcMusicDataModule(SeqDataModule):
                 names = tuple(parts[2].split(",")) if len(parts) > 2 and parts[2] else DEFAULT_MUSIC21_CORPORA
                 files = music21_corpus_files(names)
             else:
-                available = ", ".join(BUILTIN_SOURCES)
-                raise DataError(f"data.source: unknown built-in '{self.source}'; available: {available}")
+                raise self.unknown_builtin()
         else:
             path = Path(self.source).expanduser()
             files = resolve_files(self.source, (".abc",) if path.is_dir() else ())
@@ -517,16 +197,12 @@ class AbcMusicDataModule(SeqDataModule):
             {"text": tune.text(self.keep_headers), "label": class_id.get(kind, class_id.get(OTHER, 0))}
             for tune, kind in zip(tunes, types)
         ]
-        # identical tunes (the same text the model reads) go to one split together
-        splits = split_by_seed(rows, self.split_fractions, self.seed, key=lambda row: row["text"])
+        splits = self.split(rows)
         required_splits(self.source, splits)
         keys = {split: [r["text"] for r in split_rows] for split, split_rows in splits.items()}
-        self.write_split_report(out_dir, keys, ("train", "validation", "test"), near_duplicates(keys, "char"))
+        self.write_split_report(out_dir, keys, ALL_SPLITS, near_duplicates(keys, "char"))
         train_texts = [r["text"] for r in splits["train"]]
-        if self.tokenizer_kind == "bpe":
-            tokenizer = Tokenizer.train_bpe(train_texts, self.bpe_vocab_size)
-        else:
-            tokenizer = Tokenizer("char")
+        tokenizer = Tokenizer.make(self.tokenizer_kind, train_texts, self.bpe_vocab_size)
         vocab = build_vocabulary(tokenizer, tokenizer.tokenize_batch(train_texts))
         specials = self.task != "classification"
 
@@ -542,8 +218,11 @@ class AbcMusicDataModule(SeqDataModule):
                 before = len(dataset)
                 dataset = dataset.filter(lambda b: [n <= self.max_length for n in b["length"]], batched=True)
                 self.too_long += before - len(dataset)
-            if self.mode == "windows":
-                dataset = datasets.Dataset.from_dict({"ids": self.windows(flat_ids(dataset), split)})
+            if self.mode == "windows":  # the text datamodule's windows, of the tunes joined into one stream
+                where = f"data.source={self.source}: the {split} split"
+                windows = window_rows([flat_ids(dataset)], self.seq_len, self.stride, where)
+                self.write_split_batches(out_dir, split, {"ids": datasets.List(datasets.Value("int32"))}, windows)
+                continue
             self.write_split(out_dir, split, dataset)
         if self.too_long:
             log.info("abc_music: dropped %d tunes longer than data.max_length=%s", self.too_long, self.max_length)
@@ -554,10 +233,6 @@ class AbcMusicDataModule(SeqDataModule):
             classes=classes if self.task != "language_model" else [],
         )
         self.write_spec(out_dir, spec)
-
-    def windows(self, ids: np.ndarray, split: str) -> np.ndarray:
-        """The split's stream ``(N,)`` → windows ``(W, seq_len + 1)``, ``stride`` apart."""
-        return stream_windows(ids, self.seq_len, self.stride, f"data.source={self.source}: the {split} split")
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         pad = self.spec.pad_id

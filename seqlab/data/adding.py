@@ -76,9 +76,6 @@ class AddingDataModule(SeqDataModule):
         self.seq_len = seq_len
         self.sizes = {"train": num_train, "validation": num_val, "test": num_test}
 
-    def cache_key(self) -> dict[str, Any]:
-        return {**super().cache_key(), "seq_len": self.seq_len, "sizes": self.sizes}
-
     def build(self, out_dir: Path) -> None:
         import datasets
 

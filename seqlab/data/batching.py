@@ -1,4 +1,5 @@
-"""Batching shared by the datamodules: padding collates, a length-bucketed batch sampler, BPTT streams."""
+"""Batching shared by the datamodules: Arrow columns as arrays, padding collates, a length-bucketed batch sampler,
+BPTT streams."""
 
 from __future__ import annotations
 
@@ -10,6 +11,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DistributedSampler, IterableDataset, Sampler
+
+
+def column_array(dataset: Any, column: str) -> np.ndarray:
+    """One column of an Arrow dataset as a numpy array, read straight from Arrow (no per-row Python)."""
+    return dataset.data.column(column).to_numpy()
+
+
+def flat_ids(dataset: Any) -> np.ndarray:
+    """The ``ids`` lists of all rows of an Arrow dataset, concatenated (no Python loop)."""
+    column = dataset.with_format("arrow")["ids"]
+    return column.combine_chunks().flatten().to_numpy().astype(np.int32) if len(column) else np.zeros(0, np.int32)
 
 
 def pad_batch(sequences: Sequence[Sequence[int] | np.ndarray], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,6 +1,6 @@
 """Near-duplicate overlap between splits: what exact-duplicate grouping leaves behind.
 
-Grouping exact duplicates (:func:`~seqlab.data.base.split_by_seed`) keeps a validation text out of train only when
+Grouping exact duplicates (:func:`~seqlab.data.splits.split_by_seed`) keeps a validation text out of train only when
 it is *identical* to a training text. A paragraph that shares most of its sentences with a training paragraph, or a
 tweet that differs only in its mention, still lands on the other side. These measures say how much of validation
 and test a model could have seen in train, in the unit the model reads:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seqlab.data.base import DataError, read_text
+from seqlab.data.sources import read_text
+from seqlab.errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".json", ".ndjson")
 

@@ -3,89 +3,22 @@ scoring (:class:`~seqlab.metrics.EntityF1`) is in :mod:`seqlab.metrics`, where t
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
 
-from seqlab.data.base import (
-    DataError,
-    DataSpec,
-    SeqDataModule,
-    check_fractions,
-    required_splits,
-    resolve_files,
-    split_by_seed,
-)
+from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import pad_batch
 from seqlab.data.overlap import near_duplicates
+from seqlab.data.splits import check_fractions, required_splits
+from seqlab.data.synthetic import synthetic_entity_sentences, write_conllu
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary, build_vocabulary
 
-#: file stems that name a split (``train.conllu``, ``dev.conllu`` …)
-SPLIT_FILE_STEMS = {"train": "train", "valid": "validation", "validation": "validation", "dev": "validation",
-                    "test": "test"}
 CONLLU_FIELDS = ("upos", "xpos", "deprel", "lemma")
 FORMATS = ("auto", "conllu", "conll")
 Sentence = tuple[str, list[str], list[str]]  # (where, words, tags)
-
-
-# -- the offline default: entity types decided by a cue on the left OR on the right -----------------------------------
-#: words that name a person, a place or an organisation depending on context ("jordan said" / "in jordan")
-_NAMES = ["jordan", "paris", "georgia", "washington", "victoria", "florence", "chelsea", "austin", "sydney",
-          "madison", "lincoln", "charlotte", "dallas", "phoenix", "camden", "orlando"]
-#: second words of two-word names (tagged I-<type> after a first name)
-_SECOND = ["hill", "park", "bay", "rock", "falls", "grove"]
-_LEFT_CUES = {"PER": ["mr", "mrs", "dr"], "LOC": ["in", "near", "across"], "ORG": ["firm", "brand", "club"]}
-_RIGHT_CUES = {"PER": ["said", "smiled", "sneezed"], "LOC": ["flooded", "froze", "thawed"],
-               "ORG": ["merged", "hired", "rebranded"]}
-_FILLER = ["yesterday", "we", "heard", "that", "today", "then", "suddenly", "again", "news", "reports", "and",
-           "everyone", "knew", "quietly", "later", "once"]
-_POS = {**{w: "ADV" for w in ("yesterday", "today", "then", "suddenly", "again", "quietly", "later", "once")},
-        **{w: "PRON" for w in ("we", "everyone")}, "heard": "VERB", "knew": "VERB", "that": "SCONJ",
-        "news": "NOUN", "reports": "NOUN", "and": "CCONJ", "mr": "PROPN", "mrs": "PROPN", "dr": "PROPN",
-        "in": "ADP", "near": "ADP", "across": "ADP", "firm": "NOUN", "brand": "NOUN", "club": "NOUN"}
-
-
-def synthetic_entity_sentences(count: int, seed: int) -> list[tuple[list[str], list[str]]]:
-    """``count`` sentences ``(words, BIO tags)`` whose entity names (``jordan``, ``paris hill`` …) are PER, LOC or
-    ORG only by context: each entity has one cue word, either just before it (``mr jordan``, ``in jordan``,
-    ``firm jordan``) or just after it (``jordan said``, ``jordan flooded``, ``jordan merged``), with neutral filler
-    words around. A tagger reading left to right sees only half of the cues; a bidirectional one sees all.
-    Deterministic for a ``seed``."""
-    rng = random.Random(seed)
-
-    def filler(most: int) -> list[tuple[str, str]]:
-        return [(word, "O") for word in rng.sample(_FILLER, rng.randint(0, most))]
-
-    sentences = []
-    for _ in range(count):
-        pairs = filler(3)
-        for entity in range(rng.randint(1, 2)):
-            if entity:
-                pairs.append(("and", "O"))
-            kind = rng.choice(("PER", "LOC", "ORG"))
-            name = [rng.choice(_NAMES)] + ([rng.choice(_SECOND)] if rng.random() < 0.3 else [])
-            tagged = [(word, f"{'I' if i else 'B'}-{kind}") for i, word in enumerate(name)]
-            if rng.random() < 0.5:
-                pairs += [(rng.choice(_LEFT_CUES[kind]), "O"), *tagged, *filler(1)]
-            else:
-                pairs += [*filler(1), *tagged, (rng.choice(_RIGHT_CUES[kind]), "O")]
-        pairs += filler(2)
-        sentences.append(([w for w, _ in pairs], [t for _, t in pairs]))
-    return sentences
-
-
-def write_conllu(path: Path, sentences: list[tuple[list[str], list[str]]]) -> None:
-    """Write ``(words, BIO tags)`` sentences as CoNLL-U: the entity tag in MISC (``NER=B-PER``), a UPOS guess."""
-    with path.open("w", encoding="utf-8") as out:
-        for number, (words, tags) in enumerate(sentences, start=1):
-            out.write(f"# sent_id = {number}\n# text = {' '.join(words)}\n")
-            for i, (word, tag) in enumerate(zip(words, tags), start=1):
-                upos = "PROPN" if tag != "O" else _POS.get(word, "VERB")
-                out.write(f"{i}\t{word}\t{word}\t{upos}\t_\t_\t_\t_\t_\tNER={tag}\n")
-            out.write("\n")
 
 
 # -- the datamodule ----------------------------------------------------------------------------------------------------
@@ -106,6 +39,8 @@ class TaggingDataModule(SeqDataModule):
     """
 
     name = "tagging"
+    builtin_sources = ("builtin:synthetic_ner",)
+    file_suffixes = (".conllu", ".conll", ".txt", ".tsv", ".iob", ".bio")
 
     def __init__(
         self,
@@ -132,54 +67,30 @@ class TaggingDataModule(SeqDataModule):
         self.lowercase, self.min_freq, self.max_vocab, self.max_length = lowercase, min_freq, max_vocab, max_length
         self.split_fractions = check_fractions(split)
         self.num_sentences = num_sentences
-        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
-        self.made_splits: tuple[str, ...] = ()
 
-    def cache_key(self) -> dict[str, Any]:
-        return {
-            **super().cache_key(),
-            "format": self.format,
-            "tag": [self.tag_field, self.tag_column],
-            "words": [self.lowercase, self.min_freq, self.max_vocab, self.max_length],
-            "split": self.split_fractions,
-            "num_sentences": self.num_sentences if self.source == "builtin:synthetic_ner" else None,
-        }
+    def unread_options(self) -> tuple[str, ...]:
+        """``num_sentences`` sizes the generated set only."""
+        return () if self.source in self.builtin_sources else ("num_sentences",)
 
-    # -- reading --------------------------------------------------------------------------------------------------
-    def generate_builtin(self, folder: Path) -> Path:
-        if self.source != "builtin:synthetic_ner":
-            raise DataError(f"data.source: unknown built-in '{self.source}'; available: builtin:synthetic_ner")
+    # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, words, tags)`` sentences) ---------
+    def read_builtin(self, out_dir: Path) -> dict[str, list[Sentence]]:
+        """The generated sentences (:func:`~seqlab.data.synthetic.synthetic_entity_sentences`), split by seed,
+        written as CoNLL-U files into the build folder and read back like any other source."""
+        folder = out_dir / "conllu"
         folder.mkdir(parents=True, exist_ok=True)
         sentences = synthetic_entity_sentences(self.num_sentences, self.seed)
-        for split, part in self.split_sentences([("", w, t) for w, t in sentences]).items():
+        for split, part in self.split([("", words, tags) for words, tags in sentences]).items():
             write_conllu(folder / f"{split}.conllu", [(words, tags) for _, words, tags in part])
-        return folder
-
-    def read_splits(self, out_dir: Path) -> dict[str, list[Sentence]]:
-        """``{split: [(where, words, tags)]}``; where seqlab makes the splits (the generated default too),
-        sentences with the same normalised words go to one split together."""
-        self.made_splits = ()
-        source = str(self.generate_builtin(out_dir / "conllu")) if self.source.startswith("builtin:") else self.source
-        path = Path(source).expanduser()
-        files = resolve_files(source, (".conllu", ".conll", ".txt", ".tsv", ".iob", ".bio") if path.is_dir() else ())
-        named = {f: SPLIT_FILE_STEMS.get(f.stem.lower()) for f in files}
-        if path.is_dir() and any(named.values()):
-            out: dict[str, list[Sentence]] = {}
-            for file, split in named.items():
-                if split:
-                    out.setdefault(split, []).extend(self.read_file(file))
-            return out
-        return self.split_sentences([s for f in files for s in self.read_file(f)])
+        return self.read_split_files(self.split_files(folder))
 
     def normalise(self, words: list[str]) -> str:
         """A sentence as the model reads it, for finding duplicates (lower-cased with ``lowercase``)."""
         text = " ".join(words)
         return text.lower() if self.lowercase else text
 
-    def split_sentences(self, sentences: list[Sentence]) -> dict[str, list[Sentence]]:
-        """:func:`split_by_seed` of sentences, those with the same normalised words grouped."""
-        self.made_splits = ("train", "validation", "test")
-        return split_by_seed(sentences, self.split_fractions, self.seed, key=lambda s: self.normalise(s[1]))
+    def split_key(self, sentence: Sentence) -> str:
+        """Sentences with the same normalised words go to one split together."""
+        return self.normalise(sentence[1])
 
     def read_file(self, file: Path) -> list[Sentence]:
         conllu_format = self.format == "conllu" or (self.format == "auto" and file.suffix == ".conllu")

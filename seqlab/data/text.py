@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import shutil
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,119 +11,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqlab.data.base import (
-    ALL_SPLITS,
-    HF_SPLITS,
-    DataError,
-    DataSpec,
-    SeqDataModule,
-    check_fractions,
-    column_array,
-    load_hf,
-    make_build_dir,
-    publish_dir,
-    read_text,
-    remove_stale_builds,
-    required_splits,
-    resolve_files,
-    split_by_seed,
-    stream_windows,
-)
-from seqlab.data.batching import StreamBatches, collate_language_model
+from seqlab.data.base import DataError, DataSpec, SeqDataModule
+from seqlab.data.modes import MODES
 from seqlab.data.overlap import near_duplicates
-from seqlab.data.resumable import ResumableDataLoader
-from seqlab.data.vocab import EOS, TOKENIZER_KINDS, UNK, Tokenizer, Vocabulary, build_vocabulary
-
-MODES = ("windows", "lines", "stream")
-BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
-WIKITEXT_FILES = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}
-#: the file names of WikiText/PTB-style folders: pytorch/examples' (train.txt …), WikiText's own download
-#: (wiki.train.tokens …) and Mikolov's PTB (ptb.train.txt …)
-WIKITEXT_LAYOUTS = (
-    WIKITEXT_FILES,
-    {"train": "wiki.train.tokens", "validation": "wiki.valid.tokens", "test": "wiki.test.tokens"},
-    {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"},
+from seqlab.data.sources import iter_lines
+from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
+from seqlab.data.vocab import EOS, Tokenizer, Vocabulary, build_vocabulary, check_tokenizer
+from seqlab.data.wikitext import (
+    BUILTIN_WIKITEXT_FOLDER,
+    python_reference_text,
+    wikitext_layout,
+    write_python_reference_wikitext,
 )
-#: the built-in WikiText-style folder under ``cache_dir/builtin`` (versioned: v2 groups duplicate paragraphs; v3
-#: also those equal once rare words are ``<unk>``: two test lines moved to train)
-BUILTIN_WIKITEXT_FOLDER = "python_reference_wikitext_v3"
 
-
-def python_reference_text() -> str:
-    """The Python Language Reference topics that CPython ships for ``help()`` (``pydoc_data.topics``): ~460 kB of
-    English prose with code, on every machine with Python — real text, no download. Paragraphs are blank-line
-    separated."""
-    from pydoc_data.topics import topics
-
-    return "\n\n".join(topics[k].strip() for k in sorted(topics))
-
-
-_WIKITEXT_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
-
-
-def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
-    """Write a WikiText/PTB-style corpus of the Python reference into ``folder`` (once; atomically) and return it.
-
-    ``train.txt``/``valid.txt``/``test.txt`` hold one paragraph per line, lower-cased, punctuation split into its
-    own tokens, words seen fewer than ``min_count`` times in train replaced by ``<unk>`` (as in PTB); paragraphs
-    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus; paragraphs identical before or
-    after the ``<unk>`` replacement go to one split together (:func:`group_after_unk`: no validation or test line
-    also occurs in train).
-    """
-    if all((folder / name).is_file() for name in WIKITEXT_FILES.values()):
-        return folder
-    paragraphs = [p for p in python_reference_text().split("\n\n") if p.strip()]
-    lines = [" ".join(_WIKITEXT_TOKEN.findall(p.lower())) for p in paragraphs]
-    splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0, key=lambda line: line)
-    splits, counts = group_after_unk(splits, min_count)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_builds(folder.parent)
-    tmp = make_build_dir(folder)
-    try:
-        for split, name in WIKITEXT_FILES.items():
-            text = "\n".join(
-                " ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in splits[split]
-            )
-            (tmp / name).write_text(text + "\n", encoding="utf-8")
-        publish_dir(tmp, folder, lambda done: all((done / name).is_file() for name in WIKITEXT_FILES.values()))
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-def group_after_unk(splits: dict[str, list[str]], min_count: int) -> tuple[dict[str, list[str]], Counter]:
-    """``splits`` with the lines that become equal once rare words are ``<unk>`` put into one split, and the
-    training word counts that decide which words are rare.
-
-    Grouping identical lines before the ``<unk>`` replacement leaves lines that differ only in rare words apart
-    (``str . isascii ( )`` and ``str . isdigit ( )`` both become ``str . <unk> ( )``). A validation or test line
-    equal to a training line after replacement moves to train, a test line equal to a validation line to
-    validation; train's counts grow with each move (never turning a word rare), so this repeats until nothing moves.
-
-    >>> splits, _ = group_after_unk({"train": ["a b", "a b", "a y"], "validation": ["a z"]}, 2)  # both "a <unk>"
-    >>> splits["train"][-1], splits["validation"]
-    ('a z', [])
-    """
-    splits = {split: list(lines) for split, lines in splits.items()}
-    while True:
-        counts = Counter(w for line in splits["train"] for w in line.split())
-        replaced = {
-            split: [" ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in lines]
-            for split, lines in splits.items()
-        }
-        home: dict[str, str] = {}
-        for split in ALL_SPLITS:
-            for text in replaced.get(split, []):
-                home.setdefault(text, split)
-        moves = [(split, i) for split, texts in replaced.items() for i, text in enumerate(texts) if home[text] != split]
-        if not moves:
-            return splits, counts
-        moved = set(moves)
-        kept = {s: [line for i, line in enumerate(lines) if (s, i) not in moved] for s, lines in splits.items()}
-        for split, i in moves:
-            kept[home[replaced[split][i]]].append(splits[split][i])
-        splits = kept
+BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
 
 
 class TextDataModule(SeqDataModule):
@@ -171,6 +69,8 @@ class TextDataModule(SeqDataModule):
     name = "text_char"
     default_tokenizer = "char"
     default_mode = "windows"
+    serving_options = (*SeqDataModule.serving_options, "bptt", "eval_batch_size", "test_batch_size")
+    builtin_sources = tuple(f"builtin:{corpus}" for corpus in BUILTIN_CORPORA)
 
     def __init__(
         self,
@@ -195,6 +95,8 @@ class TextDataModule(SeqDataModule):
         self.mode = mode or self.default_mode
         if self.mode not in MODES:
             raise DataError(f"data.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
+        #: what the mode changes: how examples are cut from the tokens, loaded and batched
+        self.layout = MODES[self.mode]
         for option, value in (
             ("seq_len", seq_len),
             ("bptt", bptt),
@@ -210,90 +112,66 @@ class TextDataModule(SeqDataModule):
         self.eval_batch_size = eval_batch_size
         self.test_batch_size = eval_batch_size if test_batch_size is None else test_batch_size
         self.split_fractions = check_fractions(split)
-        self.tokenizer_kind = tokenizer or self.default_tokenizer
-        if self.tokenizer_kind not in TOKENIZER_KINDS:
-            raise DataError(f"data.tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got '{self.tokenizer_kind}'")
+        self.tokenizer_kind = check_tokenizer(tokenizer or self.default_tokenizer)
         self.bpe_vocab_size, self.lowercase = bpe_vocab_size, lowercase
         self.min_freq, self.max_vocab = min_freq, max_vocab
         self.text_column = text_column
         self.streams: dict[str, np.ndarray] = {}
-        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
-        self.made_splits: tuple[str, ...] = ()
+        #: what separates documents in a char/BPE stream: a blank line between paragraphs, else a newline
+        self.separator = "\n"
 
-    def cache_key(self) -> dict[str, Any]:
-        key = {
-            **super().cache_key(),
-            "mode": self.mode,
-            "tokenizer": self.tokenizer_kind,
-            "lowercase": self.lowercase,
-            "min_freq": self.min_freq,
-            "max_vocab": self.max_vocab,
-            "split": self.split_fractions,
-            "text_column": self.text_column,
-        }
-        if self.tokenizer_kind == "bpe":
-            key["bpe_vocab_size"] = self.bpe_vocab_size
-        if self.mode == "windows":
-            key.update(seq_len=self.seq_len, stride=self.stride)
-        if self.mode == "lines":
-            key["max_length"] = self.max_length
-        return key
+    def unread_options(self) -> tuple[str, ...]:
+        """The options of the other modes, and ``bpe_vocab_size`` unless the tokenizer is BPE."""
+        return (*self.layout.unread, *(() if self.tokenizer_kind == "bpe" else ("bpe_vocab_size",)))
 
     # -- reading --------------------------------------------------------------------------------------------------
-    def read_splits(self) -> tuple[dict[str, list[str]], str]:
-        """The source as documents per split, and the text that separates documents in a char/BPE stream."""
-        self.made_splits = ()
-        if self.source.startswith("builtin:"):
-            corpus = self.source.split(":", 1)[1]
-            if corpus == "python_reference":
-                return self.split_documents(paragraphs(python_reference_text())), "\n\n"
-            if corpus == "python_reference_wikitext":
-                folder = write_python_reference_wikitext(self.cache_dir / "builtin" / BUILTIN_WIKITEXT_FOLDER)
-                return self.read_wikitext(folder, wikitext_layout(folder)), "\n"
-            raise DataError(
-                f"data.source: unknown built-in corpus '{self.source}'; available: "
-                + ", ".join(f"builtin:{c}" for c in BUILTIN_CORPORA)
-            )
-        if self.source.startswith("hf:"):
-            return self.read_hf(), "\n"
-        folder = Path(self.source).expanduser()
-        layout = wikitext_layout(folder) if folder.is_dir() else None
-        if layout:
-            return self.read_wikitext(folder, layout), "\n"
-        # file by file, line by line: only the paragraphs are held, never a file's bytes or text besides them
-        return self.split_documents([d for f in resolve_files(self.source) for d in file_paragraphs(f)]), "\n\n"
+    def read_splits(self, out_dir: Path) -> dict[str, list[str]]:
+        """The source as documents per split: paragraphs of text files and of ``builtin:python_reference``, every
+        line of a WikiText/PTB-style folder and every row of a hub dataset (blank ones included: each ends in
+        ``<eos>``, as in the published setups). Sets :attr:`separator` to what separated them."""
+        self.separator = "\n"
+        return super().read_splits(out_dir)
 
-    def read_wikitext(self, folder: Path, layout: dict[str, str]) -> dict[str, list[str]]:
-        """A WikiText/PTB-style folder: every line of its train/valid/test files, blank ones included (each ends
-        in ``<eos>``, as in the published setups)."""
-        return {split: list(iter_lines(folder / name)) for split, name in layout.items() if (folder / name).is_file()}
+    def read_builtin(self, out_dir: Path) -> dict[str, list[str]]:
+        if self.source == "builtin:python_reference":
+            self.separator = "\n\n"
+            return self.split(paragraphs(python_reference_text()))
+        folder = write_python_reference_wikitext(self.cache_dir / "builtin" / BUILTIN_WIKITEXT_FOLDER)
+        return self.read_split_files(self.split_files(folder))
 
-    def read_hf(self) -> dict[str, list[str]]:
-        dataset = load_hf(self.source)
-        first = dataset[next(iter(dataset))]
-        if self.text_column not in first.column_names:
+    def split_files(self, folder: Path) -> dict[str, list[Path]]:
+        """The files of a WikiText/PTB-style folder; any other folder holds files to be split by seed."""
+        layout = wikitext_layout(folder) or {}
+        return {split: [folder / name] for split, name in layout.items() if (folder / name).is_file()}
+
+    def read_split_file(self, file: Path) -> list[str]:
+        return list(iter_lines(file))
+
+    def read_file(self, file: Path) -> list[str]:
+        """A file of a source without splits, paragraph by paragraph (read line by line: only the paragraphs are
+        held, never a file's bytes or text besides them)."""
+        self.separator = "\n\n"
+        return file_paragraphs(file)
+
+    def read_hf_split(self, part: Any, where: str) -> list[str]:
+        if self.text_column not in part.column_names:
             raise DataError(
                 f"data.source={self.source}: no column '{self.text_column}' (columns: "
-                f"{', '.join(first.column_names)}); set data.text_column"
+                f"{', '.join(part.column_names)}); set data.text_column"
             )
         # one row per line, as the hub's WikiText (blank rows are blank lines) and PTB; a row's own newline dropped
-        out = {
-            HF_SPLITS[k]: [(t or "").rstrip("\n") for t in dataset[k][self.text_column]]
-            for k in dataset
-            if k in HF_SPLITS
-        }
-        if "validation" not in out and "train" in out:
-            rows = [t for t in out["train"] if t.strip()]
-            self.made_splits = ("train", "validation") if "test" in out else ALL_SPLITS
-            made = split_by_seed(rows, self.split_fractions, self.seed, key=self.normalise)
-            out = made | ({"test": out["test"]} if "test" in out else {})
-        return out
+        return [(t or "").rstrip("\n") for t in part[self.text_column]]
 
-    def split_documents(self, docs: list[str]) -> dict[str, list[str]]:
+    def split(self, examples: list[str], made: tuple[str, ...] = ALL_SPLITS) -> dict[str, list[str]]:
+        """The non-blank documents split by seed (a hub dataset's blank rows are no documents of their own)."""
+        docs = [d for d in examples if d.strip()]
         if not docs:
             raise DataError(f"data.source={self.source}: no text (the source is empty)")
-        self.made_splits = ALL_SPLITS
-        return split_by_seed(docs, self.split_fractions, self.seed, key=self.normalise)
+        return super().split(docs, made)
+
+    def split_key(self, text: str) -> bytes | str:
+        return self.normalise(text)
+
 
     def normalise(self, text: str) -> bytes | str:
         """A document as the model sees it, for finding duplicates: lower-cased with ``lowercase``; for words,
@@ -305,10 +183,9 @@ class TextDataModule(SeqDataModule):
 
     # -- building -------------------------------------------------------------------------------------------------
     def build(self, out_dir: Path) -> None:
-        import datasets
-
-        docs, separator = self.read_splits()
-        if self.mode == "lines":  # a blank line is no example of its own; in streams it is an <eos>/separator
+        docs = self.read_splits(out_dir)
+        separator, separated = self.separator, self.layout.separated
+        if not separated:  # a blank line is no example of its own; in streams it is an <eos>/separator
             docs = {split: [d for d in texts if d.strip()] for split, texts in docs.items()}
         required_splits(self.source, docs)
         # near duplicates in the unit the model reads: word 8-grams, or 40-character runs (characters, BPE)
@@ -316,14 +193,11 @@ class TextDataModule(SeqDataModule):
         near = near_duplicates(cased, "word" if self.tokenizer_kind == "word" else "char")
         keys = {split: [self.normalise(d) for d in texts] for split, texts in docs.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near)
-        if self.tokenizer_kind == "bpe":
-            tokenizer = Tokenizer.train_bpe(docs["train"], self.bpe_vocab_size, self.lowercase)
-        else:
-            tokenizer = Tokenizer(self.tokenizer_kind, self.lowercase)
+        tokenizer = Tokenizer.make(self.tokenizer_kind, docs["train"], self.bpe_vocab_size, self.lowercase)
         word_level = tokenizer.kind == "word"
         # streams and windows: every document is followed by the separator (char/BPE) or <eos> (words)
-        suffix = "" if self.mode == "lines" or word_level else separator
-        end_token = [EOS] if self.mode != "lines" and word_level else []
+        suffix = separator if separated and not word_level else ""
+        end_token = [EOS] if separated and word_level else []
 
         char_level = tokenizer.kind == "char"
 
@@ -349,143 +223,42 @@ class TextDataModule(SeqDataModule):
                 ids = [vocab.encode(t + end_token if end else t) for t, end in zip(pieces, ends)]
                 yield [np.asarray(i, dtype=np.int32) for i in ids], ends
 
-        ids_type = datasets.List(datasets.Value("int32"))
         for split, texts in docs.items():
-            if self.mode == "lines":
-                rows = self.line_rows(vocab, encoded(texts))
-                self.write_split_batches(out_dir, split, {"ids": ids_type, "length": datasets.Value("int64")}, rows)
-                continue
-            chunks = (np.concatenate(ids) for ids, _ in encoded(texts))
-            if self.mode == "windows":
-                self.write_split_batches(out_dir, split, {"ids": ids_type}, self.window_rows(chunks, split))
-            else:
-                stream = ({"ids": chunk} for chunk in chunks if len(chunk))
-                self.write_split_batches(out_dir, split, {"ids": datasets.Value("int32")}, stream)
+            self.write_split_batches(out_dir, split, *self.layout.rows(self, split, vocab, encoded(texts)))
         # windows and streams never hold <bos>: their samples and scores start after a document separator instead
         start_ids = None
-        if self.mode != "lines":
+        if separated:
             start_ids = [vocab.eos_id] if word_level else vocab.encode(tokenizer.tokenize(separator))
         spec = DataSpec(
             task="language_model",
             vocab=vocab,
             tokenizer=tokenizer,
-            stateful=self.mode == "stream",
+            stateful=self.layout.stateful,
             start_ids=start_ids,
         )
         self.write_spec(out_dir, spec)
 
-    def windows(self, ids: np.ndarray, split: str) -> np.ndarray:
-        """The split's stream ``(N,)`` → windows ``(W, seq_len + 1)``, ``stride`` apart."""
-        return stream_windows(ids, self.seq_len, self.stride, f"data.source={self.source}: the {split} split")
-
-    def line_rows(
-        self, vocab: Vocabulary, encoded: Iterable[tuple[list[np.ndarray], list[bool]]]
-    ) -> Iterator[dict[str, list]]:
-        """``lines`` examples ``<bos> … <eos>`` (cut at ``max_length`` tokens), a batch of rows at a time."""
-        rows: dict[str, list] = {"ids": [], "length": []}
-        current: list[int] = []
-        for piece, end in ((piece, end) for ids, ends in encoded for piece, end in zip(ids, ends)):
-            if self.max_length is None or len(current) < self.max_length:
-                current.extend(piece.tolist())
-            if end:
-                ids = [vocab.bos_id, *current[: self.max_length], vocab.eos_id]
-                rows["ids"].append(ids)
-                rows["length"].append(len(ids) - 1)
-                current = []
-                if len(rows["ids"]) == ROWS_PER_BATCH:
-                    yield rows
-                    rows = {"ids": [], "length": []}
-        if rows["ids"]:
-            yield rows
-
-    def window_rows(self, chunks: Iterable[np.ndarray], split: str) -> Iterator[dict[str, np.ndarray]]:
-        """Windows of ``seq_len + 1`` tokens starting every ``stride`` tokens of the split's stream (as
-        :meth:`windows`), cut from its chunks as they come: ``{"ids": (n, seq_len + 1)}`` per chunk."""
-        width, stride = self.seq_len + 1, self.stride
-        buffer, skip, total = np.zeros(0, np.int32), 0, 0
-        for chunk in chunks:
-            total += len(chunk)
-            if skip >= len(chunk):  # a stride longer than the window steps over whole chunks
-                skip -= len(chunk)
-                continue
-            buffer = np.concatenate([buffer, chunk[skip:]])
-            skip = 0
-            if len(buffer) < width:
-                continue
-            count = (len(buffer) - width) // stride + 1
-            starts = np.arange(count) * stride
-            yield {"ids": buffer[starts[:, None] + np.arange(width)]}
-            skip = max(0, count * stride - len(buffer))
-            buffer = buffer[count * stride :]
-        if total < width:
-            self.windows(np.zeros(total, np.int32), split)  # raises: fewer tokens than one window
-
     # -- loading --------------------------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
-        if self.mode == "stream" and not self.streams:
-            self.streams = {split: column_array(ds, "ids") for split, ds in self.splits.items()}
-            for split, ids in self.streams.items():
-                option = {"train": "batch_size", "test": "test_batch_size"}.get(split, "eval_batch_size")
-                if len(ids) // getattr(self, option) < 2:
-                    raise DataError(
-                        f"data.source={self.source}: the {split} split has {len(ids)} tokens, too few for "
-                        f"data.{option}={getattr(self, option)} parallel streams; lower data.{option}"
-                    )
+        self.layout.setup(self)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if self.mode != "stream":
-            return super()._loader(split, shuffle)
-        world_size, rank = self.replica()
-        rows = self.batch_size
-        if split != "train":  # eval/test_batch_size are global: the processes share their rows (rounded up)
-            rows = -(-(self.test_batch_size if split == "test" else self.eval_batch_size) // world_size)
-        stream = StreamBatches(self.streams[split], rows, self.bptt, world_size, rank)
-        return ResumableDataLoader(stream, batch_size=None)
+        loader = self.layout.loader(self, split)
+        return super()._loader(split, shuffle) if loader is None else loader
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        if self.mode == "lines":
-            return collate_language_model(examples, self.spec.pad_id)
-        ids = torch.from_numpy(np.stack([e["ids"] for e in examples]).astype(np.int64))
-        return {
-            "inputs": ids[:, :-1],
-            "targets": ids[:, 1:],
-            "lengths": torch.full((ids.shape[0],), ids.shape[1] - 1, dtype=torch.long),
-        }
-
-
-def wikitext_layout(folder: Path) -> dict[str, str] | None:
-    """The file names of a WikiText/PTB-style folder (one of :data:`WIKITEXT_LAYOUTS`), or None."""
-    return next((layout for layout in WIKITEXT_LAYOUTS if (folder / layout["train"]).is_file()), None)
+        return self.layout.collate(examples, self.spec.pad_id)
 
 
 #: tokenization works on pieces of about this many characters (a document longer than this is cut, at whitespace
 #: unless tokens are characters), so a single huge line costs memory for one piece at a time, not for the line
 PIECE_CHARS = 1 << 20
-#: ``lines`` rows written to the Arrow file at a time
-ROWS_PER_BATCH = 10_000
 
 
 def paragraphs(text: str) -> list[str]:
     """Blank-line separated paragraphs of ``text``, surrounding newlines stripped, blank ones dropped."""
     return [d.strip("\n") for d in text.split("\n\n") if d.strip()]
-
-
-def iter_lines(path: Path) -> Iterator[str]:
-    """The lines of a UTF-8 text file without their newline, read one at a time. Newlines are ``\n``, ``\r\n`` and
-    ``\r`` only (``str.splitlines`` would also cut at form feeds, U+2028 and the like, which a corpus may hold inside
-    a line); an empty or non-UTF-8 file is reported by :func:`~seqlab.data.base.read_text`."""
-    content = False
-    try:
-        with open(path, encoding="utf-8-sig", newline=None) as file:
-            for line in file:
-                content = content or bool(line.strip())
-                yield line[:-1] if line.endswith("\n") else line
-    except UnicodeDecodeError:
-        read_text(path)  # raises the one-line error naming the line
-        raise
-    if not content:
-        read_text(path)  # raises "the file is empty"
 
 
 def file_paragraphs(path: Path) -> list[str]:
@@ -554,11 +327,6 @@ class CharIds:
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         return self.table[np.minimum(codes, len(self.table) - 1)]
 
-
-def flat_ids(dataset: Any) -> np.ndarray:
-    """The ``ids`` lists of all rows of an Arrow dataset, concatenated (no Python loop)."""
-    column = dataset.with_format("arrow")["ids"]
-    return column.combine_chunks().flatten().to_numpy().astype(np.int32) if len(column) else np.zeros(0, np.int32)
 
 
 class CharTextDataModule(TextDataModule):

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqlab.data.base import DataSpec, SeqDataModule, check_fractions, source_signature
+from seqlab.data.base import DataSpec, SeqDataModule
+from seqlab.data.splits import check_fractions
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.errors import DataError
 
@@ -154,20 +155,9 @@ class TimeSeriesDataModule(SeqDataModule):
         self.split_fractions = check_fractions(split)
         self.stats: dict[str, Any] = {}
 
-    def cache_key(self) -> dict[str, Any]:
-        return {
-            **super().cache_key(),
-            "source": self.source if self.source in BUILTIN_SERIES else source_signature(self.source),
-            "seed": None,  # nothing is drawn: the split is a cut in time
-            "columns": self.columns,
-            "target": self.target,
-            "time_column": self.time_column,
-            "window": self.window,
-            "horizon": self.horizon,
-            "season": self.season,
-            "transform": self.transform,
-            "split": self.split_fractions,
-        }
+    def unread_options(self) -> tuple[str, ...]:
+        """``seed``: nothing is drawn, the split is a cut in time."""
+        return ("seed",)
 
     def read(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if self.source.startswith("builtin:"):

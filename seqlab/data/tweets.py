@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from pathlib import Path
@@ -10,31 +9,14 @@ from typing import Any
 
 import torch
 
-from seqlab.data.base import (
-    ALL_SPLITS,
-    HF_SPLITS,
-    DataError,
-    DataSpec,
-    SeqDataModule,
-    check_fractions,
-    is_remote_or_builtin,
-    load_hf,
-    required_splits,
-    resolve_files,
-    split_by_seed,
-)
+from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import collate_classification
 from seqlab.data.overlap import near_duplicates
+from seqlab.data.splits import check_fractions, required_splits
+from seqlab.data.synthetic import sentiment_order_examples
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
-from seqlab.data.vocab import Tokenizer, build_vocabulary
+from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
 
-SPLIT_FILE_STEMS = {
-    "train": "train",
-    "valid": "validation",
-    "validation": "validation",
-    "dev": "validation",
-    "test": "test",
-}
 REPLACE_CHOICES = ("replace", "remove", "keep")
 HASHTAG_CHOICES = ("strip", "remove", "keep")
 
@@ -104,56 +86,6 @@ class TweetNormalizer:
         return " ".join(text.split())
 
 
-# -- the offline default: sentiment decided by word order -------------------------------------------------------------
-_POSITIVE = ["good", "great", "tasty", "fresh", "friendly", "lovely", "excellent", "amazing", "nice", "pleasant"]
-_NEGATIVE = ["bad", "awful", "bland", "stale", "rude", "terrible", "poor", "horrible", "nasty", "dull"]
-_NOUNS = ["food", "service", "coffee", "pizza", "staff", "music", "movie", "hotel", "room", "show", "game", "book"]
-#: {A} is the word that decides the label, {B} the opposite word; each example holds one of each
-_TEMPLATES = [
-    "the {n} was {A}, not {B} at all",
-    "the {n} was not {B}, it was {A}",
-    "not {B} at all, the {n} was really {A}",
-    "i expected the {n} to be {B} but it was {A}",
-    "{A}, not {B}: that is how i would describe the {n}",
-    "people said the {n} was {B}. honestly it was {A}",
-]
-_EMOJI_NEUTRAL = ["🍕", "☕", "🎬", "👀", "📚", "🎵"]
-
-
-def sentiment_order_examples(count: int, seed: int) -> list[tuple[str, str]]:
-    """``count`` distinct tweet-like ``(text, label)`` pairs, label ``negative``/``positive``, where only the word
-    order decides the label: every text holds one positive and one negative word ("the food was good, not bad at
-    all" vs "the food was bad, not good at all"), and @mentions, #hashtags, URLs, emoji and elongated words are
-    added independently of the label — so a bag of words is at chance and a model that reads in order is not.
-    Deterministic for a ``seed``."""
-    rng = random.Random(seed)
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    while len(out) < count:
-        label = rng.choice(("negative", "positive"))
-        good, bad = rng.choice(_POSITIVE), rng.choice(_NEGATIVE)
-        if rng.random() < 0.2:
-            stretched = rng.choice((0, 1))
-            word = (good, bad)[stretched]
-            vowel = next((i for i in range(len(word) - 1, -1, -1) if word[i] in "aeiou"), len(word) - 1)
-            word = word[: vowel + 1] + word[vowel] * rng.randint(2, 5) + word[vowel + 1 :]
-            good, bad = (word, bad) if stretched == 0 else (good, word)
-        a, b = (good, bad) if label == "positive" else (bad, good)
-        text = rng.choice(_TEMPLATES).format(n=rng.choice(_NOUNS), A=a, B=b)
-        if rng.random() < 0.3:
-            text = f"@user{rng.randint(1, 999)} {text}"
-        if rng.random() < 0.2:
-            text += f" #{rng.choice(_NOUNS)}lover"
-        if rng.random() < 0.15:
-            text += f" https://t.co/{rng.randrange(16**6):06x}"
-        if rng.random() < 0.2:
-            text += " " + rng.choice(_EMOJI_NEUTRAL)
-        if text not in seen:
-            seen.add(text)
-            out.append((text, label))
-    return out
-
-
 class TweetsDataModule(SeqDataModule):
     """Tweet (short-text) classification (``data=tweets``; task ``classification``, head ``many_to_one``).
 
@@ -174,6 +106,8 @@ class TweetsDataModule(SeqDataModule):
     """
 
     name = "tweets"
+    builtin_sources = ("builtin:sentiment_order",)
+    file_suffixes = TABLE_SUFFIXES
 
     def __init__(
         self,
@@ -202,8 +136,7 @@ class TweetsDataModule(SeqDataModule):
         super().__init__(source=source, **kwargs)
         if class_weights not in (None, "balanced"):
             raise DataError(f"data.class_weights must be balanced or null, got '{class_weights}'")
-        if tokenizer not in ("word", "char", "bpe"):
-            raise DataError(f"data.tokenizer must be word, char or bpe, got '{tokenizer}'")
+        check_tokenizer(tokenizer)
         self.normalizer = TweetNormalizer(urls, mentions, hashtags, emoji, max_repeat, lowercase, split_punctuation)
         self.text_column, self.label_column = text_column, label_column
         self.classes = [str(c) for c in classes] if classes else None
@@ -213,56 +146,27 @@ class TweetsDataModule(SeqDataModule):
         self.split_fractions = check_fractions(split)
         self.num_examples = num_examples
         self.use_label_ids = bool(label_ids)
-        #: the splits seqlab made (by :func:`split_by_seed`) when reading the source; the rest came with it
-        self.made_splits: tuple[str, ...] = ()
+        #: the class names the source declares (the generated set's, a hub dataset's ``ClassLabel``), if any
+        self.declared_classes: list[str] | None = None
 
-    def cache_key(self) -> dict[str, Any]:
-        return {
-            **super().cache_key(),
-            "columns": [self.text_column, self.label_column],
-            "classes": self.classes,
-            "label_ids": self.use_label_ids,
-            "class_weights": self.class_weights,
-            "normalizer": self.normalizer.options(),
-            "tokenizer": [self.tokenizer_kind, self.bpe_vocab_size if self.tokenizer_kind == "bpe" else None],
-            "vocab": [self.min_freq, self.max_vocab],
-            "max_length": self.max_length,
-            "split": self.split_fractions,
-            "num_examples": self.num_examples if self.source == "builtin:sentiment_order" else None,
-        }
+    def unread_options(self) -> tuple[str, ...]:
+        """``num_examples`` sizes the generated set only; ``bpe_vocab_size`` is read by the BPE tokenizer only."""
+        return (*(() if self.source in self.builtin_sources else ("num_examples",)),
+                *(() if self.tokenizer_kind == "bpe" else ("bpe_vocab_size",)))
 
-    # -- reading --------------------------------------------------------------------------------------------------
-    def read_splits(self) -> tuple[dict[str, list[tuple[str, str, Any]]], list[str] | None]:
-        """``{split: [(where, text, raw label)]}`` and the class names the source declares (or None).
+    # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, text, raw label)`` examples) ------
+    def read_splits(self, out_dir: Path) -> dict[str, list[tuple[str, str, Any]]]:
+        self.declared_classes = None
+        return super().read_splits(out_dir)
 
-        Where seqlab makes the splits, texts equal after normalisation go to one split together."""
-        self.made_splits = ()
-        if self.source.startswith("builtin:"):
-            if self.source != "builtin:sentiment_order":
-                raise DataError(f"data.source: unknown built-in '{self.source}'; available: builtin:sentiment_order")
-            rows = [
-                (f"{self.source}[{i}]", text, label)
-                for i, (text, label) in enumerate(sentiment_order_examples(self.num_examples, self.seed))
-            ]
-            return self.split_rows(rows), ["negative", "positive"]
-        if self.source.startswith("hf:") and is_remote_or_builtin(self.source):
-            return self.read_hf()
-        path = Path(self.source).expanduser()
-        files = resolve_files(self.source, TABLE_SUFFIXES if path.is_dir() else ())
-        named = {f: SPLIT_FILE_STEMS.get(f.stem.lower()) for f in files}
-        if path.is_dir() and any(named.values()):
-            out: dict[str, list[tuple[str, str, Any]]] = {}
-            for file, split in named.items():
-                if split:
-                    out.setdefault(split, []).extend(self.read_file(file))
-            return out, None
-        rows = [row for f in files for row in self.read_file(f)]
-        return self.split_rows(rows), None
+    def read_builtin(self, out_dir: Path) -> dict[str, list[tuple[str, str, Any]]]:
+        self.declared_classes = ["negative", "positive"]
+        examples = sentiment_order_examples(self.num_examples, self.seed)
+        return self.split([(f"{self.source}[{i}]", text, label) for i, (text, label) in enumerate(examples)])
 
-    def split_rows(self, rows: list[tuple[str, str, Any]], made: tuple[str, ...] = ALL_SPLITS) -> dict[str, list]:
-        """:func:`split_by_seed` of ``(where, text, label)`` rows, duplicates by normalised text grouped."""
-        self.made_splits = made
-        return split_by_seed(rows, self.split_fractions, self.seed, key=lambda row: self.normalizer(row[1]))
+    def split_key(self, row: tuple[str, str, Any]) -> str:
+        """Texts equal after normalisation go to one split together."""
+        return self.normalizer(row[1])
 
     def read_file(self, file: Path) -> list[tuple[str, str, Any]]:
         records, columns = read_records(file, self.malformed)
@@ -281,29 +185,18 @@ class TweetsDataModule(SeqDataModule):
             out.append((f"{file}:{line}", str(text), label))
         return out
 
-    def read_hf(self) -> tuple[dict[str, list[tuple[str, str, Any]]], list[str] | None]:
-        dataset = load_hf(self.source)
-        out: dict[str, list[tuple[str, str, Any]]] = {}
-        names = None
-        for split in dataset:
-            if split not in HF_SPLITS:
-                continue
-            part = dataset[split]
-            for column in (self.text_column, self.label_column):
-                if column not in part.column_names:
-                    raise DataError(
-                        f"data.source={self.source}: no column '{column}' (columns: {', '.join(part.column_names)})"
-                    )
-            names = getattr(part.features[self.label_column], "names", None) or names
-            out[HF_SPLITS[split]] = [
-                (where, str(t), self.class_label(label, names, where) if names else label)
-                for i, (t, label) in enumerate(zip(part[self.text_column], part[self.label_column]))
-                for where in (f"{self.source}[{split}][{i}]",)
-            ]
-        if "validation" not in out and "train" in out:
-            made = ("train", "validation") if "test" in out else ALL_SPLITS
-            out = self.split_rows(out["train"], made) | {k: v for k, v in out.items() if k == "test"}
-        return out, names
+    def read_hf_split(self, part: Any, where: str) -> list[tuple[str, str, Any]]:
+        for column in (self.text_column, self.label_column):
+            if column not in part.column_names:
+                raise DataError(
+                    f"data.source={self.source}: no column '{column}' (columns: {', '.join(part.column_names)})"
+                )
+        names = getattr(part.features[self.label_column], "names", None) or self.declared_classes
+        self.declared_classes = names
+        return [
+            (f"{where}[{i}]", str(t), self.class_label(label, names, f"{where}[{i}]") if names else label)
+            for i, (t, label) in enumerate(zip(part[self.text_column], part[self.label_column]))
+        ]
 
     def class_label(self, label: Any, names: list[str], where: str) -> str:
         """A hub ``ClassLabel`` id → its name (the dataset's features say its integers are ids)."""
@@ -362,8 +255,8 @@ class TweetsDataModule(SeqDataModule):
     def build(self, out_dir: Path) -> None:
         import datasets
 
-        rows, declared = self.read_splits()
-        classes = self.class_names(rows, declared)
+        rows = self.read_splits(out_dir)
+        classes = self.class_names(rows, self.declared_classes)
         index = {c: i for i, c in enumerate(classes)}
         examples: dict[str, dict[str, list]] = {}
         for split, split_rows in rows.items():
@@ -382,10 +275,7 @@ class TweetsDataModule(SeqDataModule):
         near = near_duplicates(raw, "sentence")
         self.write_split_report(out_dir, {s: c["text"] for s, c in examples.items()}, self.made_splits, near)
         train_texts = examples["train"]["text"]
-        if self.tokenizer_kind == "bpe":
-            tokenizer = Tokenizer.train_bpe(train_texts, self.bpe_vocab_size)
-        else:
-            tokenizer = Tokenizer(self.tokenizer_kind)
+        tokenizer = Tokenizer.make(self.tokenizer_kind, train_texts, self.bpe_vocab_size)
         vocab = build_vocabulary(tokenizer, tokenizer.tokenize_batch(train_texts), self.min_freq, self.max_vocab)
 
         def encode(batch: dict[str, list]) -> dict[str, list]:

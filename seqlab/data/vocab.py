@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from seqlab.errors import DataError
 from seqlab.paths import write_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -122,6 +123,14 @@ class Tokenizer:
         model.train_from_iterator((t.lower() if lowercase else t for t in texts), trainer)
         return cls("bpe", lowercase=lowercase, bpe=model.to_str())
 
+    @classmethod
+    def make(cls, kind: str, texts: Iterable[str], bpe_vocab_size: int, lowercase: bool = False) -> Tokenizer:
+        """The tokenizer ``data.tokenizer`` names: ``char`` or ``word`` as they are, ``bpe`` trained on ``texts`` (the
+        training split) with about ``bpe_vocab_size`` tokens."""
+        if kind == "bpe":
+            return cls.train_bpe(texts, bpe_vocab_size, lowercase)
+        return cls(kind, lowercase)
+
     def bpe_tokens(self) -> list[str]:
         """The BPE model's tokens in id order (the vocabulary of a ``bpe`` tokenizer)."""
         vocab = self._bpe.get_vocab()
@@ -159,6 +168,13 @@ class Tokenizer:
     @classmethod
     def from_dict(cls, data: dict) -> Tokenizer:
         return cls(**data)
+
+
+def check_tokenizer(kind: str, option: str = "tokenizer", kinds: tuple[str, ...] = TOKENIZER_KINDS) -> str:
+    """``data.<option>``, checked against the tokenizer ``kinds`` a datamodule offers."""
+    if kind not in kinds:
+        raise DataError(f"data.{option} must be one of {', '.join(kinds)}, got '{kind}'")
+    return kind
 
 
 def build_vocabulary(

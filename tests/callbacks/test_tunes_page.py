@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from seqlab_testing import TINY, needs_chromium, rendered_dom, run_dirs
 
-from seqlab.tunes_page import ABCJS_FILE, abcjs_source, write_tunes_page
+from seqlab.music.tunes_page import ABCJS_FILE, abcjs_source, write_tunes_page
 
 REEL = (
     "R:reel\nM:C|\nL:1/8\nK:G\nB|:d3e dBGB|dBgB aAAB|d3e dBgB|AcBA BGGB:|\n|:dgbg agbg|dgbg ageg|dgbg agbg|dedc BGG2:|"

@@ -15,16 +15,10 @@ import pytest
 from data_helpers import cache_entries, first_batch, prepared
 from seqlab_testing import needs_chromium, rendered_dom
 
-from seqlab.data.abc_music import (
-    MIT_LAB_CORPUS,
-    AbcMusicDataModule,
-    check_tune,
-    normalise_tune_type,
-    parses_tune,
-    valid_tune,
-)
-from seqlab.data.base import DataError
-from seqlab.tunes_page import abcjs_source
+from seqlab.data.abc_music import MIT_LAB_CORPUS, AbcMusicDataModule
+from seqlab.errors import DataError
+from seqlab.music.abc import check_tune, normalise_tune_type, parses_tune, valid_tune
+from seqlab.music.tunes_page import abcjs_source
 
 GOOD = (
     "X:{n}\nT:Tune {n}\nR:{kind}\nM:6/8\nL:1/8\nZ:someone\nK:G\n|:GAB cBA|GAB d2e:|\n% a comment\n|:gab c'ba|gfe d3:|\n"

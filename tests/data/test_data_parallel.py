@@ -8,7 +8,8 @@ import pytest
 from data_helpers import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
-from seqlab.data.parallel import ParallelDataModule, human_dates
+from seqlab.data.parallel import ParallelDataModule
+from seqlab.data.synthetic import human_dates
 
 
 def test_dates_default_maps_many_formats_to_iso_without_sharing_a_date_across_splits(cache_dir):

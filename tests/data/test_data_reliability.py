@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from data_helpers import cache_entries, prepared
 
-from seqlab.data.base import DataError, resolve_files
 from seqlab.data.parallel import ParallelDataModule
+from seqlab.data.sources import resolve_files
 from seqlab.data.tweets import TweetsDataModule
+from seqlab.errors import DataError
 
 # -- tables: a delimiter inside a field ------------------------------------------------------------------------------
 

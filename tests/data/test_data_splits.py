@@ -13,8 +13,8 @@ from data_helpers import prepared
 
 from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.adding import AddingDataModule
-from seqlab.data.base import SPLITS_FILE, split_by_seed
 from seqlab.data.parallel import ParallelDataModule
+from seqlab.data.splits import SPLITS_FILE, split_by_seed
 from seqlab.data.tagging import TaggingDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule
 from seqlab.data.tweets import TweetsDataModule
@@ -225,7 +225,7 @@ def test_tweets_report_planted_near_duplicates_that_exact_grouping_keeps_apart(t
 
 
 def test_the_builtin_word_folder_groups_lines_equal_after_unk_replacement():
-    from seqlab.data.text import group_after_unk
+    from seqlab.data.wikitext import group_after_unk
 
     splits = {
         "train": ["str . isascii ( )", "str . upper ( )", "str . upper ( )", "str . upper ( )", "a b"],

@@ -7,7 +7,8 @@ import torch
 from data_helpers import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
-from seqlab.data.text import BUILTIN_WIKITEXT_FOLDER, CharTextDataModule, WordTextDataModule
+from seqlab.data.text import CharTextDataModule, WordTextDataModule
+from seqlab.data.wikitext import BUILTIN_WIKITEXT_FOLDER
 
 
 def test_text_char_default_loads_windows_of_the_python_reference(cache_dir):

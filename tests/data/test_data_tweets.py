@@ -10,7 +10,8 @@ import pytest
 from data_helpers import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
-from seqlab.data.tweets import TweetNormalizer, TweetsDataModule, sentiment_order_examples
+from seqlab.data.synthetic import sentiment_order_examples
+from seqlab.data.tweets import TweetNormalizer, TweetsDataModule
 
 
 def bag_of_words_accuracy(dm) -> float:

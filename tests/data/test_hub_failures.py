@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from seqlab.data.base import DataError, load_hf
+from seqlab.data.sources import load_hf
+from seqlab.errors import DataError
 
 
 class BadGateway(http.server.BaseHTTPRequestHandler):

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from seqlab.data.base import DataError
-from seqlab.data.tagging import TaggingDataModule, synthetic_entity_sentences
+from seqlab.data.synthetic import synthetic_entity_sentences
+from seqlab.data.tagging import TaggingDataModule
 from seqlab.metrics import EntityF1, bio_chunks, is_bio
 from seqlab.models.builder import build_model
 

@@ -1,0 +1,257 @@
+"""Sources: files, folders, globs and UTF-8 text, the Hugging Face hub, and the cheap identity of a source's
+content that goes into the cache key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import DataError
+
+
+def source_signature(source: str) -> dict[str, Any]:
+    """Identify a source's content cheaply: for local files their paths, sizes and modification times. A source
+    that is no local file, folder or glob (``builtin:``, a hub id, a plugin's own name such as ``generated``) is
+    identified by its text; reading it reports what is wrong with it."""
+    if source.startswith("hf:") and Path(parse_hf(source)[0]).expanduser().is_dir():  # a local copy of a hub dataset
+        files = resolve_files(str(Path(parse_hf(source)[0]).expanduser()))
+        return {"source": source, "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+    if is_remote_or_builtin(source):
+        return {"source": source}
+    try:
+        files = resolve_files(source)
+    except DataError:
+        return {"source": source}
+    return {"files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+
+
+def is_remote_or_builtin(source: str) -> bool:
+    """``hf:<name>`` and ``builtin:<name>`` sources (unless a local path of that name exists)."""
+    return ":" in source and source.split(":", 1)[0] in ("hf", "builtin") and not Path(source).exists()
+
+
+def resolve_files(source: str, suffixes: tuple[str, ...] = ()) -> list[Path]:
+    """A file, a folder (its files, recursively) or a glob → the list of files. Raises a clear DataError.
+
+    Symlinks are followed, but never into a folder already visited (a link to an ancestor is a loop), and a file
+    reached by several paths is listed once (by its real path), so every file is read exactly once.
+    """
+    path = Path(source).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = unique_files(
+            p for p in walk_files(path) if not p.name.startswith(".") and (not suffixes or p.suffix in suffixes)
+        )
+        if not files:
+            raise DataError(f"data.source: folder {path} holds no {'/'.join(suffixes) or ''} files")
+        return files
+    matches = unique_files(glob_files(str(path)))
+    if not matches:
+        raise DataError(
+            f"data.source: {source} does not exist (expected a file, folder, glob, builtin:<name> or hf:<name>)"
+        )
+    return matches
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every file under ``root``, following symlinked folders but entering each real folder once, so a symlink
+    loop (or two) ends instead of recursing until the path is too long."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        here = os.stat(folder)
+        seen.add((here.st_dev, here.st_ino))
+        kept = []
+        # real folders before links to them, so files are listed under their own path where possible
+        for name in sorted(dirnames, key=lambda d: (os.path.islink(os.path.join(folder, d)), d)):
+            try:
+                st = os.stat(os.path.join(folder, name))
+            except OSError:  # a dangling link or a link loop: nothing to read there
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                kept.append(name)
+        dirnames[:] = kept
+        for name in filenames:
+            file = Path(folder, name)
+            if file.is_file():
+                yield file
+
+
+def glob_files(pattern: str) -> Iterator[Path]:
+    """Files matching a glob. ``**`` (any number of folders) is matched over :func:`walk_files`, which does not
+    follow symlink loops (``glob.glob(recursive=True)`` does, until the path is too long); like ``glob``, ``*`` and
+    ``**`` do not match names starting with a dot."""
+    import glob
+
+    if "**" not in pattern:
+        yield from (Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+        return
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    if not root.is_dir():
+        return
+    for file in walk_files(root):
+        relative = file.relative_to(root).parts
+        if _glob_match(relative, parts[fixed:]):
+            yield Path(*parts[:fixed], *relative) if fixed else Path(*relative)
+
+
+def _glob_match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether path components ``names`` match glob components ``pattern`` (``**``: zero or more components)."""
+    import fnmatch
+
+    if not pattern:
+        return not names
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_glob_match(names[i:], rest) for i in range(len(names) + 1) if not _hidden(names[:i]))
+    if not names or (names[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], head) and _glob_match(names[1:], rest)
+
+
+def _hidden(names: tuple[str, ...]) -> bool:
+    return any(name.startswith(".") for name in names)
+
+
+def unique_files(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` sorted, each real file once (the first path that reaches it)."""
+    out, seen = [], set()
+    for path in sorted(paths):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
+
+
+def read_text(path: Path) -> str:
+    """Read a non-empty UTF-8 text file; an empty file or non-UTF-8 bytes are reported with the file and line."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path}: the file is empty")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start}); "
+            "convert the file to UTF-8"
+        ) from None
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 text file without their newline, read one at a time. Newlines are ``\n``, ``\r\n`` and
+    ``\r`` only (``str.splitlines`` would also cut at form feeds, U+2028 and the like, which a corpus may hold inside
+    a line); an empty or non-UTF-8 file is reported by :func:`read_text`."""
+    content = False
+    try:
+        with open(path, encoding="utf-8-sig", newline=None) as file:
+            for line in file:
+                content = content or bool(line.strip())
+                yield line[:-1] if line.endswith("\n") else line
+    except UnicodeDecodeError:
+        read_text(path)  # raises the one-line error naming the line
+        raise
+    if not content:
+        read_text(path)  # raises "the file is empty"
+
+
+#: seconds the hub may take to accept a connection before a hub source is reported as unreachable (instead of
+#: huggingface_hub's five retries with back-off, ~25 s)
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def parse_hf(source: str) -> tuple[str, str | None]:
+    """``hf:<name>[:<config>]`` → ``(name, config)``; the name may be a hub id or a local copy's folder."""
+    parts = source.split(":")
+    if len(parts) < 2 or not parts[1]:
+        raise DataError(f"data.source={source}: expected hf:<name>[:<config>]")
+    return parts[1], (parts[2] if len(parts) > 2 and parts[2] else None)
+
+
+def hub_unreachable(name: str = "") -> str | None:
+    """Why the Hugging Face hub cannot serve a dataset now (None when it can, or when ``HF_HUB_OFFLINE`` is set and
+    the datasets cache is to be used): one HTTP request for the dataset's record (``HF_ENDPOINT/api/datasets/<name>``,
+    through the environment's proxies) within :data:`HUB_PROBE_TIMEOUT` seconds, name lookup included (run in a
+    thread, since ``getaddrinfo`` has no timeout of its own). A refused or timed-out connection, or a server error
+    (a proxy's ``502 Bad Gateway``), is a reason; an answer of the hub itself (200, or 401/403/404 for a gated or
+    missing dataset, which ``datasets`` then reports) is not."""
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return None
+    endpoint = constants.ENDPOINT.rstrip("/")
+    url = f"{endpoint}/api/datasets/{name}" if name else endpoint
+
+    def request() -> None:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HUB_PROBE_TIMEOUT).close()
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        pool.submit(request).result(timeout=HUB_PROBE_TIMEOUT + 0.5)
+    except FutureTimeout:
+        return f"{endpoint} did not answer within {HUB_PROBE_TIMEOUT:g} s"
+    except urllib.error.HTTPError as err:
+        if err.code >= 500 or err.code == 407:
+            return f"{endpoint} answered HTTP {err.code} {err.reason}"
+    except urllib.error.URLError as err:
+        reason = err.reason
+        return f"{endpoint}: {getattr(reason, 'strerror', None) or reason}"
+    except OSError as err:
+        return f"{endpoint}: {err.strerror or err}"
+    finally:
+        pool.shutdown(wait=False)
+    return None
+
+
+def load_hf(source: str) -> Any:
+    """``hf:<name>[:<config>]`` → the ``DatasetDict`` from the Hugging Face hub, its local cache, or a local copy.
+
+    ``name`` is a hub id (``Salesforce/wikitext``) or the folder of a local copy laid out as on the hub (a clone of
+    the dataset repository: ``<config>/<split>-*.parquet``, or the config's folder itself); both go through
+    ``datasets.load_dataset``. When the hub cannot be reached the source fails within seconds (not after
+    huggingface_hub's retries), saying how to use a local copy.
+    """
+    import datasets
+    from huggingface_hub import constants
+
+    name, config = parse_hf(source)
+    local = Path(name).expanduser().is_dir()
+    copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
+    fetch = f"download the dataset where there is network (git clone https://huggingface.co/datasets/{name})"
+    if not local:
+        reason = hub_unreachable(name)
+        if reason:
+            raise DataError(
+                f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {fetch} and set "
+                f"data.source={copy}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
+            )
+    if local:  # a copy of the hub repository keeps each config's files in a folder named after it
+        folder = Path(name).expanduser()
+        name, config = (str(folder / config), None) if config and (folder / config).is_dir() else (str(folder), config)
+    try:
+        return datasets.load_dataset(name, config)
+    except Exception as err:  # the hub, the network or the cache: report in one line
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "LocalEntryNotFoundError" in reason and not local and not constants.HF_HUB_OFFLINE:
+            raise DataError(  # the hub failed mid-way (after the probe): huggingface_hub's message names no cause
+                f"data.source={source}: the Hugging Face hub ({constants.ENDPOINT}) did not serve it and it is not in "
+                f"the datasets cache; {fetch} and set data.source={copy}, or set HF_HUB_OFFLINE=1 to use the "
+                "datasets cache"
+            ) from None
+        if constants.HF_HUB_OFFLINE and not local:
+            raise DataError(
+                f"data.source={source}: not in the datasets cache and HF_HUB_OFFLINE is set ({reason}); {fetch} "
+                f"and set data.source={copy}"
+            ) from None
+        raise DataError(f"data.source={source}: cannot load with datasets.load_dataset ({reason})") from None
