@@ -94,6 +94,10 @@ class Interval:
     def high(self) -> float | None:
         return None if self.half_width is None else self.mean + self.half_width
 
+    def text(self, spec: str = ".4g") -> str:
+        """``"0.9123 ± 0.0345"`` (each number in the format ``spec``), or the mean alone when n = 1 (no interval)."""
+        return f"{self.mean:{spec}}" + ("" if self.half_width is None else f" ± {self.half_width:{spec}}")
+
 
 def interval(values: list[float], confidence: float = 0.95) -> Interval:
     """Mean ± t_{(1+c)/2, n−1} · s/√n of ``values`` (at least one). Non-finite values propagate (a diverged seed

@@ -53,6 +53,16 @@ def fit_logistic_regression(
     return layer
 
 
+def publish(trainer: pl.Trainer, results: dict[str, float]) -> None:
+    """Figures computed at the end of fit go where the run's own metrics go: ``trainer.callback_metrics`` (so
+    ``metrics.json`` holds them) and every logger."""
+    for key, value in results.items():
+        trainer.callback_metrics[key] = torch.tensor(value)
+    for logger in trainer.loggers:
+        logger.log_metrics(results, step=trainer.global_step)
+        logger.save()
+
+
 class BagOfWordsBaseline(pl.Callback):
     """At the end of fit, train a logistic regression on bag-of-words counts of the training split and score it on
     the validation split: what word identity alone reaches on this data, with no word order.
@@ -84,11 +94,7 @@ class BagOfWordsBaseline(pl.Callback):
             return
         started = time.perf_counter()
         self.results = self.evaluate(trainer.datamodule)
-        for key, value in self.results.items():
-            trainer.callback_metrics[key] = torch.tensor(value)
-        for logger in trainer.loggers:
-            logger.log_metrics(self.results, step=trainer.global_step)
-            logger.save()
+        publish(trainer, self.results)
         model_accuracy = trainer.callback_metrics.get("val/accuracy")
         versus = f" (the model: val/accuracy = {float(model_accuracy):.3f})" if model_accuracy is not None else ""
         print(f"seqlab: {BOW_VAL_ACCURACY} = {self.results[BOW_VAL_ACCURACY]:.3f}{versus}; bag-of-words logistic "
@@ -137,9 +143,10 @@ class AttentionMapsCallback(pl.Callback):
 class GradientHistoryCallback(pl.Callback):
     """At the end of fit, write the :class:`~seqlab.callbacks.gradient_flow.GradientFlowCallback`'s recorded curves
     as JSON, ``{label: [{"step": training step, "norms": [curve]}]}``, into ``path`` — so sweeps can compare gradient
-    flow across runs after the processes are gone. Labels: ``terminal/<runner>.<layer>/h`` (and ``/c``) — the
-    terminal-loss curve ‖∂L_T/∂h_{T−k}‖ over ``k = 0, 1, ...`` steps back; ``step_loss_grad/<runner>.<layer>`` —
-    ‖∂L/∂h_t‖ of the training loss over ``t``; ``terminal/inputs`` and ``step_loss_grad/inputs`` for x_t."""
+    flow across runs after the processes are gone. Labels: ``terminal/<recurrent>.<layer>/h`` (and ``/c``) — the
+    terminal-loss curve ‖∂L_T/∂h_{T−k}‖ over ``k = 0, 1, ...`` steps back; ``step_loss_grad/<recurrent>.<layer>`` —
+    ‖∂L/∂h_t‖ of the training loss over ``t``; ``terminal/inputs`` and ``step_loss_grad/inputs`` for x_t.
+    ``<recurrent>`` names where a :class:`~seqlab.cells.Recurrent` sits in the model (``encoder``, ``head.decoder``)."""
 
     def __init__(self, path: str):
         self.path = Path(path)

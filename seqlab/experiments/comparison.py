@@ -81,9 +81,7 @@ def markdown_table(jobs: list[dict[str, Any]]) -> str:
             if stat is None:
                 cells.append("failed")
                 continue
-            text = f"{stat.mean:.4f}"
-            if stat.half_width is not None:
-                text += f" ± {stat.half_width:.4f}"
+            text = stat.text(".4f")
             if counts[encoder, data] > 1:  # several seeds: say how many gave a value (failed ones did not)
                 text += f" (n={stat.n})"
             cells.append(f"**{text}**" if stat.mean == best[data] else text)

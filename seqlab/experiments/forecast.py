@@ -23,6 +23,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqlab.experiments.callbacks import publish
+
 SPLIT_NAMES = {"validation": "val", "test": "test"}
 #: the forecasts made without a model: metric name → the split's column holding them
 BASELINES = {"naive": "last", "seasonal_naive": "seasonal", "seasonal_change": "seasonal_change"}
@@ -124,11 +126,7 @@ class ForecastCallback(pl.Callback):
             for label, key in BASELINES.items():
                 for metric, value in errors(other_columns[key], other_columns["truth"]).items():
                     results[f"baseline/{label}_{SPLIT_NAMES[other]}_{metric}"] = value
-        for key, value in results.items():
-            trainer.callback_metrics[key] = torch.tensor(value)
-        for logger in trainer.loggers:
-            logger.log_metrics(results, step=trainer.global_step)
-            logger.save()
+        publish(trainer, results)
         self.results.update(results)
         naive = errors(columns["last"], columns["truth"])
         others = []

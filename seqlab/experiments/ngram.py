@@ -14,9 +14,9 @@ of distinct tokens seen after h. The discount D_k = n1 / (n1 + 2 n2) (Ney, Essen
 k-grams with a = r) unless given. A history never crosses a sequence start; the first tokens of a sequence are
 scored with the shorter history they have (the top order then uses continuation counts, as lower orders do).
 
-Counts are numpy arrays of n-gram keys (token ids in base V), so a 460k-character stream is counted in about a
-second. :class:`NGramBaseline` fits one on a language-model datamodule's training split and scores its validation
-and test splits exactly as the model is scored (the same targets, windows or streams): ``baseline/ngram_*``.
+Counts are numpy arrays of n-gram keys (token ids in base V). :class:`NGramBaseline` fits one on a language-model
+datamodule's training split and scores its validation and test splits exactly as the model is scored (the same
+targets, windows or streams): ``baseline/ngram_*``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.utilities import rank_zero_only
+
+from seqlab.experiments.callbacks import publish
 
 
 def _keys(sequences: list[np.ndarray], k: int, vocab_size: int) -> np.ndarray:
@@ -188,11 +189,7 @@ class NGramBaseline(pl.Callback):
                   f"{max(1, math.ceil(62 / math.log2(vocab)) - 1)}", flush=True)
             return
         self.results = ngram_figures(trainer.datamodule, self.order)
-        for key, value in self.results.items():
-            trainer.callback_metrics[key] = torch.tensor(value)
-        for logger in trainer.loggers:
-            logger.log_metrics(self.results, step=trainer.global_step)
-            logger.save()
+        publish(trainer, self.results)
         model = trainer.callback_metrics.get("val/perplexity")
         versus = f" (the model: val/perplexity = {float(model):.2f})" if model is not None else ""
         print(

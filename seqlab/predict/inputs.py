@@ -61,12 +61,9 @@ def parse(args: list[str]) -> PredictOptions:
     options = parse_options(PredictOptions, args, USAGE)
     if (options.text is None) == (options.file is None):
         raise ConfigError(f"give one input: text=TEXT or file=FILE; {USAGE}")
-    if options.batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {options.batch_size}")
-    if options.max_length is not None and options.max_length < 1:
-        raise ConfigError(f"max_length must be at least 1, got {options.max_length}")
-    if options.beam_size is not None and options.beam_size < 1:
-        raise ConfigError(f"beam_size must be at least 1, got {options.beam_size}")
+    for name in ("batch_size", "max_length", "beam_size"):
+        if (value := getattr(options, name)) is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
     if options.temperature < 0:
         raise ConfigError(f"temperature must be >= 0 (0 decodes greedily), got {options.temperature}")
     if options.output is not None and Path(options.output).suffix.lower() not in OUTPUT_SUFFIXES:

@@ -51,12 +51,16 @@ class Predictor:
         import torch
 
         ids = [self.ids(line) for line in lines]
-        lengths = torch.tensor([len(i) for i in ids])
-        inputs = torch.full((len(ids), int(lengths.max())), self.spec.pad_id)
-        for row, line_ids in enumerate(ids):
-            inputs[row, : len(line_ids)] = torch.tensor(line_ids)
+        return self.run([torch.tensor(line_ids) for line_ids in ids], self.spec.pad_id), ids
+
+    def run(self, sequences: list[Any], pad: float) -> Any:
+        """The model's output for sequences (tensors ``(T_i,)`` or ``(T_i, F)``) padded with ``pad`` into a batch."""
+        import torch
+
+        lengths = torch.tensor([len(s) for s in sequences])
+        inputs = torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True, padding_value=pad)
         with torch.no_grad():
-            return self.model({"inputs": inputs, "lengths": lengths}), ids
+            return self.model({"inputs": inputs, "lengths": lengths})
 
     def generate(self, default_length: int, **inputs: Any) -> list[list[int]]:
         """The head's generation, one output per input, with the command's ``max_length`` (else ``default_length``),
@@ -162,13 +166,7 @@ class ValuePredictor(Predictor):
         if not self.spec.input_features:
             out, _ = self.forward(lines)
         else:
-            steps = [self.steps(line) for line in lines]
-            lengths = torch.tensor([len(s) for s in steps])
-            inputs = torch.zeros(len(steps), int(lengths.max()), self.spec.input_features)
-            for row, values in enumerate(steps):
-                inputs[row, : len(values)] = torch.tensor(values)
-            with torch.no_grad():
-                out = self.model({"inputs": inputs, "lengths": lengths})
+            out = self.run([torch.tensor(self.steps(line)) for line in lines], 0.0)
         return [{"value": round(v, 6)} for v in out["logits"].float().reshape(-1).tolist()]
 
 

@@ -92,13 +92,6 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def format_interval(stat: Interval) -> str:
-    """``"0.9123 ± 0.0345"``, or ``"0.9123"`` alone for a single value (n = 1 has no interval)."""
-    if stat.half_width is None:
-        return format_value(stat.mean)
-    return f"{format_value(stat.mean)} ± {format_value(stat.half_width)}"
-
-
 @dataclass
 class Sweep:
     """A sweep folder read once: its runs, the swept keys and the runs grouped over seeds."""
@@ -139,20 +132,10 @@ def finite_or_none(value: float | None) -> float | None:
 
 
 def summary_json(sweep: Sweep) -> dict[str, Any]:
-    """The numbers of the report as plain data (what ``--json`` writes to ``report.json``)::
-
-        {"sweep_dir": str, "confidence": 0.95, "interval": "student-t", "swept": [key, ...],
-         "groups": [{"label": "cell=gru", "params": {"cell": "gru"}, "runs": [job folder name, ...],
-                     "seeds": [seed, ...], "finished": n of runs with metrics,
-                     "metrics": {"val/loss": {"mean": m, "n": n, "std": s or null, "half_width": h or null,
-                                              "low": m - h or null, "high": m + h or null,
-                                              "values": [{"seed": seed, "run": name, "value": v}, ...]}}}],
-         "runs": [{"name", "path", "seed", "group" (index into groups), "status", "error", "overrides",
-                   "metrics", "wall_seconds"}]}
-
-    ``half_width`` = t_{0.975, n−1} · std / √n; it, ``std``, ``low`` and ``high`` are null when n = 1. Every
-    non-finite number is null.
-    """
+    """The numbers of the report as plain data, what ``--json`` writes to ``report.json`` (its keys, one by one:
+    docs/scale.md): ``sweep_dir``, ``confidence``, ``interval``, ``swept``; ``groups``, each with its metrics' mean,
+    n, std, half_width (t_{0.975, n−1} · std / √n), low, high and per-seed values; ``runs``. ``std``,
+    ``half_width``, ``low`` and ``high`` are null when n = 1; every non-finite number is null."""
     group_of = {id(run): number for number, group in enumerate(sweep.groups) for run in group.runs}
     groups = []
     for group in sweep.groups:
@@ -220,6 +203,6 @@ def summary_text(sweep: Sweep) -> str:
         for metric in metrics:
             stat = group.interval(metric)
             if stat is not None:
-                lines.append(f"    {metric:<{width}}  {format_interval(stat)}  (n={stat.n})")
+                lines.append(f"    {metric:<{width}}  {stat.text()}  (n={stat.n})")
     return "\n".join(lines)
 

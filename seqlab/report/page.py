@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from seqlab.report.groups import Group, Sweep, best_value, format_interval, format_value, load_sweep, metric_order
+from seqlab.report.groups import Group, Sweep, best_value, format_value, load_sweep, metric_order
 from seqlab.report.read import ReportError, Run, read_yaml
 
 #: the curve sections of the report: what a run is for first, then what explains it
@@ -134,7 +134,7 @@ def groups_table(groups: list[Group]) -> str:
                 continue
             per_seed = "\n".join(f"seed {seed}: {format_value(v)} ({name})" for seed, name, v in group.values(metric))
             mark = " best" if best[metric] == stat.mean else ""
-            text = f"{esc(format_interval(stat))} <small>n={stat.n}</small>"
+            text = f"{esc(stat.text())} <small>n={stat.n}</small>"
             cells.append(f'<td class="num{mark}" title="{esc(per_seed)}">{text}</td>')
         rows.append(cells)
     return table("groups", ["group", "runs", "seeds", *metrics], rows)

@@ -180,7 +180,7 @@ def test_the_sweep_summary_gives_success_over_seeds_a_t_interval_and_says_when_a
 
 
 def test_the_recipe_cells_at_initialisation_irnn_keeps_the_gradient_the_tanh_rnn_loses_it(cache_dir):
-    from seqlab.experiments.summary import relative_curve, terminal_curves_at_init
+    from seqlab.experiments.adding_figures import relative_curve, terminal_curves_at_init
 
     curves = terminal_curves_at_init(40, [1], cells=("rnn_tanh", "irnn"), cache_dir=str(cache_dir))
     tanh, irnn = curves["rnn_tanh"][0], curves["irnn"][0]

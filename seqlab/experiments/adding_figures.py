@@ -1,0 +1,166 @@
+"""The figures of the adding-problem study (``vanishing_gradients``): validation MSE against steps, and the
+terminal-loss gradient curve ``‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖`` of a sweep's jobs and, measured without training, of
+the recipe's cells at initialisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seqlab.callbacks.gradient_flow import VANISHED
+from seqlab.data.adding import CONSTANT_BASELINE_MSE
+
+#: the terminal-loss curve the summary reads (GradientHistoryCallback's JSON): h of the encoder's one layer
+TERMINAL = "terminal/encoder.layer0/h"
+
+
+def relative_curve(norms: list[float]) -> list[float]:
+    """``G_k / G_0``: the terminal curve relative to the last step (its last point is the vanishing index for rows
+    of equal length, as in the adding problem). A curve with ``G_0 = 0`` is all zeros."""
+    return [g / norms[0] if norms[0] > 0 else 0.0 for g in norms]
+
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colours(plt: Any, rows: list[dict[str, Any]]) -> dict[str, str]:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    return {cell: cycle[i % len(cycle)] for i, cell in enumerate(cells)}
+
+
+#: the top of the MSE panels: ten times the worst a sensible model scores (predicting 1: 0.167)
+MSE_AXIS_TOP = 10.0
+
+
+def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> None:
+    """Validation MSE against training steps: one panel per length, one colour per cell, one line per seed."""
+    plt = _pyplot()
+    lengths = sorted({r["length"] for r in rows})
+    colours = _colours(plt, rows)
+    fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.6), squeeze=False)
+    for ax, length in zip(axes[0], lengths):
+        labelled: set[str] = set()
+        top = 0.0
+        for row in (r for r in rows if r["length"] == length):
+            points = row["curves"]["val/mse"] or row["curves"]["train/loss"]
+            top = max([top, *(v for _, v in points)])
+            if points:
+                label = None if row["cell"] in labelled else row["cell"]
+                labelled.add(row["cell"])
+                ax.plot([s for s, _ in points], [v for _, v in points], color=colours[row["cell"]], alpha=0.8,
+                        linewidth=1, label=label)
+        ax.axhline(CONSTANT_BASELINE_MSE, color="grey", linestyle=":", label="predict 1")
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"success < {threshold}")
+        ax.set_yscale("log")
+        if top > MSE_AXIS_TOP:  # a diverged run would squash every other curve into the bottom of the panel
+            ax.set_ylim(top=MSE_AXIS_TOP)
+            ax.text(0.02, 0.97, f"lines leaving the top: above {MSE_AXIS_TOP:g} (diverged)", transform=ax.transAxes,
+                    fontsize=6, color="grey", va="top")
+        ax.set_title(f"length {length}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("val MSE")  # (a job that never validated: its train loss)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+#: where an exact 0 is drawn on the log axis of the gradient plot (below float32's smallest subnormal, 1.4e-45)
+ZERO_FLOOR = 1e-46
+
+
+def plot_gradients(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> None:
+    """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖`` against ``k``: one panel per length, one colour per
+    cell (the first seed of each (cell, length) group of ``grouped``), dashed at initialisation (the first
+    recording), solid at the end. Exact zeros (underflow) are drawn on a floor line."""
+    plt = _pyplot()
+    lengths = sorted({length for _, length in grouped})
+    colours = _colours(plt, [row for members in grouped.values() for row in members])
+    fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.8), squeeze=False)
+    for ax, length in zip(axes[0], lengths):
+        firsts = [members[0] for (_, n), members in grouped.items() if n == length]
+        for row in firsts:
+            if not row["gradients"]:
+                continue
+            colour = colours[row["cell"]]
+            for record, style in ((row["gradients"][0], "--"), (row["gradients"][-1], "-")):
+                curve = [max(v, ZERO_FLOOR) for v in relative_curve(record["norms"])]
+                label = f"{row['cell']} (end: step {record['step']})" if style == "-" else None
+                ax.semilogy(range(len(curve)), curve, color=colour, linestyle=style, linewidth=1.2, label=label)
+        label_terminal_axes(ax, f"length {length} (dashed: init, solid: end)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def label_terminal_axes(ax: Any, title: str) -> None:
+    """The floor line for exact zeros, title, axis labels and legend of a terminal-gradient panel."""
+    ax.axhline(ZERO_FLOOR, color="grey", linewidth=0.6)
+    ax.text(0, ZERO_FLOOR * 10, "exactly 0: " + VANISHED, fontsize=6, color="grey")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("k (steps back from the last step)")
+    ax.set_ylabel("‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖")
+    ax.legend(fontsize=6)
+
+
+#: the cells of the recipe (conf/experiment/vanishing_gradients.yaml), each at its config default
+RECIPE_CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
+
+
+def terminal_curves_at_init(length: int, seeds: list[int], cells: tuple[str, ...] = RECIPE_CELLS,
+                            hidden_size: int = 64, batch_size: int = 50, **data: Any) -> dict[str, list[list[float]]]:
+    """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖`` of the recipe's model (identity input, one layer of
+    ``hidden_size`` units, regression head) at initialisation, per cell and seed, on one batch of the adding
+    problem: ``{cell: [curve per seed]}``. The cells' options are their config defaults (``conf/cell``) and the
+    weights are drawn after ``seed_everything(seed)`` as a run does, so these are the sweep's own initial curves.
+    Nothing is trained; a few seconds of CPU. ``data``: more
+    options of :class:`~seqlab.data.adding.AddingDataModule` (e.g. ``cache_dir``)."""
+    import pytorch_lightning as pl
+
+    from seqlab import schema
+    from seqlab.callbacks.gradient_flow import GradientFlowCallback
+    from seqlab.data.adding import AddingDataModule
+    from seqlab.models.builder import make_module
+
+    curves: dict[str, list[list[float]]] = {cell: [] for cell in cells}
+    for seed in seeds:
+        adding = AddingDataModule(seq_len=length, num_train=batch_size, num_val=2, num_test=2,
+                                  batch_size=batch_size, seed=seed, **data)
+        adding.setup("fit")
+        batch = next(iter(adding.train_dataloader()))
+        for cell in cells:
+            options = schema.defaults("cell", cell)
+            pl.seed_everything(seed, verbose=False)
+            model = {"embedding": "identity", "cell": options, "head": {"name": "regression"},
+                     "encoder": {"hidden_size": hidden_size}}
+            module = make_module(adding.spec, model)
+            probe = GradientFlowCallback(dirpath=".")
+            probe.probe(None, module, batch)
+            curves[cell].append(probe.history[TERMINAL][0][1])
+    return curves
+
+
+def plot_curves_at_init(curves_by_length: dict[int, dict[str, list[list[float]]]], path: Path) -> None:
+    """``G_k / G_0`` at initialisation against ``k``: a panel per length, a colour per cell, a line per seed."""
+    plt = _pyplot()
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(1, len(curves_by_length), figsize=(4.5 * len(curves_by_length), 3.6), squeeze=False)
+    for ax, (length, curves) in zip(axes[0], sorted(curves_by_length.items())):
+        for i, (cell, per_seed) in enumerate(curves.items()):
+            for j, curve in enumerate(per_seed):
+                relative = [max(v, ZERO_FLOOR) for v in relative_curve(curve)]
+                ax.semilogy(range(len(relative)), relative, color=cycle[i % len(cycle)], linewidth=1,
+                            label=cell if j == 0 else None)
+        label_terminal_axes(ax, f"length {length}, at initialisation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
