@@ -21,6 +21,7 @@ from seqlab.experiments.callbacks import BagOfWordsBaseline, bag_of_words
 from seqlab.models.builder import build_model
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "experiment"
+DOCS = CONF.parents[1] / "docs" / "experiments.md"
 QUICK = [*TINY, "test=false"]
 TUNE = "X:{n}\nT:Tune {n}\nR:{kind}\nM:6/8\nL:1/8\nK:G\n|:GAB cBA|GAB d2e:|\n|:gab c'ba|gfe d3:|\n|{end}|]\n\n"
 
@@ -34,9 +35,13 @@ def abc_source(tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_experiment_is_a_global_recipe_card_with_a_header_and_its_own_name(path):
-    text = path.read_text()
-    assert text.startswith("# @package _global_\n# " + path.stem + " — ")
+def test_every_recipe_opens_with_how_to_run_it_and_keeps_its_history_in_docs(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "# @package _global_"
+    assert lines[1].startswith(f"# python -m seqlab +experiment={path.stem}  — "), lines[1]
+    header = lines[: next(i for i, line in enumerate(lines) if not line.startswith("#"))]
+    assert len(header) <= 4, f"{path.name}: {len(header)} header lines; the recipe's story belongs in {DOCS.name}"
+    assert f"\n## {path.stem} — " in DOCS.read_text(), f"{DOCS.name} has no section for {path.stem}"
     assert OmegaConf.load(path).experiment_name == path.stem
 
 
