@@ -9,7 +9,7 @@ stdin/stdout/stderr, exit status and signals; it runs the module as ``python -m`
 ``SystemExit``, a traceback and 1 for an exception, death by SIGINT for an unhandled Ctrl+C) — except for the
 teardown of the modules, which only frees memory.
 
-What a fork shares with its server, and how the runner keeps it from mattering:
+What a fork shares with its server, and how this module keeps it from mattering:
 
 - what the interpreter read at start-up (``PYTHON*``, ``OMP_*``/``MKL_*`` thread counts, ``MALLOC_*``, ``LD_*``,
   ...): a request whose such variables differ from the server's runs in a fresh interpreter instead;

@@ -192,13 +192,13 @@ def test_every_head_trains_and_generates_with_each_encoder(encoder):
     assert len(conditional.head.generate(conditional, condition="y", num_samples=2, max_length=4, seed=0)) == 2
 
 
-def test_the_default_encoder_is_the_recurrent_runner():
+def test_the_default_encoder_is_recurrent_itself():
     from seqlab.cells import Recurrent
 
     spec = DataSpec("language_model", VOCAB, Tokenizer())
     for encoder in ({"hidden_size": 8}, {"name": "recurrent", "hidden_size": 8, "bidirectional": False}):
         assert isinstance(build_model(spec, {"name": "gru"}, {"name": "auto"}, encoder).encoder, Recurrent)
-    # heads see the runner options (for a decoder of the same kind); other encoders as one layer of their size
+    # heads see Recurrent's options (for a decoder of the same kind); other encoders as one layer of their size
     model = build_model(spec, {"name": "gru"}, {"name": "auto"}, {"hidden_size": 8, "num_layers": 2, "dropout": 0.1})
     assert model.encoder.head_options() == {
         "hidden_size": 8, "num_layers": 2, "bidirectional": False, "dropout": 0.1, "path": "auto", "compile": False

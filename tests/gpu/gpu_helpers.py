@@ -34,7 +34,7 @@ needs_device = [
     ),
 ]
 
-#: a 2-layer bidirectional runner, padded batches: big enough on CUDA to use real kernels (cuDNN picks other
+#: a 2-layer bidirectional Recurrent, padded batches: big enough on CUDA to use real kernels (cuDNN picks other
 #: algorithms for tiny sizes), tiny on the CPU dry run
 SIZES = (
     dict(input_size=32, hidden_size=64, num_layers=2, bidirectional=True)

@@ -70,7 +70,7 @@ def test_cells_with_a_cudnn_twin_equal_torch_nn_on_the_device(cell, path, masked
     lengths = lengths_for(BATCH, STEPS) if masked else None
     mine = forward_backward(rnn, x, lengths, state, device)
 
-    class Twin(torch.nn.Module):  # torch.nn's calling convention → the runner's (packed when padded)
+    class Twin(torch.nn.Module):  # torch.nn's calling convention → Recurrent's (packed when padded)
         def __init__(self):
             super().__init__()
             self.twin = twin
@@ -86,7 +86,7 @@ def test_cells_with_a_cudnn_twin_equal_torch_nn_on_the_device(cell, path, masked
             return out, final if twin.mode == "LSTM" else (final,)
 
     theirs = forward_backward(Twin(), x, lengths, state, device)
-    renamed = {}  # the twin's parameter names → the runner's
+    renamed = {}  # the twin's parameter names → Recurrent's
     for index, cell_module in enumerate(rnn.cells):
         layer, direction = divmod(index, rnn.num_directions)
         suffix = f"l{layer}" + ("_reverse" if direction else "")

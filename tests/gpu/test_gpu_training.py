@@ -61,7 +61,7 @@ HEADS = {
 }
 
 
-@pytest.mark.parametrize("path", ["fused", "structured"])  # cuDNN's kernel, and the runner's own loop
+@pytest.mark.parametrize("path", ["fused", "structured"])  # cuDNN's kernel, and Recurrent's own loop
 @pytest.mark.parametrize("head", list(HEADS))
 def test_a_bf16_mixed_training_step_of_every_head_is_finite_and_close_to_float32(head, path, device):
     rng = torch.Generator().manual_seed(0)
