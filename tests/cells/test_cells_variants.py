@@ -272,7 +272,7 @@ def test_variant_trains_through_the_cli(run_seqlab, tmp_path, overrides):
             "fused torch.nn equivalent (its paths: auto, step)",
         ),
         (["cell=gru", "model.cell.reset_after=maybe"], "model.cell.reset_after='maybe': expected true or false"),
-        (["cell=indrnn", "model.cell.recurrent_max=0"], "model.cell.recurrent_max=0: expected a positive number"),
+        (["cell=indrnn", "model.cell.recurrent_max=0"], "model.cell.recurrent_max=0: expected a number > 0"),
     ],
     ids=["fused_reset_before", "reset_after_not_bool", "recurrent_max_zero"],
 )
