@@ -35,7 +35,7 @@ from seqlab.callbacks.gradient_math import (
     vanishing_index,
 )
 from seqlab.callbacks.gradient_plots import write_plots
-from seqlab.cells.recurrent import Recurrent, last_steps
+from seqlab.cells.recurrent import Recurrent, last_step_index
 from seqlab.models.module import SequenceLitModule
 
 
@@ -150,7 +150,7 @@ class GradientFlowCallback(pl.Callback):
             metrics[f"grad_flow/step_loss_grad/{label}/last"] = h_step[-1]
             self._keep(f"step_loss_grad/{label}", step, h_step)
             lengths = _runner_lengths(name, batch)
-            last = last_steps(lengths, finals[0].shape[1], finals[0].shape[0], finals[0].device)
+            last = last_step_index(lengths, finals[0].shape[1], finals[0].shape[0], finals[0].device)
             for i, state_name in enumerate(_state_names(runners, name)[:width]):
                 curve = aligned_norms(finals[i], last)
                 self._keep(f"terminal/{label}/{state_name}", step, curve)
@@ -173,7 +173,7 @@ class GradientFlowCallback(pl.Callback):
             metrics["grad_flow/step_loss_grad/inputs/first"] = x_step[0]
             metrics["grad_flow/step_loss_grad/inputs/last"] = x_step[-1]
             self._keep("step_loss_grad/inputs", step, x_step)
-            last = last_steps(batch.get("lengths"), x.shape[0], x.shape[1], x.device)
+            last = last_step_index(batch.get("lengths"), x.shape[0], x.shape[1], x.device)
             curve = aligned_norms(g_final, last)
             self._keep("terminal/inputs", step, curve)
             metrics["grad_flow/inputs/vanishing_index"] = vanishing_index(curve, int(last.min()))

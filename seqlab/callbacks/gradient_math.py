@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from seqlab.cells.base import Cell
-from seqlab.cells.recurrent import last_steps
+from seqlab.cells.recurrent import last_step_index
 
 #: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed; the
 #: norms are taken in float64, so a float32 gradient of 1e-30 is still measured)
@@ -87,7 +87,7 @@ def last_step_only(lengths: Tensor | None, directions: int) -> Any:
     def hook(module: Any, args: Any, result: tuple[Tensor, Any]) -> tuple[Tensor, Any]:
         encoded, state = result
         B, T, size = encoded.shape
-        last = last_steps(lengths, B, T, encoded.device)
+        last = last_step_index(lengths, B, T, encoded.device)
         keep = torch.zeros(B, T, size, dtype=torch.bool, device=encoded.device)
         keep[torch.arange(B, device=encoded.device), last, : size // directions] = True
         if directions == 2:

@@ -167,25 +167,22 @@ def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
 
 
 def checked(cell: Cell, method: str) -> Callable[..., State]:
-    """``cell.update`` or ``cell.step``, checking what it returns (the runner calls it for each forward's first step
-    only): anything but one tensor per state name, each shaped as the state it replaces, is one line naming the cell
-    and what it returned, not a failure steps later in whatever reads the state."""
+    """``cell.update`` or ``cell.step``, checking what it returns (the runner calls it at each forward's first step
+    only): anything but one tensor per state name, shaped as the state it replaces, is one line naming the cell and
+    what it returned, not a failure steps later wherever the state is read."""
     fn = getattr(cell, method)
 
     def call(*args: Any) -> State:
         new, old = fn(*args), args[-1]
-        if isinstance(new, (tuple, list)) and len(new) == len(old):
-            if all(isinstance(n, Tensor) and n.shape == o.shape for n, o in zip(new, old)):
+        items = new if isinstance(new, (tuple, list)) else None
+        if items is not None and len(items) == len(old):
+            if all(isinstance(n, Tensor) and n.shape == o.shape for n, o in zip(items, old)):
                 return new
-        if isinstance(new, (tuple, list)):
-            shapes = ", ".join(str(tuple(n.shape)) if isinstance(n, Tensor) else type(n).__name__ for n in new)
-            got = f"a {type(new).__name__} of {len(new)} ({shapes})"
-        else:
-            got = f"a bare tensor {tuple(new.shape)}" if isinstance(new, Tensor) else type(new).__name__
-        raise ConfigError(
-            f"cell {type(cell).__name__}: {method}() returned {got}; it must return the state tuple "
-            f"{cell.state_names}, one {tuple(old[0].shape)} tensor each (e.g. `return (h,)` for one state)"
-        )
+        bare = f"a bare tensor {tuple(new.shape)}" if isinstance(new, Tensor) else type(new).__name__
+        shapes = ", ".join(str(tuple(n.shape)) if isinstance(n, Tensor) else type(n).__name__ for n in items or ())
+        got = bare if items is None else f"a {type(new).__name__} of {len(items)} ({shapes})"
+        raise ConfigError(f"cell {type(cell).__name__}: {method}() returned {got}; it must return the state tuple "
+                          f"{cell.state_names}, one {tuple(old[0].shape)} tensor each (`return (h,)` for one state)")
 
     return call
 
@@ -197,7 +194,7 @@ def length_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Ten
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
 
 
-def last_steps(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
+def last_step_index(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
     """Each row's last real step ``(B,)``: ``lengths - 1`` (clamped to the steps there are), or ``steps - 1``."""
     if lengths is None:
         return torch.full((batch,), steps - 1, dtype=torch.long, device=device)

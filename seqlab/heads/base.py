@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -9,8 +10,10 @@ from typing import Any, ClassVar, Protocol
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
 
-from seqlab.cells.recurrent import Recurrent, last_steps
+from seqlab.cells.recurrent import Recurrent, last_step_index
 from seqlab.spec import DataSpec
 
 #: target id that losses and metrics skip (padded steps)
@@ -181,12 +184,23 @@ def ignore_padding(targets: Tensor, lengths: Tensor | None) -> Tensor:
     return targets.masked_fill(steps[None, :] >= lengths.to(targets.device)[:, None], IGNORE)
 
 
+def pool_last(encoded: Tensor, lengths: Tensor | None, directions: int) -> Tensor:
+    """``encoded (B, T, D*H)`` → ``(B, D*H)`` at each row's last real step; with two directions, the backward half
+    is taken at step 0, where it has read the whole sequence."""
+    B, T, size = encoded.shape
+    rows = torch.arange(B, device=encoded.device)
+    pooled = encoded[rows, lengths.to(encoded.device) - 1 if lengths is not None else torch.full_like(rows, T - 1)]
+    if directions == 1:
+        return pooled
+    return torch.cat([pooled[:, : size // 2], encoded[:, 0, size // 2 :]], dim=-1)
+
+
 def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | None) -> Tensor:
     """Cross-entropy of each row's last real step (``lengths - 1``; the last step without lengths) of ``logits
     (B, T, V)`` against ``targets (B, T)``, mean over rows: :meth:`Head.terminal_loss` of a head predicting every
     step."""
     rows = torch.arange(logits.shape[0], device=logits.device)
-    last = last_steps(lengths, logits.shape[0], logits.shape[1], logits.device)
+    last = last_step_index(lengths, logits.shape[0], logits.shape[1], logits.device)
     return F.cross_entropy(logits[rows, last].float(), targets[rows, last])
 
 
@@ -195,6 +209,23 @@ def token_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean"
     return F.cross_entropy(
         logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=IGNORE, reduction=reduction
     )
+
+
+def token_metrics(num_outputs: int) -> dict[str, Any]:
+    """The metrics of a head predicting tokens: ``loss`` (mean cross-entropy per real token, fed by
+    :func:`update_token_metrics`) and ``accuracy`` (per real token)."""
+    return {"loss": MeanMetric(), "accuracy": MulticlassAccuracy(num_outputs, average="micro", ignore_index=IGNORE)}
+
+
+def update_token_metrics(metrics: nn.ModuleDict, logits: Tensor, targets: Tensor) -> None:
+    """Feed :func:`token_metrics` one batch: ``logits (B, T, V)``, ``targets (B, T)`` with padding at IGNORE."""
+    update_token_loss(metrics["loss"], logits, targets)
+    metrics["accuracy"].update(logits.argmax(-1), targets)
+
+
+def perplexity(values: dict[str, float]) -> dict[str, float]:
+    """Perplexity from the epoch's mean cross-entropy ``values["loss"]`` (nats per token)."""
+    return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
 
 
 def update_token_loss(metric: Any, logits: Tensor, targets: Tensor) -> None:

@@ -10,15 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def beam_search(
-    step: Callable[..., tuple[Any, ...]],
-    state: tuple[Tensor, ...],
-    bos_id: int,
-    eos_id: int,
-    beam_size: int,
-    max_length: int,
-    length_penalty: float,
-) -> list[list[int]]:
+def beam_search(step: Callable[..., tuple[Any, ...]], state: tuple[Tensor, ...], bos_id: int, eos_id: int,
+                beam_size: int, max_length: int, length_penalty: float) -> list[list[int]]:
     """Beam search for one source: ``state`` holds ``(layers, 1, H)`` tensors and ``step(tokens (beam_size,),
     state) → (logits (beam_size, V), state, ...)`` decodes one step of every beam (later outputs, such as attention
     weights, are ignored). Returns the hypotheses (ids without ``<eos>``) best first, scored by log-probability

@@ -8,21 +8,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
 from seqlab.heads.base import (
-    IGNORE,
     Backbone,
     Head,
     HeadContext,
     dropout_layer,
     ignore_padding,
     last_step_cross_entropy,
+    perplexity,
     sample_sequences,
     seeded_generator,
     token_cross_entropy,
-    update_token_loss,
+    token_metrics,
+    update_token_metrics,
 )
 from seqlab.metrics import EntityF1, is_bio
 from seqlab.registry import ConfigError
@@ -99,28 +98,22 @@ class ManyToManyHead(Head):
         return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("lengths"))
 
     def make_metrics(self) -> dict[str, Any]:
-        metrics: dict[str, Any] = {
-            "loss": MeanMetric(),
-            "accuracy": MulticlassAccuracy(self.num_outputs, average="micro", ignore_index=IGNORE),
-        }
+        metrics = token_metrics(self.num_outputs)
         if self.bio_tags:
             metrics["entity_f1"] = EntityF1(self.bio_tags)
         return metrics
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
         targets = ignore_padding(batch["targets"], batch.get("lengths"))
-        update_token_loss(metrics["loss"], out["logits"], targets)
-        predictions = out["logits"].argmax(-1)
-        metrics["accuracy"].update(predictions, targets)
+        update_token_metrics(metrics, out["logits"], targets)
         if "entity_f1" in metrics:
-            metrics["entity_f1"].update(predictions, targets)
+            metrics["entity_f1"].update(out["logits"].argmax(-1), targets)
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity and bits per token follow from the mean cross-entropy (in nats per token)."""
         if not self.language_model or "loss" not in values:
             return {}
-        loss = values["loss"]
-        return {"perplexity": math.exp(min(loss, 50.0)), "bpc": loss / math.log(2)}
+        return {**perplexity(values), "bpc": values["loss"] / math.log(2)}
 
     @property
     def generates(self) -> bool:

@@ -11,7 +11,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
 
 from seqlab.cells.recurrent import length_mask
-from seqlab.heads.base import Head, HeadContext, dropout_layer
+from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
@@ -101,7 +101,7 @@ class ManyToOneHead(Head):
             pooled = encoded if mask is None else encoded.masked_fill(~mask[..., None], float("-inf"))
             pooled = pooled.max(dim=1).values
         else:
-            pooled = self._last(encoded, lengths)
+            pooled = pool_last(encoded, lengths, self.num_directions)
         out["logits"] = self.out(self.dropout(pooled))
         return out
 
@@ -111,16 +111,6 @@ class ManyToOneHead(Head):
             return encoded.mean(dim=1)
         real = mask.sum(dim=1, keepdim=True).clamp(min=1).to(encoded.dtype)
         return (encoded * mask[..., None].to(encoded.dtype)).sum(dim=1) / real
-
-    def _last(self, encoded: Tensor, lengths: Tensor | None) -> Tensor:
-        B, T, size = encoded.shape
-        rows = torch.arange(B, device=encoded.device)
-        last = lengths.to(encoded.device) - 1 if lengths is not None else torch.full_like(rows, T - 1)
-        forward_last = encoded[rows, last]
-        if self.num_directions == 1:
-            return forward_last
-        half = size // 2
-        return torch.cat([forward_last[:, :half], encoded[:, 0, half:]], dim=-1)
 
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return F.cross_entropy(out["logits"].float(), batch["targets"], weight=self.class_weights)

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
 from seqlab.heads.base import (
-    IGNORE,
     Backbone,
     Head,
     HeadContext,
     dropout_layer,
     ignore_padding,
     last_step_cross_entropy,
+    perplexity,
     sample_sequences,
     seeded_generator,
     token_cross_entropy,
-    update_token_loss,
+    token_metrics,
+    update_token_metrics,
 )
 from seqlab.registry import CELLS, ConfigError
 from seqlab.schema import model as schema
@@ -134,19 +132,14 @@ class OneToManyHead(Head):
         return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("lengths"))
 
     def make_metrics(self) -> dict[str, Any]:
-        return {
-            "loss": MeanMetric(),
-            "accuracy": MulticlassAccuracy(self.vocab_size, average="micro", ignore_index=IGNORE),
-        }
+        return token_metrics(self.vocab_size)
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        targets = ignore_padding(batch["targets"], batch.get("lengths"))
-        update_token_loss(metrics["loss"], out["logits"], targets)
-        metrics["accuracy"].update(out["logits"].argmax(-1), targets)
+        update_token_metrics(metrics, out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity follows from the mean cross-entropy (nats per token)."""
-        return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
+        return perplexity(values)
 
     def class_ids(self, condition: Condition, num_samples: int) -> list[int]:
         """The class id of every sample: None → the classes in turn; a name or id → ``num_samples`` of it;

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MeanSquaredError
 
 from seqlab.cells.recurrent import length_mask
-from seqlab.heads.base import Head, HeadContext, dropout_layer
+from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
@@ -64,7 +64,7 @@ class RegressionHead(Head):
         self.out = nn.Linear(ctx.encoder_size, 1)
 
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
-        B, T, size = encoded.shape
+        B, T = encoded.shape[:2]
         lengths = batch.get("lengths")
         if self.pool == "none":
             return {"logits": self.out(self.dropout(encoded)).squeeze(-1)}
@@ -73,11 +73,7 @@ class RegressionHead(Head):
             weights = torch.ones(B, T, device=encoded.device) if mask is None else mask.to(encoded.dtype)
             pooled = (encoded * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
         else:
-            rows = torch.arange(B, device=encoded.device)
-            last = lengths.to(encoded.device) - 1 if lengths is not None else torch.full_like(rows, T - 1)
-            pooled = encoded[rows, last]
-            if self.num_directions == 2:  # the backward direction has read the whole sequence at step 0
-                pooled = torch.cat([pooled[:, : size // 2], encoded[:, 0, size // 2 :]], dim=-1)
+            pooled = pool_last(encoded, lengths, self.num_directions)
         return {"logits": self.out(self.dropout(pooled)).squeeze(-1)}
 
     def pairs(self, out: dict[str, Any], batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import CHRFScore, SacreBLEUScore
 
 from seqlab.cells.recurrent import length_mask
@@ -23,10 +21,12 @@ from seqlab.heads.base import (
     dropout_layer,
     ignore_padding,
     last_step_cross_entropy,
+    perplexity,
     sample_sequences,
     seeded_generator,
     token_cross_entropy,
-    update_token_loss,
+    token_metrics,
+    update_token_metrics,
 )
 from seqlab.heads.beam_search import beam_search
 from seqlab.registry import ConfigError
@@ -228,8 +228,7 @@ class Seq2SeqHead(Head):
 
     def make_metrics(self) -> dict[str, Any]:
         return {
-            "loss": MeanMetric(),
-            "accuracy": MulticlassAccuracy(self.vocab_size, average="micro", ignore_index=IGNORE),
+            **token_metrics(self.vocab_size),
             "bleu": SacreBLEUScore(tokenize="13a"),
             # chrF (Popović 2015; sacrebleu's default): character n-grams only. torchmetrics' default adds word
             # bigrams (chrF++), which a one-word target (an ISO date) never has: perfect output read 0.875
@@ -248,9 +247,7 @@ class Seq2SeqHead(Head):
         return refs
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        targets = self._targets(batch)
-        update_token_loss(metrics["loss"], out["logits"], targets)
-        metrics["accuracy"].update(out["logits"].argmax(-1), targets)
+        update_token_metrics(metrics, out["logits"], self._targets(batch))
         references = self.reference_ids(batch)
         predictions = out["predictions"]
         hypotheses = [self.spec.decode(p, target=True) for p in predictions]
@@ -261,7 +258,7 @@ class Seq2SeqHead(Head):
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity follows from the mean cross-entropy (nats per target token)."""
-        return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
+        return perplexity(values)
 
     # -- decoding -------------------------------------------------------------------------------------------------
     def _sample(
