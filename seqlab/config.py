@@ -25,7 +25,7 @@ from seqlab import scale
 from seqlab.allocator import CHOICES as ALLOCATORS
 from seqlab.errors import SIGNAL_EXIT, ConfigError, RunInterrupted, one_line, user_errors
 from seqlab.paths import conf_dir
-from seqlab.plugins import explain_missing_option, load_plugins, search_dirs
+from seqlab.plugins import discover, explain_missing_option, load_plugins, load_plugins_for, search_dirs
 
 _MISSING = object()
 
@@ -337,6 +337,7 @@ def compose_checked(args: list[str]):
     """Compose and validate the config of a single run (with its ``hydra`` node); user errors raise."""
     cfg = compose_config(args, with_hydra=True)
     validate(cfg, search_dirs())
+    load_plugins_for({g: c for g, c in cfg.hydra.runtime.choices.items() if isinstance(c, str)})
     check_output_dir(Path(cfg.hydra.run.dir), cfg.paths.min_free_mb)
     return cfg
 
@@ -714,7 +715,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, exit_on_interrupt)
     signal.signal(signal.SIGTERM, exit_on_interrupt)
-    load_plugins()
+    discover()  # names and config folders only: a plugin is imported when the run selects one of its options
     try:
         argv = preflight(argv)
     except user_errors() as err:

@@ -83,6 +83,8 @@ class _Found:
     local_conf_error: str | None = None
     conf_owners: dict[str, str] = field(default_factory=dict)  # "group/option" → who provides it
     claimed_dirs: set[Path] = field(default_factory=set)
+    loaders: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    loaded: bool = False
     group_packages: dict[str, str | None] = field(default_factory=dict)  # group → the ``@package`` its options use
 
 
@@ -131,35 +133,53 @@ def group_packages(conf_root: Path) -> dict[str, str | None]:
     return {group: found.pop() for group, found in headers.items() if len(found) == 1}
 
 
+def discover(local_dir: Path | None = None) -> _Found:
+    """Find the plugins and claim their config folders, without importing any plugin (pre-flight stays fast): names
+    from entry points and ``./plugins``, options from their ``conf/`` folders. A folder that shadows an option or
+    lacks the group's ``# @package`` line marks its plugin failed here; imports happen in :func:`load_plugins`."""
+    global _found
+    if _found is not None:
+        return _found
+    folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
+    found = _Found(folder / "conf", conf_owners=dict.fromkeys(seqlab_options(), "seqlab"),
+                   group_packages=group_packages(conf_dir()))
+    for plugin, load in _installed() + _local(folder):
+        if plugin.name in found.plugins:
+            plugin.error = f"the name is taken by plugin '{plugin.name}' from {found.plugins[plugin.name].package}"
+            found.plugins[f"{plugin.name} ({plugin.package})"] = plugin
+            continue
+        found.plugins[plugin.name] = plugin
+        found.loaders[plugin.name] = load
+        try:
+            _claim_options(plugin.conf_dir, f"plugin '{plugin.name}'", found)
+        except ConfigError as err:
+            _failed(plugin, err)
+    try:
+        _claim_options(found.local_conf, f"the local folder {_shown(found.local_conf)}", found)
+    except ConfigError as err:
+        found.local_conf_error = str(err)
+    _found = found
+    return found
+
+
 def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str, Plugin]:
     """Find and import every plugin once per process (later calls return the same result).
 
     ``local_dir`` defaults to ``./plugins``. With ``report``, each failure is printed to stderr as one line
     (only on the first process of a multi-process run).
     """
-    global _found
-    if _found is not None:
-        return _found.plugins
-
-    folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
-    found = _Found(
-        folder / "conf",
-        conf_owners=dict.fromkeys(seqlab_options(), "seqlab"),
-        group_packages=group_packages(conf_dir()),
-    )
-    candidates = _installed() + _local(folder)
-    for plugin, load in candidates:
-        if plugin.name in found.plugins:
-            plugin.error = f"the name is taken by plugin '{plugin.name}' from {found.plugins[plugin.name].package}"
-            found.plugins[f"{plugin.name} ({plugin.package})"] = plugin
-            continue
-        found.plugins[plugin.name] = plugin
-        _load(plugin, load, found)
-    try:
-        _claim_options(found.local_conf, f"the local folder {_shown(found.local_conf)}", found)
-    except ConfigError as err:
-        found.local_conf_error = str(err)
-    _found = found
+    found = discover(local_dir)
+    if found.loaded:
+        return found.plugins
+    found.loaded = True
+    for name, plugin in found.plugins.items():
+        if plugin.error is None:
+            _load(plugin, found.loaders[name])
+    if found.local_conf_error is None:
+        try:
+            _check_folder(found.local_conf, f"the local folder {_shown(found.local_conf)}")
+        except ConfigError as err:
+            found.local_conf_error = str(err)
     if report and int(os.environ.get("LOCAL_RANK", "0")) == 0:
         for plugin in found.plugins.values():
             if plugin.error:
@@ -172,6 +192,20 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
                 file=sys.stderr,
             )
     return found.plugins
+
+
+def load_plugins_for(choices: dict[str, str]) -> None:
+    """Import the plugins when the run selects an option a plugin provides (``cell=mgu``), so a failure is one line
+    before anything runs; a run of seqlab's own options imports none before it starts."""
+    found = discover()
+    used = {g: c for g, c in choices.items() if found.conf_owners.get(f"{g}/{c}", "seqlab") != "seqlab"}
+    if not used:
+        return
+    load_plugins()
+    for group, choice in used.items():
+        problem = explain_missing_option(group, choice)
+        if problem:
+            raise ConfigError(problem)
 
 
 def _installed() -> list[tuple[Plugin, Callable[[], Any]]]:
@@ -219,9 +253,16 @@ def _import_local(name: str, path: Path) -> Any:
     return module
 
 
-def _load(plugin: Plugin, load: Callable[[], Any], found: _Found) -> None:
+def _failed(plugin: Plugin, err: BaseException) -> None:
+    from seqlab.registry import FAILED_PLUGINS
+
+    plugin.error = _error_line(err, plugin.location)
+    FAILED_PLUGINS[plugin.name] = plugin.error
+
+
+def _load(plugin: Plugin, load: Callable[[], Any]) -> None:
     """Import one plugin inside :func:`registering_as`, so its registrations are its own, or all undone."""
-    from seqlab.registry import FAILED_PLUGINS, REGISTRIES, registering_as
+    from seqlab.registry import REGISTRIES, registering_as
 
     before: dict[str, set[str]] = {}
     try:
@@ -230,10 +271,9 @@ def _load(plugin: Plugin, load: Callable[[], Any], found: _Found) -> None:
             loaded = load()
             if inspect.isfunction(loaded):
                 loaded()
-            _claim_options(plugin.conf_dir, f"plugin '{plugin.name}'", found)
+            _check_folder(plugin.conf_dir, f"plugin '{plugin.name}'")
     except (Exception, SystemExit, KeyboardInterrupt) as err:  # a plugin calling sys.exit() must not end seqlab
-        plugin.error = _error_line(err, plugin.location)
-        FAILED_PLUGINS[plugin.name] = plugin.error
+        _failed(plugin, err)
         return
     plugin.added = {registry.kind: sorted(set(registry.names()) - before[registry.kind]) for registry in REGISTRIES}
 
@@ -258,18 +298,20 @@ def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
                 f"config {option}.yaml of {owner} must start with {first_line}, as seqlab's {group} options do"
             )
     for option in options:
-        _check_constructor_options(conf_dir / f"{option}.yaml", option, owner)
+        _read_yaml(conf_dir / f"{option}.yaml", option, owner)
     found.conf_owners.update(dict.fromkeys(options, owner))
     found.claimed_dirs.add(conf_dir)
 
 
-def _check_constructor_options(path: Path, option: str, owner: str) -> None:
-    """Refuse, when the plugin loads (before any data is prepared), a config file that is not valid YAML or that
-    passes a key the registered class's constructor does not take (``betta: 1.0`` for ``beta``)."""
+def _check_folder(conf_dir: Path | None, owner: str) -> None:
+    for option in config_options(conf_dir):
+        _check_constructor_options(conf_dir / f"{option}.yaml", option, owner)
+
+
+def _read_yaml(path: Path, option: str, owner: str) -> Any:
+    """A plugin's config file as data; one line naming the file and the line when it is not valid YAML."""
     import yaml
     from omegaconf import OmegaConf
-
-    from seqlab.registry import REGISTRIES
 
     try:
         values = OmegaConf.to_container(OmegaConf.load(path)) or {}
@@ -279,6 +321,15 @@ def _check_constructor_options(path: Path, option: str, owner: str) -> None:
         raise ConfigError(
             f"config {option}.yaml of {owner} is not valid YAML{where}: {getattr(err, 'problem', err)}"
         ) from None
+    return values
+
+
+def _check_constructor_options(path: Path, option: str, owner: str) -> None:
+    """Refuse, when the plugin loads (before any data is prepared), a config file that passes a key the registered
+    class's constructor does not take (``betta: 1.0`` for ``beta``)."""
+    from seqlab.registry import REGISTRIES
+
+    values = _read_yaml(path, option, owner)
     group = option.rpartition("/")[0]
     kind = CONSTRUCTED_GROUPS.get(group)
     if kind is None or not isinstance(values, dict) or not isinstance(values.get("name"), str):
@@ -327,8 +378,9 @@ def _describe(plugin: Plugin) -> str:
 
 
 def plugin_conf_dirs() -> list[Path]:
-    """Config folders of the plugins that loaded (and the local ``plugins/conf``): Hydra's extra search path."""
-    load_plugins()
+    """Config folders of the plugins not known to have failed (and the local ``plugins/conf``): Hydra's extra
+    search path."""
+    discover()
     assert _found is not None
     dirs = [p.conf_dir for p in _found.plugins.values() if p.conf_dir is not None and p.error is None]
     if _found.local_conf_error is None and _found.local_conf.is_dir():
@@ -343,7 +395,7 @@ def search_dirs() -> list[Path]:
 
 def explain_missing_option(group: str, value: str) -> str | None:
     """Why ``group=value`` is not an option, when a plugin that would provide it failed to load."""
-    load_plugins()
+    discover()
     assert _found is not None
     option = f"{group}/{value}"
     for plugin in _found.plugins.values():

@@ -26,7 +26,10 @@ TINY = [
     "model.embedding_dim=8",
     "model.encoder.hidden_size=16",
     "callbacks.samples.max_length=20",
+    "callbacks.ngram_baseline=null",  # ~1 s per language model; tests of the baseline use WITH_BASELINE
 ]
+#: TINY with the n-gram baseline beside the language model, as every real run has it
+WITH_BASELINE = [a for a in TINY if not a.startswith("callbacks.ngram_baseline")]
 
 
 #: a tiny model, one validation and one test batch, one sample, CSV only: the base of the run-record and fault
@@ -40,6 +43,7 @@ SHORT = [
     "model.encoder.hidden_size=16",
     "callbacks.samples.max_length=10",
     "callbacks.samples.num_samples=1",
+    "callbacks.ngram_baseline=null",
 ]
 
 

@@ -185,7 +185,8 @@ def test_the_cli_reports_a_hub_source_it_cannot_load_in_one_line(run_seqlab, tmp
 
 
 def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seqlab, tmp_path):
-    from seqlab_testing import TINY, run_dirs
+    from seqlab_testing import WITH_BASELINE as TINY
+    from seqlab_testing import run_dirs
 
     root = wikitext_copy(tmp_path / "wikitext", LINES)
     # word_lm validates once per epoch; the tiny copy's epoch is one batch, so validate every 3 steps instead
@@ -210,7 +211,8 @@ def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seql
 def test_word_lm_pex_runs_pytorch_examples_readme_command_on_a_wikitext2_copy(run_seqlab, tmp_path):
     """``+experiment=word_lm_pex``: main.py's setting (WikiText-2, 6 epochs, validation and annealing per epoch, test
     with the best weights), tiny here: 2 epochs of 2 batches."""
-    from seqlab_testing import TINY, run_dirs
+    from seqlab_testing import WITH_BASELINE as TINY
+    from seqlab_testing import run_dirs
 
     root = wikitext_copy(tmp_path / "wikitext", LINES)
     quick = [o for o in TINY if "val_check_interval" not in o and "max_steps" not in o]
@@ -230,7 +232,8 @@ def test_word_lm_pex_runs_pytorch_examples_readme_command_on_a_wikitext2_copy(ru
 
 
 def test_word_lm_zaremba_small_tests_as_one_stream_with_every_parameter_uniform(run_seqlab, tmp_path):
-    from seqlab_testing import TINY, run_dirs
+    from seqlab_testing import WITH_BASELINE as TINY
+    from seqlab_testing import run_dirs
 
     config = compose_config(["+experiment=word_lm_zaremba_small"])
     data, trainer = config.data, config.trainer

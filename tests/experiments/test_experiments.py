@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
-from seqlab_testing import TINY, run_dirs
+from seqlab_testing import TINY, WITH_BASELINE, run_dirs
 
 from seqlab.data.adding import CONSTANT_BASELINE_MSE, AddingDataModule, adding_examples
 from seqlab.data.base import DataSpec
@@ -51,7 +51,7 @@ def test_word_lm_trains_through_the_cli_with_sgd_plateau_and_two_dropout_layers(
     assert (config.model.encoder.num_layers, config.model.encoder.dropout, config.data.bptt) == (2, 0.2, 35)
     assert config.optimizer.lr == 20.0 and config.scheduler._target_.endswith("ReduceLROnPlateau")
     assert config.trainer.gradient_clip_val == 0.25
-    result = run_seqlab("+experiment=word_lm", *QUICK)
+    result = run_seqlab("+experiment=word_lm", *WITH_BASELINE, "test=false")
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path, "word_lm")
     metrics = json.loads((run / "metrics.json").read_text())

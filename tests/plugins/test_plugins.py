@@ -356,3 +356,38 @@ def test_documented_datamodule_plugin_trains_from_a_csv_through_the_cli(run_seql
     assert "val/accuracy" in json.loads((run / "metrics.json").read_text())
     splits = json.loads((run / "data_splits.json").read_text())
     assert splits["train"] + splits["val"] + splits["test"] == 300 and splits["val_overlap"] == 0.0
+
+
+#: a typo or a bad value in each config group, and the start of the one line it must give
+BAD_INPUTS = [
+    ("cell=lstmm", "seqlab: error: cell=lstmm: no such option in config group 'cell'"),
+    ("trainer.max_step=10", "seqlab: error: trainer.max_step: the Trainer has no option 'max_step' (did you mean "
+                            "max_steps?)"),
+    ("+trainer.max_step=10", "seqlab: error: trainer.max_step: the Trainer has no option 'max_step' (did you mean "
+                             "max_steps?)"),
+    ("head=many_to_one model.head.dropout=lots", "seqlab: error: model.head.dropout='lots': expected a number >= 0"),
+    ("callbacks.samples.temprature=0.5", "seqlab: error: callbacks.samples.temprature: callbacks.samples has no "
+                                         "option 'temprature' (did you mean temperature?)"),
+    ("+callbacks.samples.temprature=0.5", "seqlab: error: callbacks.samples.temprature: callback 'samples' has no "
+                                          "option 'temprature' (did you mean temperature?)"),
+    ("+data.min_freqq=2", "seqlab: error: data.min_freqq: data 'text_char' has no option 'min_freqq' (did you mean "
+                          "min_freq?)"),
+    ("optimizer=sgd optimizer.momentum=1.5", "seqlab: error: optimizer.momentum=1.5: expected a number >= 0 and < 1"),
+    ("cell=mgu +model.cell.forget_bais=1", "seqlab: error: model.cell.forget_bais: cell 'mgu' has no option"),
+]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("override", "line"), BAD_INPUTS, ids=[o for o, _ in BAD_INPUTS])
+def test_every_group_refuses_a_bad_input_before_torch_with_plugins_installed(plugin_env, tmp_path, override, line):
+    """In a fresh interpreter with both example plugins installed: one line, exit 2, no run folder, torch and the
+    plugins never imported (python -X importtime lists every module imported). Its wall time is measured by
+    benchmarks/preflight.py on a quiet machine, not here (a timed test fails on a busy one)."""
+    env = {**cli_env(tmp_path / "cache"), **plugin_env}
+    command = [sys.executable, "-X", "importtime", "-m", "seqlab", *override.split()]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    errors = [x for x in result.stderr.splitlines() if not x.startswith("import time:")]
+    assert result.returncode == 2 and len(errors) == 1 and errors[0].startswith(line), result.stderr[-2000:]
+    imported = {x.rsplit("|", 1)[-1].strip() for x in result.stderr.splitlines() if x.startswith("import time:")}
+    assert "torch" not in imported and "seqlab_mgu" not in imported
+    assert not (tmp_path / "outputs").exists()
