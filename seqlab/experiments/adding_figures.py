@@ -4,6 +4,8 @@ the recipe's cells at initialisation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +22,19 @@ def relative_curve(norms: list[float]) -> list[float]:
     return [g / norms[0] if norms[0] > 0 else 0.0 for g in norms]
 
 
-
-def _pyplot() -> Any:
+@contextmanager
+def panels(path: Path, count: int, height: float) -> Iterator[tuple[Any, list[Any]]]:
+    """``(pyplot, axes)``: ``count`` panels side by side (matplotlib, Agg), saved to ``path`` when the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, axes = plt.subplots(1, count, figsize=(4.5 * count, height), squeeze=False)
+    yield plt, list(axes[0])
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def _colours(plt: Any, rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -42,35 +49,31 @@ MSE_AXIS_TOP = 10.0
 
 def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> None:
     """Validation MSE against training steps: one panel per length, one colour per cell, one line per seed."""
-    plt = _pyplot()
     lengths = sorted({r["length"] for r in rows})
-    colours = _colours(plt, rows)
-    fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.6), squeeze=False)
-    for ax, length in zip(axes[0], lengths):
-        labelled: set[str] = set()
-        top = 0.0
-        for row in (r for r in rows if r["length"] == length):
-            points = row["curves"]["val/mse"] or row["curves"]["train/loss"]
-            top = max([top, *(v for _, v in points)])
-            if points:
-                label = None if row["cell"] in labelled else row["cell"]
-                labelled.add(row["cell"])
-                ax.plot([s for s, _ in points], [v for _, v in points], color=colours[row["cell"]], alpha=0.8,
-                        linewidth=1, label=label)
-        ax.axhline(CONSTANT_BASELINE_MSE, color="grey", linestyle=":", label="predict 1")
-        ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"success < {threshold}")
-        ax.set_yscale("log")
-        if top > MSE_AXIS_TOP:  # a diverged run would squash every other curve into the bottom of the panel
-            ax.set_ylim(top=MSE_AXIS_TOP)
-            ax.text(0.02, 0.97, f"lines leaving the top: above {MSE_AXIS_TOP:g} (diverged)", transform=ax.transAxes,
-                    fontsize=6, color="grey", va="top")
-        ax.set_title(f"length {length}")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("val MSE")  # (a job that never validated: its train loss)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    with panels(path, len(lengths), 3.6) as (plt, axes):
+        colours = _colours(plt, rows)
+        for ax, length in zip(axes, lengths):
+            labelled: set[str] = set()
+            top = 0.0
+            for row in (r for r in rows if r["length"] == length):
+                points = row["curves"]["val/mse"] or row["curves"]["train/loss"]
+                top = max([top, *(v for _, v in points)])
+                if points:
+                    label = None if row["cell"] in labelled else row["cell"]
+                    labelled.add(row["cell"])
+                    ax.plot([s for s, _ in points], [v for _, v in points], color=colours[row["cell"]], alpha=0.8,
+                            linewidth=1, label=label)
+            ax.axhline(CONSTANT_BASELINE_MSE, color="grey", linestyle=":", label="predict 1")
+            ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"success < {threshold}")
+            ax.set_yscale("log")
+            if top > MSE_AXIS_TOP:  # a diverged run would squash every other curve into the bottom of the panel
+                ax.set_ylim(top=MSE_AXIS_TOP)
+                ax.text(0.02, 0.97, f"lines leaving the top: above {MSE_AXIS_TOP:g} (diverged)", transform=ax.transAxes,
+                        fontsize=6, color="grey", va="top")
+            ax.set_title(f"length {length}")
+            ax.set_xlabel("training step")
+            ax.set_ylabel("val MSE")  # (a job that never validated: its train loss)
+            ax.legend(fontsize=7)
 
 
 #: where an exact 0 is drawn on the log axis of the gradient plot (below float32's smallest subnormal, 1.4e-45)
@@ -81,24 +84,20 @@ def plot_gradients(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: P
     """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖`` against ``k``: one panel per length, one colour per
     cell (the first seed of each (cell, length) group of ``grouped``), dashed at initialisation (the first
     recording), solid at the end. Exact zeros (underflow) are drawn on a floor line."""
-    plt = _pyplot()
     lengths = sorted({length for _, length in grouped})
-    colours = _colours(plt, [row for members in grouped.values() for row in members])
-    fig, axes = plt.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 3.8), squeeze=False)
-    for ax, length in zip(axes[0], lengths):
-        firsts = [members[0] for (_, n), members in grouped.items() if n == length]
-        for row in firsts:
-            if not row["gradients"]:
-                continue
-            colour = colours[row["cell"]]
-            for record, style in ((row["gradients"][0], "--"), (row["gradients"][-1], "-")):
-                curve = [max(v, ZERO_FLOOR) for v in relative_curve(record["norms"])]
-                label = f"{row['cell']} (end: step {record['step']})" if style == "-" else None
-                ax.semilogy(range(len(curve)), curve, color=colour, linestyle=style, linewidth=1.2, label=label)
-        label_terminal_axes(ax, f"length {length} (dashed: init, solid: end)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    with panels(path, len(lengths), 3.8) as (plt, axes):
+        colours = _colours(plt, [row for members in grouped.values() for row in members])
+        for ax, length in zip(axes, lengths):
+            firsts = [members[0] for (_, n), members in grouped.items() if n == length]
+            for row in firsts:
+                if not row["gradients"]:
+                    continue
+                colour = colours[row["cell"]]
+                for record, style in ((row["gradients"][0], "--"), (row["gradients"][-1], "-")):
+                    curve = [max(v, ZERO_FLOOR) for v in relative_curve(record["norms"])]
+                    label = f"{row['cell']} (end: step {record['step']})" if style == "-" else None
+                    ax.semilogy(range(len(curve)), curve, color=colour, linestyle=style, linewidth=1.2, label=label)
+            label_terminal_axes(ax, f"length {length} (dashed: init, solid: end)")
 
 
 def label_terminal_axes(ax: Any, title: str) -> None:
@@ -150,17 +149,13 @@ def terminal_curves_at_init(length: int, seeds: list[int], cells: tuple[str, ...
 
 def plot_curves_at_init(curves_by_length: dict[int, dict[str, list[list[float]]]], path: Path) -> None:
     """``G_k / G_0`` at initialisation against ``k``: a panel per length, a colour per cell, a line per seed."""
-    plt = _pyplot()
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(1, len(curves_by_length), figsize=(4.5 * len(curves_by_length), 3.6), squeeze=False)
-    for ax, (length, curves) in zip(axes[0], sorted(curves_by_length.items())):
-        for i, (cell, per_seed) in enumerate(curves.items()):
-            for j, curve in enumerate(per_seed):
-                relative = [max(v, ZERO_FLOOR) for v in relative_curve(curve)]
-                ax.semilogy(range(len(relative)), relative, color=cycle[i % len(cycle)], linewidth=1,
-                            label=cell if j == 0 else None)
-        label_terminal_axes(ax, f"length {length}, at initialisation")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    with panels(path, len(curves_by_length), 3.6) as (plt, axes):
+        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ax, (length, curves) in zip(axes, sorted(curves_by_length.items())):
+            for i, (cell, per_seed) in enumerate(curves.items()):
+                for j, curve in enumerate(per_seed):
+                    relative = [max(v, ZERO_FLOOR) for v in relative_curve(curve)]
+                    ax.semilogy(range(len(relative)), relative, color=cycle[i % len(cycle)], linewidth=1,
+                                label=cell if j == 0 else None)
+            label_terminal_axes(ax, f"length {length}, at initialisation")
 

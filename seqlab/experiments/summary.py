@@ -9,6 +9,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -121,12 +122,6 @@ def success(members: list[dict[str, Any]]) -> str:
 def format_rate(row: dict[str, Any]) -> str:
     rate = row.get("lr")
     return f"{row.get('optimizer') or '?'} {rate:g}" if isinstance(rate, (int, float)) else str(rate or "—")
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:

@@ -84,14 +84,6 @@ def best_value(metric: str, values: Iterable[float]) -> float | None:
     return (min if lower_is_better(metric) else max)(finite) if finite else None
 
 
-def format_value(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    return f"{value:.4g}"
-
-
 @dataclass
 class Sweep:
     """A sweep folder read once: its runs, the swept keys and the runs grouped over seeds."""

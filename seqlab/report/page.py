@@ -7,9 +7,8 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
 
-from seqlab.report.groups import Group, Sweep, best_value, format_value, load_sweep, metric_order
+from seqlab.report.groups import Group, Sweep, best_value, load_sweep, metric_order
 from seqlab.report.read import ReportError, Run, read_yaml
 
 #: the curve sections of the report: what a run is for first, then what explains it
@@ -38,14 +37,13 @@ def plot_order(names: set[str]) -> list[tuple[str, list[str]]]:
     return [(title, shown) for title, shown in sections if shown]
 
 
-def png_base64(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+def png_img(alt: str, png: bytes) -> str:
+    """An ``<img>`` holding the PNG itself (base64), so the page needs no other file."""
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
-def plot_metric(metric: str, runs: list[Run]) -> str:
-    """One metric of every run against the step → a base64 PNG."""
+def plot_metric(metric: str, runs: list[Run]) -> bytes:
+    """One metric of every run against the step → a PNG."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(5.2, 3.4))
@@ -59,11 +57,13 @@ def plot_metric(metric: str, runs: list[Run]) -> str:
     axes.set_xlabel("step")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
-    return png_base64(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return buffer.getvalue()
 
 
-def file_base64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode("ascii")
+def format_value(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"  # nan and inf read as they are
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -154,8 +154,7 @@ def gradient_flow_table(runs: list[Run]) -> str:
             if path is None:
                 cells.append("<td>—</td>")
                 continue
-            image = f'<img alt="{esc(run.label)} {esc(name)}" src="data:image/png;base64,{file_base64(path)}">'
-            cells.append(f"<td>{image}</td>")
+            cells.append(f"<td>{png_img(f'{run.label} {name}', path.read_bytes())}</td>")
         rows.append(cells)
     return table("gradient-flow", ["plot", *(run.label for run in shown)], rows)
 
@@ -217,10 +216,7 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
     runs, keys = sweep.runs, sweep.keys
     curves = []
     for section, names in plot_order({k for run in runs for k in run.curves}):
-        figures = "".join(
-            f'<figure><img alt="{html.escape(m)}" src="data:image/png;base64,{plot_metric(m, runs)}"></figure>'
-            for m in names
-        )
+        figures = "".join(f"<figure>{png_img(m, plot_metric(m, runs))}</figure>" for m in names)
         curves.append(f'<h3>{html.escape(section)}</h3><div class="plots">{figures}</div>')
     bleu = any(k.endswith("/bleu") for run in runs for k in (*run.metrics, *run.curves))
     samples = "".join(
