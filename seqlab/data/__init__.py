@@ -50,17 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AbcMusicDataModule",
-    "AddingDataModule",
-    "CharTextDataModule",
-    "DataError",
-    "DataSpec",
-    "ParallelDataModule",
-    "SeqDataModule",
-    "TaggingDataModule",
-    "TimeSeriesDataModule",
-    "Tokenizer",
-    "TweetsDataModule",
-    "Vocabulary",
-    "WordTextDataModule",
+    "AbcMusicDataModule", "AddingDataModule", "CharTextDataModule", "DataError", "DataSpec", "ParallelDataModule",
+    "SeqDataModule", "TaggingDataModule", "TimeSeriesDataModule", "Tokenizer", "TweetsDataModule", "Vocabulary",
+    "WordTextDataModule"
 ]

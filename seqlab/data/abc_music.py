@@ -119,11 +119,6 @@ class AbcMusicDataModule(SeqDataModule):
         self.text_column = text_column
         self.too_long = 0
 
-    def unread_options(self) -> tuple[str, ...]:
-        """``seq_len``/``stride`` cut windows only; ``bpe_vocab_size`` is read by the BPE tokenizer only."""
-        return (*(() if self.mode == "windows" else ("seq_len", "stride")),
-                *(() if self.tokenizer_kind == "bpe" else ("bpe_vocab_size",)))
-
     # -- reading --------------------------------------------------------------------------------------------------
     def split_key(self, row: dict[str, Any]) -> str:
         """Identical tunes (the same text the model reads) go to one split together."""

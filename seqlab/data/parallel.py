@@ -77,24 +77,15 @@ class ParallelDataModule(SeqDataModule):
         self.split_fractions = check_fractions(split)
         self.num_examples = num_examples
 
-    def unread_options(self) -> tuple[str, ...]:
-        """``num_examples`` sizes the generated set only; ``bpe_vocab_size`` is read by a BPE tokenizer only."""
-        return (*(() if self.source in self.builtin_sources else ("num_examples",)),
-                *(() if "bpe" in self.tokenizer_kinds else ("bpe_vocab_size",)))
-
     # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, source, target)`` pairs) ----------
     def read_builtin(self, out_dir: Path) -> dict[str, list[Pair]]:
         dates = human_dates(self.num_examples, self.seed)
         return self.split([(f"{self.source}[{i}]", human, iso) for i, (human, iso) in enumerate(dates)])
 
-    def normalise(self, text: str) -> str:
-        """A source side as the model reads it, for finding duplicates (lower-cased with ``lowercase``)."""
-        text = text.strip()
-        return text.lower() if self.lowercase else text
-
     def split_key(self, pair: Pair) -> str:
-        """Pairs whose source sides are equal after normalisation go to one split together."""
-        return self.normalise(pair[1])
+        """A pair's source side as the model reads it (lower-cased with ``lowercase``), for finding duplicates."""
+        text = pair[1].strip()
+        return text.lower() if self.lowercase else text
 
     def sides(self, record: dict[str, Any]) -> tuple[Any, Any]:
         pair = record.get("translation") if isinstance(record.get("translation"), dict) else record
@@ -147,7 +138,7 @@ class ParallelDataModule(SeqDataModule):
 
         splits = self.read_splits(out_dir)
         required_splits(self.source, splits)
-        keys = {split: [self.normalise(p[1]) for p in pairs] for split, pairs in splits.items()}
+        keys = {split: [self.split_key(p) for p in pairs] for split, pairs in splits.items()}
         sources = {split: [p[1] for p in pairs] for split, pairs in splits.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sources, "sentence"))
         train_src = [p[1] for p in splits["train"]]

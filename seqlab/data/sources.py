@@ -16,15 +16,12 @@ def source_signature(source: str) -> dict[str, Any]:
     that is no local file, folder or glob (``builtin:``, a hub id, a plugin's own name such as ``generated``) is
     identified by its text; reading it reports what is wrong with it."""
     if source.startswith("hf:") and Path(parse_hf(source)[0]).expanduser().is_dir():  # a local copy of a hub dataset
-        files = resolve_files(str(Path(parse_hf(source)[0]).expanduser()))
-        return {"source": source, "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
-    if is_remote_or_builtin(source):
-        return {"source": source}
+        return {**source_signature(str(Path(parse_hf(source)[0]).expanduser())), "source": source}
     try:
-        files = resolve_files(source)
+        files = [] if is_remote_or_builtin(source) else resolve_files(source)
     except DataError:
-        return {"source": source}
-    return {"files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]}
+        files = []
+    return {"files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]} if files else {"source": source}
 
 
 def is_remote_or_builtin(source: str) -> bool:
@@ -108,14 +105,11 @@ def _glob_match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
         return not names
     head, rest = pattern[0], pattern[1:]
     if head == "**":
-        return any(_glob_match(names[i:], rest) for i in range(len(names) + 1) if not _hidden(names[:i]))
+        hidden = next((i for i, name in enumerate(names) if name.startswith(".")), len(names))  # ``**`` stops there
+        return any(_glob_match(names[i:], rest) for i in range(hidden + 1))
     if not names or (names[0].startswith(".") and not head.startswith(".")):
         return False
     return fnmatch.fnmatchcase(names[0], head) and _glob_match(names[1:], rest)
-
-
-def _hidden(names: tuple[str, ...]) -> bool:
-    return any(name.startswith(".") for name in names)
 
 
 def unique_files(paths: Iterable[Path]) -> list[Path]:

@@ -72,9 +72,7 @@ def split_report(keys: dict[str, list[Hashable]], made: tuple[str, ...] = ()) ->
     }
 
 
-def save_split_report(
-    recorded: Path, run_dir: Path, sizes: dict[str, int], name: str, source: str
-) -> dict[str, Any]:
+def save_split_report(recorded: Path, run_dir: Path, sizes: dict[str, int], name: str, source: str) -> dict[str, Any]:
     """Copy the report a build ``recorded`` to ``<run_dir>/data_splits.json`` (without one — a plugin's build —
     the split ``sizes`` with ``null`` for the rest) and say in one line when val/test texts also occur in train."""
     if recorded.exists():
@@ -92,12 +90,7 @@ def save_split_report(
                   "for splits with duplicates grouped give one file and data.split")
         (log.info if builtin else log.warning)(
             "%s: %.1f %% of the validation and %.1f %% of the test examples of %s also occur in train (%s; see %s)",
-            name,
-            100 * report["val_overlap"],
-            100 * report["test_overlap"],
-            source,
-            advice,
-            run_dir / SPLITS_FILE,
+            name, 100 * report["val_overlap"], 100 * report["test_overlap"], source, advice, run_dir / SPLITS_FILE,
         )
     return report
 

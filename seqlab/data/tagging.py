@@ -12,6 +12,7 @@ from torch import Tensor
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import pad_batch
 from seqlab.data.overlap import near_duplicates
+from seqlab.data.sources import read_text
 from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import synthetic_entity_sentences, write_conllu
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary, build_vocabulary
@@ -68,10 +69,6 @@ class TaggingDataModule(SeqDataModule):
         self.split_fractions = check_fractions(split)
         self.num_sentences = num_sentences
 
-    def unread_options(self) -> tuple[str, ...]:
-        """``num_sentences`` sizes the generated set only."""
-        return () if self.source in self.builtin_sources else ("num_sentences",)
-
     # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, words, tags)`` sentences) ---------
     def read_builtin(self, out_dir: Path) -> dict[str, list[Sentence]]:
         """The generated sentences (:func:`~seqlab.data.synthetic.synthetic_entity_sentences`), split by seed,
@@ -83,14 +80,10 @@ class TaggingDataModule(SeqDataModule):
             write_conllu(folder / f"{split}.conllu", [(words, tags) for _, words, tags in part])
         return self.read_split_files(self.split_files(folder))
 
-    def normalise(self, words: list[str]) -> str:
-        """A sentence as the model reads it, for finding duplicates (lower-cased with ``lowercase``)."""
-        text = " ".join(words)
-        return text.lower() if self.lowercase else text
-
     def split_key(self, sentence: Sentence) -> str:
-        """Sentences with the same normalised words go to one split together."""
-        return self.normalise(sentence[1])
+        """A sentence's words as the model reads them (lower-cased with ``lowercase``), for finding duplicates."""
+        text = " ".join(sentence[1])
+        return text.lower() if self.lowercase else text
 
     def read_file(self, file: Path) -> list[Sentence]:
         conllu_format = self.format == "conllu" or (self.format == "auto" and file.suffix == ".conllu")
@@ -124,11 +117,7 @@ class TaggingDataModule(SeqDataModule):
         words: list[str] = []
         tags: list[str] = []
         start = 1
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"{file}: not UTF-8 text; convert the file to UTF-8") from None
-        for number, line in enumerate([*text.splitlines(), ""], start=1):
+        for number, line in enumerate([*read_text(file).splitlines(), ""], start=1):
             columns = line.split()
             if not columns or columns[0] == "-DOCSTART-":
                 if words:
@@ -149,7 +138,7 @@ class TaggingDataModule(SeqDataModule):
 
         splits = self.read_splits(out_dir)
         required_splits(self.source, splits)
-        keys = {split: [self.normalise(words) for _, words, _ in rows] for split, rows in splits.items()}
+        keys = {split: [self.split_key(sentence) for sentence in rows] for split, rows in splits.items()}
         sentences = {split: [" ".join(words) for _, words, _ in rows] for split, rows in splits.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sentences, "sentence"))
         tokenizer = Tokenizer("word", lowercase=self.lowercase)

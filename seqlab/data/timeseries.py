@@ -126,6 +126,7 @@ class TimeSeriesDataModule(SeqDataModule):
     """
 
     name = "timeseries"
+    unkeyed_options = (*SeqDataModule.unkeyed_options, "seed")  # nothing is drawn: the split is a cut in time
 
     def __init__(
         self,
@@ -155,19 +156,13 @@ class TimeSeriesDataModule(SeqDataModule):
         self.split_fractions = check_fractions(split)
         self.stats: dict[str, Any] = {}
 
-    def unread_options(self) -> tuple[str, ...]:
-        """``seed``: nothing is drawn, the split is a cut in time."""
-        return ("seed",)
-
-    def read(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        if self.source.startswith("builtin:"):
-            return builtin_series(self.source)
-        return read_table(Path(self.source).expanduser(), self.columns, self.time_column)
-
     def build(self, out_dir: Path) -> None:
         import datasets
 
-        times, columns = self.read()
+        if self.source.startswith("builtin:"):
+            times, columns = builtin_series(self.source)
+        else:
+            times, columns = read_table(Path(self.source).expanduser(), self.columns, self.time_column)
         names = list(columns)
         target = self.target or names[0]
         if target not in columns:

@@ -149,16 +149,7 @@ class TweetsDataModule(SeqDataModule):
         #: the class names the source declares (the generated set's, a hub dataset's ``ClassLabel``), if any
         self.declared_classes: list[str] | None = None
 
-    def unread_options(self) -> tuple[str, ...]:
-        """``num_examples`` sizes the generated set only; ``bpe_vocab_size`` is read by the BPE tokenizer only."""
-        return (*(() if self.source in self.builtin_sources else ("num_examples",)),
-                *(() if self.tokenizer_kind == "bpe" else ("bpe_vocab_size",)))
-
     # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, text, raw label)`` examples) ------
-    def read_splits(self, out_dir: Path) -> dict[str, list[tuple[str, str, Any]]]:
-        self.declared_classes = None
-        return super().read_splits(out_dir)
-
     def read_builtin(self, out_dir: Path) -> dict[str, list[tuple[str, str, Any]]]:
         self.declared_classes = ["negative", "positive"]
         examples = sentiment_order_examples(self.num_examples, self.seed)
@@ -191,16 +182,12 @@ class TweetsDataModule(SeqDataModule):
                 raise DataError(
                     f"data.source={self.source}: no column '{column}' (columns: {', '.join(part.column_names)})"
                 )
+        # a ClassLabel feature says the integers are ids of its names
         names = getattr(part.features[self.label_column], "names", None) or self.declared_classes
         self.declared_classes = names
-        return [
-            (f"{where}[{i}]", str(t), self.class_label(label, names, f"{where}[{i}]") if names else label)
-            for i, (t, label) in enumerate(zip(part[self.text_column], part[self.label_column]))
-        ]
-
-    def class_label(self, label: Any, names: list[str], where: str) -> str:
-        """A hub ``ClassLabel`` id → its name (the dataset's features say its integers are ids)."""
-        return names[self.label_id_of(str(label).strip(), where, len(names))]
+        texts, labels = part[self.text_column], part[self.label_column]
+        rows = [(f"{where}[{i}]", str(t), y) for i, (t, y) in enumerate(zip(texts, labels))]
+        return [(w, t, names[self.label_id_of(str(y).strip(), w, len(names))] if names else y) for w, t, y in rows]
 
     def class_names(self, rows: dict[str, list[tuple[str, str, Any]]], declared: list[str] | None) -> list[str]:
         """The class list: ``data.classes``, else the source's, else the distinct labels.
