@@ -37,7 +37,7 @@ def measure(name: str, cache: Path, batches: int) -> dict:
     import torch
     from omegaconf import OmegaConf
 
-    from seqlab.config import compose_config
+    from seqlab.run.compose import compose_config
     from seqlab.models.builder import make_module
     from seqlab.train import build_datamodule
 
@@ -112,7 +112,7 @@ def write_corpus(path: Path, megabytes: float, seed: int = 0) -> None:
 def measure_memory(name: str, corpus: Path, cache: Path) -> dict:
     from omegaconf import OmegaConf
 
-    from seqlab.config import compose_config
+    from seqlab.run.compose import compose_config
     from seqlab.train import build_datamodule
 
     overrides = [f"data={name}", f"data.source={corpus}", f"paths.cache_dir={cache}", "paths.output_dir=/unused"]

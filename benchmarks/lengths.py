@@ -39,7 +39,7 @@ DEFAULT_DATA = ("abc_music", "tweets", "tagging")
 def load(name: str, cache: Path, batches: int, overrides: tuple[str, ...] = ()) -> tuple[list[dict], object, dict]:
     from omegaconf import OmegaConf
 
-    from seqlab.config import compose_config
+    from seqlab.run.compose import compose_config
     from seqlab.train import build_datamodule
 
     cfg = compose_config([f"data={name}", *overrides, f"paths.cache_dir={cache}", "paths.output_dir=/unused"])

@@ -13,7 +13,7 @@ import sys
 
 #: verb → module whose ``main(argv)`` runs it (imported only when chosen, so start-up stays light)
 VERBS = {
-    "train": "seqlab.config",
+    "train": "seqlab.run.job",
     "generate": "seqlab.generate",
     "score": "seqlab.score",
     "predict": "seqlab.predict",

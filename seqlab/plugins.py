@@ -35,6 +35,7 @@ from typing import Any
 
 from seqlab.errors import CheckpointError, ConfigError
 from seqlab.paths import conf_dir
+from seqlab.schema import all_components
 
 ENTRY_POINT_GROUP = "seqlab.plugins"
 LOCAL_FOLDER = "plugins"
@@ -115,20 +116,16 @@ def package_header(path: Path) -> str | None:
 
 def seqlab_options() -> list[str]:
     """``group/option`` for seqlab's own options: its YAML files and the components of :mod:`seqlab.schema`."""
-    from seqlab import schema
-
-    return sorted({*config_options(conf_dir()), *(f"{g}/{n}" for g, n in schema.all_components())})
+    return sorted({*config_options(conf_dir()), *(f"{g}/{n}" for g, n in all_components())})
 
 
 def group_packages(conf_root: Path) -> dict[str, str | None]:
     """For each config group of seqlab whose options agree, the ``@package`` they use (None: the default)."""
-    from seqlab import schema
-
     headers: dict[str, set[str | None]] = {}
     for option in config_options(conf_root):
         group = option.rpartition("/")[0]
         headers.setdefault(group, set()).add(package_header(conf_root / f"{option}.yaml"))
-    for (group, _), comp in schema.all_components().items():
+    for (group, _), comp in all_components().items():
         headers.setdefault(group, set()).add(comp.package)
     return {group: found.pop() for group, found in headers.items() if len(found) == 1}
 

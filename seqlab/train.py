@@ -91,7 +91,7 @@ def memory_error(stage: str, model: dict[str, Any], err: BaseException) -> Confi
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Train (and test) one composed, validated configuration (:mod:`seqlab.config` checks it before; this module
+    """Train (and test) one composed, validated configuration (:mod:`seqlab.run.preflight` checks it before; this module
     never reads the command line); returns ``cfg.optimized_metric`` for sweepers."""
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException

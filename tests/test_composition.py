@@ -20,7 +20,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.config import compose_config, recipe_leftovers, validate
+from seqlab.run.compose import compose_config
+from seqlab.run.preflight import recipe_leftovers
+from seqlab.run.validation import validate
 from seqlab.encoders.base import LEFT_TO_RIGHT_TASKS
 from seqlab.errors import ConfigError
 from seqlab.models.builder import build_module, check_monitored_metrics

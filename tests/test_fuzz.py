@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from seqlab.config import compose_config
+from seqlab.run.compose import compose_config
 from seqlab.errors import DataError
 from seqlab.paths import conf_dir
 from seqlab.train import build_datamodule

@@ -34,7 +34,7 @@ def _one_error_line(result) -> str:
     ],
 )
 def test_bad_config_values_fail_before_any_work(tmp_path, monkeypatch, override, needle):
-    from seqlab.config import check_composes
+    from seqlab.run.preflight import check_composes
 
     monkeypatch.chdir(tmp_path)  # in-process: the same check the CLI runs before Hydra starts (exit status and
     message = check_composes([override])  # stderr format: tests/test_run_safety.py, one subprocess test)
@@ -45,7 +45,7 @@ def test_bad_config_values_fail_before_any_work(tmp_path, monkeypatch, override,
 @pytest.mark.e2e
 def test_validation_runs_without_loading_torch_or_data(tmp_path):
     code = (
-        "import sys; from seqlab.config import check_composes; "
+        "import sys; from seqlab.run.preflight import check_composes; "
         "print(check_composes(['model.encoder.hidden_size=-3'])); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
@@ -54,7 +54,7 @@ def test_validation_runs_without_loading_torch_or_data(tmp_path):
 
 
 def test_unwritable_or_full_output_dir_fails_early():
-    from seqlab.config import check_composes
+    from seqlab.run.preflight import check_composes
 
     assert "cannot write" in check_composes(["hydra.run.dir=/proc/seqlab-run", *FAST])
     assert "paths.min_free_mb" in check_composes(["paths.min_free_mb=1e15", *FAST])
@@ -130,7 +130,7 @@ def test_same_seed_gives_identical_metrics_on_cpu(run_seqlab, tmp_path):
 
 
 def test_cell_option_of_the_wrong_type_is_named():
-    from seqlab.config import check_composes
+    from seqlab.run.preflight import check_composes
 
     assert "model.cell.forget_bias='high': expected a number" in check_composes(["model.cell.forget_bias=high"])
 

@@ -65,7 +65,7 @@ def test_a_folder_holding_an_older_run_without_a_record_is_not_entered(tmp_path)
 
 
 def test_the_default_run_folder_is_claimed_and_a_taken_one_gets_a_suffix(tmp_path, monkeypatch, capsys):
-    from seqlab.config import prepare_run_dir
+    from seqlab.run.preflight import prepare_run_dir
 
     monkeypatch.chdir(tmp_path)
     args = prepare_run_dir([])
@@ -333,7 +333,7 @@ def test_a_kill_at_any_point_of_a_save_leaves_a_loadable_last_checkpoint(tmp_pat
     ],
 )
 def test_bad_values_are_named_in_one_line_before_any_work(tmp_path, monkeypatch, args, needle):
-    from seqlab.config import check_composes
+    from seqlab.run.preflight import check_composes
 
     monkeypatch.chdir(tmp_path)
     message = check_composes(args)

@@ -5,7 +5,7 @@ segfault in a native library) loky marks the whole pool broken, every job still 
 ends in a 40-line ``TerminatedWorkerError`` traceback, with no ``error.txt`` anywhere. Here a worker only supervises:
 it forks one process per job and waits for it. A job process that dies is recorded like any failed job —
 ``error.txt`` in its folder, the sweeper's worst value — and the other jobs go on; the sweep then ends with its
-summary and a non-zero exit (:func:`seqlab.config.main`).
+summary and a non-zero exit (:func:`seqlab.run.job.main`).
 """
 
 from __future__ import annotations

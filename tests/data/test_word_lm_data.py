@@ -18,7 +18,7 @@ from hub_fixtures import ptb_copy, tweet_eval_copy, wikitext_copy
 from omegaconf import OmegaConf
 from seqlab_testing import cli_env
 
-from seqlab.config import compose_config
+from seqlab.run.compose import compose_config
 from seqlab.data.text import WordTextDataModule
 from seqlab.train import build_datamodule
 
@@ -123,7 +123,7 @@ def closed_port() -> int:
 OFFLINE_SCRIPT = """
 import json, sys, time
 from omegaconf import OmegaConf
-from seqlab.config import compose_config
+from seqlab.run.compose import compose_config
 from seqlab.data.base import DataError
 from seqlab.train import build_datamodule
 config = compose_config([f"data={sys.argv[1]}", f"data.cache_dir={sys.argv[2]}"])

@@ -1,0 +1,98 @@
+"""Composing ``train.yaml`` with command-line overrides outside a Hydra run, and reading the command line: which
+config group options exist (files of seqlab and its plugins, and the components of :mod:`seqlab.schema`), the value
+of a ``key=value``, single runs versus sweeps."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from seqlab import schema
+from seqlab.paths import conf_dir
+from seqlab.plugins import explain_missing_option
+
+# -- pre-flight: from the command line to a composed, checked config ------------------------------------------------
+_GROUP_OVERRIDE = re.compile(r"^[+~]?(?P<group>[A-Za-z_][\w/]*)=(?P<value>.*)$")
+
+
+def group_options(group: str, roots: list[Path]) -> list[str]:
+    names = set(schema.names(group))
+    for root in roots:
+        folder = root / group
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(names)
+
+
+def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
+    """Find a ``group=value`` override whose value is not an option of that config group (before Hydra runs)."""
+    for arg in args:
+        match = _GROUP_OVERRIDE.match(arg)
+        if not match or arg.startswith("~"):
+            continue
+        group, value = match["group"], match["value"]
+        if group.startswith("hydra/") or not group_options(group, roots):
+            continue
+        options = group_options(group, roots)
+        if value in ("null", "") or re.match(
+            r"^\w+\(", value
+        ):  # removal or a sweep function like choice(...)
+            continue
+        for item in value.split(","):
+            if item not in options:
+                missing = f"{group}={item}: no such option in config group '{group}'"
+                return explain_missing_option(group, item) or f"{missing}; choose one of: {', '.join(options)}"
+    return None
+
+
+def compose_config(args: list[str], with_hydra: bool = False):
+    """Compose ``train.yaml`` with command-line overrides, outside a Hydra run (for checks before it starts)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = [a for a in args if with_hydra or not (a.startswith("hydra.") or a.startswith("hydra/"))]
+    try:
+        with initialize_config_dir(str(conf_dir()), version_base="1.3"):
+            return compose("train", overrides=overrides, return_hydra_config=with_hydra)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def single_run(args: list[str]) -> bool:
+    """True for one training run (not a sweep, ``--help``, ``--cfg`` ...: those are Hydra's business)."""
+    return not any(a.startswith("-") or a.startswith("hparams_search=") for a in args)
+
+
+def is_sweep(args: list[str]) -> bool:
+    """True for ``-m``/``--multirun`` (not for ``--help``, ``--cfg`` ... which run nothing)."""
+    return any(a in ("-m", "--multirun") for a in args) and not any(
+        a in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "--shell-completion", "-sc") for a in args
+    )
+
+
+def explicit_value(args: list[str], key: str) -> str | None:
+    """The value of the last ``key=value`` on the command line (quotes removed), or None."""
+    given = [a.split("=", 1)[1] for a in args if a.startswith(f"{key}=")]
+    return given[-1].strip("'\"") if given else None
+
+
+@functools.cache
+def option_defaults(group: str, choice: str, node: str) -> dict[str, Any]:
+    """What ``group=choice`` alone puts at its node (defaults lists followed, interpolations kept as written)."""
+    composed = OmegaConf.select(compose_config([f"{group}={choice}"]), node)
+    return OmegaConf.to_container(composed, resolve=False) if composed is not None else {}
+
+
+@functools.cache
+def option_keys(group: str, choice: str, roots: tuple[str, ...]) -> frozenset[str]:
+    """The keys ``group=choice`` alone puts at its node (one composition per option and config search path)."""
+    return frozenset(OmegaConf.select(compose_config([f"{group}={choice}"]), GROUP_NODES[group]) or {})
+
+
+#: config groups whose options land at one config node, which a recipe (``+experiment=X``) may fill in
+GROUP_NODES = {"cell": "model.cell", "encoder": "model.encoder", "head": "model.head", "optimizer": "optimizer",
+               "scheduler": "scheduler", "callbacks": "callbacks"}

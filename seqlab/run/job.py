@@ -1,0 +1,191 @@
+"""The Hydra job and the exit-code policy: :func:`main` runs pre-flight, then Hydra runs :func:`run_job`, which hands
+the config to :func:`seqlab.train.run`. User errors are one line and exit 1 (2 before Hydra starts), interrupts exit
+130/143, a failing sweep job leaves ``error.txt`` and the sweep goes on, and a sweep ends with its summary line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab import scale
+from seqlab.errors import SIGNAL_EXIT, ConfigError, RunInterrupted, one_line, user_errors
+from seqlab.paths import conf_dir
+from seqlab.plugins import discover, load_plugins, search_dirs
+from seqlab.run.compose import explicit_value, is_sweep
+from seqlab.run.preflight import explain, preflight
+from seqlab.run.validation import check_output_dir, validate
+
+
+def interrupt_message(err: BaseException | None, signal_name: str = "SIGINT") -> str:
+    """One line for a signal that the training loop did not turn into a checkpoint."""
+    if type(err).__name__ == "ForcedStop":
+        return ("interrupted twice (Ctrl+C): stopped at once without saving; the last checkpoint written before "
+                "(if any) is in the run's checkpoints/ folder")
+    if isinstance(err, RunInterrupted):
+        return (f"interrupted by {err.signal_name} during {err.phase}; the run did not finish (no metrics.json): "
+                "the same command plus ckpt_path=last finishes it")
+    return (f"interrupted by {signal_name} before training (imports, checks, data preparation, model building): "
+            "nothing to save")
+
+
+def exit_on_interrupt(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM outside the training loop and before it (checks, imports, data preparation, model building):
+    leave at once with one line and status 130/143. Raising KeyboardInterrupt there instead can land inside an
+    import and leave half-initialised modules (a RecursionError traceback later), or reach Lightning's handler (exit
+    1). Nothing is lost: no checkpoint is being written, and a half-built data cache is never reused. A fresh run's
+    folder, which holds nothing yet, is removed. The training loop installs its own handler
+    (:class:`~seqlab.callbacks.reliability.GracefulInterrupt`), and so do the phases after it."""
+    name = signal.Signals(signum).name
+    sys.stdout.flush()
+    print(f"seqlab: {interrupt_message(None, name)}", file=sys.stderr, flush=True)
+    from seqlab.runs import forget_unstarted_run
+
+    forget_unstarted_run()
+    if _SWEEP:  # a job of a sweep that runs in this process (the basic launcher): the sweep ends here
+        print_sweep_summary(**_SWEEP)
+    os._exit(SIGNAL_EXIT[name])
+
+
+#: the sweep this process runs (its folder and expected jobs), for the summary an interrupt prints
+_SWEEP: dict[str, Any] = {}
+
+
+def print_sweep_summary(sweep_dir: Path, argv: list[str]) -> bool:
+    """Print the sweep's one-line summary (stderr when a job did not finish); True when every job finished."""
+    from seqlab.runs import expected_jobs, sweep_summary
+
+    line, complete = sweep_summary(sweep_dir, expected_jobs(argv))
+    print(line, file=sys.stdout if complete else sys.stderr, flush=True)
+    return complete
+
+
+def os_error_message(err: OSError, output_dir: str | Path | None = None) -> str | None:
+    """One line for a file-system refusal the user can fix (permission, read-only or full disk), naming the path
+    (a full disk with no file named — a library writing through an open file — names the run's folder); None for
+    other OS errors (bugs keep their traceback)."""
+    import errno
+
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+    if full and not err.filename and output_dir is not None:
+        return (f"{output_dir}: no space left on the device while writing the run's files; free some space, or "
+                "write elsewhere (hydra.run.dir=...)")
+    if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT) or not err.filename:
+        return None
+    path = Path(str(err.filename))
+    cache = os.environ.get("SEQLAB_CACHE_DIR")
+    hint = ""
+    if ".cache" in path.parts or (cache and str(path).startswith(cache)):
+        hint = ("; prepared data is written under paths.cache_dir (SEQLAB_CACHE_DIR): make it writable or point it "
+                "elsewhere")
+    return f"{path}: {err.strerror or err}{hint}"
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    """One Hydra job: the task function ``hydra.main`` calls. A single run was composed and validated before
+    Hydra started (:func:`preflight`); each job of a sweep is validated here, when it starts. In a multirun a
+    failing job (any exception, or a NaN objective) leaves ``error.txt`` in its folder and returns the worst value,
+    so the sweep goes on (see :mod:`seqlab.scale`); a job of a continued sweep (``ckpt_path=last``) that finished is
+    skipped and one with a ``last.ckpt`` resumes from it. A single run that fails before training starts leaves no
+    run folder behind."""
+    # imported when a job starts, not at pre-flight: a bad override fails before torch and Lightning are loaded
+    from seqlab import train
+    from seqlab.callbacks.reliability import ForcedStop
+    from seqlab.runs import forget_unstarted_run
+
+    load_plugins()  # joblib/submitit workers run jobs in fresh processes that never went through main()
+    try:
+        if scale.in_multirun():
+            skipped, value = start_sweep_job(cfg)
+            if skipped:
+                return value
+            validate(cfg, search_dirs())
+            check_output_dir(Path(cfg.paths.output_dir), cfg.paths.get("min_free_mb", 0), key="paths.output_dir")
+        value = train.run(cfg)
+    except user_errors() as err:
+        if scale.in_multirun():
+            return scale.record_failed_job(one_line(err))
+        forget_unstarted_run()
+        print(f"seqlab: error: {one_line(err)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, ForcedStop) as err:  # interrupts also stop a sweep
+        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except RunInterrupted as err:
+        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
+        sys.exit(err.exit_code)
+    except OSError as err:
+        message = os_error_message(err, OmegaConf.select(cfg, "paths.output_dir", default=None))
+        if message is None:
+            raise
+        if scale.in_multirun():
+            return scale.record_failed_job(message)
+        forget_unstarted_run()
+        print(f"seqlab: error: {message}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except SystemExit as err:  # a run that stopped itself (e.g. a non-finite loss); an interrupt stops the sweep
+        if not scale.in_multirun() or err.code in (None, 0, 130, 143):
+            raise
+        return scale.record_failed_job(f"the run stopped with exit status {err.code} (its message is in the log)")
+    except Exception as err:
+        if not scale.in_multirun():
+            forget_unstarted_run()
+            raise
+        return scale.record_failed_job(f"{type(err).__name__}: {one_line(err)}", err)
+    problem = scale.check_sweep_result(value, cfg.get("optimized_metric")) if scale.in_multirun() else None
+    return scale.record_failed_job(problem) if problem else value
+
+
+def start_sweep_job(cfg: DictConfig) -> tuple[bool, float | None]:
+    """Before a sweep job trains: lock its folder (no second writer), drop a stale ``error.txt``, and — in a
+    continued sweep (``ckpt_path=last``) — skip a finished job (returning its objective from ``metrics.json``) or
+    point ``ckpt_path`` at the job's own ``last.ckpt``. Returns ``(skipped, the skipped job's objective)``."""
+    import json
+
+    from seqlab.runs import job_state, lock_folder
+
+    job_dir = Path(cfg.paths.output_dir)
+    lock_folder(job_dir)
+    state = job_state(job_dir)
+    if cfg.get("ckpt_path") == "last":
+        if state == "finished":
+            hydra = scale.hydra_config()
+            print(f"seqlab: sweep job {hydra.job.num} finished before: skipped ({job_dir})", flush=True)
+            metrics = json.loads((job_dir / "metrics.json").read_text(encoding="utf-8"))
+            metric = cfg.get("optimized_metric")
+            return True, (metrics.get(metric) if metric else None)
+        cfg.ckpt_path = str(job_dir / "checkpoints" / "last.ckpt") if state == "resumable" else None
+    elif state != "not started" and cfg.get("ckpt_path") is None:
+        raise ConfigError(f"{job_dir}: holds a run already; sweep job folders are never shared")
+    (job_dir / scale.ERROR_FILE).unlink(missing_ok=True)  # this attempt writes its own, if it fails
+    return False, None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``seqlab [train] [overrides]`` / ``python -m seqlab [overrides]``: pre-flight, then Hydra runs the job."""
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, exit_on_interrupt)
+    signal.signal(signal.SIGTERM, exit_on_interrupt)
+    discover()  # names and config folders only: a plugin is imported when the run selects one of its options
+    try:
+        argv = preflight(argv)
+    except user_errors() as err:
+        print(f"seqlab: error: {explain(err, argv)}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv = [sys.argv[0], *argv]
+    if not is_sweep(argv):
+        hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
+        return
+    code = 0
+    _SWEEP.update(sweep_dir=Path(explicit_value(argv, "hydra.sweep.dir") or "."), argv=argv)
+    try:
+        hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")(run_job)()
+    except SystemExit as err:  # an interrupted job stops the sweep
+        code = err.code if isinstance(err.code, int) else 1
+    complete = print_sweep_summary(**_SWEEP)
+    sys.exit(code or (0 if complete else 1))

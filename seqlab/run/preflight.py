@@ -1,0 +1,262 @@
+"""Pre-flight: everything between the command line and the job Hydra starts, each failure one line — group options
+exist, the config composes and validates, a recipe's options for a swapped-out choice are dropped, ``ckpt_path``
+resolves and matches the composed model, and the run's (or sweep's) folder is claimed and locked."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab import schema
+from seqlab.errors import ConfigError
+from seqlab.plugins import load_plugins_for, search_dirs
+from seqlab.run.compose import (
+    GROUP_NODES,
+    check_group_overrides,
+    compose_config,
+    explicit_value,
+    is_sweep,
+    option_keys,
+    single_run,
+)
+from seqlab.run.validation import check_output_dir, unknown_key_of_trainer, validate
+
+
+def missing_key_message(message: str, args: list[str]) -> str | None:
+    """Hydra's "Could not override 'trainer.max_step'" (a key the config does not hold, given without ``+``) as
+    one line with the valid options and a did-you-mean; for a real Trainer option the config leaves out, the ``+``
+    form to use."""
+    from seqlab.schema.trainer import trainer_options
+
+    match = re.search(r"Could not override '([\w.]+)'", message)
+    if not match or "." not in match[1]:
+        return None
+    parent, _, key = match[1].rpartition(".")
+    value = explicit_value(args, match[1])
+    if parent == "trainer":
+        if key in trainer_options():
+            return f"trainer.{key} is a Trainer option this config does not set: add it with +trainer.{key}={value}"
+        return unknown_key_of_trainer(key)
+    kept = [a for a in args if not a.startswith(f"{match[1]}=")]
+    try:
+        node = OmegaConf.select(compose_config(kept, with_hydra=True), parent)
+    except Exception:  # the rest does not compose either: Hydra's message stands
+        return None
+    if not isinstance(node, DictConfig):
+        return None
+    known = sorted(k for k in node if k not in ("name", "_target_", "_partial_")
+                   and not OmegaConf.is_dict(node._get_node(k)))
+    what = f"{parent.rpartition('.')[2]} '{node.name}'" if "name" in node else parent
+    return schema.unknown_key(parent, key, known, what)
+
+
+def compose_checked(args: list[str]):
+    """Compose and validate the config of a single run (with its ``hydra`` node); user errors raise."""
+    cfg = compose_config(args, with_hydra=True)
+    validate(cfg, search_dirs())
+    load_plugins_for({g: c for g, c in cfg.hydra.runtime.choices.items() if isinstance(c, str)})
+    check_output_dir(Path(cfg.hydra.run.dir), cfg.paths.min_free_mb)
+    return cfg
+
+
+def check_composes(args: list[str]) -> str | None:
+    """Compose and validate the config before Hydra runs, so a bad override or value fails fast with one line,
+    before torch or the data are loaded (single runs; each job of a sweep is validated when it starts)."""
+    if not single_run(args):
+        return None
+    from seqlab.errors import user_errors
+
+    try:
+        compose_checked(args)
+    except user_errors() as err:
+        return explain(err, args)
+    return None
+
+
+def explain(err: BaseException, args: list[str]) -> str:
+    """:func:`~seqlab.errors.one_line`, plus a hint where Hydra's own message does not say what to do."""
+    from seqlab.errors import one_line
+
+    message = one_line(err)
+    if "Could not override" in message:
+        return missing_key_message(message, args) or message
+    if "LexerNoViableAlt" in message or "mismatched input" in message:
+        odd = next((a for a in args if not a.isascii() or " " in a), None)
+        if odd and "=" in odd:
+            key, value = odd.split("=", 1)
+            message += f"; quote a value with spaces or non-ASCII characters: {key}='{value}'"
+    return message
+
+
+def resume_overrides(args: list[str]) -> list[str]:
+    """``ckpt_path=last`` → the ``last.ckpt`` of the run folder given (``hydra.run.dir=D``), else of the
+    experiment's newest run (see :func:`seqlab.runs.find_last_checkpoint`); a checkpoint inside a run folder
+    resumes in that folder (same CSV/TensorBoard logs, same wandb run)."""
+    from seqlab.runs import find_last_checkpoint, override, run_dir_of
+
+    value = explicit_value(args, "ckpt_path")
+    if value in (None, "", "null") or not single_run(args):
+        return args
+    if value == "last":
+        explicit_dir = explicit_value(args, "hydra.run.dir")
+        run_dir = compose_config(args, with_hydra=True).hydra.run.dir if explicit_dir else None
+        ckpt = find_last_checkpoint(compose_config(args).experiment_name, run_dir)
+    else:
+        ckpt = Path(value).expanduser().resolve()
+    args = [a for a in args if not a.startswith("ckpt_path=")] + [override("ckpt_path", ckpt)]
+    run_dir = run_dir_of(ckpt)
+    if run_dir is not None and explicit_value(args, "hydra.run.dir") is None:
+        args.append(override("hydra.run.dir", run_dir))
+        runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
+        if runs and explicit_value(args, "logger.wandb.id") is None:
+            args.append(f"logger.wandb.id={runs[-1].name.rsplit('-', 1)[-1]}")
+    return args
+
+
+def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]:
+    """Check a resume and claim the run folder, before Hydra writes anything (single runs).
+
+    A resume (``ckpt_path`` given) is compared with the composed model and datamodule first; a mismatch raises one
+    line naming both sides, and nothing is written. Resuming inside the checkpoint's own run folder writes Hydra's
+    record of the resume to ``.hydra/resume-N`` (the run's original ``.hydra/*.yaml`` are kept as written).
+    Otherwise the run claims a folder no other run holds (:func:`seqlab.runs.claim_run_dir`): the configured
+    ``hydra.run.dir``, or the same name with ``-1``, ``-2``, ... when it is taken. DDP ranks started by Lightning,
+    torchrun or SLURM use the folder their launcher gave them."""
+    from seqlab.runs import (
+        claim_marker,
+        claim_resume_record,
+        claim_run_dir,
+        claimed_fresh,
+        lock_folder,
+        override,
+        run_dir_of,
+    )
+    from seqlab.scale import launched_externally
+
+    cfg = cfg if cfg is not None else compose_checked(args)
+    run_dir = Path(cfg.hydra.run.dir).absolute()
+    ckpt_value = explicit_value(args, "ckpt_path")
+    resumes_here = False
+    if ckpt_value not in (None, "", "null"):
+        from seqlab.models.builder import model_options
+        from seqlab.runs import check_resume, resume_message
+
+        ckpt = Path(ckpt_value)
+        config = OmegaConf.to_container(cfg.model, resolve=True)
+        checkpoint = check_resume(ckpt, model_options(config), cfg.data.get("name"))
+        resumes_here = run_dir_of(ckpt) is not None and run_dir_of(ckpt).resolve() == run_dir.resolve()
+        print(resume_message(ckpt, checkpoint, resumes_here), flush=True)
+    if launched_externally():
+        return args
+    if resumes_here:
+        lock_folder(run_dir)  # refused while another process (the run itself, another resume) writes it
+        if cfg.hydra.output_subdir is not None:
+            args = [*args, override("hydra.output_subdir", claim_resume_record(run_dir))]
+        return args
+    claimed = claim_run_dir(run_dir, claim_marker(cfg.hydra.output_subdir))
+    lock_folder(claimed)
+    claimed_fresh(claimed)
+    if claimed != run_dir:
+        print(f"seqlab: {run_dir} holds another run; this run writes to {claimed}", file=sys.stderr, flush=True)
+    return [a for a in args if not a.startswith("hydra.run.dir=")] + [override("hydra.run.dir", claimed)]
+
+
+def sweep_overrides_removed(args: list[str]) -> list[str]:
+    """``args`` without the sweep overrides (``cell=lstm,gru``, ``seed=range(3)``) and flags, to compose one config."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    kept = []
+    parser = OverridesParser.create()
+    for arg in args:
+        if arg.startswith(("-", "hydra/", "hydra.")) or "=" not in arg:  # the default sweep dir is what counts
+            continue
+        try:
+            [parsed] = parser.parse_overrides([arg])
+        except Exception:  # a malformed override: Hydra itself reports it
+            continue
+        if not parsed.is_sweep_override():
+            kept.append(arg)
+    return kept
+
+
+def prepare_sweep_dir(args: list[str]) -> list[str]:
+    """Claim the sweep's folder before Hydra starts (``-m``), as a single run claims its own: sweeps started in the
+    same second, or a rerun into an existing ``hydra.sweep.dir``, get a folder of their own (``<dir>-1`` ...), so no
+    two sweeps share job folders. ``ckpt_path=last`` instead continues a sweep — the one ``hydra.sweep.dir`` names,
+    else the experiment's newest: jobs that finished are skipped, each other job resumes from its own ``last.ckpt``
+    (or starts, if it never saved one). The sweep folder is locked while the sweep runs."""
+    from seqlab.runs import SWEEP_MARKER, claim_run_dir, find_last_sweep, lock_folder, override
+
+    explicit = explicit_value(args, "hydra.sweep.dir")
+    continuing = explicit_value(args, "ckpt_path") == "last"
+    if explicit and not continuing:
+        sweep_dir = Path(explicit)
+    else:
+        composed = compose_config(sweep_overrides_removed(args), with_hydra=True)
+        if continuing:
+            sweep_dir = Path(explicit) if explicit else find_last_sweep(composed.experiment_name)
+            if not (sweep_dir / "multirun.yaml").is_file():
+                raise ConfigError(f"ckpt_path=last: {sweep_dir} holds no sweep to continue (no multirun.yaml)")
+        else:
+            sweep_dir = Path(composed.hydra.sweep.dir)
+    sweep_dir = sweep_dir.absolute()
+    if continuing:
+        lock_folder(sweep_dir, "sweep")
+        print(f"seqlab: continuing the sweep {sweep_dir}: finished jobs are skipped, the others resume", flush=True)
+        claimed = sweep_dir
+    else:
+        claimed = claim_run_dir(sweep_dir, SWEEP_MARKER, marker_is_file=True)  # a file: job folders are the dirs
+        lock_folder(claimed, "sweep")
+        if claimed != sweep_dir:
+            print(f"seqlab: {sweep_dir} holds another sweep; this sweep writes to {claimed}", file=sys.stderr,
+                  flush=True)
+    return [a for a in args if not a.startswith("hydra.sweep.dir=")] + [override("hydra.sweep.dir", claimed)]
+
+
+def preflight(argv: list[str]) -> list[str]:
+    """Everything before Hydra starts a single run, each failure one line (a :func:`~seqlab.errors.user_errors`
+    exception): group options exist, ``ckpt_path`` resolves, the config composes (once) and validates, a group
+    swapped after a recipe sheds the recipe's options for the replaced choice, a resume matches its checkpoint, and
+    the run folder is claimed. Returns the overrides Hydra is to run with."""
+    error = check_group_overrides(argv, search_dirs())
+    if error:
+        raise ConfigError(error)
+    argv = resume_overrides(argv)
+    if is_sweep(argv):
+        return prepare_sweep_dir(argv)
+    if not single_run(argv):
+        return argv
+    argv = argv + recipe_leftovers(argv)
+    cfg = compose_checked(argv)
+    return prepare_run_dir(argv, cfg)
+
+
+def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> list[str]:
+    """Deletion overrides (``~model.cell.forget_bias``) for what a recipe set for the option a command line swaps
+    out (``+experiment=word_lm cell=gru``: the recipe's LSTM ``forget_bias`` means nothing to a GRU), each named in
+    one note line. Keys the command line sets itself are kept (and validated as usual). ``composed``: ``argv``'s
+    config when the caller has it already (one composition fewer)."""
+    if not any(a.startswith("+experiment=") for a in argv):
+        return []
+    swapped = {g: explicit_value(argv, g) for g in GROUP_NODES if explicit_value(argv, g) not in (None, "", "null")}
+    if not swapped:
+        return []
+    composed = compose_config(argv) if composed is None else composed
+    deletions = []
+    for group, choice in swapped.items():
+        node_key = GROUP_NODES[group]
+        node = OmegaConf.select(composed, node_key) or {}
+        alone = option_keys(group, choice, tuple(str(d) for d in search_dirs()))
+        given = {a.lstrip("+~").split("=", 1)[0].removeprefix(f"{node_key}.") for a in argv if "=" in a}
+        leftovers = sorted(k for k in node if k not in alone and k not in given)
+        if group == "callbacks":  # a callback the recipe adds (it has a _target_) stays; settings of a dropped one go
+            leftovers = [k for k in leftovers if not (OmegaConf.is_dict(node[k]) and "_target_" in node[k])]
+        if leftovers:
+            shown = ", ".join(f"{k}={node[k]}" for k in leftovers)
+            print(f"seqlab: the recipe's {node_key} options {shown} do not apply to {group}={choice}; dropped",
+                  file=sys.stderr, flush=True)
+            deletions += [f"~{node_key}.{k}" for k in leftovers]
+    return deletions
