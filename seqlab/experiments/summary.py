@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.callbacks.gradient_flow import VANISHED
 from seqlab.data.adding import CONSTANT_BASELINE_MSE
 from seqlab.experiments.adding_figures import TERMINAL, plot_curves, plot_gradients, relative_curve
+from seqlab.report.groups import finite_or_none
 from seqlab.report.read import read_curves
 from seqlab.stats import interval
 
@@ -32,8 +33,7 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
     config = OmegaConf.load(job_dir / ".hydra" / "config.yaml")
     metrics_file = job_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    mse = metrics.get("val/mse")
-    mse = None if mse is None or not math.isfinite(mse) else float(mse)
+    mse = finite_or_none(metrics.get("val/mse"))
     csv_path = job_dir / "csv" / "metrics.csv"
     logged = read_curves(csv_path) if csv_path.is_file() else {}
     curves = {key: [(int(step), value) for step, value in logged.get(key, [])] for key in ("train/loss", "val/mse")}
@@ -41,7 +41,6 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
     gradients = json.loads(gradients_file.read_text()).get(TERMINAL, []) if gradients_file.is_file() else []
     steps = max((s for s, _ in curves.get("val/mse", [])), default=0)
     forget_bias = OmegaConf.select(config, "model.cell.forget_bias")
-    test = metrics.get("test/mse")
     return {
         "cell": str(OmegaConf.select(config, "model.cell.name")),
         "length": int(OmegaConf.select(config, "data.seq_len")),
@@ -49,7 +48,7 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
         "lr": OmegaConf.select(config, "optimizer.lr"),
         "seed": int(OmegaConf.select(config, "seed")),
         "val_mse": mse,
-        "test_mse": None if test is None or not math.isfinite(test) else float(test),
+        "test_mse": finite_or_none(metrics.get("test/mse")),
         "chosen": True,
         "learned": status(job_dir, mse, threshold),
         "steps": steps,

@@ -1,14 +1,10 @@
 """Compare the runs of a sweep in one self-contained HTML file.
 
-``python -m seqlab.report <sweep dir> [-o report.html] [--json]`` reads every run folder under the sweep (a folder
-holding ``.hydra/``) and writes ``<sweep dir>/report.html``: runs whose composed configs differ only in ``seed`` (and
-their paths) grouped, each metric as the mean ± the half-width of a 95 % Student-t interval with n; a table of runs
-(swept values, status, final metrics, wall time); the Optuna result; one plot per logged metric; the gradient-flow
-plots side by side; samples and tunes. Images are PNGs embedded as base64, so the file opens anywhere offline. What
-each part shows, and the keys of ``report.json``: docs/scale.md ("Comparing runs").
-
-Modules, in the order the command uses them: :mod:`~seqlab.report.read` (the run folders), :mod:`~seqlab.report.groups`
-(grouped over seeds, intervals, JSON and text), :mod:`~seqlab.report.page` (the HTML), :mod:`~seqlab.report.command`.
+``python -m seqlab.report <sweep dir> [-o FILE] [--json]``: runs whose composed configs differ only in ``seed`` (and
+their paths) are grouped, each metric shown as the mean ± the half-width of a 95 % Student-t interval with n; then
+the runs, curves, gradient-flow plots, samples and tunes, images inline (base64). What each part shows, and the keys
+of ``report.json``: docs/scale.md ("Comparing runs"). Modules, in the order the command uses them: ``read`` (the run
+folders), ``groups`` (over seeds, JSON, text), ``page`` (the HTML), ``command``.
 
 >>> from pathlib import Path; import tempfile
 >>> sweep = Path(tempfile.mkdtemp())

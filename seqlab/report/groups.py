@@ -59,7 +59,7 @@ def group_runs(runs: list[Run], keys: list[str]) -> list[Group]:
         group.label = ",".join(f"{k}={v}" for k, v in group.params.items())
     if len(groups) > 1 and len({g.label for g in groups}) < len(groups):
         configs = [g.runs[0].config or g.runs[0].overrides for g in groups]
-        names = sorted({k for c in configs for k in c if k != SEED_KEY and not ignored_key(k)})
+        names = sorted({k for c in configs for k in c if not ignored_key(k)})
         differing = [k for k in names if len({json.dumps(c.get(k), default=str) for c in configs}) > 1]
         for group, config in zip(groups, configs):
             group.params = {k: str(config.get(k, "—")) for k in differing[:4]}
@@ -120,7 +120,7 @@ def load_sweep(sweep_dir: str | Path) -> Sweep:
 
 def finite_or_none(value: float | None) -> float | None:
     """JSON has no nan/inf: a non-finite number (a diverged run) is written as null."""
-    return value if value is not None and math.isfinite(value) else None
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def summary_json(sweep: Sweep) -> dict[str, Any]:

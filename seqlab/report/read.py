@@ -52,12 +52,13 @@ class Run:
         """What the run is, seed and paths left out: its flattened config (or, without one, its overrides) as
         canonical JSON. Runs with equal identities are repetitions of one experiment."""
         source = self.config or self.overrides
-        kept = {k: v for k, v in source.items() if k != SEED_KEY and not ignored_key(k)}
+        kept = {k: v for k, v in source.items() if not ignored_key(k)}
         return json.dumps(kept, sort_keys=True, default=str)
 
 
 def ignored_key(key: str) -> bool:
-    return any(key == prefix or key.startswith(prefix + ".") for prefix in IGNORED_PREFIXES)
+    """Left out when grouping: the seed, and where a run lives (:data:`IGNORED_PREFIXES`)."""
+    return key == SEED_KEY or any(key == prefix or key.startswith(prefix + ".") for prefix in IGNORED_PREFIXES)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -88,12 +89,6 @@ def find_run_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(dirs, key=order)
 
 
-def split_override(override: str) -> tuple[str, str]:
-    """``"+model.cell=gru"`` → ``("model.cell", "gru")``."""
-    key, _, value = override.partition("=")
-    return key.lstrip("+~"), value
-
-
 def read_yaml(path: Path) -> Any:
     from omegaconf import OmegaConf
 
@@ -121,7 +116,8 @@ def read_curves(csv_path: Path) -> dict[str, list[tuple[float, float]]]:
 def read_run(path: Path) -> Run:
     """Everything the report shows about one run folder; missing files leave their part empty."""
     overrides_file = path / ".hydra" / "overrides.yaml"
-    overrides = dict(split_override(o) for o in read_yaml(overrides_file)) if overrides_file.is_file() else {}
+    given = read_yaml(overrides_file) if overrides_file.is_file() else []  # "+model.cell=gru" → model.cell: gru
+    overrides = {key.lstrip("+~"): value for key, _, value in (override.partition("=") for override in given)}
     metrics_file, error_file = path / "metrics.json", path / "error.txt"
     run = Run(path=path, overrides=overrides, status="incomplete")
     config_file = path / ".hydra" / "config.yaml"
@@ -142,9 +138,8 @@ def read_run(path: Path) -> Run:
             run.metrics = {k: float(v) for k, v in values if not isinstance(v, str)}  # test_weights: best|last
         except (ValueError, TypeError, AttributeError) as err:
             raise ReportError(f"{metrics_file}: not a JSON object of numbers ({err})") from None
-    start_file = path / ".hydra" / "config.yaml"
-    if end_file is not None and start_file.is_file():
-        run.wall_seconds = max(0.0, end_file.stat().st_mtime - start_file.stat().st_mtime)
+    if end_file is not None and config_file.is_file():  # written when the job starts
+        run.wall_seconds = max(0.0, end_file.stat().st_mtime - config_file.stat().st_mtime)
     if (path / "csv" / "metrics.csv").is_file():
         run.curves = read_curves(path / "csv" / "metrics.csv")
     if (path / "gradient_flow").is_dir():
