@@ -1,10 +1,11 @@
 """Padded batches on the fused path: one kernel call per distinct length gives what packing gave.
 
 The fused path used to pack padded batches (``pack_padded_sequence``), whose CPU backward grows with the square of
-the length. It now cuts time at each distinct length (``Recurrent._forward_fused_segments``). These tests hold it to
-the packed implementation it replaced, kept here as the reference: outputs, final states and every gradient within
-1e-6, and the training loss of a fixed batch of tunes through the real datamodule, model and head within 1e-6.
-Short batches of many lengths still pack where that is cheaper (``Recurrent._packing_is_cheaper``).
+the length. It now cuts time at each distinct length (``seqlab.cells.fused.forward_fused_segments``). These tests
+hold it to the packed implementation it replaced, kept here as the reference: outputs, final states and every
+gradient within 1e-6, and the training loss of a fixed batch of tunes through the real datamodule, model and head
+within 1e-6.
+Short batches of many lengths still pack where that is cheaper (``seqlab.cells.fused.packing_is_cheaper``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from cell_helpers import build, random_state, relative_error
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-import seqlab.cells.recurrent as recurrent
+import seqlab.cells.fused as fused
 from seqlab.cells.recurrent import Recurrent
 
 FUSED = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
@@ -24,7 +25,7 @@ FUSED = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU":
 @pytest.fixture(autouse=True)
 def segments_always(monkeypatch):
     """Tiny batches would pack (cheaper than a kernel call per length): make every padded batch take the segments."""
-    monkeypatch.setattr(recurrent, "SEGMENT_COST_IN_FLOATS", 0)
+    monkeypatch.setattr(fused, "SEGMENT_COST_IN_FLOATS", 0)
 
 
 def packed_reference(rnn: Recurrent, x, lengths, state):
@@ -32,7 +33,7 @@ def packed_reference(rnn: Recurrent, x, lengths, state):
     mode = rnn.cells[0].fused_mode
     fn = FUSED[mode]
     hx = tuple(s.contiguous() for s in state) if mode == "LSTM" else state[0].contiguous()
-    args = (rnn._flat_weights(), True, rnn.num_layers, rnn.dropout, rnn.training, rnn.num_directions == 2)
+    args = (fused.flat_weights(rnn.cells), True, rnn.num_layers, rnn.dropout, rnn.training, rnn.num_directions == 2)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     order, unorder = packed.sorted_indices, packed.unsorted_indices
     hx = tuple(h.index_select(1, order) for h in hx) if mode == "LSTM" else hx.index_select(1, order)
@@ -90,7 +91,7 @@ def test_a_fixed_batch_of_tunes_has_the_loss_of_the_packed_implementation(monkey
     pytest.importorskip("music21")
     from omegaconf import OmegaConf
 
-    from seqlab.config import compose_config
+    from seqlab.run.compose import compose_config
     from seqlab.models.builder import make_module
     from seqlab.train import build_datamodule
 
@@ -115,9 +116,8 @@ def test_a_fixed_batch_of_tunes_has_the_loss_of_the_packed_implementation(monkey
         return loss.item(), {n: p.grad.clone() for n, p in module.named_parameters()}
 
     loss, grads = loss_and_grads()
-    encoder = module.model.encoder
     monkeypatch.setattr(
-        type(encoder), "_forward_fused_segments", lambda self, fn, x, lengths, s: packed_reference(self, x, lengths, s)
+        fused, "forward_fused_segments", lambda rnn, fn, x, lengths, s: packed_reference(rnn, x, lengths, s)
     )
     ref_loss, ref_grads = loss_and_grads()
     assert abs(loss - ref_loss) <= 1e-6
@@ -126,14 +126,14 @@ def test_a_fixed_batch_of_tunes_has_the_loss_of_the_packed_implementation(monkey
 
 
 def test_short_batches_of_many_lengths_pack_and_long_ones_take_the_segments(monkeypatch):
-    monkeypatch.setattr(recurrent, "SEGMENT_COST_IN_FLOATS", 400_000)
+    monkeypatch.setattr(fused, "SEGMENT_COST_IN_FLOATS", 400_000)
     rnn = build("lstm", "fused", input_size=3, hidden_size=256)
     tagging = torch.randint(1, 15, (32,), generator=torch.Generator().manual_seed(0))  # mean ~7, up to 14
     tunes = torch.randint(280, 321, (32,), generator=torch.Generator().manual_seed(0))
-    assert rnn._packing_is_cheaper(tagging)
-    assert not rnn._packing_is_cheaper(tunes)
-    assert not rnn._packing_is_cheaper(torch.tensor([3, 0, 2])), "packing refuses empty rows"
+    assert fused.packing_is_cheaper(rnn, tagging)
+    assert not fused.packing_is_cheaper(rnn, tunes)
+    assert not fused.packing_is_cheaper(rnn, torch.tensor([3, 0, 2])), "packing refuses empty rows"
     calls = []
-    monkeypatch.setattr(type(rnn), "_forward_fused_segments", lambda self, *args: calls.append(1) or (None, None))
+    monkeypatch.setattr(fused, "forward_fused_segments", lambda rnn, *args: calls.append(1) or (None, None))
     rnn(torch.randn(32, 14, 3), lengths=tagging)
     assert calls == []

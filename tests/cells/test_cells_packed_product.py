@@ -1,7 +1,7 @@
 """The structured path's prepacked recurrent product (oneDNN, CPU float32) gives the numbers of the plain product.
 
 Above a hidden size (``PACKED_MIN_HIDDEN``) the runner prepacks ``W_h`` once per forward and runs each step's
-``h_{t-1} W_hᵀ`` as one oneDNN matmul (``_PackedRecurrentProduct``). These tests lower the thresholds so that tiny
+``h_{t-1} W_hᵀ`` as one oneDNN matmul (``PackedRecurrentProduct``). These tests lower the thresholds so that tiny
 cells take it, and hold it to the plain product (``addmm`` / ``linear``): outputs, final states and every gradient
 within 1e-6, padded and bidirectional, for cells that sum the projections (LSTM, Elman) and cells that keep ``b_h``
 apart (GRU); the probe's tapped forward and autocast keep the plain product.
@@ -13,7 +13,7 @@ import pytest
 import torch
 from cell_helpers import build, random_state, relative_error
 
-import seqlab.cells.recurrent as recurrent
+import seqlab.cells.products as products
 
 pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="needs oneDNN (CPU build)")
 
@@ -33,13 +33,13 @@ def forward_backward(rnn, x, lengths, state):
 
 def packed_calls(monkeypatch) -> list[int]:
     calls: list[int] = []
-    original = recurrent._PackedRecurrentWeight.__init__
+    original = products.PackedRecurrentWeight.__init__
 
     def counting(self, W_h, batch):
         calls.append(batch)
         original(self, W_h, batch)
 
-    monkeypatch.setattr(recurrent._PackedRecurrentWeight, "__init__", counting)
+    monkeypatch.setattr(products.PackedRecurrentWeight, "__init__", counting)
     return calls
 
 
@@ -51,9 +51,9 @@ def test_the_packed_product_gives_the_plain_products_outputs_and_gradients(cell,
     x = torch.randn(4, 12, 3)
     lengths = torch.tensor([12, 9, 12, 3]) if masked else None
     state = random_state(rnn, 4)
-    monkeypatch.setattr(recurrent, "PACKED_MIN_HIDDEN", 10**9)
+    monkeypatch.setattr(products, "PACKED_MIN_HIDDEN", 10**9)
     plain = forward_backward(rnn, x, lengths, state)
-    monkeypatch.setattr(recurrent, "PACKED_MIN_HIDDEN", 1)
+    monkeypatch.setattr(products, "PACKED_MIN_HIDDEN", 1)
     calls = packed_calls(monkeypatch)
     packed = forward_backward(rnn, x, lengths, state)
     assert calls == [4] * 4, "one packed weight per layer and direction"
@@ -66,9 +66,9 @@ def test_the_packed_product_gives_the_plain_products_outputs_and_gradients(cell,
 
 def test_short_sequences_the_probe_and_autocast_keep_the_plain_product(monkeypatch):
     rnn = build("lstm", "structured", input_size=3, hidden_size=6)
-    monkeypatch.setattr(recurrent, "PACKED_MIN_HIDDEN", 1)
+    monkeypatch.setattr(products, "PACKED_MIN_HIDDEN", 1)
     calls = packed_calls(monkeypatch)
-    rnn(torch.randn(2, recurrent.PACKED_MIN_STEPS - 1, 3))
+    rnn(torch.randn(2, products.PACKED_MIN_STEPS - 1, 3))
     rnn.tap_states = True
     rnn(torch.randn(2, 12, 3))
     rnn.tap_states = False
