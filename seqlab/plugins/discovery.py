@@ -1,23 +1,5 @@
-"""Plugins: cells, heads and datamodules from other packages (or a local ``plugins/`` folder), selectable by name.
-
-Where seqlab finds plugins, before Hydra composes the config:
-
-- **installed packages** that declare an entry point in the group ``seqlab.plugins``::
-
-      [project.entry-points."seqlab.plugins"]
-      mgu = "seqlab_mgu"            # plugin name = "module" (imported) or "module:function" (imported, then called)
-
-  The package's config folder ``<package>/conf/<group>/<option>.yaml`` (``conf/cell/mgu.yaml``) joins Hydra's
-  search path, so ``python -m seqlab cell=mgu`` works without touching seqlab.
-- **a local folder** ``./plugins/`` in the working directory, no packaging needed: each ``plugins/<name>.py``
-  module and each ``plugins/<name>/__init__.py`` package is a plugin named ``<name>``. Config goes in
-  ``plugins/conf/<group>/<option>.yaml`` (a package may keep its own in ``plugins/<name>/conf/``).
-
-A plugin registers its classes the way seqlab's built-ins do (``CELLS.register("mgu", MGUCell)``); the registry
-records the plugin as their owner. Failure is contained: a plugin that fails to import, registers a name that is
-taken, or ships a config file that shadows another one (``conf/cell/lstm.yaml``) is reported once, by name, and
-skipped with everything it registered; the rest of seqlab works. ``seqlab plugins`` lists what was found.
-"""
+"""Finding plugins (entry points, ``./plugins``) and their config folders without importing them, then importing
+them, each failure contained and named (see :mod:`seqlab.plugins`)."""
 
 from __future__ import annotations
 
@@ -33,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqlab.errors import CheckpointError, ConfigError
+from seqlab.errors import ConfigError
 from seqlab.paths import conf_dir
 from seqlab.schema import all_components
 
@@ -401,142 +383,3 @@ def explain_missing_option(group: str, value: str) -> str | None:
     if _found.local_conf_error and option in config_options(_found.local_conf):
         return f"{group}={value}: config folder {_shown(_found.local_conf)} is skipped: {_found.local_conf_error}"
     return None
-
-
-# -- checkpoints ----------------------------------------------------------------------------------------------------
-def plugin_requirements(used: dict[str, str | None]) -> list[dict[str, Any]]:
-    """The plugins a run depends on, for the checkpoint: ``used`` maps a kind to the name selected.
-
-    >>> plugin_requirements({"cell": "lstm", "head": "many_to_many", "datamodule": "text_char"})
-    []
-
-    A plugin entry reads ``{"plugin": "mgu", "package": "seqlab-mgu", "version": "0.1.0", "provides": {"cell":
-    "mgu"}}``; built-ins (owner ``seqlab``) need nothing.
-    """
-    from seqlab.registry import REGISTRIES
-
-    registries = {registry.kind: registry for registry in REGISTRIES}
-    plugins = _found.plugins if _found is not None else {}
-    needed: dict[str, dict[str, Any]] = {}
-    for kind, name in used.items():
-        if not name or name not in registries[kind]:
-            continue
-        owner = registries[kind].owner(name)
-        if owner == "seqlab":
-            continue
-        plugin = plugins.get(owner)
-        entry = needed.setdefault(
-            owner,
-            {
-                "plugin": owner,
-                "package": plugin.package if plugin else owner,
-                "version": plugin.version if plugin else "unknown",
-                "provides": {},
-            },
-        )
-        entry["provides"][kind] = name
-    return list(needed.values())
-
-
-def require_plugins(
-    requirements: list[dict[str, Any]], source: str, kinds: tuple[str, ...] = ("cell", "head", "encoder")
-) -> None:
-    """Check that the plugins a checkpoint records are loaded (for ``kinds``); say what to install if not.
-
-    Raises :class:`~seqlab.errors.CheckpointError` naming the option, the plugin and the package, e.g.
-    ``ckpt_path=run.ckpt: needs cell 'mgu' from plugin 'mgu'; install it: pip install seqlab-mgu==0.1.0``.
-    """
-    from seqlab.registry import REGISTRIES
-
-    plugins = load_plugins()
-    registries = {registry.kind: registry for registry in REGISTRIES}
-    for requirement in requirements:
-        for kind, name in requirement["provides"].items():
-            if kind not in kinds or name in registries[kind]:
-                continue
-            raise CheckpointError(f"{source}: {missing_plugin_advice(kind, name, requirement, plugins)}")
-
-
-_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")  # a PyPI distribution / plugin name
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,62}$")  # a PEP 440 version's characters
-_LOCAL_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,98}$")  # a local plugin's file or folder name
-
-
-def _printable(value: Any, limit: int = 60) -> str:
-    """``value`` as text without control characters (no terminal escape sequences), cut to ``limit``."""
-    text = "".join(ch for ch in str(value) if ch.isprintable())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def missing_plugin_advice(kind: str, name: str, requirement: dict[str, Any], plugins: dict[str, Plugin]) -> str:
-    """What to do about a plugin a checkpoint needs and this environment lacks. The checkpoint is untrusted text:
-    an install command is shown only for a plain ``name==version``; anything else is "unreadable plugin metadata"
-    (never echoed as advice: a tampered file could carry ``--extra-index-url …`` or terminal escapes)."""
-    plugin_name, package, version = (requirement.get(k) for k in ("plugin", "package", "version"))
-    where = f"{kind} '{_printable(name)}' from plugin '{_printable(plugin_name)}'"
-    loaded = plugins.get(plugin_name) if isinstance(plugin_name, str) else None
-    if loaded is not None and loaded.error:
-        return f"needs {where}, which failed to load: {loaded.error}"
-    if version == "local":
-        file = Path(str(package)).name
-        if not _LOCAL_FILE.match(file):
-            return f"needs {where}: unreadable plugin metadata"
-        return (f"needs {where}, a local plugin ({file}, in the {LOCAL_FOLDER}/ folder of the run that saved it); "
-                f"copy {file} into ./{LOCAL_FOLDER}/ here")
-    if not (isinstance(package, str) and _NAME.match(package)):
-        return f"needs {where}: unreadable plugin metadata"
-    if version in ("unknown", ""):
-        return f"needs {where}; install it: pip install {package}"
-    if not (isinstance(version, str) and _VERSION.match(version)):
-        return f"needs {where}: unreadable plugin metadata"
-    return f"needs {where}; install it: pip install {package}=={version}"
-
-
-# -- listing --------------------------------------------------------------------------------------------------------
-def describe_plugins() -> str:
-    """What ``seqlab plugins`` prints: each plugin, its version, and the options it adds."""
-    plugins = load_plugins(report=False)
-    assert _found is not None
-    if not plugins and not config_options(_found.local_conf):
-        return (
-            f"no seqlab plugins found (installed packages with a '{ENTRY_POINT_GROUP}' entry point, "
-            f"or modules in ./{LOCAL_FOLDER}/)"
-        )
-    lines = []
-    for plugin in plugins.values():
-        if plugin.error:
-            lines.append(f"{plugin.name}  [{plugin.origin}]  FAILED: {plugin.error}")
-            continue
-        lines.append(f"{plugin.name}  [{plugin.origin}]")
-        for kind in KINDS:
-            if plugin.added.get(kind):
-                lines.append(f"  {kind}s: {', '.join(plugin.added[kind])}")
-        if plugin.options():
-            lines.append(f"  config options: {', '.join(plugin.options())}")
-    local_options = config_options(_found.local_conf)
-    if _found.local_conf_error:
-        lines.append(f"{_shown(_found.local_conf)}  SKIPPED: {_found.local_conf_error}")
-    elif local_options:
-        lines.append(f"{_shown(_found.local_conf)}  config options: {', '.join(local_options)}")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``seqlab plugins`` / ``python -m seqlab.plugins`` (no options): the listing; exit status 1 when any plugin
-    failed to load (so scripts and CI notice), and a quiet exit when the reader closes the pipe
-    (``seqlab plugins | head -1``)."""
-    listing = describe_plugins()
-    try:
-        print(listing, flush=True)
-    except BrokenPipeError:
-        # the reader is gone: point stdout at devnull so the interpreter's final flush does not raise again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    assert _found is not None
-    if any(plugin.error for plugin in _found.plugins.values()) or _found.local_conf_error:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    from seqlab.plugins import main as _main  # the importable module, not this __main__ copy
-
-    _main()
