@@ -54,10 +54,8 @@ class Cell(nn.Module):
     ``__init__``, before :meth:`Cell.__init__` allocates the parameters.
 
     Cells without a recurrent matrix (``recurrent_weight = False``: IndRNN's elementwise ``u * h``, minGRU/minLSTM's
-    gates that read only ``x_t``) have ``W_h = None`` and get ``hp_t = None`` in :meth:`update`.
-
-    The gradient-flow diagnostics read two declarations, never the cell's internals: ``gate_names`` (the blocks
-    stacked in ``W_h``) and :meth:`recurrent_weights` (what ``sigma_max/...`` measures).
+    gates that read only ``x_t``) have ``W_h = None`` and get ``hp_t = None`` in :meth:`update`. The diagnostics
+    read two declarations, never the cell's internals: ``gate_names`` and :meth:`recurrent_weights`.
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)

@@ -10,16 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqlab.cells import products
 from seqlab.cells.base import Cell, State
 from seqlab.cells.compiled import compile_step_function
 from seqlab.cells.fused import forward_fused
-from seqlab.cells.products import (
-    PackedRecurrentProduct,
-    PackedRecurrentWeight,
-    RecurrentWeightGrad,
-    RecurrentWeightGradFromInputs,
-    StepGrads,
-)
 from seqlab.registry import CELLS, ConfigError
 from seqlab.schema import model as schema
 
@@ -268,29 +262,29 @@ class Recurrent(nn.Module):
         if track:
             W_h = W_h.detach()
             if summed:
-                xp = RecurrentWeightGradFromInputs.apply(xp, cell.W_h, state[0], h_seq)
+                xp = products.RecurrentWeightGradFromInputs.apply(xp, cell.W_h, state[0], h_seq)
             else:
-                grads = StepGrads(steps, state[0])
+                grads = products.StepGrads(steps, state[0])
         # a tapped forward (the probe) keeps autograd's own products; otherwise, where it pays, W_h is prepacked
         packed = (
-            PackedRecurrentWeight(W_h, x.shape[0])
-            if taps is None and PackedRecurrentWeight.usable(W_h, steps)
+            products.PackedRecurrentWeight(W_h, x.shape[0])
+            if taps is None and products.PackedRecurrentWeight.usable(W_h, steps)
             else None
         )
         for t, xp_t in enumerate(xp.unbind(0)):
             if summed:  # pre-activation xp_t + h_{t-1} W_hᵀ in one fused multiply-add
                 if packed is not None:
-                    xp_t, hp = PackedRecurrentProduct.apply(state[0], xp_t, packed), None
+                    xp_t, hp = products.PackedRecurrentProduct.apply(state[0], xp_t, packed), None
                 else:
                     xp_t, hp = torch.addmm(xp_t, state[0], W_h.t()), None
             else:
                 if packed is not None:
-                    hp = PackedRecurrentProduct.apply(state[0], b_h, packed)
+                    hp = products.PackedRecurrentProduct.apply(state[0], b_h, packed)
                 else:
                     hp = F.linear(state[0], W_h, b_h)
                 if grads is not None:
                     if t == 0:
-                        hp = RecurrentWeightGrad.apply(hp, cell.W_h, grads)
+                        hp = products.RecurrentWeightGrad.apply(hp, cell.W_h, grads)
                     else:
                         hp.register_hook(partial(grads.record, t))
             state = self._finish_step((update if t else first)(xp_t, hp, state), state, masks[t], taps)

@@ -14,7 +14,6 @@ from torchmetrics import MeanMetric
 
 from seqlab.cells import Cell
 from seqlab.errors import CheckpointError, ConfigError
-from seqlab.heads.base import Head
 from seqlab.models.sequence_model import SequenceModel
 
 CHECKPOINT_KEY = "seqlab"
@@ -79,10 +78,12 @@ class SequenceLitModule(pl.LightningModule):
         self.model_config = model.options
         self.optimizer_config = optimizer or {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
         self.scheduler_config = scheduler
-        #: the head's own metrics (:meth:`Head.make_metrics`), and seqlab's mean of the head's loss beside them — kept
-        #: apart, so the head's ``update_metrics`` never sees it — unless the head makes its own ``"loss"``
-        self.val_metrics, self.val_loss = _stage_metrics(model.head)
-        self.test_metrics, self.test_loss = _stage_metrics(model.head)
+        # the head's own metrics, and seqlab's mean of its loss kept apart (the head's update_metrics never sees
+        # it), unless the head makes its own "loss"
+        self.val_metrics = nn.ModuleDict(model.head.make_metrics())
+        self.test_metrics = nn.ModuleDict(model.head.make_metrics())
+        self.val_loss = None if "loss" in self.val_metrics else MeanMetric()
+        self.test_loss = None if "loss" in self.test_metrics else MeanMetric()
         self._carry: Any = None
         self._eval_carry: Any = None
         self.plateau: Any = None  # a ReduceLROnPlateau scheduler, stepped in on_validation_epoch_end
@@ -250,12 +251,6 @@ class SequenceLitModule(pl.LightningModule):
         if "grad_stats" in checkpoint:
             self.grad_stats.clipped = checkpoint["grad_stats"]["clipped"]
             self.grad_stats.steps = checkpoint["grad_stats"]["steps"]
-
-
-def _stage_metrics(head: Head) -> tuple[nn.ModuleDict, MeanMetric | None]:
-    """One evaluation stage's metrics: the head's, and a mean of its loss when it makes no ``"loss"`` of its own."""
-    metrics = nn.ModuleDict(head.make_metrics())
-    return metrics, None if "loss" in metrics else MeanMetric()
 
 
 def unreadable_reason(path: Path, err: BaseException) -> str:
