@@ -6,7 +6,7 @@ Both curves come from a *probe*: at each recording, a separate forward and two `
 recorded batch with the same weights, on the runners' per-step path, with the RNG state saved and restored. The
 training step itself is left alone (its path, its dropout masks, its gradients), so a run gives the same numbers
 with the callback on or off. The probe reads only what cells and heads declare: ``Head.terminal_loss`` and
-``Head.pool``, ``Cell.recurrent_weights`` (with ``Cell.gate_names``).
+``Head.pools_over_steps``, ``Cell.recurrent_weights`` (with ``Cell.gate_names``).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class GradientFlowCallback(pl.Callback):
 
         hooks = [handle := model.embedding.register_forward_hook(tap_inputs)]
         encoder = model.encoder
-        if model.head.pool != "last" and isinstance(encoder, Recurrent):  # the head's loss reads every step
+        if model.head.pools_over_steps() and isinstance(encoder, Recurrent):
             hooks.append(encoder.register_forward_hook(last_step_only(batch.get("lengths"), encoder.num_directions)))
         for _, runner in runners:
             runner.tap_states, runner.tapped = True, {}

@@ -80,8 +80,8 @@ def vanishing_index(curve: list[float], span: int) -> float:
 
 
 def last_step_only(lengths: Tensor | None, directions: int) -> Any:
-    """A forward hook for the recurrent encoder of a head whose loss reads every step (:attr:`Head.pool
-    <seqlab.heads.Head.pool>` other than ``last``): outputs detached at every step but each row's last real step
+    """A forward hook for the recurrent encoder of a head whose loss reads every step (:meth:`Head.pools_over_steps
+    <seqlab.heads.Head.pools_over_steps>`): outputs detached at every step but each row's last real step
     (the backward half at step 0), so the head's loss reaches the encoder through the last step alone."""
 
     def hook(module: Any, args: Any, result: tuple[Tensor, Any]) -> tuple[Tensor, Any]:

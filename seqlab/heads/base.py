@@ -96,7 +96,7 @@ class Head(nn.Module):
     over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the encoder themselves override it.
 
     The gradient-flow diagnostics read two declarations: :meth:`terminal_loss` (the loss of each sequence's last
-    real step) and :attr:`pool` (whether that loss reads the encoder at every step).
+    real step) and :meth:`pools_over_steps` (whether that loss reads the encoder at every step).
 
     >>> import torch
     >>> from seqlab.heads import Head
@@ -115,11 +115,6 @@ class Head(nn.Module):
     tasks: ClassVar[tuple[str, ...]] = ()
     #: whether :meth:`generate` needs an input sequence (seq2seq's ``source``): prompt-only samplers skip such heads
     generates_from_source: ClassVar[bool] = False
-    #: how the prediction reads the encoder's steps: ``"last"`` (each row's last real step — with two directions the
-    #: backward half at step 0 —, or one prediction per step, :meth:`terminal_loss` picking the last); any other
-    #: name (``mean``, ``max``, ``attention``, ...) when its loss reads every step: the gradient-flow probe then lets
-    #: gradient reach the encoder through each row's last real step only
-    pool: str = "last"
 
     def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
@@ -149,6 +144,13 @@ class Head(nn.Module):
         back a signal reaches (``grad_flow/.../vanishing_index``). Default: :meth:`loss` — right for one prediction
         per sequence; a head predicting every step returns :func:`last_step_cross_entropy` (or its own)."""
         return self.loss(out, batch)
+
+    def pools_over_steps(self) -> bool:
+        """Whether :meth:`terminal_loss` reads the encoder's outputs at every step (mean, max or attention pooling):
+        the gradient-flow probe then lets gradient reach the encoder through each row's last real step only.
+        Default False: the head reads the last step (two directions: the backward half at step 0), or predicts every
+        step and its :meth:`terminal_loss` picks the last."""
+        return False
 
     def generate(self, model: Backbone, **options: Any) -> list[Any]:
         raise NotImplementedError(f"head {type(self).__name__} does not generate")

@@ -112,6 +112,9 @@ class ManyToOneHead(Head):
         real = mask.sum(dim=1, keepdim=True).clamp(min=1).to(encoded.dtype)
         return (encoded * mask[..., None].to(encoded.dtype)).sum(dim=1) / real
 
+    def pools_over_steps(self) -> bool:
+        return self.pool != "last"
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return F.cross_entropy(out["logits"].float(), batch["targets"], weight=self.class_weights)
 

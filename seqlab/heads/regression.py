@@ -89,6 +89,9 @@ class RegressionHead(Head):
         mask = length_mask(batch.get("lengths"), logits.shape[1], logits.device)
         return (logits, targets) if mask is None else (logits[mask], targets[mask])
 
+    def pools_over_steps(self) -> bool:
+        return self.pool != "last"
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return F.mse_loss(*self.pairs(out, batch))
 

@@ -372,7 +372,6 @@ class MeanPoolHead(Head):
     """The plugin head of docs/plugins.md, declaring that its loss reads every step."""
 
     tasks = ("classification",)
-    pool = "mean"
 
     def __init__(self, ctx):
         super().__init__()
@@ -386,6 +385,14 @@ class MeanPoolHead(Head):
     def loss(self, out, batch):
         return F.cross_entropy(out["logits"], batch["targets"])
 
+    def pools_over_steps(self):
+        return True
+
+
+class UndeclaredMeanPoolHead(MeanPoolHead):
+    def pools_over_steps(self):
+        return False
+
 
 def test_a_plugin_head_declaring_its_pooling_is_diagnosed_as_the_built_in_head_of_that_pooling(tmp_path):
     vocab = Vocabulary.build([list("abc")])
@@ -396,10 +403,12 @@ def test_a_plugin_head_declaring_its_pooling_is_diagnosed_as_the_built_in_head_o
               "encoder": {"hidden_size": 5, "num_layers": 1, "bidirectional": True}}
     module = make_module(spec, config)
     built_in = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
-    plugin = MeanPoolHead(HeadContext(spec, encoder_size=10, embedding_dim=4))
-    plugin.out.load_state_dict(module.model.head.out.state_dict())
-    module.model.head = plugin
-    assert GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch) == built_in
-    plugin.pool = "last"  # undeclared: the mean's gradient reaches every step and the terminal curve reads it
-    undeclared = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
+    out = module.model.head.out.state_dict()
+    probes = {}
+    for head_class in (MeanPoolHead, UndeclaredMeanPoolHead):
+        module.model.head = head_class(HeadContext(spec, encoder_size=10, embedding_dim=4))
+        module.model.head.out.load_state_dict(out)
+        probes[head_class] = GradientFlowCallback(dirpath=str(tmp_path)).probe(None, module, batch)
+    assert probes[MeanPoolHead] == built_in
+    undeclared = probes[UndeclaredMeanPoolHead]  # the mean's gradient reaches every step, and the terminal curve too
     assert undeclared["grad_flow/encoder.layer0/terminal_far"] != built_in["grad_flow/encoder.layer0/terminal_far"]
