@@ -15,21 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 #: overrides that make any experiment a few-second smoke run
-TINY = [
-    "trainer.max_steps=3",
-    "trainer.val_check_interval=3",
-    "trainer.limit_val_batches=2",
-    "trainer.limit_test_batches=2",
-    "trainer.log_every_n_steps=1",
-    "trainer.enable_progress_bar=false",
-    "logger=csv",
-    "model.embedding_dim=8",
-    "model.encoder.hidden_size=16",
-    "callbacks.samples.max_length=20",
-    "callbacks.ngram_baseline=null",  # ~1 s per language model; tests of the baseline use WITH_BASELINE
-]
+TINY = ["debug=tiny", "callbacks.ngram_baseline=null"]  # conf/debug/tiny.yaml; the baseline costs ~1 s per LM
 #: TINY with the n-gram baseline beside the language model, as every real run has it
-WITH_BASELINE = [a for a in TINY if not a.startswith("callbacks.ngram_baseline")]
+WITH_BASELINE = ["debug=tiny"]
 
 
 #: a tiny model, one validation and one test batch, one sample, CSV only: the base of the run-record and fault

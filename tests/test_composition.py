@@ -20,22 +20,22 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from seqlab.run.compose import compose_config
-from seqlab.run.preflight import recipe_leftovers
-from seqlab.run.validation import validate
 from seqlab.encoders.base import LEFT_TO_RIGHT_TASKS
 from seqlab.errors import ConfigError
 from seqlab.models.builder import build_module, check_monitored_metrics
 from seqlab.paths import conf_dir
 from seqlab.plugins import search_dirs
 from seqlab.registry import HEADS
+from seqlab.run.compose import compose_config, group_options
+from seqlab.run.preflight import recipe_leftovers
+from seqlab.run.validation import validate
 from seqlab.scale import build_trainer
 from seqlab.train import build_callbacks, build_datamodule, build_loggers
 
 CONF = conf_dir()
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 #: groups a user may swap after an experiment (``data`` is the recipe itself; ``model`` has one option)
-GROUPS = ("encoder", "cell", "head", "optimizer", "scheduler", "logger", "trainer", "callbacks")
+GROUPS = ("encoder", "cell", "head", "optimizer", "scheduler", "logger", "trainer", "callbacks", "debug")
 NEEDS_CUDA = {"trainer": ("gpu", "ddp")}
 #: small data and model, one step, one validation batch: what is checked is composition, not learning
 TINY = [
@@ -61,7 +61,10 @@ OFFLINE_DATA = {"word_lm_pex": ["data.source=builtin:python_reference_wikitext"]
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    """Every option of the group: config files and the components of seqlab.schema (as ``group=NAME`` finds them)."""
+    found = group_options(group, search_dirs())
+    assert found, f"config group {group} has no options"
+    return found
 
 
 #: groups whose options act through the Trainer: with the recipes below also trained by ``Trainer.fit`` (end to end,

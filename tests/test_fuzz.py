@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from seqlab.run.compose import compose_config
 from seqlab.errors import DataError
 from seqlab.paths import conf_dir
+from seqlab.run.compose import compose_config
 from seqlab.train import build_datamodule
 
 #: each datamodule with a file suffix it reads

@@ -49,11 +49,44 @@ def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
     return None
 
 
+def debug_overrides(args: list[str]) -> list[str]:
+    """``debug=NAME`` replaced by the settings of ``conf/debug/NAME.yaml`` where it stands, as if typed there: they
+    win over a recipe and lose to the command line's own overrides of the same keys, wherever those stand."""
+    given = [a for a in args if a.startswith("debug=")]
+    if not given:
+        return args
+    import yaml
+
+    own = {a.lstrip("+~").split("=", 1)[0] for a in args if "=" in a and not a.startswith("debug=")}
+    expanded: list[str] = []
+    for arg in args:
+        if not arg.startswith("debug="):
+            expanded.append(arg)
+            continue
+        path = conf_dir() / "debug" / f"{arg.split('=', 1)[1]}.yaml"
+        settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # a dotted key is a value (set whether or not the config has it: ++); a bare one selects a group's option
+        expanded += [f"{'++' if '.' in key else ''}{key}={_override_value(value)}"
+                     for key, value in settings.items() if key not in own]
+    return expanded
+
+
+def _override_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    return str(value)
+
+
 def compose_config(args: list[str], with_hydra: bool = False):
     """Compose ``train.yaml`` with command-line overrides, outside a Hydra run (for checks before it starts)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    args = debug_overrides(args)
     overrides = [a for a in args if with_hydra or not (a.startswith("hydra.") or a.startswith("hydra/"))]
     try:
         with initialize_config_dir(str(conf_dir()), version_base="1.3"):

@@ -17,6 +17,7 @@ from seqlab.run.compose import (
     GROUP_NODES,
     check_group_overrides,
     compose_config,
+    debug_overrides,
     explicit_value,
     is_sweep,
     option_keys,
@@ -224,6 +225,7 @@ def preflight(argv: list[str]) -> list[str]:
     error = check_group_overrides(argv, search_dirs())
     if error:
         raise ConfigError(error)
+    argv = debug_overrides(argv)
     argv = resume_overrides(argv)
     if is_sweep(argv):
         return prepare_sweep_dir(argv)
