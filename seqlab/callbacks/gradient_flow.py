@@ -3,8 +3,8 @@ record, the probe, what is logged). The numbers are defined in :mod:`seqlab.call
 drawn by :mod:`seqlab.callbacks.gradient_plots`.
 
 Both curves come from a *probe*: at each recording, a separate forward and two ``torch.autograd.grad`` calls on the
-recorded batch with the same weights, on the runners' per-step path, with the RNG state saved and restored. The
-training step itself is left alone (its path, its dropout masks, its gradients), so a run gives the same numbers
+recorded batch with the same weights, on each ``Recurrent``'s per-step path, with the RNG state saved and restored.
+The training step itself is left alone (its path, its dropout masks, its gradients), so a run gives the same numbers
 with the callback on or off. The probe reads only what cells and heads declare: ``Head.terminal_loss`` and
 ``Head.pools_over_steps``, ``Cell.recurrent_weights`` (with ``Cell.gate_names``).
 """
@@ -41,26 +41,26 @@ from seqlab.models.module import SequenceLitModule
 
 class GradientFlowCallback(pl.Callback):
     """Record gradient flow every ``every_n_steps`` training steps (``log_every_n_steps × interval`` by default) and
-    at the first step. Logged (``<runner>`` is ``encoder`` or e.g. ``head.decoder``; ``<layer>`` is ``layer0``,
+    at the first step. Logged (``<rnn>`` is ``encoder`` or e.g. ``head.decoder``; ``<layer>`` is ``layer0``,
     ``layer0_reverse``, ...):
 
-    - ``grad_flow/<runner>.<layer>/vanishing_index`` — ``G_K / G_0`` of the terminal-loss curve of ``h``
+    - ``grad_flow/<rnn>.<layer>/vanishing_index`` — ``G_K / G_0`` of the terminal-loss curve of ``h``
       (:func:`vanishing_index`), with ``/terminal_near`` (``G_0``), ``/terminal_far`` (``G_K``), ``/vanishing_span``
       (``K``) and ``/vanished`` (1 when ``G_K`` is exactly 0); ``/vanishing_index_c`` on the curve of ``c`` for
       cells with a cell state (LSTM family: the "gradient highway");
-    - ``grad_flow/step_loss_grad/<runner>.<layer>/first``, ``/last`` — ‖∂L/∂h_t‖ of the training loss at the first
+    - ``grad_flow/step_loss_grad/<rnn>.<layer>/first``, ``/last`` — ‖∂L/∂h_t‖ of the training loss at the first
       and last step; ``grad_flow/step_loss_grad/inputs/...`` and ``grad_flow/inputs/vanishing_index`` for the
       encoder's inputs x_t;
-    - ``sigma_max/<layer>/W_h<gate>`` (encoder; other runners ``sigma_max/<runner>.<layer>/...``) — the largest
-      singular value of each recurrent weight the cell declares (:func:`recurrent_norms`: each gate block of W_h;
-      ``.../u`` = max|u| for IndRNN);
+    - ``sigma_max/<layer>/W_h<gate>`` (encoder; other ``Recurrent`` modules: ``sigma_max/<rnn>.<layer>/...``) — the
+      largest singular value of each recurrent weight the cell declares (:func:`recurrent_norms`: each gate block
+      of W_h; ``.../u`` = max|u| for IndRNN);
     - ``grad_norm/total`` (before clipping), ``grad_norm/clipped_fraction``, ``grad_norm/<module>`` per layer and
       ``grad_norm/optimizer_group<i>`` — read from the training step's own gradients;
     - ``grad_flow/probe_seconds`` — the wall time the probe took (its cost: ÷ (period × seconds per step)).
 
     PNGs per curve (a heat map over recordings and a line plot of the latest) are written to ``dirpath`` and sent
-    to TensorBoard and wandb. ``history`` keeps the curves: ``step_loss_grad/<runner>.<layer>``,
-    ``terminal/<runner>.<layer>/h`` (and ``/c``), ``step_loss_grad/inputs``, ``terminal/inputs``.
+    to TensorBoard and wandb. ``history`` keeps the curves: ``step_loss_grad/<rnn>.<layer>``,
+    ``terminal/<rnn>.<layer>/h`` (and ``/c``), ``step_loss_grad/inputs``, ``terminal/inputs``.
     """
 
     def __init__(self, dirpath: str, interval: int = 10, every_n_steps: int | None = None, max_history: int = 200):
@@ -84,7 +84,7 @@ class GradientFlowCallback(pl.Callback):
         return self.every_n_steps or max(1, trainer.log_every_n_steps * self.interval)
 
     @staticmethod
-    def runners(pl_module: pl.LightningModule) -> list[tuple[str, Recurrent]]:
+    def recurrent_modules(pl_module: pl.LightningModule) -> list[tuple[str, Recurrent]]:
         return [(name.removeprefix("model."), m) for name, m in pl_module.named_modules() if isinstance(m, Recurrent)]
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, idx: int) -> None:
@@ -101,7 +101,7 @@ class GradientFlowCallback(pl.Callback):
         """Measure both curves on ``batch`` with the module's current weights; returns the ``grad_flow/*``
         metrics and appends the curves to :attr:`history`. Parameter gradients and the RNG are left as they were."""
         model = pl_module.model
-        runners = self.runners(pl_module)
+        rnns = self.recurrent_modules(pl_module)
         step = trainer.global_step if trainer is not None else 0
         state = pl_module.carried_state(batch) if isinstance(pl_module, SequenceLitModule) else None
         inputs: list[Tensor] = []
@@ -117,8 +117,8 @@ class GradientFlowCallback(pl.Callback):
         encoder = model.encoder
         if model.head.pools_over_steps() and isinstance(encoder, Recurrent):
             hooks.append(encoder.register_forward_hook(last_step_only(batch.get("lengths"), encoder.num_directions)))
-        for _, runner in runners:
-            runner.tap_states, runner.tapped = True, {}
+        for _, rnn in rnns:
+            rnn.tap_states, rnn.tapped = True, {}
         try:
             with _rng_kept(batch["inputs"].device), torch.enable_grad(), _train_context(trainer):
                 out = model(batch, state)
@@ -127,11 +127,11 @@ class GradientFlowCallback(pl.Callback):
         finally:
             for hook in hooks:
                 hook.remove()
-            for _, runner in runners:
-                runner.tap_states = False
-        taps = [(name, key, states) for name, runner in runners for key, states in runner.tapped.items()]
-        for _, runner in runners:
-            runner.tapped = {}
+            for _, rnn in rnns:
+                rnn.tap_states = False
+        taps = [(name, key, states) for name, rnn in rnns for key, states in rnn.tapped.items()]
+        for _, rnn in rnns:
+            rnn.tapped = {}
         tensors = [s for _, _, states in taps for state in states for s in state] + inputs
         if not tensors:
             return {}
@@ -149,9 +149,9 @@ class GradientFlowCallback(pl.Callback):
             metrics[f"grad_flow/step_loss_grad/{label}/first"] = h_step[0]
             metrics[f"grad_flow/step_loss_grad/{label}/last"] = h_step[-1]
             self._keep(f"step_loss_grad/{label}", step, h_step)
-            lengths = _runner_lengths(name, batch)
+            lengths = _rnn_lengths(name, batch)
             last = last_step_index(lengths, finals[0].shape[1], finals[0].shape[0], finals[0].device)
-            for i, state_name in enumerate(_state_names(runners, name)[:width]):
+            for i, state_name in enumerate(_state_names(rnns, name)[:width]):
                 curve = aligned_norms(finals[i], last)
                 self._keep(f"terminal/{label}/{state_name}", step, curve)
                 span = int(last.min())
@@ -202,10 +202,10 @@ class GradientFlowCallback(pl.Callback):
         clipped = pl_module.grad_stats.take_clipped_fraction() if isinstance(pl_module, SequenceLitModule) else None
         if clipped is not None:
             metrics["grad_norm/clipped_fraction"] = clipped
-        for name, runner in self.runners(pl_module):
+        for name, rnn in self.recurrent_modules(pl_module):
             prefix = "" if name == "encoder" else f"{name}."
-            for index, cell in enumerate(runner.cells):
-                layer, direction = divmod(index, runner.num_directions)
+            for index, cell in enumerate(rnn.cells):
+                layer, direction = divmod(index, rnn.num_directions)
                 for block, value in recurrent_norms(cell).items():
                     metrics[f"sigma_max/{prefix}{cell_label(layer, direction)}/{block}"] = value
         self.records.append(metrics)
@@ -233,12 +233,12 @@ class GradientFlowCallback(pl.Callback):
         return write_plots(self.history, self._drawn, self.dirpath, trainer)
 
 
-def _state_names(runners: list[tuple[str, Recurrent]], name: str) -> tuple[str, ...]:
-    return dict(runners)[name].state_names
+def _state_names(rnns: list[tuple[str, Recurrent]], name: str) -> tuple[str, ...]:
+    return dict(rnns)[name].state_names
 
 
-def _runner_lengths(name: str, batch: dict[str, Tensor]) -> Tensor | None:
-    """The lengths a runner's terminal curve aligns at: the decoder of a head reads the targets
+def _rnn_lengths(name: str, batch: dict[str, Tensor]) -> Tensor | None:
+    """The lengths the terminal curve of a ``Recurrent`` aligns at: the decoder of a head reads the targets
     (``target_lengths`` when the batch has them), the encoder reads ``inputs`` (``lengths``)."""
     if name.startswith("head.") and "target_lengths" in batch:
         return batch["target_lengths"]

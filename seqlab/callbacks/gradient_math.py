@@ -9,7 +9,7 @@ Two curves, named apart because they answer different questions (docs/experiment
 - the **terminal-loss gradient** ``‖∂L_T/∂h_{T−k}‖`` against ``k``, where ``L_T`` is the loss of each sequence's last
   real step only (:meth:`Head.terminal_loss <seqlab.heads.Head.terminal_loss>`) and ``k`` counts back from each
   row's own last real step (so padding cannot move it): how far back a signal reaches.
-  ``grad_flow/<runner>.<layer>/vanishing_index`` is defined on it.
+  ``grad_flow/<rnn>.<layer>/vanishing_index`` is defined on it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Recurrent cells (the math of one step) and the runner that loops them. Built-ins register by name here."""
+"""Recurrent cells (the math of one step) and ``Recurrent``, the loop that runs them. Built-ins register here."""
 
 from seqlab.cells.base import Cell, State
 from seqlab.cells.elman import IRNNCell, ReLURNNCell, TanhRNNCell

@@ -1,6 +1,6 @@
 """The Cell contract: the math of one recurrent time step, and nothing more.
 
-The runner (:class:`seqlab.cells.recurrent.Recurrent`) owns the time loop, stacking, direction, masking,
+:class:`~seqlab.cells.recurrent.Recurrent` owns the time loop, stacking, direction, masking,
 dropout between layers, compilation and the gradient-flow diagnostics. A cell states how one step turns the
 projected input and the projected previous output into a new state.
 """
@@ -20,7 +20,7 @@ State = tuple[Tensor, ...]
 class Cell(nn.Module):
     """Base class of every recurrent cell (the public plugin API).
 
-    A cell owns four parameters that the runner multiplies itself, so it can batch the products over time:
+    A cell owns four parameters that ``Recurrent`` multiplies itself, so it can batch the products over time:
 
     - ``W_x`` ``(gates*H, I)`` and ``b_x`` ``(gates*H,)``: the input projection, applied to all steps at once;
     - ``W_h`` ``(gates*H, H)`` and optional ``b_h``: the recurrent projection of ``h_{t-1}``, one product per step
@@ -29,7 +29,7 @@ class Cell(nn.Module):
     and implements the pointwise rest in :meth:`update`. ``state[0]`` is always the output ``h_t``.
 
     Cells whose recurrence is not ``W_h h_{t-1}`` (e.g. a gate applied to ``h`` before the product) override
-    :meth:`step` instead and set ``structured = False``; the runner then calls ``step`` in its loop.
+    :meth:`step` instead and set ``structured = False``; ``Recurrent`` then calls ``step`` in its loop.
     Cells whose recurrence is linear in the state can override :meth:`scan` to run all steps in parallel.
 
     Example — an Elman cell in a few lines, trained with stacking, masks and diagnostics for free::
@@ -60,7 +60,7 @@ class Cell(nn.Module):
 
     state_names: ClassVar[tuple[str, ...]] = ("h",)
     gates: ClassVar[int] = 1
-    #: whether the cell fits ``update`` (the fast structured path); ``False`` means the runner calls ``step``
+    #: whether the cell fits ``update`` (the fast structured path); ``False`` means ``Recurrent`` calls ``step``
     structured: ClassVar[bool] = True
     #: whether the recurrent projection has its own bias ``b_h`` (kept apart from ``b_x``)
     recurrent_bias: ClassVar[bool] = False
@@ -119,13 +119,13 @@ class Cell(nn.Module):
     def update(self, xp_t: Tensor, hp_t: Tensor | None, state: State) -> State:
         """Pointwise update: ``xp_t = W_x x_t + b_x``, ``hp_t = W_h h_{t-1} (+ b_h)`` → new state.
 
-        Must be free of Python control flow on tensor values and of ``.item()``: the runner compiles it as one graph
+        Must be free of Python control flow on tensor values and of ``.item()``: ``Recurrent`` compiles it as one graph
         (``Recurrent(compile=True)``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement update() or step()")
 
     @staticmethod
     def preactivation(xp_t: Tensor, hp_t: Tensor | None) -> Tensor:
-        """``xp_t + hp_t``, or ``xp_t`` alone when the runner has already added ``hp_t`` into it."""
+        """``xp_t + hp_t``, or ``xp_t`` alone when ``Recurrent`` has already added ``hp_t`` into it."""
         return xp_t if hp_t is None else xp_t + hp_t
 
     def step(self, x_t: Tensor, state: State) -> State:

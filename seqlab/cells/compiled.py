@@ -1,9 +1,9 @@
 """Compiling a cell's per-step function (``update`` or ``step``) for ``Recurrent(compile=True)``.
 
-The runner's loop stays in Python; only the pointwise update is compiled (one fused kernel forward, one backward),
-with ``dynamic=False`` and ``fullgraph=True``. The compiled step sees ``(B, gates*H)`` tensors, so its shapes do
-not depend on the sequence length: a new length never recompiles, a new batch size (the last, smaller batch) or
-grad mode (train vs. eval) compiles once more. Inductor caches the generated code on disk, so a second process
+The loop of ``Recurrent`` stays in Python; only the pointwise update is compiled (one fused kernel forward, one
+backward), with ``dynamic=False`` and ``fullgraph=True``. The compiled step sees ``(B, gates*H)`` tensors, so its
+shapes do not depend on the sequence length: a new length never recompiles, a new batch size (the last, smaller
+batch) or grad mode (train vs. eval) compiles once more. Inductor caches the generated code on disk, so a second process
 with the same shapes skips most of the work. The time each compilation took is logged once, at INFO level.
 """
 
@@ -64,5 +64,5 @@ class CompiledStep:
 
 
 def compile_step_function(fn: Callable[..., Any], name: str) -> CompiledStep:
-    """Wrap a cell's ``update`` or ``step`` for the runner's compiled loop."""
+    """Wrap a cell's ``update`` or ``step`` for the compiled loop of ``Recurrent``."""
     return CompiledStep(fn, name)

@@ -80,7 +80,7 @@ def forward_fused_segments(rnn: Recurrent, fn: Callable[..., Any], x: Tensor, le
     unpacked kernel call (oneDNN on CPU), starting from the state the previous segment ended in. A row's final
     state is the state of the segment that ends at its length, and its outputs past that are zero — what
     packing gives, with one kernel call per distinct length instead of one slice per step. Directions and layers
-    run one cell at a time (dropout between layers as on the runner's own paths); a reversed direction reads
+    run one cell at a time (dropout between layers as on the per-step paths); a reversed direction reads
     each row reversed within its own length."""
     B, T = x.shape[:2]
     lengths_cpu = lengths.detach().to("cpu", torch.long)

@@ -113,7 +113,7 @@ PACKED_MIN_STEPS = 8
 class PackedRecurrentProduct(torch.autograd.Function):
     """``base + h W_hᵀ`` with a :class:`PackedRecurrentWeight`: ``base`` is a step's input projection
     ``xp_t (B, rows)`` (cells that sum the two), ``b_h (rows,)``, or None. The weight's gradient is not formed here
-    (the runner forms it after the loop from what it keeps); the gradients of ``h`` and ``base`` are."""
+    (``Recurrent`` forms it after the loop from what it keeps); the gradients of ``h`` and ``base`` are."""
 
     @staticmethod
     def forward(ctx, h: Tensor, base: Tensor | None, packed: PackedRecurrentWeight) -> Tensor:

@@ -1,4 +1,4 @@
-"""The time-loop runner: stacks, directions, masks and execution paths for any :class:`~seqlab.cells.Cell`."""
+"""``Recurrent``, the time loop: stacks, directions, masks and execution paths for any :class:`~seqlab.cells.Cell`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
 
 
 def checked(cell: Cell, method: str) -> Callable[..., State]:
-    """``cell.update`` or ``cell.step``, checking what it returns (the runner calls it at each forward's first step
+    """``cell.update`` or ``cell.step``, checking what it returns (``Recurrent`` calls it at each forward's first step
     only): anything but one tensor per state name, shaped as the state it replaces, is one line naming the cell and
     what it returned, not a failure steps later wherever the state is read."""
     fn = getattr(cell, method)
@@ -187,7 +187,7 @@ class Recurrent(nn.Module):
             return forward_fused(self, x, lengths, state)
         return self._forward_layers(x, lengths, state, path)
 
-    # -- the runner's own paths ---------------------------------------------------------------------------------
+    # -- the per-step paths and the scan -------------------------------------------------------------------------
     def _compiled(self, cell: Cell, method: str) -> Callable[..., State]:
         """``cell.update`` or ``cell.step``; with ``compile=True``, compiled once per cell (see :mod:`.compiled`)."""
         fn = getattr(cell, method)

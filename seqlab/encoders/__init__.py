@@ -1,4 +1,4 @@
-"""Encoders (``encoder=NAME``): the recurrent runner (the default), baselines and a Transformer. Built-ins register
+"""Encoders (``encoder=NAME``): ``Recurrent`` (the default), baselines and a Transformer. Built-ins register
 here; the model builder (:func:`seqlab.models.builder.build_encoder`) builds any of them through their ``build``.
 
 ``encoder=recurrent`` is :class:`seqlab.cells.Recurrent` running ``model.cell`` (:class:`RecurrentEncoder`); the

@@ -34,7 +34,7 @@ class EncoderState(tuple):
 
 class Encoder(nn.Module):
     """Base class of non-recurrent encoders (``encoder=NAME``; public plugin API). The contract is the
-    :class:`~seqlab.cells.Recurrent` runner's, so every head works with any encoder:
+    :class:`~seqlab.cells.Recurrent`'s, so every head works with any encoder:
 
     ``forward(x (B, T, I), lengths (B,) | None, state) → (outputs (B, T, output_size), final_state)``.
 
@@ -121,7 +121,7 @@ class Encoder(nn.Module):
         return (h, *(torch.zeros_like(h) for _ in range(self.num_states - 1)))
 
     def resolve_path(self) -> str:
-        """What runs the encoder (the recurrent runner names its compute path here): the encoder's class."""
+        """What runs the encoder (``Recurrent`` names its compute path here): the encoder's class."""
         return type(self).__name__
 
 

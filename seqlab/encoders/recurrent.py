@@ -8,8 +8,8 @@ from typing import Any
 from seqlab.cells.recurrent import Recurrent
 from seqlab.registry import ConfigError
 
-#: ``model.encoder`` options of the recurrent runner besides ``hidden_size`` (:class:`~seqlab.cells.Recurrent`)
-RUNNER_OPTIONS = ("num_layers", "bidirectional", "dropout", "path", "compile")
+#: ``model.encoder`` options of :class:`~seqlab.cells.Recurrent` besides ``hidden_size``
+RECURRENT_OPTIONS = ("num_layers", "bidirectional", "dropout", "path", "compile")
 
 
 class RecurrentEncoder(Recurrent):
@@ -23,18 +23,18 @@ class RecurrentEncoder(Recurrent):
         here: a head that reads left to right refuses a bidirectional encoder with its own message."""
         cell = dict(cell)
         hidden_size = options.pop("hidden_size", None)
-        unknown = sorted(set(options) - set(RUNNER_OPTIONS))
+        unknown = sorted(set(options) - set(RECURRENT_OPTIONS))
         if unknown:  # Recurrent passes what it does not know to the cell, which would be blamed for it
             raise ConfigError(
                 f"model.encoder: encoder 'recurrent' does not accept these options ({', '.join(unknown)}); "
-                f"its options: hidden_size, {', '.join(RUNNER_OPTIONS)}"
+                f"its options: hidden_size, {', '.join(RECURRENT_OPTIONS)}"
             )
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ConfigError(f"model.encoder.hidden_size must be a positive integer, got {hidden_size}")
         return cls(cell.pop("name"), input_size, hidden_size, **options, **cell)
 
     def head_options(self) -> dict[str, Any]:
-        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: the runner options, so a head can build a
+        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: the ``Recurrent`` options, so a head can build a
         decoder of the same kind (``ctx.build_recurrent``)."""
         return {
             "hidden_size": self.hidden_size,

@@ -1,4 +1,4 @@
-"""A self-attention encoder (Vaswani et al. 2017) behind the same contract as the recurrent runner."""
+"""A self-attention encoder (Vaswani et al. 2017) behind the same contract as ``Recurrent``."""
 
 from __future__ import annotations
 

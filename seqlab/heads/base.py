@@ -50,7 +50,7 @@ class HeadContext:
     """What a head may use to build itself: the data spec, the model's sizes, and the model's recurrent config.
 
     ``encoder_size`` is the encoder's output size ``D*H``; ``cell`` is ``{"name": ..., **cell options}`` and
-    ``encoder`` the runner options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
+    ``encoder`` the ``Recurrent`` options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
     ``compile``), so a head can build a decoder of the same kind with :meth:`build_recurrent`.
     """
 
@@ -69,16 +69,16 @@ class HeadContext:
         return int(self.encoder.get("num_layers", 1))
 
     def build_recurrent(self, input_size: int, hidden_size: int, num_layers: int | None = None) -> Recurrent:
-        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options and runner options
+        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options and loop options
         (dropout, path, compile), e.g. a decoder: ``ctx.build_recurrent(embedding_dim, ctx.encoder_size)``."""
         cell = dict(self.cell)
-        runner = {k: v for k, v in self.encoder.items() if k in ("dropout", "path", "compile")}
+        loop = {k: v for k, v in self.encoder.items() if k in ("dropout", "path", "compile")}
         return Recurrent(
             cell.pop("name"),
             input_size,
             hidden_size,
             num_layers=self.num_layers if num_layers is None else num_layers,
-            **runner,
+            **loop,
             **cell,
         )
 

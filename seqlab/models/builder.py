@@ -127,7 +127,7 @@ def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -
 
 def build_encoder(options: dict[str, Any], input_size: int, spec: DataSpec, cell: dict[str, Any]) -> nn.Module:
     """``model.encoder`` (``name``, default ``recurrent``, and its options) → the registered encoder, built by its
-    ``build`` classmethod (:meth:`seqlab.encoders.Encoder.build`; the recurrent runner's adapter has its own)."""
+    ``build`` classmethod (:meth:`seqlab.encoders.Encoder.build`; ``RecurrentEncoder`` has its own)."""
     options = dict(options)
     name = options.pop("name", "recurrent")
     try:

@@ -25,7 +25,7 @@ CELL_PATHS = [(cell, path) for cell in BUILTIN_CELLS for path in supported_paths
 
 
 def build(cell: str, path: str, seed: int = 0, dtype: torch.dtype = torch.float32, **kwargs) -> Recurrent:
-    """A runner whose weights depend only on ``seed`` (not on the path), with non-trivial extra parameters."""
+    """A ``Recurrent`` whose weights depend only on ``seed`` (not on the path), with non-trivial extra parameters."""
     torch.manual_seed(seed)
     rnn = Recurrent(cell, path=path, **kwargs).to(dtype)
     with torch.no_grad():

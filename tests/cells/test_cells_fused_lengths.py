@@ -91,8 +91,8 @@ def test_a_fixed_batch_of_tunes_has_the_loss_of_the_packed_implementation(monkey
     pytest.importorskip("music21")
     from omegaconf import OmegaConf
 
-    from seqlab.run.compose import compose_config
     from seqlab.models.builder import make_module
+    from seqlab.run.compose import compose_config
     from seqlab.train import build_datamodule
 
     cfg = compose_config(

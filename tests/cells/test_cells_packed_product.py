@@ -1,6 +1,6 @@
 """The structured path's prepacked recurrent product (oneDNN, CPU float32) gives the numbers of the plain product.
 
-Above a hidden size (``PACKED_MIN_HIDDEN``) the runner prepacks ``W_h`` once per forward and runs each step's
+Above a hidden size (``PACKED_MIN_HIDDEN``) ``Recurrent`` prepacks ``W_h`` once per forward and runs each step's
 ``h_{t-1} W_hᵀ`` as one oneDNN matmul (``PackedRecurrentProduct``). These tests lower the thresholds so that tiny
 cells take it, and hold it to the plain product (``addmm`` / ``linear``): outputs, final states and every gradient
 within 1e-6, padded and bidirectional, for cells that sum the projections (LSTM, Elman) and cells that keep ``b_h``

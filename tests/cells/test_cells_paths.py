@@ -58,7 +58,7 @@ TORCH_NN = {
 
 
 def torch_nn_twin(rnn):
-    """The torch.nn module of the same mode, loaded with the runner's weights."""
+    """The torch.nn module of the same mode, loaded with the weights of the ``Recurrent``."""
     twin = TORCH_NN[rnn.cells[0].fused_mode.lower().replace("rnn_", "rnn_")](
         input_size=rnn.input_size,
         hidden_size=rnn.hidden_size,
@@ -108,7 +108,7 @@ def test_fused_cells_equal_torch_nn_with_the_same_weights(cell, path, masked):
         assert relative_error(cell_module.W_h.grad, getattr(twin, f"weight_hh_{suffix}").grad) <= 1e-5
 
 
-def gradcheck_runner(cell, path, lengths, **options):
+def gradcheck_recurrent(cell, path, lengths, **options):
     """gradcheck (float64) of outputs and final state w.r.t. input, initial state and every parameter."""
     rnn = build(cell, path, dtype=torch.float64, input_size=2, hidden_size=2, bidirectional=True, **options)
     names = [name for name, _ in rnn.named_parameters()]
@@ -127,7 +127,7 @@ def gradcheck_runner(cell, path, lengths, **options):
 @pytest.mark.parametrize(("cell", "path"), CELL_PATHS, ids=[f"{c}[{p}]" for c, p in CELL_PATHS])
 def test_gradcheck_float64_bidirectional_with_padding(cell, path):
     torch.manual_seed(0)
-    assert gradcheck_runner(cell, path, lengths=torch.tensor([3, 2]))
+    assert gradcheck_recurrent(cell, path, lengths=torch.tensor([3, 2]))
 
 
 @pytest.mark.parametrize(("cell", "path"), CELL_PATHS, ids=[f"{c}[{p}]" for c, p in CELL_PATHS])

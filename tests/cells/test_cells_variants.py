@@ -15,7 +15,7 @@ import torch
 from cell_helpers import build, random_state, relative_error
 from omegaconf import OmegaConf
 from seqlab_testing import TINY, run_dirs
-from test_cells_paths import gradcheck_runner, run_with_grads, torch_nn_twin
+from test_cells_paths import gradcheck_recurrent, run_with_grads, torch_nn_twin
 
 from seqlab import schema
 from seqlab.cells import Recurrent
@@ -84,7 +84,7 @@ def test_variant_equals_a_hand_written_step_of_its_equations_over_a_sequence(var
 def test_variant_gradcheck_float64_bidirectional_with_padding(variant, path):
     cell_name, options = VARIANTS[variant]
     torch.manual_seed(0)
-    assert gradcheck_runner(cell_name, path, lengths=torch.tensor([3, 2]), **options)
+    assert gradcheck_recurrent(cell_name, path, lengths=torch.tensor([3, 2]), **options)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -1,4 +1,4 @@
-"""The runner: truncated BPTT by carrying state, stacking with dropout, initial state, lengths, diagnostics."""
+"""``Recurrent``: truncated BPTT by carrying state, stacking with dropout, initial state, lengths, diagnostics."""
 
 from __future__ import annotations
 
