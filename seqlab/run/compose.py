@@ -42,7 +42,7 @@ def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
             r"^\w+\(", value
         ):  # removal or a sweep function like choice(...)
             continue
-        for item in value.split(","):
+        for item in value.strip("[]").split(","):  # a list selects several options: callbacks=[default,mine]
             if item not in options:
                 missing = f"{group}={item}: no such option in config group '{group}'"
                 return explain_missing_option(group, item) or f"{missing}; choose one of: {', '.join(options)}"

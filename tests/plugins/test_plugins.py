@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -391,3 +392,19 @@ def test_every_group_refuses_a_bad_input_before_torch_with_plugins_installed(plu
     imported = {x.rsplit("|", 1)[-1].strip() for x in result.stderr.splitlines() if x.startswith("import time:")}
     assert "torch" not in imported and "seqlab_mgu" not in imported
     assert not (tmp_path / "outputs").exists()
+
+
+def test_documented_callback_plugin_is_added_to_the_default_set_and_its_options_are_checked(run_seqlab, tmp_path):
+    files = documented_plugin_files("weight_norm")
+    assert len(files["plugins/weight_norm.py"].splitlines()) <= 40
+    write_files(tmp_path, files)
+    typo = run_seqlab("callbacks=[default,weight_norm]", "callbacks.weight_norm.every_n_step=1", *TINY)
+    assert typo.returncode == 2 and "(did you mean every_n_steps?)" in typo.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "outputs").exists()
+
+    result = run_seqlab("callbacks=[default,weight_norm]", "callbacks.weight_norm.every_n_steps=1", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path, "char_rnn")
+    rows = [r for r in csv.DictReader((run / "csv" / "metrics.csv").open()) if r.get("train/weight_norm")]
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]  # once per step, at the step it was measured
+    assert all(float(r["train/weight_norm"]) > 0 for r in rows)
