@@ -195,10 +195,12 @@ def test_a_bad_file_is_one_line(classifier, tmp_path, capsys):
     assert "no such file" in one_line_error(capsys, f"ckpt_path={tmp_path / 'none.ckpt'}", "text=good")
 
 
-def test_seqlab_predict_is_a_verb_of_the_command(run_seqlab, classifier, tmp_path):
+def test_seqlab_predict_is_a_verb_of_the_command_and_a_module(run_seqlab, classifier, tmp_path):
     result = run_seqlab("predict", f"ckpt_path={classifier}", "text=the food was good")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines()[0].split() == ["input", "label", "probability"]
+    as_module = run_seqlab(f"ckpt_path={classifier}", "text=the food was good", module="seqlab.predict")
+    assert (as_module.returncode, as_module.stdout) == (0, result.stdout), as_module.stderr[-2000:]
     bad = run_seqlab("predict", f"ckpt_path={classifier}", f"file={tmp_path / 'missing.txt'}")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         f"seqlab: error: file={tmp_path / 'missing.txt'}: no such file"
