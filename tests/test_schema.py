@@ -4,6 +4,7 @@ it, its class takes exactly those options, and the class does not write a defaul
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import inspect
 import textwrap
@@ -12,6 +13,7 @@ import pytest
 
 from seqlab import schema
 from seqlab.registry import CELLS, ENCODERS, HEADS
+from seqlab.schema.callbacks import CALLBACKS
 
 REGISTRIES = {"cell": CELLS, "encoder": ENCODERS, "head": HEADS}
 #: constructor arguments the framework passes itself (not options a user sets)
@@ -73,3 +75,24 @@ def test_every_group_option_comes_from_the_schema():
     for group in ("cell", "encoder", "head", "optimizer", "scheduler", "model"):
         assert not (conf_dir() / group).exists(), f"conf/{group}/ repeats what seqlab.schema defines"
         assert schema.names(group)
+
+
+@pytest.mark.parametrize("name", sorted(CALLBACKS))
+def test_every_callback_option_is_a_constructor_argument_defined_once(name):
+    target, options = CALLBACKS[name]
+    module, _, class_name = target.rpartition(".")
+    cls = getattr(importlib.import_module(module), class_name)
+    parameters = set(inspect.signature(cls).parameters)
+    fields = {f.name: f for f in dataclasses.fields(options)}
+    assert set(fields) == parameters, f"{class_name} takes {sorted(parameters)}, its schema has {sorted(fields)}"
+    # a default of the run's own (${seed}, ${paths.output_dir}) is wiring, not a second definition
+    literal = {k for k, f in fields.items() if not (isinstance(f.default, str) and f.default.startswith("${"))}
+    twice = {k: v for k, v in literal_defaults(cls).items() if k in literal}
+    assert not twice, f"{class_name} writes a default the schema defines: {twice}"
+
+
+def test_callback_group_options_come_from_the_schema():
+    from seqlab.paths import conf_dir
+
+    assert not list((conf_dir() / "callbacks").glob("*.yaml")), "conf/callbacks/ repeats seqlab.schema.callbacks"
+    assert schema.names("callbacks") == ["default", "music"]

@@ -37,6 +37,7 @@ from seqlab.callbacks.gradient_math import (
 from seqlab.callbacks.gradient_plots import write_plots
 from seqlab.cells.recurrent import Recurrent, last_step_index
 from seqlab.models.module import SequenceLitModule
+from seqlab.schema import callbacks as options
 
 
 class GradientFlowCallback(pl.Callback):
@@ -63,11 +64,13 @@ class GradientFlowCallback(pl.Callback):
     ``terminal/<rnn>.<layer>/h`` (and ``/c``), ``step_loss_grad/inputs``, ``terminal/inputs``.
     """
 
-    def __init__(self, dirpath: str, interval: int = 10, every_n_steps: int | None = None, max_history: int = 200):
-        if interval < 1 or (every_n_steps is not None and every_n_steps < 1):
-            from seqlab.errors import ConfigError
-
-            raise ConfigError("callbacks.gradient_flow.interval and every_n_steps must be >= 1")
+    def __init__(
+        self,
+        dirpath: str,
+        interval: int = options.GradientFlow.interval,
+        every_n_steps: int | None = options.GradientFlow.every_n_steps,
+        max_history: int = options.GradientFlow.max_history,
+    ):
         self.dirpath = Path(dirpath)
         self.interval = interval
         self.every_n_steps = every_n_steps

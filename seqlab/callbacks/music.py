@@ -15,6 +15,7 @@ from seqlab.errors import ConfigError
 from seqlab.models.module import load_checkpoint
 from seqlab.music.abc import check_tune, write_tune
 from seqlab.music.tunes_page import write_tunes_page
+from seqlab.schema import callbacks as options
 
 #: the share of samples that pass the strict check (:func:`seqlab.data.abc_music.valid_tune`)
 RATE_KEY = "samples/valid_tune_rate"
@@ -22,8 +23,6 @@ RATE_KEY = "samples/valid_tune_rate"
 PARSE_KEY = "samples/parse_rate"
 #: over all samples, the share of complete bars whose duration fills the meter (0 when no sample has a bar)
 BAR_KEY = "samples/bar_accuracy"
-#: which weights sample: the final ones, or the best validation's (the monitored ModelCheckpoint's ``best.ckpt``)
-WEIGHTS = ("final", "best")
 
 
 class MusicSamplesCallback(pl.Callback):
@@ -46,17 +45,13 @@ class MusicSamplesCallback(pl.Callback):
     def __init__(
         self,
         dirpath: str,
-        num_samples: int = 20,
-        max_length: int = 800,
-        temperature: float = 0.8,
-        top_k: int | None = None,
+        num_samples: int = options.Music.num_samples,
+        max_length: int = options.Music.max_length,
+        temperature: float = options.Music.temperature,
+        top_k: int | None = options.Music.top_k,
         seed: int = 0,
-        weights: str = "final",
+        weights: str = options.Music.weights,
     ):
-        if num_samples < 1 or max_length < 1:
-            raise ValueError("callbacks.music: num_samples and max_length must be at least 1")
-        if weights not in WEIGHTS:
-            raise ConfigError(f"callbacks.music.weights must be one of {', '.join(WEIGHTS)}, got '{weights}'")
         self.weights = weights
         self.used, self.step = weights, 0  # the weights last sampled from, and their training step
         self.dirpath = Path(dirpath)

@@ -10,6 +10,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from seqlab.callbacks.checkpoints import already_saved
+from seqlab.schema import callbacks as options
 
 log = logging.getLogger("seqlab")
 
@@ -108,11 +109,12 @@ class NonFiniteGuard(pl.Callback):
     ``max_skips`` stops a run that keeps skipping. Costs one norm per step when clipping is off (free with it on).
     """
 
-    def __init__(self, action: str = "skip", dirpath: str = "checkpoints", max_skips: int = 100):
-        if action not in ("skip", "stop"):
-            from seqlab.errors import ConfigError
-
-            raise ConfigError(f"callbacks.nonfinite.action must be 'skip' or 'stop', got '{action}'")
+    def __init__(
+        self,
+        action: str = options.NonFinite.action,
+        dirpath: str = "checkpoints",
+        max_skips: int = options.NonFinite.max_skips,
+    ):
         self.action = action
         self.dirpath = Path(dirpath)
         self.max_skips = max_skips

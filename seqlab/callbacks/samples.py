@@ -9,6 +9,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqlab.schema import callbacks as options
+
 log = logging.getLogger("seqlab")
 
 
@@ -23,11 +25,11 @@ class SampleCallback(pl.Callback):
     def __init__(
         self,
         dirpath: str,
-        num_samples: int = 3,
-        max_length: int = 300,
-        temperature: float = 0.8,
-        top_k: int | None = None,
-        prompt: str = "",
+        num_samples: int = options.Samples.num_samples,
+        max_length: int = options.Samples.max_length,
+        temperature: float = options.Samples.temperature,
+        top_k: int | None = options.Samples.top_k,
+        prompt: str = options.Samples.prompt,
         seed: int = 0,
     ):
         self.dirpath = Path(dirpath)

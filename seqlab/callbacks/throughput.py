@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqlab.paths import write_json
+from seqlab.schema import callbacks as options
 
 
 class ThroughputMonitor(pl.Callback):
@@ -23,7 +24,7 @@ class ThroughputMonitor(pl.Callback):
     to ``throughput.json``.
     """
 
-    def __init__(self, dirpath: str, warmup_steps: int = 10):
+    def __init__(self, dirpath: str, warmup_steps: int = options.Throughput.warmup_steps):
         self.dirpath = Path(dirpath)
         self.warmup_steps = warmup_steps
         self.tokens = 0

@@ -30,6 +30,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqlab.experiments.callbacks import publish
+from seqlab.schema import callbacks as options
 
 
 def _keys(sequences: list[np.ndarray], k: int, vocab_size: int) -> np.ndarray:
@@ -169,11 +170,7 @@ class NGramBaseline(pl.Callback):
     as one line. ``_bpc`` is bits per token (per character for character models).
     """
 
-    def __init__(self, order: int = 5):
-        if order < 1:
-            from seqlab.errors import ConfigError
-
-            raise ConfigError(f"callbacks.ngram_baseline.order must be at least 1, got {order}")
+    def __init__(self, order: int = options.NGramBaseline.order):
         self.order = order
         self.results: dict[str, float] = {}
 

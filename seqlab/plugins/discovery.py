@@ -98,7 +98,10 @@ def package_header(path: Path) -> str | None:
 
 def seqlab_options() -> list[str]:
     """``group/option`` for seqlab's own options: its YAML files and the components of :mod:`seqlab.schema`."""
-    return sorted({*config_options(conf_dir()), *(f"{g}/{n}" for g, n in all_components())})
+    from seqlab.schema.callbacks import GROUP
+
+    return sorted({*config_options(conf_dir()), *(f"{g}/{n}" for g, n in all_components()),
+                   *(f"callbacks/{n}" for n in GROUP)})
 
 
 def group_packages(conf_root: Path) -> dict[str, str | None]:
@@ -109,6 +112,7 @@ def group_packages(conf_root: Path) -> dict[str, str | None]:
         headers.setdefault(group, set()).add(package_header(conf_root / f"{option}.yaml"))
     for (group, _), comp in all_components().items():
         headers.setdefault(group, set()).add(comp.package)
+    headers.setdefault("callbacks", set()).add(None)  # seqlab.schema.callbacks: the group's default package
     return {group: found.pop() for group, found in headers.items() if len(found) == 1}
 
 

@@ -82,12 +82,15 @@ def _override_value(value: Any) -> str:
 
 
 def compose_config(args: list[str], with_hydra: bool = False):
-    """Compose ``train.yaml`` with command-line overrides, outside a Hydra run (for checks before it starts)."""
+    """Compose ``train.yaml`` with command-line overrides: before Hydra starts (the checks of pre-flight), or inside
+    a job Hydra runs (a sweep job's checks), with the search path Hydra holds."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     args = debug_overrides(args)
     overrides = [a for a in args if with_hydra or not (a.startswith("hydra.") or a.startswith("hydra/"))]
+    if GlobalHydra.instance().is_initialized():
+        return compose("train", overrides=overrides, return_hydra_config=with_hydra)
     try:
         with initialize_config_dir(str(conf_dir()), version_base="1.3"):
             return compose("train", overrides=overrides, return_hydra_config=with_hydra)

@@ -159,8 +159,12 @@ def unknown_key_of_trainer(key: str) -> str:
 
 
 def callback_option_error(node: DictConfig, search_dirs: list[Path]) -> str | None:
-    """A callback setting no config of the ``callbacks`` group declares for that callback (same name and
-    ``_target_``): ``+callbacks.samples.temprature=0.5``."""
+    """A callback setting its schema (seqlab's callbacks), Lightning's class (seqlab's settings of Lightning's
+    callbacks) or the config that declares it (a plugin's ``callbacks/NAME.yaml``) does not know, or a value of the
+    wrong type: ``+callbacks.samples.temprature=0.5``."""
+    from seqlab.schema.callbacks import CALLBACKS, LIGHTNING
+    from seqlab.schema.trainer import class_options
+
     declared: dict[tuple[str, str], set[str]] = {}
     for root in search_dirs:
         for path in sorted((root / "callbacks").glob("*.yaml")):
@@ -171,12 +175,25 @@ def callback_option_error(node: DictConfig, search_dirs: list[Path]) -> str | No
         entry = node._get_node(name)
         if not OmegaConf.is_dict(entry) or "_target_" not in entry:
             continue
-        known = declared.get((str(name), entry._target_))
-        unknown = sorted(set(entry) - known) if known else []
-        if unknown:
-            return schema.unknown_key(f"callbacks.{name}", unknown[0], sorted(known - {"_target_"}),
-                                      f"callback '{name}'")
+        where, what = f"callbacks.{name}", f"callback '{name}'"
+        if name in CALLBACKS and CALLBACKS[name][0] == entry._target_:
+            error = schema.check_options(CALLBACKS[name][1], entry, where, what, {"_target_"})
+        else:
+            if name in LIGHTNING and LIGHTNING[name]["_target_"] == entry._target_:
+                known = set(class_options(*LIGHTNING_CLASSES[name])) | set(LIGHTNING[name])
+            else:
+                known = declared.get((str(name), entry._target_), set())
+            unknown = sorted(set(entry) - known) if known else []
+            error = schema.unknown_key(where, unknown[0], sorted(known - {"_target_"}), what) if unknown else None
+        if error:
+            return error
     return None
+
+
+#: where Lightning defines the callbacks seqlab configures: (module file under pytorch_lightning, class)
+LIGHTNING_CLASSES = {"model_checkpoint": ("callbacks/model_checkpoint.py", "ModelCheckpoint"),
+                     "last_checkpoint": ("callbacks/model_checkpoint.py", "ModelCheckpoint"),
+                     "lr_monitor": ("callbacks/lr_monitor.py", "LearningRateMonitor")}
 
 
 #: config group → the node its option fills, checked against the option's schema

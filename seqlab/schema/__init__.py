@@ -83,7 +83,7 @@ def component(group: str, name: str, *, package: str, target: str | None = None,
 
 
 def _load() -> None:
-    from seqlab.schema import model  # noqa: F401  (registers on import)
+    from seqlab.schema import callbacks, model  # noqa: F401  (registers on import)
 
 
 def defaults(group: str, name: str) -> dict[str, Any]:
@@ -93,7 +93,9 @@ def defaults(group: str, name: str) -> dict[str, Any]:
 
 def names(group: str) -> list[str]:
     _load()
-    return sorted(n for g, n in SCHEMAS if g == group)
+    from seqlab.schema.callbacks import GROUP
+
+    return sorted([n for g, n in SCHEMAS if g == group] + (list(GROUP) if group == "callbacks" else []))
 
 
 def all_components() -> dict[tuple[str, str], Component]:
@@ -106,9 +108,13 @@ def store() -> None:
     from hydra.core.config_store import ConfigStore
 
     _load()
+    from seqlab.schema.callbacks import GROUP, group_option
+
     cs = ConfigStore.instance()
     for (group, name), comp in SCHEMAS.items():
         cs.store(group=group, name=name, node=comp.defaults(), package=comp.package, provider="seqlab")
+    for name in GROUP:  # the group's default package ("callbacks"), as a plugin's callbacks/NAME.yaml has
+        cs.store(group="callbacks", name=name, node=group_option(name), provider="seqlab")
 
 
 # -- validation -----------------------------------------------------------------------------------------------------
@@ -127,7 +133,7 @@ def describe(hint: Any, f: dataclasses.Field) -> str:
         bounds = [f"{op} {f.metadata[k]:g}" for k, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
                   if f.metadata.get(k) is not None and member in (int, float)]
         words.append(word + (" " + " and ".join(bounds) if bounds else ""))
-    if len(members) < len(typing.get_args(hint)):
+    if _is_union(hint) and type(None) in typing.get_args(hint):
         words.insert(0, "null")
     return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
 
@@ -174,14 +180,23 @@ def check_node(group: str, name: str, node: Any, where: str) -> str | None:
     comp = SCHEMAS.get((group, name))
     if comp is None:
         return None
-    known, hints = comp.fields(), comp.types()
+    return check_options(comp.options, node, where, f"{group} '{name}'", set(comp.fixed))
+
+
+def check_options(options: type, node: Any, where: str, what: str, fixed: set[str] = frozenset()) -> str | None:
+    """The first key of ``node`` that the dataclass ``options`` lacks, or the first value of the wrong type or out
+    of its bounds, as one line naming ``where``; None when all hold."""
+    known, hints = {f.name: f for f in fields(options)}, typing.get_type_hints(options)
     for key in node:
-        if key not in known and key not in comp.fixed:
-            return unknown_key(where, str(key), sorted(known), f"{group} '{name}'")
+        if key not in known and key not in fixed:
+            return unknown_key(where, str(key), sorted(known), what)
     for key, f in known.items():
         if key not in node:
             continue
-        value = node[key]
+        try:
+            value = node[key]
+        except Exception:  # an interpolation that resolves only in a run (${hydra:runtime.output_dir}): Hydra's
+            continue
         if not _accepts(hints[key], value) or not _in_bounds(value, f):
             shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:40]}…"
             help_ = f" ({f.metadata['help']})" if f.metadata.get("help") else ""
