@@ -62,6 +62,20 @@ def length_mask(lengths: Tensor | None, steps: int, device: torch.device) -> Ten
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
 
 
+def at_last_step(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """``x (B, T, ...)`` at each row's last real step (``lengths - 1``; without lengths the last) → ``(B, ...)``."""
+    if lengths is None:
+        return x[:, -1]
+    return x[torch.arange(x.shape[0], device=x.device), lengths.to(x.device) - 1]
+
+
+def mean_over_real_steps(x: Tensor, mask: Tensor | None) -> Tensor:
+    """``x (B, T, D)`` averaged over each row's real steps (``mask (B, T)``, True on them; None: all) → ``(B, D)``."""
+    if mask is None:
+        return x.mean(dim=1)
+    return (x * mask[..., None].to(x.dtype)).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1).to(x.dtype)
+
+
 def last_step_index(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
     """Each row's last real step ``(B,)``: ``lengths - 1`` (clamped to the steps there are), or ``steps - 1``."""
     if lengths is None:

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from seqlab.cells.recurrent import at_last_step, mean_over_real_steps
 from seqlab.registry import CELLS, ConfigError
 
 #: tasks whose encoder must read left to right (a step may not see later inputs)
@@ -111,25 +112,12 @@ class Encoder(nn.Module):
     def summary(self, outputs: Tensor, mask: Tensor | None, lengths: Tensor | None) -> tuple[Tensor, ...]:
         """The recurrent-shaped final state: ``h`` is the output at the last real step (causal encoders, where it
         has read everything) or the mean over real steps; the other states are zero."""
-        if self.causal:
-            h = last_real(outputs, lengths)
-        elif mask is None:
-            h = outputs.mean(dim=1)
-        else:
-            h = (outputs * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-        h = h[None]
+        h = (at_last_step(outputs, lengths) if self.causal else mean_over_real_steps(outputs, mask))[None]
         return (h, *(torch.zeros_like(h) for _ in range(self.num_states - 1)))
 
     def resolve_path(self) -> str:
         """What runs the encoder (``Recurrent`` names its compute path here): the encoder's class."""
         return type(self).__name__
-
-
-def last_real(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """``x (B, T, ...)`` at each row's last real step → ``(B, ...)``."""
-    if lengths is None:
-        return x[:, -1]
-    return x[torch.arange(x.shape[0], device=x.device), lengths.to(x.device) - 1]
 
 
 def last_steps(x: Tensor, lengths: Tensor | None, n: int) -> Tensor:

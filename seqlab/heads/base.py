@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from seqlab.cells.recurrent import Recurrent, last_step_index
+from seqlab.cells.recurrent import Recurrent, at_last_step, last_step_index
 from seqlab.spec import DataSpec
 
 #: target id that losses and metrics skip (padded steps)
@@ -189,12 +189,8 @@ def ignore_padding(targets: Tensor, lengths: Tensor | None) -> Tensor:
 def pool_last(encoded: Tensor, lengths: Tensor | None, directions: int) -> Tensor:
     """``encoded (B, T, D*H)`` → ``(B, D*H)`` at each row's last real step; with two directions, the backward half
     is taken at step 0, where it has read the whole sequence."""
-    B, T, size = encoded.shape
-    rows = torch.arange(B, device=encoded.device)
-    pooled = encoded[rows, lengths.to(encoded.device) - 1 if lengths is not None else torch.full_like(rows, T - 1)]
-    if directions == 1:
-        return pooled
-    return torch.cat([pooled[:, : size // 2], encoded[:, 0, size // 2 :]], dim=-1)
+    pooled, half = at_last_step(encoded, lengths), encoded.shape[-1] // 2
+    return pooled if directions == 1 else torch.cat([pooled[:, :half], encoded[:, 0, half:]], dim=-1)
 
 
 def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | None) -> Tensor:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
 
-from seqlab.cells.recurrent import length_mask
+from seqlab.cells.recurrent import length_mask, mean_over_real_steps
 from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
@@ -96,7 +96,7 @@ class ManyToOneHead(Head):
         if self.pool == "attention":
             pooled, out["attention"] = self.attention(encoded, mask)
         elif self.pool == "mean":
-            pooled = self._mean(encoded, mask)
+            pooled = mean_over_real_steps(encoded, mask)
         elif self.pool == "max":
             pooled = encoded if mask is None else encoded.masked_fill(~mask[..., None], float("-inf"))
             pooled = pooled.max(dim=1).values
@@ -104,13 +104,6 @@ class ManyToOneHead(Head):
             pooled = pool_last(encoded, lengths, self.num_directions)
         out["logits"] = self.out(self.dropout(pooled))
         return out
-
-    @staticmethod
-    def _mean(encoded: Tensor, mask: Tensor | None) -> Tensor:
-        if mask is None:
-            return encoded.mean(dim=1)
-        real = mask.sum(dim=1, keepdim=True).clamp(min=1).to(encoded.dtype)
-        return (encoded * mask[..., None].to(encoded.dtype)).sum(dim=1) / real
 
     def pools_over_steps(self) -> bool:
         return self.pool != "last"
