@@ -216,22 +216,17 @@ def token_metrics(num_outputs: int) -> dict[str, Any]:
 
 
 def update_token_metrics(metrics: nn.ModuleDict, logits: Tensor, targets: Tensor) -> None:
-    """Feed :func:`token_metrics` one batch: ``logits (B, T, V)``, ``targets (B, T)`` with padding at IGNORE."""
-    update_token_loss(metrics["loss"], logits, targets)
+    """Feed :func:`token_metrics` one batch: ``logits (B, T, V)``, ``targets (B, T)`` with padding at IGNORE. The
+    loss mean is weighted by the batch's real tokens, so the epoch value is the mean over tokens (what perplexity
+    needs), not over batches."""
+    tokens = (targets != IGNORE).sum()
+    metrics["loss"].update(token_cross_entropy(logits, targets, reduction="sum") / tokens.clamp(min=1), weight=tokens)
     metrics["accuracy"].update(logits.argmax(-1), targets)
 
 
 def perplexity(values: dict[str, float]) -> dict[str, float]:
     """Perplexity from the epoch's mean cross-entropy ``values["loss"]`` (nats per token)."""
     return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
-
-
-def update_token_loss(metric: Any, logits: Tensor, targets: Tensor) -> None:
-    """Feed a ``MeanMetric`` the batch's mean token cross-entropy, weighted by its number of real tokens, so the
-    epoch value is the mean over tokens (what perplexity needs), not over batches."""
-    tokens = (targets != IGNORE).sum()
-    nll = token_cross_entropy(logits, targets, reduction="sum")
-    metric.update(nll / tokens.clamp(min=1), weight=tokens)
 
 
 def seeded_generator(device: torch.device, seed: int | None) -> torch.Generator:
