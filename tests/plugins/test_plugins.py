@@ -358,6 +358,13 @@ def test_documented_datamodule_plugin_trains_from_a_csv_through_the_cli(run_seql
     splits = json.loads((run / "data_splits.json").read_text())
     assert splits["train"] + splits["val"] + splits["test"] == 300 and splits["val_overlap"] == 0.0
 
+    # the datamodule's own option, in the same cache folder: a cache of its own, with its own vocabulary
+    codons = run_seqlab("data=motifs", "data.source=reads.csv", "data.k=3", *TINY)
+    assert codons.returncode == 0, codons.stderr[-3000:]
+    first, second = run_dirs(tmp_path, "char_rnn")
+    sizes = [len(json.loads((r / "vocab.json").read_text())["itos"]) for r in (first, second)]
+    assert sizes[1] - sizes[0] == 64 - 4
+
 
 #: a typo or a bad value in each config group, and the start of the one line it must give
 BAD_INPUTS = [
