@@ -152,6 +152,11 @@ class Head(nn.Module):
         step and its :meth:`terminal_loss` picks the last."""
         return False
 
+    def output_layer(self) -> nn.Linear | None:
+        """The layer that maps to the logits, which ``model.init_range`` draws from U(−r, r) with a zero bias.
+        Default None: nothing for it to initialise."""
+        return None
+
     def generate(self, model: Backbone, **options: Any) -> list[Any]:
         raise NotImplementedError(f"head {type(self).__name__} does not generate")
 

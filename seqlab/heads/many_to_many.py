@@ -91,6 +91,9 @@ class ManyToManyHead(Head):
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
         return {"logits": self.logits(model, encoded), "state": final_state}
 
+    def output_layer(self) -> nn.Linear | None:
+        return self.out
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
 

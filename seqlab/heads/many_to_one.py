@@ -108,6 +108,9 @@ class ManyToOneHead(Head):
     def pools_over_steps(self) -> bool:
         return self.pool != "last"
 
+    def output_layer(self) -> nn.Linear | None:
+        return self.out
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return F.cross_entropy(out["logits"].float(), batch["targets"], weight=self.class_weights)
 

@@ -125,6 +125,9 @@ class OneToManyHead(Head):
         logits, final_state = self.decode(model, batch["inputs"], condition, batch.get("lengths"), state)
         return {"logits": logits, "state": final_state}
 
+    def output_layer(self) -> nn.Linear | None:
+        return self.out
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
 

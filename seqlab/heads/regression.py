@@ -92,6 +92,9 @@ class RegressionHead(Head):
     def pools_over_steps(self) -> bool:
         return self.pool != "last"
 
+    def output_layer(self) -> nn.Linear | None:
+        return self.out
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return F.mse_loss(*self.pairs(out, batch))
 

@@ -220,6 +220,9 @@ class Seq2SeqHead(Head):
     def _targets(self, batch: dict[str, Tensor]) -> Tensor:
         return ignore_padding(batch["targets"], batch.get("target_lengths"))
 
+    def output_layer(self) -> nn.Linear | None:
+        return self.out
+
     def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         return token_cross_entropy(out["logits"], self._targets(batch))
 

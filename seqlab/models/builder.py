@@ -208,7 +208,7 @@ def build_model(
 
 
 def init_uniform(embedding: nn.Module, head: Head, init_range: float) -> None:
-    """``model.init_range = r``: the learned embedding's and the head's output layer's (``head.out``) weights
+    """``model.init_range = r``: the learned embedding's weights and the head's ``output_layer()``'s
     ~ U(−r, r), the output bias 0 — pytorch/examples ``word_language_model/model.py`` ``init_weights`` (r = 0.1).
     Zaremba et al. 2014 start *every* parameter in U(−0.1, 0.1) for their small model: that is the callback
     :class:`~seqlab.experiments.schedules.UniformInit` (``+experiment=word_lm_zaremba_small``). Without it
@@ -221,8 +221,8 @@ def init_uniform(embedding: nn.Module, head: Head, init_range: float) -> None:
             nn.init.uniform_(embedding.weight, -init_range, init_range)
             if embedding.padding_idx is not None:  # as nn.Embedding's own init: the padding row stays zero
                 embedding.weight[embedding.padding_idx].zero_()
-        out = getattr(head, "out", None)
-        if isinstance(out, nn.Linear):
+        out = head.output_layer()
+        if out is not None:
             nn.init.uniform_(out.weight, -init_range, init_range)
             if out.bias is not None:
                 nn.init.zeros_(out.bias)

@@ -13,8 +13,10 @@ from omegaconf import OmegaConf
 
 from seqlab.data.vocab import Tokenizer, Vocabulary
 from seqlab.errors import ConfigError
+from seqlab.heads import Head
 from seqlab.models.builder import build_model, model_options
 from seqlab.paths import conf_dir
+from seqlab.registry import HEADS
 from seqlab.spec import DataSpec
 
 WORDS = [f"w{i}" for i in range(2000)]
@@ -85,3 +87,47 @@ def test_word_lm_starts_as_pytorch_examples_word_language_model():
     assert model.embedding_dropout.p == 0.2 and model.head.dropout.p == 0.2
     assert options["encoder"]["dropout"] == 0.2 and options["encoder"]["num_layers"] == 2
     assert options["cell"] == {"name": "lstm", "forget_bias": 0.0}
+
+
+class ProjectedHead(Head):
+    """A plugin head whose logits layer is not called ``out``: it declares it."""
+
+    tasks = ("language_model",)
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.to_vocab = torch.nn.Linear(ctx.encoder_size, ctx.spec.vocab_size)
+
+    def predict(self, encoded, batch):
+        return {"logits": self.to_vocab(encoded)}
+
+    def loss(self, out, batch):
+        return torch.nn.functional.cross_entropy(out["logits"].flatten(0, 1), batch["targets"].flatten())
+
+    def output_layer(self):
+        return self.to_vocab
+
+
+class UndeclaredProjectedHead(ProjectedHead):
+    def output_layer(self):
+        return None
+
+
+@pytest.fixture
+def projected_heads():
+    for name, cls in (("projected", ProjectedHead), ("projected_undeclared", UndeclaredProjectedHead)):
+        HEADS.register(name, cls)
+    yield
+    for name in ("projected", "projected_undeclared"):
+        HEADS._entries.pop(name)
+        HEADS._owners.pop(name)
+
+
+def test_init_range_reaches_the_output_layer_a_head_declares_and_leaves_an_undeclared_one_alone(projected_heads):
+    torch.manual_seed(0)
+    declared = build_model(SPEC, **{**MODEL, "head": {"name": "projected"}}, embedding_dim=64, init_range=0.01)
+    assert declared.head.to_vocab.weight.abs().max() <= 0.01 and torch.count_nonzero(declared.head.to_vocab.bias) == 0
+    torch.manual_seed(0)
+    undeclared = build_model(SPEC, **{**MODEL, "head": {"name": "projected_undeclared"}}, embedding_dim=64,
+                             init_range=0.01)
+    assert undeclared.head.to_vocab.weight.abs().max() > 0.01  # PyTorch's U(±1/√64) = U(±0.125) init kept
