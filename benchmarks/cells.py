@@ -72,14 +72,14 @@ def timed_ms(run: Callable[[], None], device: torch.device, clock: str = "wall")
 
 def without_packed_product(run: Callable[[], None]) -> Callable[[], None]:
     """``run`` with the structured path's prepacked recurrent product switched off (every hidden size too small)."""
-    from seqlab.cells import recurrent
+    from seqlab.cells import products
 
     def plain() -> None:
-        threshold, recurrent.PACKED_MIN_HIDDEN = recurrent.PACKED_MIN_HIDDEN, 2**62
+        threshold, products.PACKED_MIN_HIDDEN = products.PACKED_MIN_HIDDEN, 2**62
         try:
             run()
         finally:
-            recurrent.PACKED_MIN_HIDDEN = threshold
+            products.PACKED_MIN_HIDDEN = threshold
 
     return plain
 
