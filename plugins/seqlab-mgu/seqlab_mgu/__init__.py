@@ -27,10 +27,10 @@ class MGUCell(Cell):
         \\tilde h_t &= \\tanh(W_h x_t + U_h (f_t \\odot h_{t-1}) + b_h) \\\\
         h_t &= (1 - f_t) \\odot h_{t-1} + f_t \\odot \\tilde h_t
 
-    Parameters (the runner's layout, rows stacked ``[f; h]``): ``W_x = [W_f; W_h]`` ``(2H, I)``,
+    Parameters (``Recurrent``'s layout, rows stacked ``[f; h]``): ``W_x = [W_f; W_h]`` ``(2H, I)``,
     ``b_x = [b_f; b_h]`` ``(2H,)``, ``W_h = [U_f; U_h]`` ``(2H, H)``. Because ``f_t`` multiplies ``h_{t-1}``
     *before* the product with ``U_h``, the step is not "pointwise after ``W_h h_{t-1}``": the cell implements
-    :meth:`step` (``structured = False``), and the runner still provides stacking, both directions, masking,
+    :meth:`step` (``structured = False``), and ``Recurrent`` still provides stacking, both directions, masking,
     compilation and the gradient-flow diagnostics.
 
     ``forget_bias`` initialises ``b_f``: a negative value starts with ``f`` below one half, keeping more of

@@ -1,4 +1,4 @@
-"""The MGU plugin cell: its equations, masking through seqlab's runner, gradients, and one compiled graph."""
+"""The MGU plugin cell: its equations, masking through seqlab's Recurrent, gradients, and one compiled graph."""
 
 import torch
 from seqlab_mgu import MGUCell
@@ -23,7 +23,7 @@ def test_mgu_is_registered_under_its_option_name():
     assert CELLS.get("mgu") is MGUCell
 
 
-def test_runner_output_follows_the_paper_equations():
+def test_recurrent_output_follows_the_paper_equations():
     torch.manual_seed(0)
     rnn = Recurrent("mgu", input_size=3, hidden_size=4, forget_bias=-1.0)
     cell = rnn.cells[0]
