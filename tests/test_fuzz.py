@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
+from seqlab import schema
 from seqlab.errors import DataError
-from seqlab.paths import conf_dir
 from seqlab.run.compose import compose_config
 from seqlab.train import build_datamodule
 
@@ -28,7 +28,7 @@ def data_options(name: str) -> dict:
     return OmegaConf.to_container(compose_config(overrides).data, resolve=True)
 
 
-@pytest.mark.parametrize("name", [n for n in DATAMODULES if (conf_dir() / "data" / f"{n}.yaml").is_file()])
+@pytest.mark.parametrize("name", [n for n in DATAMODULES if n in schema.names("data")])
 def test_random_bytes_never_crash_a_datamodule(name):
     options = data_options(name)
 

@@ -15,14 +15,12 @@ from seqlab.data.modes import window_rows
 from seqlab.data.overlap import near_duplicates
 from seqlab.data.sources import load_hf, read_text, resolve_files
 from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
-from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
+from seqlab.data.vocab import Tokenizer, build_vocabulary
 from seqlab.music.abc import Tune, normalise_tune_type, parse_tune, split_tunes
+from seqlab.schema import data as schema
 
 log = logging.getLogger("seqlab.data")
 
-ABC_TASKS = ("language_model", "classification", "conditional_generation")
-#: ``tunes``: one example per tune; ``windows``: the tunes concatenated and cut into fixed windows (the MIT lab's way)
-ABC_MODES = ("tunes", "windows")
 #: music21's bundled ABC collections read by ``builtin:music21`` (the default) — no download
 DEFAULT_MUSIC21_CORPORA = ("ryansMammoth", "oneills1850")
 MUSIC21_CORPORA = ("ryansMammoth", "oneills1850", "essenFolksong")
@@ -81,34 +79,26 @@ class AbcMusicDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:music21",
-        task: str = "language_model",
-        keep_headers: tuple[str, ...] | list[str] = ("M", "L", "R", "K"),
-        max_length: int | None = 1000,
-        min_class_count: int = 30,
-        split: tuple[float, float, float] = (0.9, 0.05, 0.05),
-        tokenizer: str = "char",
-        bpe_vocab_size: int = 500,
-        text_column: str = "abc",
-        mode: str = "tunes",
-        seq_len: int = 100,
+        source: str = schema.AbcMusic.source,
+        task: str = schema.AbcMusic.task,
+        keep_headers: tuple[str, ...] | list[str] = schema.AbcMusic.keep_headers,
+        max_length: int | None = schema.AbcMusic.max_length,
+        min_class_count: int = schema.AbcMusic.min_class_count,
+        split: tuple[float, float, float] = schema.AbcMusic.split,
+        tokenizer: str = schema.AbcMusic.tokenizer,
+        bpe_vocab_size: int = schema.AbcMusic.bpe_vocab_size,
+        text_column: str = schema.AbcMusic.text_column,
+        mode: str = schema.AbcMusic.mode,
+        seq_len: int = schema.AbcMusic.seq_len,
         stride: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
-        if task not in ABC_TASKS:
-            raise DataError(f"data.task must be one of {', '.join(ABC_TASKS)}, got '{task}'")
         bad = [h for h in keep_headers if not (isinstance(h, str) and len(h) == 1 and h.isalpha())]
         if bad:
             raise DataError(f"data.keep_headers: {bad} are not ABC field letters (e.g. [M, L, R, K])")
-        check_tokenizer(tokenizer, kinds=("char", "bpe"))
-        if mode not in ABC_MODES:
-            raise DataError(f"data.mode must be one of {', '.join(ABC_MODES)}, got '{mode}'")
         if mode == "windows" and task != "language_model":
             raise DataError(f"data.mode=windows needs data.task=language_model, got '{task}'")
-        for option, value in (("seq_len", seq_len), ("stride", stride if stride is not None else seq_len)):
-            if value <= 0:
-                raise DataError(f"data.{option} must be positive, got {value}")
         self.mode, self.seq_len, self.stride = mode, seq_len, stride or seq_len
         self.task = task
         self.keep_headers = tuple(h for h in keep_headers if task == "language_model" or h != "R")

@@ -11,6 +11,7 @@ import torch
 from seqlab.data.base import DataSpec, SeqDataModule
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.errors import DataError
+from seqlab.schema import data as schema
 
 #: mean squared error of always predicting 1 (the sum of two U[0, 1] values has variance 2/12)
 CONSTANT_BASELINE_MSE = 1 / 6
@@ -58,21 +59,16 @@ class AddingDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:adding",
-        seq_len: int = 50,
-        num_train: int = 20000,
-        num_val: int = 1000,
-        num_test: int = 1000,
+        source: str = schema.Adding.source,
+        seq_len: int = schema.Adding.seq_len,
+        num_train: int = schema.Adding.num_train,
+        num_val: int = schema.Adding.num_val,
+        num_test: int = schema.Adding.num_test,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
         if self.source != "builtin:adding":
             raise DataError(f"data.source: the adding problem is generated; use builtin:adding, not '{self.source}'")
-        if seq_len < 2:
-            raise DataError(f"data.seq_len must be at least 2 (two marked steps), got {seq_len}")
-        for key, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
-            if value < 1:
-                raise DataError(f"data.{key} must be at least 1, got {value}")
         self.seq_len = seq_len
         self.sizes = {"train": num_train, "validation": num_val, "test": num_test}
 

@@ -29,6 +29,7 @@ from seqlab.data.resumable import EpochSampler, ResumableDataLoader
 from seqlab.data.sources import is_remote_or_builtin, load_hf, resolve_files, source_signature
 from seqlab.data.splits import ALL_SPLITS, SPLIT_NAMES, SPLITS_FILE, save_split_report, split_by_seed, split_report
 from seqlab.errors import DataError
+from seqlab.schema import data as schema
 from seqlab.spec import DataSpec
 
 log = logging.getLogger("seqlab.data")
@@ -94,16 +95,14 @@ class SeqDataModule(pl.LightningDataModule):
     def __init__(
         self,
         source: str,
-        batch_size: int = 32,
-        num_workers: int = 0,
+        batch_size: int = schema.Examples.batch_size,
+        num_workers: int = schema.Examples.num_workers,
         seed: int = 1234,
         cache_dir: str | None = None,
-        strict: bool = False,
-        bucket: bool = True,
+        strict: bool = schema.Examples.strict,
+        bucket: bool = schema.Examples.bucket,
     ):
         super().__init__()
-        if batch_size <= 0:
-            raise DataError(f"data.batch_size must be positive, got {batch_size}")
         if not source:
             raise DataError("data.source is empty; give a file, folder, glob, builtin:<name> or hf:<name>")
         self.source, self.batch_size, self.num_workers, self.seed = str(source), batch_size, num_workers, seed

@@ -16,6 +16,7 @@ from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import human_dates
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
 from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
+from seqlab.schema import data as schema
 
 log = logging.getLogger("seqlab.data")
 
@@ -51,18 +52,18 @@ class ParallelDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:dates",
-        source_lang: str = "human",
-        target_lang: str = "iso",
-        tokenizer: str = "char",
+        source: str = schema.Parallel.source,
+        source_lang: str = schema.Parallel.source_lang,
+        target_lang: str = schema.Parallel.target_lang,
+        tokenizer: str = schema.Parallel.tokenizer,
         target_tokenizer: str | None = None,
-        bpe_vocab_size: int = 2000,
-        lowercase: bool = False,
-        min_freq: int = 1,
+        bpe_vocab_size: int = schema.Parallel.bpe_vocab_size,
+        lowercase: bool = schema.Parallel.lowercase,
+        min_freq: int = schema.Parallel.min_freq,
         max_vocab: int | None = None,
-        max_length: int | None = 200,
-        split: tuple[float, float, float] = (0.9, 0.05, 0.05),
-        num_examples: int = 20000,
+        max_length: int | None = schema.Parallel.max_length,
+        split: tuple[float, float, float] = schema.Parallel.split,
+        num_examples: int = schema.Parallel.num_examples,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)

@@ -16,9 +16,9 @@ from seqlab.data.sources import read_text
 from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import synthetic_entity_sentences, write_conllu
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary, build_vocabulary
+from seqlab.schema import data as schema
 
 CONLLU_FIELDS = ("upos", "xpos", "deprel", "lemma")
-FORMATS = ("auto", "conllu", "conll")
 Sentence = tuple[str, list[str], list[str]]  # (where, words, tags)
 
 
@@ -45,25 +45,21 @@ class TaggingDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:synthetic_ner",
-        format: str = "auto",
-        tag_field: str = "misc:NER",
+        source: str = schema.Tagging.source,
+        format: str = schema.Tagging.format,
+        tag_field: str = schema.Tagging.tag_field,
         tag_column: int = -1,
-        lowercase: bool = False,
-        min_freq: int = 1,
+        lowercase: bool = schema.Tagging.lowercase,
+        min_freq: int = schema.Tagging.min_freq,
         max_vocab: int | None = None,
-        max_length: int | None = 100,
-        split: tuple[float, float, float] = (0.8, 0.1, 0.1),
-        num_sentences: int = 6000,
+        max_length: int | None = schema.Tagging.max_length,
+        split: tuple[float, float, float] = schema.Tagging.split,
+        num_sentences: int = schema.Tagging.num_sentences,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
-        if format not in FORMATS:
-            raise DataError(f"data.format must be one of {', '.join(FORMATS)}, got '{format}'")
         if tag_field not in CONLLU_FIELDS and not (tag_field.startswith("misc:") and len(tag_field) > 5):
             raise DataError(f"data.tag_field must be one of {', '.join(CONLLU_FIELDS)} or misc:KEY, got '{tag_field}'")
-        if num_sentences < 10:
-            raise DataError(f"data.num_sentences must be at least 10, got {num_sentences}")
         self.format, self.tag_field, self.tag_column = format, tag_field, tag_column
         self.lowercase, self.min_freq, self.max_vocab, self.max_length = lowercase, min_freq, max_vocab, max_length
         self.split_fractions = check_fractions(split)

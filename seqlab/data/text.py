@@ -23,6 +23,7 @@ from seqlab.data.wikitext import (
     wikitext_layout,
     write_python_reference_wikitext,
 )
+from seqlab.schema import data as schema
 
 BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
 
@@ -64,40 +65,27 @@ class TextDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:python_reference",
+        source: str = schema.TextChar.source,
         mode: str | None = None,
-        seq_len: int = 100,
+        seq_len: int = schema.TextChar.seq_len,
         stride: int | None = None,
-        bptt: int = 35,
-        eval_batch_size: int = 10,
+        bptt: int = schema.TextChar.bptt,
+        eval_batch_size: int = schema.TextChar.eval_batch_size,
         test_batch_size: int | None = None,
         max_length: int | None = None,
-        split: tuple[float, float, float] = (0.9, 0.05, 0.05),
+        split: tuple[float, float, float] = schema.TextChar.split,
         tokenizer: str | None = None,
-        bpe_vocab_size: int = 1000,
-        lowercase: bool = False,
-        min_freq: int = 1,
+        bpe_vocab_size: int = schema.TextChar.bpe_vocab_size,
+        lowercase: bool = schema.TextChar.lowercase,
+        min_freq: int = schema.TextChar.min_freq,
         max_vocab: int | None = None,
-        text_column: str = "text",
+        text_column: str = schema.TextChar.text_column,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
         self.mode = mode or self.default_mode
-        if self.mode not in MODES:
-            raise DataError(f"data.mode must be one of {', '.join(MODES)}, got '{self.mode}'")
         #: what the mode changes: how examples are cut from the tokens, loaded and batched
         self.layout = MODES[self.mode]
-        for option, value in (
-            ("seq_len", seq_len),
-            ("bptt", bptt),
-            ("bpe_vocab_size", bpe_vocab_size),
-            ("eval_batch_size", eval_batch_size),
-            ("test_batch_size", eval_batch_size if test_batch_size is None else test_batch_size),
-        ):
-            if value <= 0:
-                raise DataError(f"data.{option} must be positive, got {value}")
-        if max_length is not None and max_length <= 0:
-            raise DataError(f"data.max_length must be positive or null, got {max_length}")
         self.seq_len, self.stride, self.bptt, self.max_length = seq_len, stride or seq_len, bptt, max_length
         self.eval_batch_size = eval_batch_size
         self.test_batch_size = eval_batch_size if test_batch_size is None else test_batch_size

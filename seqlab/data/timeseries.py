@@ -32,10 +32,10 @@ from seqlab.data.base import DataSpec, SeqDataModule
 from seqlab.data.splits import check_fractions
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.errors import DataError
+from seqlab.schema import data as schema
 
 #: the built-in series: statsmodels data set, the season (in steps) its seasonal-naive forecast uses
 BUILTIN_SERIES = {"builtin:co2": 12, "builtin:sunspots": 11}
-TRANSFORMS = ("none", "difference")
 #: the file in the cache (and in ``<run>/``) with the training part's statistics
 STATS_FILE = "normalisation.json"
 
@@ -130,25 +130,18 @@ class TimeSeriesDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:co2",
+        source: str = schema.TimeSeries.source,
         columns: list[str] | None = None,
         target: str | None = None,
         time_column: str | None = None,
-        window: int = 24,
-        horizon: int = 1,
+        window: int = schema.TimeSeries.window,
+        horizon: int = schema.TimeSeries.horizon,
         season: int | None = None,
-        transform: str = "none",
-        split: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        transform: str = schema.TimeSeries.transform,
+        split: tuple[float, float, float] = schema.TimeSeries.split,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
-        for option, value in (("window", window), ("horizon", horizon)):
-            if value < 1:
-                raise DataError(f"data.{option} must be at least 1, got {value}")
-        if season is not None and season < 1:
-            raise DataError(f"data.season must be at least 1 or null, got {season}")
-        if transform not in TRANSFORMS:
-            raise DataError(f"data.transform must be one of {', '.join(TRANSFORMS)}, got '{transform}'")
         self.columns = list(columns) if columns else None
         self.target, self.time_column = target, time_column
         self.window, self.horizon, self.transform = window, horizon, transform

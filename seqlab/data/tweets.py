@@ -16,6 +16,7 @@ from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import sentiment_order_examples
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
 from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
+from seqlab.schema import data as schema
 
 REPLACE_CHOICES = ("replace", "remove", "keep")
 HASHTAG_CHOICES = ("strip", "remove", "keep")
@@ -111,26 +112,26 @@ class TweetsDataModule(SeqDataModule):
 
     def __init__(
         self,
-        source: str = "builtin:sentiment_order",
-        text_column: str = "text",
-        label_column: str = "label",
+        source: str = schema.Tweets.source,
+        text_column: str = schema.Tweets.text_column,
+        label_column: str = schema.Tweets.label_column,
         classes: list[str] | None = None,
         class_weights: str | None = None,
-        urls: str = "replace",
-        mentions: str = "replace",
-        hashtags: str = "strip",
-        emoji: str = "keep",
-        max_repeat: int = 2,
-        lowercase: bool = True,
-        split_punctuation: bool = True,
-        tokenizer: str = "word",
-        bpe_vocab_size: int = 2000,
-        min_freq: int = 1,
+        urls: str = schema.Tweets.urls,
+        mentions: str = schema.Tweets.mentions,
+        hashtags: str = schema.Tweets.hashtags,
+        emoji: str = schema.Tweets.emoji,
+        max_repeat: int = schema.Tweets.max_repeat,
+        lowercase: bool = schema.Tweets.lowercase,
+        split_punctuation: bool = schema.Tweets.split_punctuation,
+        tokenizer: str = schema.Tweets.tokenizer,
+        bpe_vocab_size: int = schema.Tweets.bpe_vocab_size,
+        min_freq: int = schema.Tweets.min_freq,
         max_vocab: int | None = None,
-        max_length: int | None = 100,
-        split: tuple[float, float, float] = (0.8, 0.1, 0.1),
-        num_examples: int = 8000,
-        label_ids: bool = False,
+        max_length: int | None = schema.Tweets.max_length,
+        split: tuple[float, float, float] = schema.Tweets.split,
+        num_examples: int = schema.Tweets.num_examples,
+        label_ids: bool = schema.Tweets.label_ids,
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)

@@ -73,10 +73,6 @@ RULES = [
     Rule("trainer.gradient_clip_val", NUM, lambda v: v >= 0, "null or a number >= 0", optional=True),
     Rule("trainer.gradient_clip_algorithm", STR, one_of("norm", "value"), "norm or value", optional=True),
     Rule("trainer.log_every_n_steps", INT, positive, "a positive integer", required=False),
-    Rule("data.batch_size", INT, positive, "a positive integer"),
-    Rule("data.seq_len", INT, positive, "a positive integer", required=False),
-    Rule("data.bptt", INT, positive, "a positive integer", required=False, optional=True),
-    Rule("data.num_workers", INT, lambda v: v >= 0, "an integer >= 0", required=False),
     Rule("data.split", (ListConfig,), split_fractions,
          "three non-negative fractions summing to 1, e.g. [0.9,0.05,0.05]", required=False),
 ]

@@ -45,8 +45,8 @@ class Component:
     group: str
     name: str
     options: type
-    #: the node the option fills (``model.cell``); also its ``# @package``
-    package: str
+    #: the node the option fills (``model.cell``), its ``# @package``; None: the group's own name (``data``)
+    package: str | None
     #: keys every node of the option carries (``name``, ``_target_``, ``_partial_``)
     fixed: dict[str, Any]
 
@@ -60,7 +60,7 @@ class Component:
         return typing.get_type_hints(self.options)
 
 
-def component(group: str, name: str, *, package: str, target: str | None = None, partial: bool = False,
+def component(group: str, name: str, *, package: str | None, target: str | None = None, partial: bool = False,
               named: bool | str = True):
     """Register a dataclass as the options of ``group=name``. ``named``: the node carries ``name: <name>`` (the
     registry lookup of cells, encoders, heads, datamodules; a text: another name, as ``encoder=bidirectional`` is
@@ -83,7 +83,7 @@ def component(group: str, name: str, *, package: str, target: str | None = None,
 
 
 def _load() -> None:
-    from seqlab.schema import callbacks, model  # noqa: F401  (registers on import)
+    from seqlab.schema import callbacks, data, model  # noqa: F401  (registers on import)
 
 
 def defaults(group: str, name: str) -> dict[str, Any]:

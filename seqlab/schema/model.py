@@ -217,7 +217,7 @@ class Seq2Seq:
 
 
 # -- the network around them (model.*: embedding → encoder → head) ----------------------------------------------------
-@component("model", "default", package="model", named=False)
+@component("model", "default", package=None, named=False)
 @dataclass
 class Model:
     embedding: Literal["learned", "onehot", "linear", "identity"] = option(

@@ -97,10 +97,11 @@ def test_bad_text_sources_fail_with_one_line_naming_the_file_and_leave_no_cache(
 
 
 def test_unknown_mode_and_tokenizer_are_config_errors():
-    with pytest.raises(DataError, match="data.mode"):
-        CharTextDataModule(mode="chunks")
-    with pytest.raises(DataError, match="data.tokenizer"):
-        CharTextDataModule(tokenizer="sentencepiece")
+    from seqlab.run.preflight import check_composes  # the data schema's check, before anything is built
+
+    assert check_composes(["data.mode=chunks"]).startswith("data.mode='chunks': expected windows, lines or stream")
+    tokenizer = check_composes(["data.tokenizer=sentencepiece"])
+    assert tokenizer == "data.tokenizer='sentencepiece': expected char, word or bpe"
 
 
 def test_a_second_datamodule_with_the_same_options_reuses_the_cache(cache_dir):

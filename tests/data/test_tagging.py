@@ -77,7 +77,6 @@ def test_conll_2003_columns_with_docstart(tmp_path):
     "options, message",
     [
         ({"tag_field": "ner"}, "data.tag_field must be one of upos, xpos, deprel, lemma or misc:KEY, got 'ner'"),
-        ({"format": "iob"}, "data.format must be one of auto, conllu, conll, got 'iob'"),
         ({"source": "builtin:nope"}, "unknown built-in 'builtin:nope'; available: builtin:synthetic_ner"),
     ],
 )
