@@ -37,9 +37,9 @@ def measure(name: str, cache: Path, batches: int) -> dict:
     import torch
     from omegaconf import OmegaConf
 
-    from seqlab.run.compose import compose_config
     from seqlab.models.builder import make_module
-    from seqlab.train import build_datamodule
+    from seqlab.run.compose import compose_config
+    from seqlab.run.train import build_datamodule
 
     cfg = compose_config([f"data={name}", f"paths.cache_dir={cache}", "paths.output_dir=/unused"])
     options = OmegaConf.to_container(cfg.data, resolve=True)
@@ -113,7 +113,7 @@ def measure_memory(name: str, corpus: Path, cache: Path) -> dict:
     from omegaconf import OmegaConf
 
     from seqlab.run.compose import compose_config
-    from seqlab.train import build_datamodule
+    from seqlab.run.train import build_datamodule
 
     overrides = [f"data={name}", f"data.source={corpus}", f"paths.cache_dir={cache}", "paths.output_dir=/unused"]
     options = OmegaConf.to_container(compose_config(overrides).data, resolve=True)

@@ -40,7 +40,7 @@ def load(name: str, cache: Path, batches: int, overrides: tuple[str, ...] = ()) 
     from omegaconf import OmegaConf
 
     from seqlab.run.compose import compose_config
-    from seqlab.train import build_datamodule
+    from seqlab.run.train import build_datamodule
 
     cfg = compose_config([f"data={name}", *overrides, f"paths.cache_dir={cache}", "paths.output_dir=/unused"])
     dm = build_datamodule(OmegaConf.to_container(cfg.data, resolve=True))

@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seqlab.allocator import RETAIN_ENV  # glibc's environment twin of seqlab's mallopt calls
+from seqlab.run.allocator import RETAIN_ENV  # glibc's environment twin of seqlab's mallopt calls
 
 EMBED, HIDDEN, LAYERS, BPTT, BATCH, LR, CLIP = 200, 200, 2, 35, 20, 20.0, 0.25
 

@@ -3,7 +3,7 @@
 Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it. Language models sample
 (``temperature`` 0.8, 3 samples by default); a translation (``source=TEXT``, seq2seq heads) is decoded greedily, or
 by beam search where the model was configured with ``model.head.beam_size`` > 1, as one output by default — it is
-sampled only when ``temperature`` is given. Word-level text is joined as it reads (:mod:`seqlab.readable`).
+sampled only when ``temperature`` is given. Word-level text is joined as it reads (:mod:`seqlab.display.readable`).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def parse(args: list[str]) -> GenerateOptions:
 
 
 def generate(options: GenerateOptions) -> list[str]:
+    from seqlab.display.readable import continue_text
     from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
-    from seqlab.readable import continue_text
     from seqlab.registry import ConfigError
 
     load_plugins()

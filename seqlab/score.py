@@ -64,10 +64,10 @@ def score(options: ScoreOptions) -> TextScore:
     """Score ``options.text`` with the checkpoint's language model (one forward pass, teacher-forced)."""
     import torch
 
+    from seqlab.display.readable import join_tokens
     from seqlab.heads.many_to_many import ManyToManyHead
     from seqlab.models.builder import load_module
     from seqlab.plugins import load_plugins
-    from seqlab.readable import join_tokens
     from seqlab.registry import ConfigError
 
     load_plugins()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from seqlab.allocator import RETAIN_ENV, configure_cpu_allocator, glibc
+from seqlab.run.allocator import RETAIN_ENV, configure_cpu_allocator, glibc
 
 pytestmark = pytest.mark.e2e  # each test starts Python processes
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e  # each test starts Python processes
 # with glibc's defaults they are mapped afresh (and page-faulted in) every step
 PROBE = """
 import json, os, resource, statistics, sys, torch
-from seqlab.allocator import RETAIN_ENV, configure_cpu_allocator
+from seqlab.run.allocator import RETAIN_ENV, configure_cpu_allocator
 applied = configure_cpu_allocator(sys.argv[1])
 torch.manual_seed(0)
 out = torch.nn.Linear(64, 16_000)

@@ -28,9 +28,9 @@ from seqlab.plugins import search_dirs
 from seqlab.registry import HEADS
 from seqlab.run.compose import compose_config, group_options
 from seqlab.run.preflight import recipe_leftovers
+from seqlab.run.scale import build_trainer
+from seqlab.run.train import build_callbacks, build_datamodule, build_loggers
 from seqlab.run.validation import validate
-from seqlab.scale import build_trainer
-from seqlab.train import build_callbacks, build_datamodule, build_loggers
 
 CONF = conf_dir()
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))

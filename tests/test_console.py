@@ -18,10 +18,10 @@ from seqlab_testing import TINY, cli_env, run_dirs
 from terminal import run_in_terminal, screen_lines
 from torch.utils.data import DataLoader
 
-from seqlab import console, progress
 from seqlab.data.vocab import Tokenizer, Vocabulary
+from seqlab.display import console, progress
+from seqlab.display.progress import RunConsole, RunProgressBar, duration, faster_setting, total_steps
 from seqlab.models.builder import make_module
-from seqlab.progress import RunConsole, RunProgressBar, duration, faster_setting, total_steps
 from seqlab.spec import DataSpec
 
 #: a 30-step run of the default experiment, validated twice, with its default loggers (CSV, TensorBoard, wandb)

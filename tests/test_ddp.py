@@ -10,7 +10,7 @@ import torch
 from seqlab_testing import TINY, run_dirs
 
 from seqlab.registry import ConfigError
-from seqlab.scale import per_device_batch_size
+from seqlab.run.scale import per_device_batch_size
 
 #: full validation set, so the synced metric can be recomputed exactly in one process
 DDP_TINY = [*TINY, "trainer.limit_val_batches=1.0", "data.batch_size=16", "test=false"]
@@ -24,7 +24,7 @@ def validate_checkpoint(checkpoint: Path, ranks: int = 1, every: int = 1) -> dic
     from datasets import concatenate_datasets
 
     from seqlab.models.builder import load_module
-    from seqlab.train import build_datamodule
+    from seqlab.run.train import build_datamodule
 
     module = load_module(checkpoint)
     config = torch.load(checkpoint, weights_only=True)["hyper_parameters"]["config"]

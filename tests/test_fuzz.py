@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from seqlab import schema
 from seqlab.errors import DataError
 from seqlab.run.compose import compose_config
-from seqlab.train import build_datamodule
+from seqlab.run.train import build_datamodule
 
 #: each datamodule with a file suffix it reads
 DATAMODULES = {"text_char": ".txt", "text_word": ".txt", "abc_music": ".abc", "tweets": ".csv", "parallel": ".tsv",

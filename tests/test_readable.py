@@ -9,8 +9,8 @@ import pytest
 from seqlab_testing import TINY, cli_env, run_dirs
 
 from seqlab.data.vocab import Tokenizer
+from seqlab.display.readable import continue_text, join_tokens, join_words
 from seqlab.models.builder import load_module
-from seqlab.readable import continue_text, join_tokens, join_words
 
 
 def test_words_are_joined_with_spaces_and_punctuation_sits_on_its_word():

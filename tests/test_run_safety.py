@@ -35,7 +35,7 @@ def _digests(folder: Path) -> dict[str, str]:
 
 # -- 1. run folders ---------------------------------------------------------------------------------------------------
 def _claim(base: str, barrier, results) -> None:
-    from seqlab.runs import claim_run_dir
+    from seqlab.run.folders import claim_run_dir
 
     barrier.wait()
     results.put(str(claim_run_dir(Path(base))))
@@ -56,7 +56,7 @@ def test_processes_claiming_the_same_folder_at_once_each_get_their_own(tmp_path)
 
 
 def test_a_folder_holding_an_older_run_without_a_record_is_not_entered(tmp_path):
-    from seqlab.runs import claim_run_dir
+    from seqlab.run.folders import claim_run_dir
 
     old = tmp_path / "12-00-00"
     (old / "checkpoints").mkdir(parents=True)
@@ -112,7 +112,7 @@ def test_two_runs_launched_together_into_one_folder_get_two_intact_records(tmp_p
 
 # -- 3. resume checks -------------------------------------------------------------------------------------------------
 def test_a_mismatch_names_both_sides_and_only_what_differs():
-    from seqlab.runs import config_mismatch
+    from seqlab.run.folders import config_mismatch
 
     saved = {"model.cell.name": "lstm", "model.cell.forget_bias": 1.0, "model.encoder.hidden_size": 256}
     asked = {"model.cell.name": "gru", "model.cell.reset_after": True, "model.encoder.hidden_size": 256}
@@ -125,7 +125,7 @@ def test_a_mismatch_names_both_sides_and_only_what_differs():
 
 
 def test_a_different_vocabulary_is_named():
-    from seqlab.runs import spec_mismatch
+    from seqlab.run.folders import spec_mismatch
 
     saved = {"task": "language_model", "vocab": {"itos": ["<pad>", "a", "b"]}, "classes": []}
     assert spec_mismatch(saved, saved) is None
@@ -169,7 +169,7 @@ def _fake_run(root: Path, name: str, checkpoint: bool, started: float) -> Path:
 
 def test_last_refuses_an_older_run_when_the_newest_has_no_checkpoint(tmp_path):
     from seqlab.errors import ConfigError
-    from seqlab.runs import find_last_checkpoint
+    from seqlab.run.folders import find_last_checkpoint
 
     older = _fake_run(tmp_path, "10-00-00", checkpoint=True, started=1000)
     newest = _fake_run(tmp_path, "11-00-00", checkpoint=False, started=2000)
@@ -226,7 +226,7 @@ def test_a_save_replaces_the_file_instead_of_writing_into_it(tmp_path, monkeypat
 
     import torch
 
-    from seqlab.checkpoint_io import AtomicCheckpointIO
+    from seqlab.run.checkpoint_io import AtomicCheckpointIO
 
     temp_dir = other_filesystem
     monkeypatch.setenv("TMPDIR", str(temp_dir))
@@ -243,7 +243,7 @@ def test_a_save_replaces_the_file_instead_of_writing_into_it(tmp_path, monkeypat
 
 
 def test_temp_files_of_killed_saves_are_removed_and_live_ones_kept(tmp_path):
-    from seqlab.checkpoint_io import remove_stale_temp_files
+    from seqlab.run.checkpoint_io import remove_stale_temp_files
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -354,7 +354,7 @@ def test_bad_values_are_named_in_one_line_before_any_work(tmp_path, monkeypatch,
 )
 def test_options_the_trainer_rejects_are_named(options, needle):
     from seqlab.errors import ConfigError
-    from seqlab.scale import build_trainer
+    from seqlab.run.scale import build_trainer
 
     with pytest.raises(ConfigError) as err:
         build_trainer({"accelerator": "cpu", **options}, logger=False, enable_checkpointing=False)

@@ -61,7 +61,7 @@ def isolated_job(idx: int, overrides: Sequence[str], hydra_context: Any, config:
     code = process.exitcode
     how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
     message = f"the job's process ({process.pid}) died ({how}) before it finished; the other jobs went on"
-    from seqlab import scale
+    from seqlab.run import scale
 
     value = scale.write_failed_job(job_dir, message, idx, list(overrides), OmegaConf.select(
         sweep_config, "hydra.sweeper.direction"))

@@ -57,7 +57,7 @@ class FinalCheckpoint(pl.Callback):
 
 def already_saved(trainer: pl.Trainer, path: Path) -> bool:
     """True when ``path`` was last written at this very step (by a validation's checkpoint, an interrupt, ...), as
-    :class:`~seqlab.checkpoint_io.AtomicCheckpointIO` records every save. Only global rank 0 writes files, so its
+    :class:`~seqlab.run.checkpoint_io.AtomicCheckpointIO` records every save. Only global rank 0 writes files, so its
     answer is broadcast: every rank then saves, or none does (``trainer.save_checkpoint`` waits for all ranks)."""
     saved = getattr(trainer.strategy.checkpoint_io, "saved_steps", {})
     return bool(trainer.strategy.broadcast(saved.get(str(path)) == trainer.global_step, src=0))

@@ -35,8 +35,8 @@ class GracefulInterrupt(pl.Callback):
     position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save): it
     raises :class:`ForcedStop`.
     After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero). Its handlers
-    live from ``on_train_start`` to ``on_train_end``; outside them :func:`seqlab.train.run`'s handler stops the run at
-    once (:class:`~seqlab.errors.RunInterrupted`).
+    live from ``on_train_start`` to ``on_train_end``; outside them :func:`seqlab.run.train.run`'s handler stops the
+    run at once (:class:`~seqlab.errors.RunInterrupted`).
     """
 
     def __init__(self, dirpath: str):
@@ -87,7 +87,7 @@ class GracefulInterrupt(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # FinalCheckpoint has saved the final weights by now (its hook runs first): from here a signal stops the run
-        # at once (seqlab.train.run's handler), also during the save below
+        # at once (seqlab.run.train.run's handler), also during the save below
         self._restore_handlers()
         if self.signal_name is not None and self.checkpoint is None:  # the signal came after the last batch
             self.checkpoint = self.dirpath / "last.ckpt"

@@ -176,7 +176,7 @@ class TranslationPredictor(Predictor):
     fields = ("translation",)
 
     def predict_batch(self, lines: list[Line]) -> list[dict[str, Any]]:
-        from seqlab.readable import join_tokens
+        from seqlab.display.readable import join_tokens
 
         sources = [self.ids(line) for line in lines]
         beam_size = 1 if self.options.temperature > 0 else self.options.beam_size
@@ -192,7 +192,7 @@ class ContinuationPredictor(Predictor):
     fields = ("continuation",)
 
     def predict_batch(self, lines: list[Line]) -> list[dict[str, Any]]:
-        from seqlab.readable import continue_text
+        from seqlab.display.readable import continue_text
 
         rows = []
         for line in lines:
@@ -210,7 +210,7 @@ class ConditionPredictor(Predictor):
         return [0] if line.text.strip() else []
 
     def predict_batch(self, lines: list[Line]) -> list[dict[str, Any]]:
-        from seqlab.readable import join_tokens
+        from seqlab.display.readable import join_tokens
         from seqlab.registry import ConfigError
 
         rows = []

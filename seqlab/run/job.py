@@ -1,5 +1,5 @@
 """The Hydra job and the exit-code policy: :func:`main` runs pre-flight, then Hydra runs :func:`run_job`, which hands
-the config to :func:`seqlab.train.run`. User errors are one line and exit 1 (2 before Hydra starts), interrupts exit
+the config to :func:`seqlab.run.train.run`. User errors are one line and exit 1 (2 before Hydra starts), interrupts exit
 130/143, a failing sweep job leaves ``error.txt`` and the sweep goes on, and a sweep ends with its summary line."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab import scale
 from seqlab.errors import SIGNAL_EXIT, ConfigError, RunInterrupted, one_line, user_errors
 from seqlab.paths import conf_dir
 from seqlab.plugins import discover, load_plugins, search_dirs
+from seqlab.run import scale
 from seqlab.run.compose import explicit_value, is_sweep
 from seqlab.run.preflight import explain, preflight
 from seqlab.run.validation import check_output_dir, validate
@@ -44,7 +44,7 @@ def exit_on_interrupt(signum: int, frame: object) -> None:
     name = signal.Signals(signum).name
     sys.stdout.flush()
     print(f"seqlab: {interrupt_message(None, name)}", file=sys.stderr, flush=True)
-    from seqlab.runs import forget_unstarted_run
+    from seqlab.run.folders import forget_unstarted_run
 
     forget_unstarted_run()
     if _SWEEP:  # a job of a sweep that runs in this process (the basic launcher): the sweep ends here
@@ -58,7 +58,7 @@ _SWEEP: dict[str, Any] = {}
 
 def print_sweep_summary(sweep_dir: Path, argv: list[str]) -> bool:
     """Print the sweep's one-line summary (stderr when a job did not finish); True when every job finished."""
-    from seqlab.runs import expected_jobs, sweep_summary
+    from seqlab.run.folders import expected_jobs, sweep_summary
 
     line, complete = sweep_summary(sweep_dir, expected_jobs(argv))
     print(line, file=sys.stdout if complete else sys.stderr, flush=True)
@@ -90,13 +90,13 @@ def run_job(cfg: DictConfig) -> float | None:
     """One Hydra job: the task function ``hydra.main`` calls. A single run was composed and validated before
     Hydra started (:func:`preflight`); each job of a sweep is validated here, when it starts. In a multirun a
     failing job (any exception, or a NaN objective) leaves ``error.txt`` in its folder and returns the worst value,
-    so the sweep goes on (see :mod:`seqlab.scale`); a job of a continued sweep (``ckpt_path=last``) that finished is
+    so the sweep goes on (see :mod:`seqlab.run.scale`); a job of a continued sweep (``ckpt_path=last``) that finished is
     skipped and one with a ``last.ckpt`` resumes from it. A single run that fails before training starts leaves no
     run folder behind."""
     # imported when a job starts, not at pre-flight: a bad override fails before torch and Lightning are loaded
-    from seqlab import train
     from seqlab.callbacks.reliability import ForcedStop
-    from seqlab.runs import forget_unstarted_run
+    from seqlab.run import train
+    from seqlab.run.folders import forget_unstarted_run
 
     load_plugins()  # joblib/submitit workers run jobs in fresh processes that never went through main()
     try:
@@ -147,7 +147,7 @@ def start_sweep_job(cfg: DictConfig) -> tuple[bool, float | None]:
     point ``ckpt_path`` at the job's own ``last.ckpt``. Returns ``(skipped, the skipped job's objective)``."""
     import json
 
-    from seqlab.runs import job_state, lock_folder
+    from seqlab.run.folders import job_state, lock_folder
 
     job_dir = Path(cfg.paths.output_dir)
     lock_folder(job_dir)

@@ -94,9 +94,9 @@ def explain(err: BaseException, args: list[str]) -> str:
 
 def resume_overrides(args: list[str]) -> list[str]:
     """``ckpt_path=last`` → the ``last.ckpt`` of the run folder given (``hydra.run.dir=D``), else of the
-    experiment's newest run (see :func:`seqlab.runs.find_last_checkpoint`); a checkpoint inside a run folder
+    experiment's newest run (see :func:`seqlab.run.folders.find_last_checkpoint`); a checkpoint inside a run folder
     resumes in that folder (same CSV/TensorBoard logs, same wandb run)."""
-    from seqlab.runs import find_last_checkpoint, override, run_dir_of
+    from seqlab.run.folders import find_last_checkpoint, override, run_dir_of
 
     value = explicit_value(args, "ckpt_path")
     if value in (None, "", "null") or not single_run(args):
@@ -123,10 +123,10 @@ def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]
     A resume (``ckpt_path`` given) is compared with the composed model and datamodule first; a mismatch raises one
     line naming both sides, and nothing is written. Resuming inside the checkpoint's own run folder writes Hydra's
     record of the resume to ``.hydra/resume-N`` (the run's original ``.hydra/*.yaml`` are kept as written).
-    Otherwise the run claims a folder no other run holds (:func:`seqlab.runs.claim_run_dir`): the configured
+    Otherwise the run claims a folder no other run holds (:func:`seqlab.run.folders.claim_run_dir`): the configured
     ``hydra.run.dir``, or the same name with ``-1``, ``-2``, ... when it is taken. DDP ranks started by Lightning,
     torchrun or SLURM use the folder their launcher gave them."""
-    from seqlab.runs import (
+    from seqlab.run.folders import (
         claim_marker,
         claim_resume_record,
         claim_run_dir,
@@ -135,7 +135,7 @@ def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]
         override,
         run_dir_of,
     )
-    from seqlab.scale import launched_externally
+    from seqlab.run.scale import launched_externally
 
     cfg = cfg if cfg is not None else compose_checked(args)
     run_dir = Path(cfg.hydra.run.dir).absolute()
@@ -143,7 +143,7 @@ def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]
     resumes_here = False
     if ckpt_value not in (None, "", "null"):
         from seqlab.models.builder import model_options
-        from seqlab.runs import check_resume, resume_message
+        from seqlab.run.folders import check_resume, resume_message
 
         ckpt = Path(ckpt_value)
         config = OmegaConf.to_container(cfg.model, resolve=True)
@@ -189,7 +189,7 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
     two sweeps share job folders. ``ckpt_path=last`` instead continues a sweep — the one ``hydra.sweep.dir`` names,
     else the experiment's newest: jobs that finished are skipped, each other job resumes from its own ``last.ckpt``
     (or starts, if it never saved one). The sweep folder is locked while the sweep runs."""
-    from seqlab.runs import SWEEP_MARKER, claim_run_dir, find_last_sweep, lock_folder, override
+    from seqlab.run.folders import SWEEP_MARKER, claim_run_dir, find_last_sweep, lock_folder, override
 
     explicit = explicit_value(args, "hydra.sweep.dir")
     continuing = explicit_value(args, "ckpt_path") == "last"

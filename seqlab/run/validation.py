@@ -13,8 +13,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqlab import schema
-from seqlab.allocator import CHOICES as ALLOCATORS
 from seqlab.errors import ConfigError
+from seqlab.run.allocator import CHOICES as ALLOCATORS
 from seqlab.run.compose import group_options, option_defaults
 
 _MISSING = object()
@@ -212,7 +212,7 @@ def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
     if error:
         raise ConfigError(error)
     if _get(cfg, "check_memory") is not False:
-        from seqlab import memory
+        from seqlab.run import memory
 
         config = OmegaConf.to_container(cfg, resolve=False)
         error = memory.check({k: config.get(k) or {} for k in ("model", "optimizer", "data", "trainer")})

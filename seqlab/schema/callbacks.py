@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from seqlab.schema import option
+from seqlab.schema.core import option
 
 #: callback name → (``_target_``, options dataclass): seqlab's callbacks, checked against their schema
 CALLBACKS: dict[str, tuple[str, type]] = {}

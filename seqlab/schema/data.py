@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqlab.schema import component, option
+from seqlab.schema.core import component, option
 
 SPLIT = "train/validation/test fractions, when the source has no splits"
 TOKENIZERS = Literal["char", "word", "bpe"]

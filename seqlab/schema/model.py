@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqlab.schema import component, option
+from seqlab.schema.core import component, option
 
 PROBABILITY = {"ge": 0, "lt": 1}
 

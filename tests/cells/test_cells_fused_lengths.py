@@ -93,7 +93,7 @@ def test_a_fixed_batch_of_tunes_has_the_loss_of_the_packed_implementation(monkey
 
     from seqlab.models.builder import make_module
     from seqlab.run.compose import compose_config
-    from seqlab.train import build_datamodule
+    from seqlab.run.train import build_datamodule
 
     cfg = compose_config(
         ["data=abc_music", "data.batch_size=6", "model.encoder.hidden_size=16", "model.embedding_dim=8",

@@ -20,7 +20,7 @@ from seqlab_testing import cli_env
 
 from seqlab.data.text import WordTextDataModule
 from seqlab.run.compose import compose_config
-from seqlab.train import build_datamodule
+from seqlab.run.train import build_datamodule
 
 #: a closed vocabulary (every valid/test word occurs in train), as in WikiText-2 and PTB; blank lines, headings,
 #: the corpus' own <unk>, runs of spaces, a tab, and a form feed inside a line (whitespace to str.split, but no
@@ -125,7 +125,7 @@ import json, sys, time
 from omegaconf import OmegaConf
 from seqlab.run.compose import compose_config
 from seqlab.data.base import DataError
-from seqlab.train import build_datamodule
+from seqlab.run.train import build_datamodule
 config = compose_config([f"data={sys.argv[1]}", f"data.cache_dir={sys.argv[2]}"])
 options = OmegaConf.to_container(config.data, resolve=True)
 datamodule = build_datamodule(options)

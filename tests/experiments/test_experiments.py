@@ -210,8 +210,9 @@ def test_adding_datamodule_batches_real_vectors_and_rejects_bad_options(cache_di
     assert batch["inputs"].shape == (5, 8, 2) and batch["inputs"].dtype == torch.float32
     assert torch.allclose((batch["inputs"][..., 0] * batch["inputs"][..., 1]).sum(1), batch["targets"])
     assert dm.spec.task == "regression" and dm.spec.input_features == 2
-    with pytest.raises(DataError, match="data.seq_len"):
-        AddingDataModule(seq_len=1)
+    from seqlab.run.preflight import check_composes  # the data schema's bounds, before anything is built
+
+    assert check_composes(["data=adding", "data.seq_len=1"]).startswith("data.seq_len=1: expected an integer >= 2")
     with pytest.raises(DataError, match="builtin:adding"):
         AddingDataModule(source="some.csv")
 

@@ -46,7 +46,7 @@ def wandb_mode(requested: str) -> str:
 def build_loggers(logger_cfg: dict[str, Any] | None, experiment_name: str = "seqlab") -> list[Any]:
     from hydra.utils import instantiate
 
-    from seqlab.scale import wandb_names
+    from seqlab.run.scale import wandb_names
 
     loggers = []
     for name, conf in (logger_cfg or {}).items():
@@ -96,13 +96,13 @@ def run(cfg: DictConfig) -> float | None:
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-    from seqlab.allocator import configure_cpu_allocator
     from seqlab.callbacks.checkpoints import RESULT_PREFIXES, FinalCheckpoint
     from seqlab.callbacks.reliability import GracefulInterrupt, TrainingInterrupted
-    from seqlab.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
     from seqlab.models.builder import build_module, check_monitored_metrics
-    from seqlab.runs import training_started
-    from seqlab.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
+    from seqlab.run.allocator import configure_cpu_allocator
+    from seqlab.run.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
+    from seqlab.run.folders import training_started
+    from seqlab.run.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert isinstance(config, dict)
@@ -117,7 +117,7 @@ def run(cfg: DictConfig) -> float | None:
     ckpt_path, checkpoint = resolve_ckpt_path(config.get("ckpt_path"))
     checkpoint_step = None if checkpoint is None else int(checkpoint.get("global_step", 0))
     if checkpoint is not None:  # the data must give the vocabulary and classes the checkpoint was trained with
-        from seqlab.runs import spec_mismatch
+        from seqlab.run.folders import spec_mismatch
 
         problem = spec_mismatch(checkpoint["seqlab"]["spec"], spec.to_dict())
         if problem:
@@ -286,7 +286,7 @@ def finish_wandb(loggers: list[Any]) -> None:
 
 
 def print_summary(results: dict[str, Any], output_dir: Path) -> None:
-    """The end-of-run results table (val and test side by side; :func:`seqlab.console.results_table`)."""
-    from seqlab.console import print_results
+    """The end-of-run results table (val and test side by side; :func:`seqlab.display.console.results_table`)."""
+    from seqlab.display.console import print_results
 
     print_results(results, output_dir)

@@ -48,7 +48,7 @@ NOISY_LOGGERS = ("alembic",)
 #: their records reach ``config.log`` through the root logger
 THIRD_PARTY_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning", "lightning.pytorch", "lightning.fabric")
 
-log = logging.getLogger("seqlab.console")
+log = logging.getLogger("seqlab.display.console")
 
 #: this process's console mode: ``verbose=true`` sets it when a job starts
 state: dict[str, Any] = {"verbose": False}

@@ -25,7 +25,7 @@ from pytorch_lightning.callbacks import RichProgressBar
 from rich.progress import BarColumn, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
-from seqlab import console
+from seqlab.display import console
 
 #: a run longer than this gets a warning
 LONG_RUN_SECONDS = 3600

@@ -1,6 +1,6 @@
 """Sweeps and many devices: what a job does differently inside a Hydra multirun or a distributed launch.
 
-Used by :mod:`seqlab.cli` (failed sweep jobs) and :mod:`seqlab.train` (wandb names, per-device batch size, the
+Used by :mod:`seqlab.cli` (failed sweep jobs) and :mod:`seqlab.run.train` (wandb names, per-device batch size, the
 DDP launcher under a multirun). See docs/scale.md.
 
 >>> per_device_batch_size(64, world_size=4)
@@ -184,14 +184,15 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
 
 
 def console_callbacks(trainer_options: dict[str, Any], callbacks: list[Any]) -> list[Any]:
-    """``callbacks`` plus what the console shows (:mod:`seqlab.console`): the run's lines
-    (:class:`~seqlab.progress.RunConsole`), the whole-run bar (:class:`~seqlab.progress.RunProgressBar`) unless
-    ``trainer.enable_progress_bar=false`` or a progress bar is given, and — on the quiet console — the model summary
-    as a plain table in ``config.log`` rather than on screen."""
+    """``callbacks`` plus what the console shows (:mod:`seqlab.display.console`): the run's lines
+    (:class:`~seqlab.display.progress.RunConsole`), the whole-run bar
+    (:class:`~seqlab.display.progress.RunProgressBar`) unless ``trainer.enable_progress_bar=false`` or a progress bar
+    is given, and — on the quiet console — the model summary as a plain table in ``config.log`` rather than on
+    screen."""
     from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
-    from seqlab import console
-    from seqlab.progress import RunConsole, RunProgressBar
+    from seqlab.display import console
+    from seqlab.display.progress import RunConsole, RunProgressBar
 
     if not any(isinstance(c, RunConsole) for c in callbacks):
         callbacks.append(RunConsole())
