@@ -17,9 +17,9 @@ from seqlab.music.abc import check_tune, write_tune
 from seqlab.music.tunes_page import write_tunes_page
 from seqlab.schema import callbacks as options
 
-#: the share of samples that pass the strict check (:func:`seqlab.data.abc_music.valid_tune`)
+#: the share of samples that pass the strict check (:func:`seqlab.music.abc.valid_tune`)
 RATE_KEY = "samples/valid_tune_rate"
-#: the share that music21 merely parses (the lenient check, :func:`seqlab.data.abc_music.parses_tune`)
+#: the share that music21 merely parses (the lenient check, :func:`seqlab.music.abc.parses_tune`)
 PARSE_KEY = "samples/parse_rate"
 #: over all samples, the share of complete bars whose duration fills the meter (0 when no sample has a bar)
 BAR_KEY = "samples/bar_accuracy"
@@ -30,12 +30,12 @@ class MusicSamplesCallback(pl.Callback):
 
     Works with generating heads over ABC data: ``many_to_many`` (language model; tunes start at ``<bos>``) and
     ``one_to_many`` (conditional generation; the tune types are taken in turn and written as the ``R:`` field).
-    Each sample is checked with :func:`seqlab.data.abc_music.check_tune`. Logged to every logger and printed:
+    Each sample is checked with :func:`seqlab.music.abc.check_tune`. Logged to every logger and printed:
     ``samples/valid_tune_rate`` (the strict check: music21 parses it, ≥ 4 complete bars, every complete bar fills
     the meter), ``samples/parse_rate`` (music21 parses it) and ``samples/bar_accuracy`` (matching bars / complete
     bars, pooled over the samples). Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
     ``<dirpath>/tunes.json`` lists every sample with its checks; ``<dirpath>/index.html`` shows every sample as sheet
-    music with a play button (:mod:`seqlab.tunes_page`, works offline).
+    music with a play button (:mod:`seqlab.music.tunes_page`, works offline).
     ``weights``: ``final`` samples from the weights training ended with; ``best`` from the best validation's — the
     checkpoint of the ModelCheckpoint that monitors a metric (``callbacks.model_checkpoint``), the model that early
     stopping selects — after which the final weights are put back.
