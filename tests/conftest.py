@@ -1,4 +1,4 @@
-"""Shared fixtures: run the real CLI in a subprocess (helpers live in seqlab_testing.py)."""
+"""Shared fixtures: run the real CLI in a subprocess (helpers live in support/runs.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
-from seqlab_testing import TINY, cli_env, run_dirs  # noqa: E402
-from warm_python import WarmPython  # noqa: E402
+from support.runs import TINY, cli_env, run_dirs  # noqa: E402
+from support.warm_python import WarmPython  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +23,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, cache_dir, warm_python):
-    """One finished run of the default experiment with :data:`seqlab_testing.TINY` settings, shared by every test
+    """One finished run of the default experiment with :data:`support.runs.TINY` settings, shared by every test
     that needs "some run or checkpoint" and does not change it: ``(completed process, run folder)``."""
     root = tmp_path_factory.mktemp("tiny-run")
     result = warm_python.run("seqlab", TINY, cwd=root, env=cli_env(cache_dir), timeout=600)
@@ -35,7 +35,7 @@ def tiny_run(tmp_path_factory, cache_dir, warm_python):
 @pytest.fixture(scope="session")
 def warm_python(cache_dir):
     """One warm interpreter per test process: ``python -m`` runs fork from it instead of importing torch, Lightning,
-    torchmetrics and datasets again (tests/warm_python.py says what is and is not shared)."""
+    torchmetrics and datasets again (tests/support/warm_python.py says what is and is not shared)."""
     warm = WarmPython(cli_env(cache_dir))
     yield warm
     warm.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import grimp
 import pytest
 from importlinter.cli import lint_imports
-from seqlab_testing import REPO
+from support.runs import REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

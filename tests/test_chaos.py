@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from seqlab_testing import SHORT, cli_env
+from support.runs import SHORT, cli_env
 
 #: a short recipe: 12 steps, a validation (and its checkpoints) every 4, one probe every 3 steps
 RECIPE = [

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 import pytorch_lightning as pl
 import torch
-from seqlab_testing import TINY, cli_env, run_dirs
-from terminal import run_in_terminal, screen_lines
+from support.runs import TINY, cli_env, run_dirs
+from support.terminal import run_in_terminal, screen_lines
 from torch.utils.data import DataLoader
 
 from seqlab.data.vocab import Tokenizer, Vocabulary

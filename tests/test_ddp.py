@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from seqlab_testing import TINY, run_dirs
+from support.runs import TINY, run_dirs
 
 from seqlab.registry import ConfigError
 from seqlab.run.scale import per_device_batch_size

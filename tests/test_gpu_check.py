@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from seqlab_testing import REPO
+from support.runs import REPO
 
 CHECK = REPO / "benchmarks" / "gpu" / "check.sh"
 

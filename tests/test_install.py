@@ -8,7 +8,7 @@ import sys
 import zipfile
 
 import pytest
-from seqlab_testing import REPO, TINY, cli_env, run_dirs
+from support.runs import REPO, TINY, cli_env, run_dirs
 
 
 @pytest.mark.e2e

@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from seqlab_testing import TINY, cli_env, run_dirs
+from support.runs import TINY, cli_env, run_dirs
 
 from seqlab.models.builder import load_module
 from seqlab.predict import main

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from seqlab_testing import TINY, cli_env, run_dirs
+from support.runs import TINY, cli_env, run_dirs
 
 from seqlab.data.vocab import Tokenizer
 from seqlab.display.readable import continue_text, join_tokens, join_words

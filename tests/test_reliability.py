@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from seqlab_testing import TINY, run_dirs
+from support.runs import TINY, run_dirs
 
 FAST = [*TINY, "callbacks.samples=null"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from seqlab_testing import CHROMIUM, CHROMIUM_FLAGS, TINY, needs_chromium, rendered_dom
+from support.runs import CHROMIUM, CHROMIUM_FLAGS, TINY, needs_chromium, rendered_dom
 
 from seqlab.report import ReportError, load_sweep, render_report, write_report
 from seqlab.stats import interval

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from seqlab_testing import SHORT, run_dirs
+from support.runs import SHORT, run_dirs
 
 
 def rows(run: Path) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from seqlab_testing import TINY, cli_env, run_dirs
+from support.runs import TINY, cli_env, run_dirs
 
 FAST = [*TINY, "callbacks.samples=null", "test=false"]
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from seqlab_testing import TINY, cli_env, run_dirs
+from support.runs import TINY, cli_env, run_dirs
 
 from seqlab.data.base import DataSpec
 from seqlab.data.vocab import Tokenizer, Vocabulary

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from seqlab_testing import TINY
+from support.runs import TINY
 
 TINY_NO_LOGGER = TINY  # the command line's logger=… wins over debug=tiny's
 

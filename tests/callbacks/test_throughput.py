@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from seqlab_testing import TINY, run_dirs
+from support.runs import TINY, run_dirs
 
 
 @pytest.mark.parametrize("warmup", [0, 2])

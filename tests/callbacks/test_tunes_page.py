@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from seqlab_testing import TINY, needs_chromium, rendered_dom, run_dirs
+from support.runs import TINY, needs_chromium, rendered_dom, run_dirs
 
 from seqlab.music.tunes_page import ABCJS_FILE, abcjs_source, write_tunes_page
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 import torch
-from cell_helpers import BUILTIN_CELLS, build
+from support.cells import BUILTIN_CELLS, build
 
 
 @pytest.mark.slow

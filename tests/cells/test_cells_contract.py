@@ -8,7 +8,7 @@ import re
 
 import pytest
 import torch
-from cell_helpers import BUILTIN_CELLS
+from support.cells import BUILTIN_CELLS
 
 import seqlab.cells.base
 import seqlab.cells.compiled

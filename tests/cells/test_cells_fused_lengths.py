@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cell_helpers import build, random_state, relative_error
+from support.cells import build, random_state, relative_error
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cell_helpers import build, random_state, relative_error
+from support.cells import build, random_state, relative_error
 
 import seqlab.cells.products as products
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cell_helpers import BUILTIN_CELLS, CELL_PATHS, build, random_state, relative_error
+from support.cells import BUILTIN_CELLS, CELL_PATHS, build, random_state, relative_error
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

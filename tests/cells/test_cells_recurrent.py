@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cell_helpers import BUILTIN_CELLS, CELL_PATHS, build, random_state
+from support.cells import BUILTIN_CELLS, CELL_PATHS, build, random_state
 
 from seqlab.cells import Recurrent
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cell_helpers import build, random_state, relative_error
 from omegaconf import OmegaConf
-from seqlab_testing import TINY, run_dirs
+from support.cells import build, random_state, relative_error
+from support.runs import TINY, run_dirs
 from test_cells_paths import gradcheck_recurrent, run_with_grads, torch_nn_twin
 
 from seqlab import schema
@@ -176,10 +176,22 @@ def test_coupled_lstm_peepholes_are_parameters_only_when_asked_for():
     assert peep.peephole.shape == (2, 4) and torch.all(peep.peephole == 0)
 
 
-def test_indrnn_recurrent_max_must_be_a_positive_number():
+def test_indrnn_recurrent_max_must_be_a_positive_number(tmp_path, monkeypatch):
+    """The schema's bound, checked by the model builder (direct use) and by pre-flight (the command line)."""
+    from seqlab.data.vocab import Tokenizer, Vocabulary
+    from seqlab.models.builder import build_model
+    from seqlab.run.preflight import check_composes
+    from seqlab.spec import DataSpec
+
+    spec = DataSpec("language_model", Vocabulary.build([list("ab")]), Tokenizer("char"))
     for bad in (0.0, -1.0, float("nan"), float("inf"), "high", True):
-        with pytest.raises(ConfigError, match=r"model.cell.recurrent_max=.*: expected a positive number"):
-            Recurrent("indrnn", 3, 4, recurrent_max=bad)
+        with pytest.raises(ConfigError) as err:
+            build_model(spec, {"name": "indrnn", "recurrent_max": bad}, {"name": "auto"}, {"hidden_size": 4})
+        assert str(err.value) == f"model.cell.recurrent_max={bad!r}: expected a number > 0 (bound of |u|)"
+    monkeypatch.chdir(tmp_path)
+    for typed, shown in (("0", "0"), ("-1.0", "-1.0"), ("high", "'high'")):
+        message = check_composes(["cell=indrnn", f"model.cell.recurrent_max={typed}"])
+        assert message == f"model.cell.recurrent_max={shown}: expected a number > 0 (bound of |u|)"
 
 
 def test_indrnn_starts_inside_its_bound_and_constrain_clamps_both_signs():

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-from data_helpers import prepared
 from omegaconf import OmegaConf
+from support.data import prepared
 
 from seqlab.data import SeqDataModule
 from seqlab.data.splits import split_by_seed

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_helpers import cache_entries, first_batch, prepared
-from seqlab_testing import needs_chromium, rendered_dom
+from support.data import cache_entries, first_batch, prepared
+from support.runs import needs_chromium, rendered_dom
 
 from seqlab.data.abc_music import MIT_LAB_CORPUS, AbcMusicDataModule
 from seqlab.errors import DataError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from seqlab_testing import TINY, run_dirs
+from support.runs import TINY, run_dirs
 
 DATAMODULES = ("text_word", "tweets", "abc_music", "parallel")
 

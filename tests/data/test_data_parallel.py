@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from data_helpers import cache_entries, first_batch, prepared
+from support.data import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
 from seqlab.data.parallel import ParallelDataModule

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from data_helpers import cache_entries, prepared
+from support.data import cache_entries, prepared
 
 from seqlab.data.parallel import ParallelDataModule
 from seqlab.data.sources import resolve_files

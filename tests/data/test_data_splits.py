@@ -9,7 +9,7 @@ import logging
 
 import numpy as np
 import pytest
-from data_helpers import prepared
+from support.data import prepared
 
 from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.adding import AddingDataModule

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from data_helpers import cache_entries, first_batch, prepared
+from support.data import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
 from seqlab.data.text import CharTextDataModule, WordTextDataModule

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 import pytest
-from data_helpers import cache_entries, first_batch, prepared
+from support.data import cache_entries, first_batch, prepared
 
 from seqlab.data.base import DataError
 from seqlab.data.synthetic import sentiment_order_examples

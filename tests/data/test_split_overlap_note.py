@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from data_helpers import prepared
+from support.data import prepared
 
 from seqlab.data.text import WordTextDataModule
 

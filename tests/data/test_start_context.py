@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from data_helpers import prepared
+from support.data import prepared
 
 from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.text import CharTextDataModule, WordTextDataModule

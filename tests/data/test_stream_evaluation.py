@@ -8,7 +8,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from data_helpers import prepared
+from support.data import prepared
 
 from seqlab.data.text import WordTextDataModule
 from seqlab.models.builder import make_module

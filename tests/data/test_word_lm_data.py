@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from data_helpers import prepared
-from hub_fixtures import ptb_copy, tweet_eval_copy, wikitext_copy
 from omegaconf import OmegaConf
-from seqlab_testing import cli_env
+from support.data import prepared
+from support.hub import ptb_copy, tweet_eval_copy, wikitext_copy
+from support.runs import cli_env
 
 from seqlab.data.text import WordTextDataModule
 from seqlab.run.compose import compose_config
@@ -185,8 +185,8 @@ def test_the_cli_reports_a_hub_source_it_cannot_load_in_one_line(run_seqlab, tmp
 
 
 def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seqlab, tmp_path):
-    from seqlab_testing import WITH_BASELINE as TINY
-    from seqlab_testing import run_dirs
+    from support.runs import WITH_BASELINE as TINY
+    from support.runs import run_dirs
 
     root = wikitext_copy(tmp_path / "wikitext", LINES)
     # word_lm validates once per epoch; the tiny copy's epoch is one batch, so validate every 3 steps instead
@@ -211,8 +211,8 @@ def test_word_lm_on_a_wikitext2_copy_trains_and_writes_data_splits_json(run_seql
 def test_word_lm_pex_runs_pytorch_examples_readme_command_on_a_wikitext2_copy(run_seqlab, tmp_path):
     """``+experiment=word_lm_pex``: main.py's setting (WikiText-2, 6 epochs, validation and annealing per epoch, test
     with the best weights), tiny here: 2 epochs of 2 batches."""
-    from seqlab_testing import WITH_BASELINE as TINY
-    from seqlab_testing import run_dirs
+    from support.runs import WITH_BASELINE as TINY
+    from support.runs import run_dirs
 
     root = wikitext_copy(tmp_path / "wikitext", LINES)
     quick = [*TINY, "trainer.max_steps=-1", "trainer.val_check_interval=1.0"]  # the recipe's epochs
@@ -232,8 +232,8 @@ def test_word_lm_pex_runs_pytorch_examples_readme_command_on_a_wikitext2_copy(ru
 
 
 def test_word_lm_zaremba_small_tests_as_one_stream_with_every_parameter_uniform(run_seqlab, tmp_path):
-    from seqlab_testing import WITH_BASELINE as TINY
-    from seqlab_testing import run_dirs
+    from support.runs import WITH_BASELINE as TINY
+    from support.runs import run_dirs
 
     config = compose_config(["+experiment=word_lm_zaremba_small"])
     data, trainer = config.data, config.trainer

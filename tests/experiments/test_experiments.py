@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from omegaconf import OmegaConf
-from seqlab_testing import TINY, WITH_BASELINE, run_dirs
+from support.runs import TINY, WITH_BASELINE, run_dirs
 
 from seqlab.data.adding import CONSTANT_BASELINE_MSE, AddingDataModule, adding_examples
 from seqlab.data.base import DataSpec

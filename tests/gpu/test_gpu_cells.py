@@ -7,8 +7,8 @@ import copy
 
 import pytest
 import torch
-from cell_helpers import BUILTIN_CELLS, CELL_PATHS, build, random_state, relative_error
 from gpu_helpers import BATCH, FLOAT32_TOLERANCE, SIZES, STEPS, lengths_for, needs_device
+from support.cells import BUILTIN_CELLS, CELL_PATHS, build, random_state, relative_error
 from test_cells_paths import torch_nn_twin
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

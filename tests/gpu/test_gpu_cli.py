@@ -11,7 +11,7 @@ import math
 
 import pytest
 from gpu_helpers import needs_device, on_cuda
-from seqlab_testing import TINY, run_dirs
+from support.runs import TINY, run_dirs
 
 pytestmark = [*needs_device, pytest.mark.e2e]
 

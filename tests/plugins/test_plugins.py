@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from seqlab_testing import REPO, TINY, cli_env, run_dirs
+from support.runs import REPO, TINY, cli_env, run_dirs
 
 from seqlab.errors import ConfigError
 from seqlab.registry import CELLS, registering_as

@@ -1,6 +1,6 @@
 """Helpers shared by the tests: the real CLI in a subprocess with tiny, fast settings.
 
-Importable from every test folder (``pythonpath = ["tests"]`` in pyproject.toml): ``from seqlab_testing import TINY``.
+Importable from every test folder (``pythonpath = ["tests"]`` in pyproject.toml): ``from support.runs import TINY``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 #: overrides that make any experiment a few-second smoke run
 TINY = ["debug=tiny", "callbacks.ngram_baseline=null"]  # conf/debug/tiny.yaml; the baseline costs ~1 s per LM
