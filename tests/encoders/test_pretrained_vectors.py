@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from seqlab_testing import TINY, run_dirs
+from support.runs import TINY, run_dirs
 
 from seqlab.data.base import DataSpec
 from seqlab.data.embeddings import read_word_vectors
