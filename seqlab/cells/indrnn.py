@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
 from seqlab.cells.base import Cell, State
-from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
 
@@ -35,9 +32,6 @@ class IndRNNCell(Cell):
     recurrent_weight = False
 
     def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = schema.IndRNN.recurrent_max):
-        number = isinstance(recurrent_max, (int, float)) and not isinstance(recurrent_max, bool)
-        if not (number and math.isfinite(recurrent_max) and recurrent_max > 0):
-            raise ConfigError(f"model.cell.recurrent_max={recurrent_max!r}: expected a positive number (bound on |u|)")
         self.recurrent_max = float(recurrent_max)
         super().__init__(input_size, hidden_size)
 

@@ -17,8 +17,6 @@ from seqlab.cells.fused import forward_fused
 from seqlab.registry import CELLS, ConfigError
 from seqlab.schema import model as schema
 
-PATHS = ("auto", "fused", "structured", "step", "scan")
-
 
 def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
     """The execution paths a cell can run, in the order ``fused, structured, step, scan`` (``step`` always).
@@ -130,12 +128,6 @@ class Recurrent(nn.Module):
     ):
         super().__init__()
         cell_cls = CELLS.get(cell) if isinstance(cell, str) else cell
-        if num_layers < 1:
-            raise ConfigError(f"model.encoder.num_layers must be >= 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.encoder.dropout must be in [0, 1), got {dropout}")
-        if path not in PATHS:
-            raise ConfigError(f"model.encoder.path must be one of {', '.join(PATHS)}, got '{path}'")
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.hidden_size = hidden_size

@@ -139,12 +139,3 @@ def mlp(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> n
         layers += [nn.Linear(input_size if i == 0 else hidden_size, hidden_size), nn.Tanh()]
     return nn.Sequential(*layers)
 
-
-def check_common(name: str, hidden_size: int, num_layers: int, dropout: float) -> None:
-    """Clear errors for the options every built-in encoder has."""
-    if hidden_size <= 0:
-        raise ConfigError(f"model.encoder.hidden_size must be positive, got {hidden_size} (encoder={name})")
-    if num_layers < 1:
-        raise ConfigError(f"model.encoder.num_layers must be >= 1, got {num_layers} (encoder={name})")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"model.encoder.dropout must be in [0, 1), got {dropout} (encoder={name})")

@@ -7,8 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqlab.encoders.base import Encoder, check_common, last_steps, mlp
-from seqlab.registry import ConfigError
+from seqlab.encoders.base import Encoder, last_steps, mlp
 from seqlab.schema import model as schema
 
 
@@ -39,9 +38,6 @@ class FixedWindowEncoder(Encoder):
         dropout: float = schema.FixedWindow.dropout,
     ):
         super().__init__(causal=True, num_states=num_states)
-        check_common("fixed_window", hidden_size, num_layers, dropout)
-        if window < 1:
-            raise ConfigError(f"model.encoder.window must be >= 1, got {window}")
         self.window = window
         self.output_size = hidden_size
         self.net = mlp(window * input_size, hidden_size, num_layers, dropout)
@@ -85,9 +81,6 @@ class BagOfWordsEncoder(Encoder):
         dropout: float = schema.BagOfWords.dropout,
     ):
         super().__init__(causal=causal, num_states=num_states)
-        check_common("bag_of_words", hidden_size, num_layers, dropout)
-        if pool not in ("mean", "sum"):
-            raise ConfigError(f"model.encoder.pool must be mean or sum, got '{pool}'")
         self.pool = pool
         self.output_size = hidden_size
         self.net = mlp(input_size, hidden_size, num_layers, dropout)

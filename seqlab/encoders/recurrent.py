@@ -6,10 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqlab.cells.recurrent import Recurrent
-from seqlab.registry import ConfigError
-
-#: ``model.encoder`` options of :class:`~seqlab.cells.Recurrent` besides ``hidden_size``
-RECURRENT_OPTIONS = ("num_layers", "bidirectional", "dropout", "path", "compile")
+from seqlab.schema import model as schema
 
 
 class RecurrentEncoder(Recurrent):
@@ -20,17 +17,10 @@ class RecurrentEncoder(Recurrent):
     def build(cls, input_size: int, *, task: str, cell: dict[str, Any], **options: Any) -> RecurrentEncoder:
         """``model.encoder`` options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
         ``compile``) and ``model.cell`` (``{"name": ..., **cell options}``) → the encoder. ``task`` is not checked
-        here: a head that reads left to right refuses a bidirectional encoder with its own message."""
+        here: a head that reads left to right refuses a bidirectional encoder with its own message. The options are
+        the schema's (:func:`~seqlab.models.builder.check_model` refused any other key before)."""
         cell = dict(cell)
-        hidden_size = options.pop("hidden_size", None)
-        unknown = sorted(set(options) - set(RECURRENT_OPTIONS))
-        if unknown:  # Recurrent passes what it does not know to the cell, which would be blamed for it
-            raise ConfigError(
-                f"model.encoder: encoder 'recurrent' does not accept these options ({', '.join(unknown)}); "
-                f"its options: hidden_size, {', '.join(RECURRENT_OPTIONS)}"
-            )
-        if not isinstance(hidden_size, int) or hidden_size <= 0:
-            raise ConfigError(f"model.encoder.hidden_size must be a positive integer, got {hidden_size}")
+        hidden_size = options.pop("hidden_size", schema.Recurrent.hidden_size)
         return cls(cell.pop("name"), input_size, hidden_size, **options, **cell)
 
     def head_options(self) -> dict[str, Any]:

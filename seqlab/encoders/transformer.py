@@ -8,11 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqlab.encoders.base import Encoder, check_common
+from seqlab.encoders.base import Encoder
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
-
-POSITIONALS = ("sinusoidal", "learned")
 
 
 def sinusoidal_positions(length: int, size: int, device: torch.device, dtype: torch.dtype) -> Tensor:
@@ -61,15 +59,9 @@ class TransformerEncoder(Encoder):
         max_length: int = schema.Transformer.max_length,
     ):
         super().__init__(causal=causal, num_states=num_states)
-        check_common("transformer", hidden_size, num_layers, dropout)
-        if num_heads < 1 or hidden_size % num_heads:
-            raise ConfigError(
-                f"model.encoder.num_heads={num_heads} must divide model.encoder.hidden_size={hidden_size}"
-            )
-        if positional not in POSITIONALS:
-            raise ConfigError(f"model.encoder.positional must be one of {', '.join(POSITIONALS)}, got '{positional}'")
-        if max_length < 1:
-            raise ConfigError(f"model.encoder.max_length must be >= 1, got {max_length}")
+        if hidden_size % num_heads:
+            raise ConfigError(f"model.encoder.num_heads={num_heads} must divide model.encoder.hidden_size="
+                              f"{hidden_size}")
         self.output_size = hidden_size
         self.max_length = max_length
         self.positional = positional

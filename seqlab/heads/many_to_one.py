@@ -15,8 +15,6 @@ from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
-POOLS = ("last", "mean", "max", "attention")
-
 
 class AttentionPooling(nn.Module):
     """Additive self-attention pooling (Yang et al. 2016): ``a_t = softmax_t(vᵀ tanh(W e_t + b))``, ``Σ_t a_t e_t``.
@@ -75,8 +73,6 @@ class ManyToOneHead(Head):
         class_weights: str | list[float] | None = schema.ManyToOne.class_weights,
     ):
         super().__init__()
-        if pool not in POOLS:
-            raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")
         num_classes = ctx.spec.num_classes
         if num_classes < 2:
             raise ConfigError(f"head=many_to_one needs at least 2 classes in the data spec, got {num_classes}")
@@ -138,8 +134,6 @@ def resolve_class_weights(option: str | list[float] | None, ctx: HeadContext) ->
         if ctx.spec.class_weights is None:
             raise ConfigError("model.head.class_weights=spec: the data spec carries no class_weights")
         option = list(ctx.spec.class_weights)
-    if isinstance(option, str):
-        raise ConfigError(f"model.head.class_weights must be null, 'spec' or a list of numbers, got '{option}'")
     weights = [float(w) for w in option]
     if len(weights) != ctx.spec.num_classes:
         raise ConfigError(

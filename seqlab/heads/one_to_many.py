@@ -79,8 +79,6 @@ class OneToManyHead(Head):
         if spec.num_classes < 1:
             raise ConfigError("head=one_to_many needs the data spec's classes (the conditions)")
         condition_dim = condition_dim or ctx.embedding_dim
-        if condition_dim <= 0:
-            raise ConfigError(f"model.head.condition_dim must be positive, got {condition_dim}")
         self.classes = list(spec.classes)
         self.vocab_size = spec.vocab_size
         self.hidden_size = int(ctx.encoder["hidden_size"]) if "hidden_size" in ctx.encoder else ctx.encoder_size

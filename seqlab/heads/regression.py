@@ -14,8 +14,6 @@ from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
-POOLS = ("last", "mean", "none")
-
 
 class RegressionHead(Head):
     """One real number per sequence: encoder outputs ``(B, T, D*H)`` → pooled ``(B, D*H)`` → ``logits (B,)``.
@@ -50,8 +48,6 @@ class RegressionHead(Head):
         dropout: float = schema.Regression.dropout,
     ):
         super().__init__()
-        if pool not in POOLS:
-            raise ConfigError(f"model.head.pool must be one of {', '.join(POOLS)}, got '{pool}'")
         if pool == "none" and ctx.bidirectional:
             raise ConfigError(
                 "model.head.pool=none predicts the value after every step, so it needs a left-to-right encoder: "

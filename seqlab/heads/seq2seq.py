@@ -32,7 +32,6 @@ from seqlab.heads.beam_search import beam_search
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
-ATTENTIONS = ("none", "bahdanau", "luong")
 LUONG_SCORES = ("dot", "general")
 
 
@@ -104,16 +103,10 @@ class Seq2SeqHead(Head):
         dropout: float = schema.Seq2Seq.dropout,
     ):
         super().__init__()
-        if attention not in ATTENTIONS:
-            raise ConfigError(f"model.head.attention must be one of {', '.join(ATTENTIONS)}, got '{attention}'")
         if attention == "luong" and (score or "general") not in LUONG_SCORES:
             raise ConfigError(f"model.head.score for luong attention is dot or general, got '{score}'")
         if attention == "bahdanau" and score not in (None, "additive"):
             raise ConfigError(f"model.head.score for bahdanau attention is additive, got '{score}'")
-        if not 0.0 <= teacher_forcing <= 1.0:
-            raise ConfigError(f"model.head.teacher_forcing must be in [0, 1], got {teacher_forcing}")
-        if beam_size < 1:
-            raise ConfigError(f"model.head.beam_size must be >= 1, got {beam_size}")
         spec = ctx.spec
         self.spec = spec
         self.target_vocab = spec.target_vocab or spec.vocab

@@ -5,6 +5,7 @@ Everything that turns options into modules lives here, so the model classes stay
 is read (and refused when wrong) in one place:
 
 - :func:`model_options` — ``config["model"]`` → the constructor options a checkpoint stores (unknown keys refused);
+- :func:`check_model` — the options against their schema (:mod:`seqlab.schema`), once, before anything is built;
 - :func:`build_embedding`, :func:`build_encoder` (every encoder, ``recurrent`` included, from ``ENCODERS``),
   :func:`build_head` — the parts; :func:`build_model` — the network;
 - :func:`make_module` / :func:`build_module` — the LightningModule, with the plugins it needs recorded;
@@ -25,23 +26,11 @@ from seqlab.models.module import CHECKPOINT_KEY, SequenceLitModule, load_checkpo
 from seqlab.models.sequence_model import SequenceModel
 from seqlab.plugins import plugin_requirements, require_plugins
 from seqlab.registry import ENCODERS, HEADS
+from seqlab.schema import check_node
 from seqlab.spec import DataSpec
 
-#: what ``model.*`` may hold (conf/model/default.yaml plus the groups that land there: cell, encoder, head)
-MODEL_KEYS = (
-    "embedding",
-    "embedding_dim",
-    "encoder",
-    "cell",
-    "head",
-    "freeze_embedding",
-    "pretrained_vectors",
-    "init_range",
-    "embedding_dropout",
-)
-#: of those, what :func:`build_model` takes (``pretrained_vectors`` is loaded after the model is built)
-CONSTRUCTOR_KEYS = tuple(key for key in MODEL_KEYS if key != "pretrained_vectors")
-EMBEDDINGS = ("learned", "onehot", "linear", "identity")
+#: the nodes of ``model.*`` that their own config groups fill; the rest is the schema's ``model=default``
+PARTS = ("cell", "encoder", "head")
 
 #: the head each data task gets when ``head=auto``
 DEFAULT_HEADS = {
@@ -55,19 +44,35 @@ DEFAULT_HEADS = {
 
 
 # -- options -----------------------------------------------------------------------------------------------------------
-def check_model_keys(model: Any) -> None:
-    """Refuse a ``model.*`` key seqlab does not read (``+model.embeding_dim=8`` would otherwise change nothing)."""
-    unknown = sorted(set(model) - set(MODEL_KEYS))
-    if unknown:
-        raise ConfigError(f"model.{unknown[0]}: no such model option; the options are: {', '.join(MODEL_KEYS)}")
+def refuse(error: str | None) -> None:
+    if error:
+        raise ConfigError(error)
 
 
 def model_options(model: dict[str, Any]) -> dict[str, Any]:
-    """``config["model"]`` → the options :func:`build_model` takes (what a checkpoint stores as ``model_config``)."""
-    check_model_keys(model)
-    options = {k: model[k] for k in CONSTRUCTOR_KEYS if k in model}
+    """``config["model"]`` → the options :func:`build_model` takes (what a checkpoint stores as ``model_config``;
+    ``pretrained_vectors`` is loaded after the build). A key the schema does not define is refused in one line, with
+    a did-you-mean: ``+model.embeding_dim=8`` would otherwise change nothing."""
+    refuse(check_node("model", "default", {k: v for k, v in model.items() if k not in PARTS}, "model"))
+    options = {k: v for k, v in model.items() if k != "pretrained_vectors"}
     options["freeze_embedding"] = bool(options.get("freeze_embedding", False))
     return options
+
+
+def check_model(spec: DataSpec, options: dict[str, Any]) -> None:
+    """Refuse in one line what breaks the schema (:mod:`seqlab.schema`) of ``model.*``, of the cell, of the encoder
+    or of the head (``head=auto`` resolved for the data's task): an unknown key, a wrong type, a value outside its
+    bounds or choices. Pre-flight checks the same before a run; this holds direct library use (tests, notebooks,
+    :func:`load_module`) to it, before any module is built — the constructors do not check again. A name the schema
+    does not know (a plugin's) is left to its own constructor."""
+    refuse(check_node("model", "default", {k: v for k, v in options.items() if k not in PARTS}, "model"))
+    encoder, head = options["encoder"], options["head"]
+    for group, name, node in (
+        ("cell", options["cell"].get("name"), options["cell"]),
+        ("encoder", encoder.get("name", "recurrent"), encoder),
+        ("head", head_name(head, spec), head),
+    ):
+        refuse(check_node(group, name, node, f"model.{group}"))
 
 
 # -- the parts ---------------------------------------------------------------------------------------------------------
@@ -103,10 +108,6 @@ class FeatureIdentity(nn.Identity):
 def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -> nn.Module:
     """``model.embedding`` → ids ``(B, T)`` (or features ``(B, T, F)``) → ``(B, T, embedding_dim)``."""
     features = spec.input_features
-    if dim <= 0:
-        raise ConfigError(f"model.embedding_dim must be positive, got {dim}")
-    if kind not in EMBEDDINGS:
-        raise ConfigError(f"model.embedding must be one of {', '.join(EMBEDDINGS)}, got '{kind}'")
     if features and kind not in ("linear", "identity"):
         raise ConfigError(
             f"model.embedding={kind}: the data gives {features} real-valued features per step, not token ids; "
@@ -187,10 +188,7 @@ def build_model(
         "init_range": init_range,
         "embedding_dropout": embedding_dropout,
     }
-    if not 0.0 <= embedding_dropout < 1.0:
-        raise ConfigError(f"model.embedding_dropout must be in [0, 1), got {embedding_dropout}")
-    if init_range is not None and not init_range > 0:
-        raise ConfigError(f"model.init_range must be a positive number or null, got {init_range}")
+    check_model(spec, options)
     embed = build_embedding(embedding, spec, embedding_dim, freeze_embedding)
     input_size = embed.embedding_dim
     enc = build_encoder(encoder, input_size, spec, cell)

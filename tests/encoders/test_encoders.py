@@ -129,19 +129,34 @@ def test_learned_positions_and_length_limit():
 @pytest.mark.parametrize(
     "name, options, task, message",
     [
-        ("transformer", {"hidden_size": 10, "num_heads": 4}, "classification", "num_heads=4 must divide"),
-        ("transformer", {"positional": "rotary"}, "classification", "positional must be one of"),
-        ("transformer", {"causal": False}, "language_model", "causal=false: a language_model encoder"),
-        ("transformer", {"causal": "yes"}, "classification", "causal must be auto, true or false"),
-        ("fixed_window", {"window": 0}, "classification", "window must be >= 1"),
-        ("bag_of_words", {"pool": "max"}, "classification", "pool must be mean or sum"),
-        ("bag_of_words", {"hidden_size": 0}, "classification", "hidden_size must be positive"),
-        ("bag_of_words", {"bidirectional": True}, "classification", "encoder 'bag_of_words' does not accept"),
+        ("transformer", {"hidden_size": 10, "num_heads": 4}, "classification", "model.encoder.num_heads=4 must divide"),
+        ("transformer", {"positional": "rotary"}, "classification",
+         "model.encoder.positional='rotary': expected sinusoidal or learned"),
+        ("transformer", {"max_length": 0}, "classification", "model.encoder.max_length=0: expected an integer >= 1"),
+        ("transformer", {"num_heads": 0}, "classification", "model.encoder.num_heads=0: expected an integer >= 1"),
+        ("transformer", {"causal": False}, "language_model", "model.encoder.causal=false: a language_model encoder"),
+        ("transformer", {"causal": "yes"}, "classification", "model.encoder.causal='yes': expected auto, true or"),
+        ("fixed_window", {"window": 0}, "classification", "model.encoder.window=0: expected an integer >= 1"),
+        ("bag_of_words", {"pool": "max"}, "classification", "model.encoder.pool='max': expected mean or sum"),
+        ("bag_of_words", {"hidden_size": 0}, "classification", "model.encoder.hidden_size=0: expected an integer > 0"),
+        ("bag_of_words", {"num_layers": 0}, "classification", "model.encoder.num_layers=0: expected an integer >= 1"),
+        ("fixed_window", {"dropout": 1.0}, "classification", "model.encoder.dropout=1.0: expected a number >= 0 and"),
+        ("bag_of_words", {"bidirectional": True}, "classification",
+         "model.encoder.bidirectional: encoder 'bag_of_words' has no option 'bidirectional'"),
     ],
 )
 def test_bad_options_are_one_line_config_errors(name, options, task, message):
-    with pytest.raises(ConfigError, match=message):
-        encoder_for(name, task, 1, options)
+    """Through the model builder, which checks the options against the encoder's schema before building it."""
+    spec = DataSpec(task, VOCAB, Tokenizer(), classes=["n", "y"])
+    with pytest.raises(ConfigError) as err:
+        build_model(spec, {"name": "gru"}, {"name": "auto"}, {"name": name, **ENCODER_OPTIONS[name], **options})
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_a_plugin_encoders_causal_option_is_checked_by_the_encoder_contract():
+    """The schema knows only seqlab's encoders: ``Encoder.build`` itself refuses a ``causal`` that is not a choice."""
+    with pytest.raises(ConfigError, match="model.encoder.causal must be auto, true or false, got 'yes'"):
+        TransformerEncoder.build(5, task="classification", cell={"name": "gru"}, causal="yes")
 
 
 def test_registry_names_and_unknown_encoder():
@@ -209,8 +224,11 @@ def test_the_default_encoder_is_recurrent_itself():
 @pytest.mark.parametrize(
     ("encoder", "message"),
     [
-        ({"hidden_size": 0}, "model.encoder.hidden_size must be a positive integer, got 0"),
-        ({"hidden_size": 8, "window": 3}, "encoder 'recurrent' does not accept these options"),
+        ({"hidden_size": 0}, "model.encoder.hidden_size=0: expected an integer > 0"),
+        ({"hidden_size": 8, "num_layers": 0}, "model.encoder.num_layers=0: expected an integer >= 1"),
+        ({"hidden_size": 8, "dropout": 1.0}, "model.encoder.dropout=1.0: expected a number >= 0 and < 1"),
+        ({"hidden_size": 8, "path": "fast"}, "model.encoder.path='fast': expected auto, fused, structured, step or"),
+        ({"hidden_size": 8, "window": 3}, "model.encoder.window: encoder 'recurrent' has no option 'window'"),
         ({"name": "rnn", "hidden_size": 8}, "unknown encoder 'rnn'"),
     ],
 )

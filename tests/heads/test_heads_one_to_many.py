@@ -71,7 +71,7 @@ def test_sampling_is_deterministic_for_a_seed_and_cycles_classes_without_a_condi
     [
         ({}, {"bidirectional": True}, "set model.encoder.bidirectional=false"),
         ({"condition_init": False}, {}, "set model.head.condition_init or model.head.condition_input to true"),
-        ({"condition_dim": -1}, {}, "model.head.condition_dim must be positive"),
+        ({"condition_dim": -1}, {}, r"model.head.condition_dim=-1: expected null or an integer > 0"),
     ],
 )
 def test_bad_options_are_one_clear_config_error(head, encoder, message):

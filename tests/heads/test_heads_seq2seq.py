@@ -169,17 +169,18 @@ def test_metrics_score_bleu_chrf_and_exact_match_on_detokenised_text():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"attention": "global"}, "model.head.attention must be one of none, bahdanau, luong"),
+        ({"attention": "global"}, "model.head.attention='global': expected none, bahdanau or luong"),
         ({"attention": "luong", "score": "additive"}, "model.head.score for luong attention is dot or general"),
         ({"attention": "bahdanau", "score": "dot"}, "model.head.score for bahdanau attention is additive"),
-        ({"teacher_forcing": 1.5}, "model.head.teacher_forcing must be in [0, 1]"),
-        ({"beam_size": 0}, "model.head.beam_size must be >= 1"),
-        ({"beem_size": 3}, "model.head: seq2seq does not accept these options"),
+        ({"teacher_forcing": 1.5}, "model.head.teacher_forcing=1.5: expected a number >= 0 and <= 1"),
+        ({"beam_size": 0}, "model.head.beam_size=0: expected an integer >= 1"),
+        ({"beem_size": 3}, "model.head.beem_size: head 'seq2seq' has no option 'beem_size' (did you mean beam_size?)"),
     ],
 )
 def test_bad_options_are_one_clear_config_error(options, message):
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ConfigError) as err:
         make_model(SPEC, {"name": "seq2seq", **options})
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
 def test_generate_needs_a_source():
