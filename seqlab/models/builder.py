@@ -27,6 +27,7 @@ from seqlab.models.sequence_model import SequenceModel
 from seqlab.plugins import plugin_requirements, require_plugins
 from seqlab.registry import ENCODERS, HEADS
 from seqlab.schema import check_node
+from seqlab.schema import model as schema
 from seqlab.spec import DataSpec
 
 #: the nodes of ``model.*`` that their own config groups fill; the rest is the schema's ``model=default``
@@ -164,11 +165,11 @@ def build_model(
     cell: dict[str, Any],
     head: dict[str, Any],
     encoder: dict[str, Any],
-    embedding: str = "learned",
-    embedding_dim: int = 128,
-    freeze_embedding: bool = False,
-    init_range: float | None = None,
-    embedding_dropout: float = 0.0,
+    embedding: str = schema.Model.embedding,
+    embedding_dim: int = schema.Model.embedding_dim,
+    freeze_embedding: bool = schema.Model.freeze_embedding,
+    init_range: float | None = schema.Model.init_range,
+    embedding_dropout: float = schema.Model.embedding_dropout,
 ) -> SequenceModel:
     """The network of one run: ``embedding → encoder → head`` (see :class:`SequenceModel` for the options).
 

@@ -51,7 +51,8 @@ def missing_key_message(message: str, args: list[str]) -> str | None:
     known = sorted(k for k in node if k not in ("name", "_target_", "_partial_")
                    and not OmegaConf.is_dict(node._get_node(k)))
     what = f"{parent.rpartition('.')[2]} '{node.name}'" if "name" in node else parent
-    return schema.unknown_key(parent, key, known, what)
+    hint = schema.auto_head_hint() if what == "head 'auto'" else ""
+    return schema.unknown_key(parent, key, known, what) + hint
 
 
 def compose_checked(args: list[str]):

@@ -64,4 +64,10 @@ def check_node(group: str, name: str, node: Any, where: str) -> str | None:
     comp = SCHEMAS.get((group, name))
     if comp is None:
         return None
-    return check_options(comp.options, node, where, f"{group} '{name}'", set(comp.fixed))
+    problem = check_options(comp.options, node, where, f"{group} '{name}'", set(comp.fixed))
+    return problem + auto_head_hint() if problem and (group, name) == ("head", "auto") else problem
+
+
+def auto_head_hint() -> str:
+    """head=auto has no options: the data's task picks the head only when the data is built."""
+    return f"; choose the head to set its options (head={'|'.join(n for n in names('head') if n != 'auto')})"
