@@ -18,12 +18,16 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used: the message names the file and the problem."""
 
 
+class NonFiniteError(ValueError):
+    """A model whose outputs are not finite (NaN or inf), asked for something they cannot give (a sample)."""
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that describe a problem in the user's input rather than a bug in seqlab."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    return ConfigError, DataError, CheckpointError, OmegaConfBaseException, HydraException
+    return ConfigError, DataError, CheckpointError, NonFiniteError, OmegaConfBaseException, HydraException
 
 
 def one_line(err: BaseException) -> str:

@@ -84,9 +84,22 @@ def test_checkpoints_load_with_weights_only_unpickling(run_seqlab, tmp_path):
     assert "rng" in checkpoint
 
 
+#: a user's cell with a bug that makes every output NaN (the structured path runs its update)
+POISONED_CELL = {
+    "plugins/poisoned.py": "from seqlab.cells import LSTMCell\nfrom seqlab.registry import CELLS\n\n\n"
+    "class Poisoned(LSTMCell):\n    fused_mode = None\n\n    def update(self, xp_t, hp_t, state):\n"
+    "        h, c = super().update(xp_t, hp_t, state)\n        return h * float('nan'), c\n\n\n"
+    "CELLS.register('poisoned', Poisoned)\n",
+    "plugins/conf/cell/poisoned.yaml": "# @package model.cell\nname: poisoned\nforget_bias: 1.0\n",
+}
+
+
 @pytest.mark.e2e
 def test_nan_loss_is_skipped_and_counted_or_stops_with_advice(run_seqlab, tmp_path):
-    poisoned = [*TINY, "optimizer.lr=1e30"]  # the first step leaves weights ~1e30: float32 overflows, NaN loss
+    for relative, text in POISONED_CELL.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text, encoding="utf-8")
+    poisoned = [*TINY, "cell=poisoned", "model.encoder.path=structured"]
     skipped = run_seqlab(*poisoned, "callbacks.nonfinite.action=skip")
     assert skipped.returncode == 0, skipped.stderr[-2000:]
     [run] = run_dirs(tmp_path, "char_rnn")
@@ -135,3 +148,14 @@ def test_cell_option_of_the_wrong_type_is_named():
     assert "model.cell.forget_bias='high': expected a number" in check_composes(["model.cell.forget_bias=high"])
 
 
+
+
+def test_sampling_a_model_whose_outputs_are_not_finite_is_one_clear_error():
+    """The samples and music callbacks skip with this line; seqlab generate prints it (no torch.multinomial trace)."""
+    import torch
+
+    from seqlab.errors import NonFiniteError
+    from seqlab.heads.base import sample_next
+
+    with pytest.raises(NonFiniteError, match="probabilities are not finite"):
+        sample_next(torch.tensor([[float("nan"), 0.0]]), temperature=1.0, top_k=None, generator=None)

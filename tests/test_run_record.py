@@ -239,3 +239,22 @@ def test_a_run_failing_before_training_leaves_no_run_folder_for_ckpt_path_last_t
     resumed = run_seqlab(*SHORT, "trainer.max_steps=3", "trainer.val_check_interval=2", "test=false",
                          "ckpt_path=last")
     assert resumed.returncode == 0 and f"resuming run {run}" in resumed.stdout, resumed.stderr[-2000:]
+
+
+def test_a_resume_reads_its_checkpoint_once(tiny_run, tmp_path):
+    """Pre-flight's check and train.run share one read, and Lightning's restore (through the checkpoint IO) takes it;
+    a file changed since is read anew."""
+    import os
+
+    from seqlab.models.module import load_checkpoint, take_checkpoint
+    from seqlab.run.checkpoint_io import AtomicCheckpointIO
+
+    path = tmp_path / "last.ckpt"
+    shutil.copy(tiny_run[1] / "checkpoints" / "last.ckpt", path)
+    first = load_checkpoint(path)
+    assert load_checkpoint(path) is first  # train.run after pre-flight: no second read
+    assert AtomicCheckpointIO().load_checkpoint(path) is first  # Lightning's restore takes it ...
+    assert take_checkpoint(path) is None  # ... and it is forgotten, so the weights are not held twice
+    again = load_checkpoint(path)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # the file changed on disk
+    assert load_checkpoint(path) is not again

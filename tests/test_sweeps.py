@@ -62,8 +62,8 @@ def test_multirun_runs_each_value_in_its_own_clean_folder_with_grouped_dashboard
     sweep = only_sweep(tmp_path)
     jobs = job_dirs(sweep)
     assert [p.name for p in jobs] == [
-        "0_cell=rnn_tanh,model.embedding_dim=8,model.encoder.hidden_size=16",
-        "1_cell=gru,model.embedding_dim=8,model.encoder.hidden_size=16",
+        "0_cell=rnn_tanh",  # debug=tiny's settings are left out of the folder names
+        "1_cell=gru",
     ]
     for job, cell in zip(jobs, ["rnn_tanh", "gru"]):
         assert json.loads((job / "metrics.json").read_text())["val/loss"] > 0
@@ -140,7 +140,7 @@ def test_joblib_launcher_runs_jobs_in_parallel_and_a_failed_job_leaves_error_txt
     good, bad = job_dirs(sweep)
     assert bad.name.endswith("optimizer.lr=-1")
     error = (bad / "error.txt").read_text()
-    assert error.startswith("optimizer.lr=-1: expected a finite number > 0")
+    assert error.startswith("optimizer.lr=-1: expected a number > 0")
     assert "seqlab: error: sweep job 1 failed: optimizer.lr=-1: expected" in result.stderr
     # in parallel: the second job started before the first one finished
     assert (bad / ".hydra" / "config.yaml").stat().st_mtime < (good / "metrics.json").stat().st_mtime

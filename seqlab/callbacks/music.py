@@ -4,6 +4,7 @@ them all as sheet music with a play button in ``<run>/tunes/index.html``."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,13 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqlab.errors import ConfigError
+from seqlab.errors import ConfigError, NonFiniteError
 from seqlab.models.module import load_checkpoint
 from seqlab.music.abc import check_tune, write_tune
 from seqlab.music.tunes_page import write_tunes_page
 from seqlab.schema import callbacks as options
+
+log = logging.getLogger("seqlab")
 
 #: the share of samples that pass the strict check (:func:`seqlab.music.abc.valid_tune`)
 RATE_KEY = "samples/valid_tune_rate"
@@ -83,6 +86,9 @@ class MusicSamplesCallback(pl.Callback):
         module.eval()
         try:
             ids = head.generate(model, **options)
+        except NonFiniteError as err:
+            log.warning(f"tunes skipped: {err}")
+            return []
         finally:
             module.train(was_training)
         return [(kind, model.spec.decode(s)) for kind, s in zip(kinds, ids)]

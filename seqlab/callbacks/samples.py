@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqlab.errors import NonFiniteError
 from seqlab.schema import callbacks as options
 
 log = logging.getLogger("seqlab")
@@ -51,6 +52,9 @@ class SampleCallback(pl.Callback):
         try:
             prompt_ids = model.spec.encode(self.prompt) if self.prompt else None
             ids = model.head.generate(model, prompt=prompt_ids, **self.options)
+        except NonFiniteError as err:  # the non-finite guard decides about the run; a sample is just not possible
+            log.warning(f"samples skipped: {err}")
+            return []
         finally:
             module.train(was_training)
         return [self.prompt + model.spec.decode(s) for s in ids]

@@ -14,6 +14,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqlab.cells.recurrent import Recurrent, at_last_step, last_step_index
+from seqlab.errors import NonFiniteError
 from seqlab.spec import DataSpec
 
 #: target id that losses and metrics skip (padded steps)
@@ -180,6 +181,8 @@ def sample_next(logits: Tensor, temperature: float, top_k: int | None, generator
         kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits, dim=-1)
+    if not bool(torch.isfinite(probs).all()):  # torch.multinomial would stop with a RuntimeError deep in the loop
+        raise NonFiniteError("the model's next-token probabilities are not finite (NaN or inf): it cannot be sampled")
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 

@@ -278,11 +278,34 @@ def unreadable_reason(path: Path, err: BaseException) -> str:
     return f"not a readable checkpoint (corrupt or truncated?): {reason}"
 
 
+#: the checkpoint read last and the file it came from (path, mtime, size): a resume reads its file once — pre-flight's
+#: check and train.run share it, and Lightning's restore takes it (:func:`take_checkpoint`)
+_last_read: tuple[tuple[str, int, int], dict[str, Any]] | None = None
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def take_checkpoint(path: str | Path) -> dict[str, Any] | None:
+    """The checkpoint :func:`load_checkpoint` read last, when it is ``path``'s file unchanged; forgotten here."""
+    global _last_read
+    path = Path(path)
+    if _last_read is None or not path.is_file() or _last_read[0] != _file_key(path):
+        return None
+    checkpoint, _last_read = _last_read[1], None
+    return checkpoint
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
     """Load a seqlab checkpoint with safe (weights-only) unpickling and clear errors."""
+    global _last_read
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"ckpt_path={path}: no such file")
+    if map_location == "cpu" and _last_read is not None and _last_read[0] == _file_key(path):
+        return _last_read[1]
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses anyway
             warnings.simplefilter("ignore")
@@ -291,6 +314,8 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
         raise CheckpointError(f"ckpt_path={path}: {unreadable_reason(path, err)}") from None
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: not a seqlab checkpoint (no '{CHECKPOINT_KEY}' metadata)")
+    if map_location == "cpu":
+        _last_read = (_file_key(path), checkpoint)
     return checkpoint
 
 

@@ -129,6 +129,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         super().__init__()
         self.saved_steps: dict[str, int | None] = {}
 
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        from seqlab.models.module import take_checkpoint
+
+        checkpoint = None if "://" in str(path) else take_checkpoint(path)  # read already by pre-flight and train.run
+        if checkpoint is not None:
+            return checkpoint
+        return super().load_checkpoint(path, **({"map_location": map_location} if map_location else {}),
+                                       weights_only=weights_only)
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None or "://" in str(path):
             super().save_checkpoint(checkpoint, path, storage_options)

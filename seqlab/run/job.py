@@ -52,6 +52,9 @@ def exit_on_interrupt(signum: int, frame: object) -> None:
     os._exit(SIGNAL_EXIT[name])
 
 
+# a sweep job's folder name (conf/hydra/default.yaml): its overrides, without what debug=NAME added
+OmegaConf.register_new_resolver("seqlab_sweep_job", scale.sweep_job_name, replace=True)
+
 #: the sweep this process runs (its folder and expected jobs), for the summary an interrupt prints
 _SWEEP: dict[str, Any] = {}
 

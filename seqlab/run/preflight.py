@@ -239,8 +239,9 @@ def preflight(argv: list[str]) -> list[str]:
 
 def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> list[str]:
     """Deletion overrides (``~model.cell.forget_bias``) for what a recipe set for the option a command line swaps
-    out (``+experiment=word_lm cell=gru``: the recipe's LSTM ``forget_bias`` means nothing to a GRU), each named in
-    one note line. Keys the command line sets itself are kept (and validated as usual). ``composed``: ``argv``'s
+    out (``+experiment=word_lm cell=gru``: the recipe's LSTM ``forget_bias`` means nothing to a GRU) or set to a
+    value the new choice refuses (``+experiment=forecast head=many_to_one``: ``pool=none``), each named in one note
+    line. Keys the command line sets itself are kept (and validated as usual). ``composed``: ``argv``'s
     config when the caller has it already (one composition fewer)."""
     if not any(a.startswith("+experiment=") for a in argv):
         return []
@@ -254,7 +255,9 @@ def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> lis
         node = OmegaConf.select(composed, node_key) or {}
         alone = option_keys(group, choice, tuple(str(d) for d in search_dirs()))
         given = {a.lstrip("+~").split("=", 1)[0].removeprefix(f"{node_key}.") for a in argv if "=" in a}
-        leftovers = sorted(k for k in node if k not in alone and k not in given)
+        # keys the new choice lacks; values of the recipe its schema refuses (forecast's pool=none to many_to_one)
+        leftovers = sorted(k for k in node if k not in given and (
+            k not in alone or schema.check_node(group, choice, {k: node._get_node(k)._value()}, node_key)))
         if group == "callbacks":  # a callback the recipe adds (it has a _target_) stays; settings of a dropped one go
             leftovers = [k for k in leftovers if not (OmegaConf.is_dict(node[k]) and "_target_" in node[k])]
         if leftovers:

@@ -28,6 +28,12 @@ log = logging.getLogger("seqlab")
 ERROR_FILE = "error.txt"
 
 
+def sweep_job_name(override_dirname: str) -> str:
+    """A sweep job's name from Hydra's ``override_dirname``, without the settings ``debug=NAME`` added (its
+    ``++key=value`` overrides): ``cell=gru``, not ``++model.embedding_dim=8,…,cell=gru``."""
+    return ",".join(item for item in override_dirname.split(",") if item and not item.startswith("++"))
+
+
 def hydra_config() -> Any | None:
     """The running job's ``hydra`` config, or None outside a Hydra job (tests, notebooks)."""
     from hydra.core.hydra_config import HydraConfig
@@ -111,7 +117,7 @@ def wandb_names(group: str | None, name: str | None, experiment_name: str) -> di
     if group == "auto":
         group = f"{experiment_name}-{'_'.join(Path(str(hydra.sweep.dir)).parts[-2:])}" if multirun else None
     if name == "auto":
-        name = (hydra.job.override_dirname or f"job{hydra.job.num}") if multirun else experiment_name
+        name = (sweep_job_name(hydra.job.override_dirname) or f"job{hydra.job.num}") if multirun else experiment_name
     return {"group": group, "name": name}
 
 

@@ -241,21 +241,21 @@ def optimizer(name: str, target: str):
 @optimizer("adam", "torch.optim.Adam")
 @dataclass
 class Adam:
-    lr: float = option(0.003, gt=0)
+    lr: float = option(0.003, gt=0, lt=1e6, help="larger is a typo; Adam's first step overflows float32 near 1e37")
     weight_decay: float = option(0.0, ge=0)
 
 
 @optimizer("adamw", "torch.optim.AdamW")
 @dataclass
 class AdamW:
-    lr: float = option(0.003, gt=0)
+    lr: float = option(0.003, gt=0, lt=1e6, help="larger is a typo; Adam's first step overflows float32 near 1e37")
     weight_decay: float = option(0.01, ge=0)
 
 
 @optimizer("sgd", "torch.optim.SGD")
 @dataclass
 class SGD:
-    lr: float = option(1.0, gt=0)
+    lr: float = option(1.0, gt=0, lt=1e6, help="larger is a typo; Adam's first step overflows float32 near 1e37")
     momentum: float = option(0.0, ge=0, lt=1)
 
 

@@ -15,9 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 #: overrides that make any experiment a few-second smoke run
-TINY = ["debug=tiny", "callbacks.ngram_baseline=null"]  # conf/debug/tiny.yaml; the baseline costs ~1 s per LM
-#: TINY with the n-gram baseline beside the language model, as every real run has it
-WITH_BASELINE = ["debug=tiny"]
+TINY = ["debug=tiny"]  # conf/debug/tiny.yaml
+#: TINY with the n-gram baseline beside the language model, as every real run has it (debug=tiny leaves it out)
+WITH_BASELINE = [*TINY, "callbacks.ngram_baseline={_target_:seqlab.experiments.ngram.NGramBaseline,order:5}"]
 
 
 #: a tiny model, one validation and one test batch, one sample, CSV only: the base of the run-record and fault
