@@ -256,8 +256,9 @@ def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> lis
         alone = option_keys(group, choice, tuple(str(d) for d in search_dirs()))
         given = {a.lstrip("+~").split("=", 1)[0].removeprefix(f"{node_key}.") for a in argv if "=" in a}
         # keys the new choice lacks; values of the recipe its schema refuses (forecast's pool=none to many_to_one)
-        leftovers = sorted(k for k in node if k not in given and (
-            k not in alone or schema.check_node(group, choice, {k: node._get_node(k)._value()}, node_key)))
+        leftovers = sorted(k for k in node if k not in given and (k not in alone or (
+            not OmegaConf.is_interpolation(node, k)  # ${trainer.max_steps}: checked once resolved, by validate
+            and schema.check_node(group, choice, {k: node._get_node(k)._value()}, node_key))))
         if group == "callbacks":  # a callback the recipe adds (it has a _target_) stays; settings of a dropped one go
             leftovers = [k for k in leftovers if not (OmegaConf.is_dict(node[k]) and "_target_" in node[k])]
         if leftovers:
