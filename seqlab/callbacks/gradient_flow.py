@@ -70,11 +70,13 @@ class GradientFlowCallback(pl.Callback):
         interval: int = options.GradientFlow.interval,
         every_n_steps: int | None = options.GradientFlow.every_n_steps,
         max_history: int = options.GradientFlow.max_history,
+        plots: bool = options.GradientFlow.plots,
     ):
         self.dirpath = Path(dirpath)
         self.interval = interval
         self.every_n_steps = every_n_steps
         self.max_history = max_history
+        self.plots = plots
         #: {label: [(global_step, curve)]} — what the plots show
         self.history: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)
         self._drawn: dict[str, int] = {}  # curve → the step of its latest recording already drawn
@@ -222,12 +224,13 @@ class GradientFlowCallback(pl.Callback):
     # -- pictures -------------------------------------------------------------------------------------------------
     @rank_zero_only
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
+        if self.plots and not trainer.sanity_checking:
             self.plot(trainer)
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.plot(trainer)
+        if self.plots:
+            self.plot(trainer)
 
     def plot(self, trainer: pl.Trainer | None = None) -> list[Path]:
         """Write the heat map and line plot of each recorded curve; returns the PNG paths. A curve with no

@@ -49,6 +49,7 @@ class GradientFlow:
     interval: int = option(10, ge=1, help="record every trainer.log_every_n_steps × interval steps (and the first)")
     every_n_steps: int | None = option(None, ge=1, help="or a fixed number of steps")
     max_history: int = option(200, ge=1, help="recordings kept for the plots")
+    plots: bool = option(True, help="draw the heat maps and line plots (PNG) at each validation and at the end")
 
 
 @callback("throughput", "seqlab.callbacks.throughput.ThroughputMonitor")

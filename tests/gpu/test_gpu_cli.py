@@ -27,7 +27,8 @@ ON_CPU = [] if on_cuda() else ["trainer.accelerator=cpu"]
     ids=["gpu-bf16-mixed", "ddp-one-device"],
 )
 def test_a_short_experiment_runs_end_to_end_on_the_device(trainer, run_seqlab, tmp_path):
-    result = run_seqlab(*trainer, *ON_CPU, *TINY, "trainer.max_steps=4", "callbacks.throughput.warmup_steps=1")
+    result = run_seqlab(*trainer, *ON_CPU, *TINY, "trainer.max_steps=4", "callbacks.throughput.warmup_steps=1",
+                        "callbacks.gradient_flow.plots=true")
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path, "char_rnn")
     if on_cuda():  # Lightning's info line is in the run's full log (the console is quiet)
