@@ -55,20 +55,34 @@ def debug_overrides(args: list[str]) -> list[str]:
     given = [a for a in args if a.startswith("debug=")]
     if not given:
         return args
-    import yaml
 
     own = {a.lstrip("+~").split("=", 1)[0] for a in args if "=" in a and not a.startswith("debug=")}
+    try:  # the config without debug: a setting under a node the recipe switched off (gradient_flow: null) is skipped
+        base = compose_config([a for a in args if not a.startswith("debug=") and "=" in a])
+    except Exception:  # the composition below reports what is wrong
+        base = None
+    switched_off = {key for key in own | set(_settings(given)) if "." in key and base is not None
+                    and OmegaConf.select(base, key.rsplit(".", 1)[0], default="") is None}
     expanded: list[str] = []
     for arg in args:
         if not arg.startswith("debug="):
             expanded.append(arg)
             continue
-        path = conf_dir() / "debug" / f"{arg.split('=', 1)[1]}.yaml"
-        settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         # a dotted key is a value (set whether or not the config has it: ++); a bare one selects a group's option
         expanded += [f"{'++' if '.' in key else ''}{key}={_override_value(value)}"
-                     for key, value in settings.items() if key not in own]
+                     for key, value in _settings([arg]).items() if key not in own and key not in switched_off]
     return expanded
+
+
+def _settings(debug_args: list[str]) -> dict[str, Any]:
+    """The settings of the ``debug=NAME`` options given, in order (``conf/debug/NAME.yaml``)."""
+    import yaml
+
+    settings: dict[str, Any] = {}
+    for arg in debug_args:
+        path = conf_dir() / "debug" / f"{arg.split('=', 1)[1]}.yaml"
+        settings.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return settings
 
 
 def _override_value(value: Any) -> str:
