@@ -36,7 +36,7 @@ def verbs_help() -> str:
     width = max(len(v) for v in VERB_HELP)
     lines = ["usage: seqlab [VERB] [ARGS]", "", "verbs:"]
     lines += [f"  {verb:<{width}}  {text}" for verb, text in VERB_HELP.items()]
-    lines += ["", "seqlab VERB --help: a verb's own help (train: Hydra's, with the config groups)", ""]
+    lines += ["", "seqlab VERB --help: a verb's own help (train: the config groups and the composed config)", ""]
     return "\n".join(lines)
 
 
