@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -169,27 +170,27 @@ class TextDataModule(SeqDataModule):
 
         char_level = tokenizer.kind == "char"
 
-        def tokens(texts: list[str]) -> Iterator[Any]:
-            """The tokens of ``texts``, a piece at a time (a piece's characters, for char tokens)."""
+        def tokenized(texts: list[str]) -> Iterator[tuple[list[Any], list[bool]]]:
+            """``(tokens of each piece, whether it ends a document)`` of ``texts``, a batch of pieces at a time (a
+            piece's tokens are its text, for char tokens)."""
             for batch, ends in text_pieces(texts, suffix, cut_anywhere=char_level):
                 if char_level:
-                    yield from (piece.lower() if self.lowercase else piece for piece in batch)
-                    continue
-                for piece_tokens, end in zip(tokenizer.tokenize_batch(batch), ends):
-                    yield (piece_tokens + end_token if end else piece_tokens)
+                    yield [piece.lower() if self.lowercase else piece for piece in batch], ends
+                else:
+                    pieces = tokenizer.tokenize_batch(batch)
+                    yield [t + end_token if end else t for t, end in zip(pieces, ends)], ends
 
-        vocab = build_vocabulary(tokenizer, tokens(docs["train"]), self.min_freq, self.max_vocab)
+        train_tokens = (tokens for pieces, _ in tokenized(docs["train"]) for tokens in pieces)
+        vocab = build_vocabulary(tokenizer, train_tokens, self.min_freq, self.max_vocab)
         char_ids = CharIds(vocab) if char_level else None
 
         def encoded(texts: list[str]) -> Iterator[tuple[list[np.ndarray], list[bool]]]:
             """``(ids of each piece, whether it ends a document)`` of ``texts``, a batch of pieces at a time."""
-            for batch, ends in text_pieces(texts, suffix, cut_anywhere=char_level):
+            for pieces, ends in tokenized(texts):
                 if char_ids is not None:
-                    yield [char_ids(p.lower() if self.lowercase else p) for p in batch], ends
-                    continue
-                pieces = tokenizer.tokenize_batch(batch)
-                ids = [vocab.encode(t + end_token if end else t) for t, end in zip(pieces, ends)]
-                yield [np.asarray(i, dtype=np.int32) for i in ids], ends
+                    yield [char_ids(piece) for piece in pieces], ends
+                else:
+                    yield [np.asarray(vocab.encode(tokens), dtype=np.int32) for tokens in pieces], ends
 
         for split, texts in docs.items():
             self.write_split_batches(out_dir, split, *self.layout.rows(self, split, vocab, encoded(texts)))
@@ -233,15 +234,13 @@ def file_paragraphs(path: Path) -> list[str]:
     """:func:`paragraphs` of a text file, read line by line (``\r\n`` and ``\r`` newlines count as ``\n``)."""
     out: list[str] = []
     current: list[str] = []
-    for line in iter_lines(path):
+    for line in chain(iter_lines(path), [""]):  # a blank line after the last ends its paragraph
         if line:
             current.append(line)
             continue
-        if current and any(part.strip() for part in current):
+        if any(part.strip() for part in current):
             out.append("\n".join(current))
         current = []
-    if current and any(part.strip() for part in current):
-        out.append("\n".join(current))
     return out
 
 
@@ -296,13 +295,8 @@ class CharIds:
         return self.table[np.minimum(codes, len(self.table) - 1)]
 
 
-
 class CharTextDataModule(TextDataModule):
     """Character-level language modelling (``data=text_char``); default ``mode=windows`` of 100 characters."""
-
-    name = "text_char"
-    default_tokenizer = "char"
-    default_mode = "windows"
 
 
 class WordTextDataModule(TextDataModule):
