@@ -13,7 +13,7 @@ from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import collate_classification, collate_conditional, collate_language_model, flat_ids
 from seqlab.data.modes import window_rows
 from seqlab.data.overlap import near_duplicates
-from seqlab.data.sources import load_hf, read_text, resolve_files
+from seqlab.data.sources import load_hf, read_text, require_columns, resolve_files
 from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
 from seqlab.data.vocab import Tokenizer, build_vocabulary
 from seqlab.music.abc import Tune, normalise_tune_type, parse_tune, split_tunes
@@ -138,11 +138,8 @@ class AbcMusicDataModule(SeqDataModule):
         dataset = load_hf(self.source)
         tunes: list[Tune] = []
         for split in dataset:
-            if self.text_column not in dataset[split].column_names:
-                raise DataError(
-                    f"data.source={self.source}: no column '{self.text_column}' (columns: "
-                    f"{', '.join(dataset[split].column_names)}); set data.text_column"
-                )
+            columns = dataset[split].column_names
+            require_columns(f"data.source={self.source}", columns, [self.text_column], "; set data.text_column")
             for row, text in enumerate(dataset[split][self.text_column]):
                 text = text if text.lstrip().startswith("X:") else "X:1\n" + text
                 tunes.extend(self.parse_text(text, f"{self.source}[{split}][{row}]", require=False))
@@ -220,9 +217,5 @@ class AbcMusicDataModule(SeqDataModule):
         self.write_spec(out_dir, spec)
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        pad = self.spec.pad_id
-        if self.task == "classification":
-            return collate_classification(examples, pad)
-        if self.task == "conditional_generation":
-            return collate_conditional(examples, pad)
-        return collate_language_model(examples, pad)  # windows too: equal lengths, so no padding
+        collate = {"classification": collate_classification, "conditional_generation": collate_conditional}
+        return collate.get(self.task, collate_language_model)(examples, self.spec.pad_id)  # windows: no padding

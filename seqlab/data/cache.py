@@ -77,22 +77,21 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def publish_dir(tmp: Path, target: Path, complete: Callable[[Path], bool]) -> bool:
-    """Move the finished build ``tmp`` to ``target`` atomically; True if this build was published.
+def publish_dir(tmp: Path, target: Path, complete: Callable[[Path], bool]) -> None:
+    """Move the finished build ``tmp`` to ``target`` atomically.
 
     Two builders may finish together: ``rename`` is atomic, so exactly one wins; the loser's rename fails with
     ``ENOTEMPTY``/``EEXIST`` because the winner's complete folder is there — it drops its own copy and uses that one.
     """
     try:
         os.rename(tmp, target)
-        return True
+        return
     except OSError as err:
         if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise
     shutil.rmtree(tmp, ignore_errors=True)
     if not complete(target):
         raise DataError(f"{target}: an incomplete folder is in the way of the finished build; remove it")
-    return False
 
 
 @contextmanager

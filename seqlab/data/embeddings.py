@@ -30,10 +30,6 @@ class LoadedVectors:
         return float(words.float().mean()) if words.numel() else 0.0
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
-
-
 def read_word_vectors(path: str | Path, vocab: Vocabulary, dim: int) -> LoadedVectors:
     """Read the vectors of ``vocab``'s words from a GloVe (``word v_1 … v_d`` per line) or word2vec text file
     (the same after a ``count dim`` header line; ``.gz`` files too). A word missing from the file falls back to
@@ -58,7 +54,7 @@ def read_word_vectors(path: str | Path, vocab: Vocabulary, dim: int) -> LoadedVe
     table: dict[str, list[float]] = {}
     first_vector = True
     try:
-        with _open(path) as lines:
+        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
                 parts = line.rstrip().split(" ")
                 if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):

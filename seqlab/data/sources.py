@@ -24,6 +24,13 @@ def source_signature(source: str) -> dict[str, Any]:
     return {"files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]} if files else {"source": source}
 
 
+def require_columns(where: str, columns: list[str], wanted: Iterable[str], advice: str = "") -> None:
+    """Refuse a table without one of the ``wanted`` columns, in one line naming ``where`` and the columns it has."""
+    for column in wanted:
+        if column not in columns:
+            raise DataError(f"{where}: no column '{column}' (columns: {', '.join(columns)}){advice}")
+
+
 def is_remote_or_builtin(source: str) -> bool:
     """``hf:<name>`` and ``builtin:<name>`` sources (unless a local path of that name exists)."""
     return ":" in source and source.split(":", 1)[0] in ("hf", "builtin") and not Path(source).exists()
@@ -223,16 +230,14 @@ def load_hf(source: str) -> Any:
     local = Path(name).expanduser().is_dir()
     copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
     fetch = f"download the dataset where there is network (git clone https://huggingface.co/datasets/{name})"
-    if not local:
-        reason = hub_unreachable(name)
-        if reason:
-            raise DataError(
-                f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {fetch} and set "
-                f"data.source={copy}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
-            )
     if local:  # a copy of the hub repository keeps each config's files in a folder named after it
         folder = Path(name).expanduser()
         name, config = (str(folder / config), None) if config and (folder / config).is_dir() else (str(folder), config)
+    elif reason := hub_unreachable(name):
+        raise DataError(
+            f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {fetch} and set "
+            f"data.source={copy}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
+        )
     try:
         return datasets.load_dataset(name, config)
     except Exception as err:  # the hub, the network or the cache: report in one line

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.modes import MODES
 from seqlab.data.overlap import near_duplicates
-from seqlab.data.sources import iter_lines
+from seqlab.data.sources import iter_lines, require_columns
 from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
 from seqlab.data.vocab import EOS, Tokenizer, Vocabulary, build_vocabulary, check_tokenizer
 from seqlab.data.wikitext import (
@@ -127,11 +127,7 @@ class TextDataModule(SeqDataModule):
         return file_paragraphs(file)
 
     def read_hf_split(self, part: Any, where: str) -> list[str]:
-        if self.text_column not in part.column_names:
-            raise DataError(
-                f"data.source={self.source}: no column '{self.text_column}' (columns: "
-                f"{', '.join(part.column_names)}); set data.text_column"
-            )
+        require_columns(f"data.source={self.source}", part.column_names, [self.text_column], "; set data.text_column")
         # one row per line, as the hub's WikiText (blank rows are blank lines) and PTB; a row's own newline dropped
         return [(t or "").rstrip("\n") for t in part[self.text_column]]
 

@@ -12,6 +12,7 @@ import torch
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import collate_classification
 from seqlab.data.overlap import near_duplicates
+from seqlab.data.sources import require_columns
 from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import sentiment_order_examples
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
@@ -65,9 +66,6 @@ class TweetNormalizer:
                 raise DataError(f"data.{option} must be one of {', '.join(choices)}, got '{value}'")
         self.urls, self.mentions, self.hashtags, self.emoji = urls, mentions, hashtags, emoji
         self.max_repeat, self.lowercase, self.split_punctuation = max_repeat, lowercase, split_punctuation
-
-    def options(self) -> dict[str, Any]:
-        return dict(vars(self))
 
     def __call__(self, text: str) -> str:
         if self.urls != "keep":
@@ -162,12 +160,8 @@ class TweetsDataModule(SeqDataModule):
 
     def read_file(self, file: Path) -> list[tuple[str, str, Any]]:
         records, columns = read_records(file, self.malformed)
-        for column in (self.text_column, self.label_column):
-            if column not in columns:
-                raise DataError(
-                    f"{file}: no column '{column}' (columns: {', '.join(columns)}); set data.text_column / "
-                    "data.label_column"
-                )
+        wanted = (self.text_column, self.label_column)
+        require_columns(str(file), columns, wanted, "; set data.text_column / data.label_column")
         out = []
         for line, record in records:
             text, label = record.get(self.text_column), record.get(self.label_column)
@@ -178,11 +172,7 @@ class TweetsDataModule(SeqDataModule):
         return out
 
     def read_hf_split(self, part: Any, where: str) -> list[tuple[str, str, Any]]:
-        for column in (self.text_column, self.label_column):
-            if column not in part.column_names:
-                raise DataError(
-                    f"data.source={self.source}: no column '{column}' (columns: {', '.join(part.column_names)})"
-                )
+        require_columns(f"data.source={self.source}", part.column_names, (self.text_column, self.label_column))
         # a ClassLabel feature says the integers are ids of its names
         names = getattr(part.features[self.label_column], "names", None) or self.declared_classes
         self.declared_classes = names

@@ -58,8 +58,7 @@ class Vocabulary:
         return isinstance(other, Vocabulary) and self.itos == other.itos
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
-        unk = self.unk_id
-        return [self.stoi.get(t, unk) for t in tokens]
+        return [self.stoi.get(t, self.unk_id) for t in tokens]
 
     def decode(self, ids: Iterable[int], skip_specials: bool = False) -> list[str]:
         """Ids → tokens; ``skip_specials`` drops ``<pad> <bos> <eos>`` (``<unk>`` stays, so a gap is visible)."""
@@ -160,10 +159,7 @@ class Tokenizer:
         return self._bpe.decoder.decode([t for t in tokens if t not in SPECIALS])
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {"kind": self.kind, "lowercase": self.lowercase}
-        if self.bpe:
-            out["bpe"] = self.bpe
-        return out
+        return {"kind": self.kind, "lowercase": self.lowercase, **({"bpe": self.bpe} if self.bpe else {})}
 
     @classmethod
     def from_dict(cls, data: dict) -> Tokenizer:
