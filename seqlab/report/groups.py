@@ -134,8 +134,6 @@ def summary_json(sweep: Sweep) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
         for metric in metric_order({k for run in group.finished for k in run.metrics}):
             stat = group.interval(metric)
-            if stat is None:
-                continue
             metrics[metric] = {
                 "mean": finite_or_none(stat.mean),
                 "n": stat.n,
@@ -194,7 +192,6 @@ def summary_text(sweep: Sweep) -> str:
         width = max((len(m) for m in metrics), default=0)
         for metric in metrics:
             stat = group.interval(metric)
-            if stat is not None:
-                lines.append(f"    {metric:<{width}}  {stat.text()}  (n={stat.n})")
+            lines.append(f"    {metric:<{width}}  {stat.text()}  (n={stat.n})")
     return "\n".join(lines)
 

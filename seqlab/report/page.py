@@ -4,8 +4,8 @@ PNGs (matplotlib's Agg backend, base64), the Optuna result, samples and tunes.""
 from __future__ import annotations
 
 import base64
-import html
 import io
+from html import escape
 from pathlib import Path
 
 from seqlab.report.groups import Group, Sweep, best_value, load_sweep, metric_order
@@ -39,7 +39,7 @@ def plot_order(names: set[str]) -> list[tuple[str, list[str]]]:
 
 def png_img(alt: str, png: bytes) -> str:
     """An ``<img>`` holding the PNG itself (base64), so the page needs no other file."""
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
 def plot_metric(metric: str, runs: list[Run]) -> bytes:
@@ -89,7 +89,7 @@ code { background: #f2f2f2; padding: 0 0.2em; }
 
 def table(css_class: str, head: list[str], rows: list[list[str]]) -> str:
     """An HTML table: a header row of ``head`` (escaped here) and rows of ready ``<td>`` cells."""
-    lines = ["<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    lines = ["<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
     lines += ["<tr>" + "".join(cells) + "</tr>" for cells in rows]
     return f'<table class="{css_class}">\n' + "\n".join(lines) + "\n</table>"
 
@@ -97,13 +97,12 @@ def table(css_class: str, head: list[str], rows: list[list[str]]) -> str:
 def runs_table(runs: list[Run], keys: list[str]) -> str:
     metrics = metric_order({k for run in runs for k in run.metrics})
     best = {m: best_value(m, (run.metrics[m] for run in runs if m in run.metrics)) for m in metrics}
-    esc = html.escape
     rows = []
     for run in runs:
-        cells = [f'<td title="{esc(str(run.path))}">{esc(run.name.split("_", 1)[0] if keys else run.name)}</td>']
-        cells += [f"<td>{esc(run.overrides.get(k, '—'))}</td>" for k in keys]
-        status = esc(run.status) + (f": {esc(run.error)}" if run.error else "")
-        cells.append(f'<td class="{esc(run.status)}">{status}</td>')
+        cells = [f'<td title="{escape(str(run.path))}">{escape(run.name.split("_", 1)[0] if keys else run.name)}</td>']
+        cells += [f"<td>{escape(run.overrides.get(k, '—'))}</td>" for k in keys]
+        status = escape(run.status) + (f": {escape(run.error)}" if run.error else "")
+        cells.append(f'<td class="{escape(run.status)}">{status}</td>')
         for metric in metrics:
             value = run.metrics.get(metric)
             mark = " best" if value is not None and best[metric] == value else ""
@@ -119,14 +118,13 @@ def groups_table(groups: list[Group]) -> str:
     metrics = metric_order({k for group in groups for run in group.finished for k in run.metrics})
     stats = {(id(group), metric): group.interval(metric) for group in groups for metric in metrics}
     best = {m: best_value(m, (s.mean for g in groups if (s := stats[id(g), m]) is not None)) for m in metrics}
-    esc = html.escape
     rows = []
     for group in groups:
         finished = group.finished
         note = f"{len(finished)} of {len(group.runs)} finished" if len(finished) < len(group.runs) else ""
-        title = f' title="{esc(note)}"' if note else ""
-        cells = [f"<td>{esc(group.label)}</td>", f'<td class="num"{title}>{len(group.runs)}</td>']
-        cells.append(f"<td>{esc(', '.join(str(run.seed) for run in group.runs))}</td>")
+        title = f' title="{escape(note)}"' if note else ""
+        cells = [f"<td>{escape(group.label)}</td>", f'<td class="num"{title}>{len(group.runs)}</td>']
+        cells.append(f"<td>{escape(', '.join(str(run.seed) for run in group.runs))}</td>")
         for metric in metrics:
             stat = stats[id(group), metric]
             if stat is None:
@@ -134,8 +132,8 @@ def groups_table(groups: list[Group]) -> str:
                 continue
             per_seed = "\n".join(f"seed {seed}: {format_value(v)} ({name})" for seed, name, v in group.values(metric))
             mark = " best" if best[metric] == stat.mean else ""
-            text = f"{esc(stat.text())} <small>n={stat.n}</small>"
-            cells.append(f'<td class="num{mark}" title="{esc(per_seed)}">{text}</td>')
+            text = f"{escape(stat.text())} <small>n={stat.n}</small>"
+            cells.append(f'<td class="num{mark}" title="{escape(per_seed)}">{text}</td>')
         rows.append(cells)
     return table("groups", ["group", "runs", "seeds", *metrics], rows)
 
@@ -145,17 +143,11 @@ def gradient_flow_table(runs: list[Run]) -> str:
     if not names:
         return "<p>No gradient-flow plots (PNG files under each run's <code>gradient_flow/</code>).</p>"
     shown = [run for run in runs if run.gradient_flow]
-    esc = html.escape
     rows = []
     for name in names:
-        cells = [f"<td>{esc(name)}</td>"]
-        for run in shown:
-            path = run.gradient_flow.get(name)
-            if path is None:
-                cells.append("<td>—</td>")
-                continue
-            cells.append(f"<td>{png_img(f'{run.label} {name}', path.read_bytes())}</td>")
-        rows.append(cells)
+        paths = [run.gradient_flow.get(name) for run in shown]
+        images = [png_img(f"{run.label} {name}", path.read_bytes()) if path else "—" for run, path in zip(shown, paths)]
+        rows.append([f"<td>{escape(name)}</td>", *(f"<td>{image}</td>" for image in images)])
     return table("gradient-flow", ["plot", *(run.label for run in shown)], rows)
 
 
@@ -174,7 +166,7 @@ def tunes_section(runs: list[Run]) -> str:
         except ValueError as err:
             raise ReportError(str(err)) from None
         blocks.append(
-            f"<details open><summary>{html.escape(run.label)}: {summary_line(rates)}</summary>"
+            f"<details open><summary>{escape(run.label)}: {summary_line(rates)}</summary>"
             f"{tunes_html(tunes, prefix=f'run{number}-')}</details>"
         )
     return f"<h2>Tunes</h2><p>{NOTE}</p>{''.join(blocks)}{tunes_assets()}" if blocks else ""
@@ -186,11 +178,11 @@ def optuna_section(sweep_dir: Path) -> str:
         return ""
     results = read_yaml(results_file)
     if "best_params" not in results:
-        return f"<h2>Optuna</h2><pre>{html.escape(results_file.read_text(encoding='utf-8'))}</pre>"
+        return f"<h2>Optuna</h2><pre>{escape(results_file.read_text(encoding='utf-8'))}</pre>"
     params = ", ".join(f"{k}={v}" for k, v in results["best_params"].items())
     return (
         f"<h2>Optuna</h2><p>best value <b>{format_value(float(results['best_value']))}</b> "
-        f"with <code>{html.escape(params)}</code></p>"
+        f"with <code>{escape(params)}</code></p>"
     )
 
 
@@ -199,7 +191,7 @@ def sweep_command(sweep_dir: Path) -> str:
     if not multirun.is_file():
         return ""
     task = read_yaml(multirun).get("hydra", {}).get("overrides", {}).get("task", [])
-    return f"<p><code>python -m seqlab -m {html.escape(' '.join(task))}</code></p>"
+    return f"<p><code>python -m seqlab -m {escape(' '.join(task))}</code></p>"
 
 
 GROUPS_NOTE = (
@@ -217,25 +209,25 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
     curves = []
     for section, names in plot_order({k for run in runs for k in run.curves}):
         figures = "".join(f"<figure>{png_img(m, plot_metric(m, runs))}</figure>" for m in names)
-        curves.append(f'<h3>{html.escape(section)}</h3><div class="plots">{figures}</div>')
+        curves.append(f'<h3>{escape(section)}</h3><div class="plots">{figures}</div>')
     bleu = any(k.endswith("/bleu") for run in runs for k in (*run.metrics, *run.curves))
     samples = "".join(
-        f"<details><summary>{html.escape(run.label)}</summary><pre>{html.escape(run.samples)}</pre></details>"
+        f"<details><summary>{escape(run.label)}</summary><pre>{escape(run.samples)}</pre></details>"
         for run in runs
         if run.samples
     )
     failed = sum(run.status == "failed" for run in runs)
     title = "seqlab sweep — " + "/".join(sweep.path.resolve().parts[1:][-4:])
     parts = [
-        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(str(sweep.path.resolve()))}: {len(runs)} runs, {failed} failed, "
+        f"<h1>{escape(title)}</h1>",
+        f"<p>{escape(str(sweep.path.resolve()))}: {len(runs)} runs, {failed} failed, "
         f"{len(sweep.groups)} group{'s' if len(sweep.groups) != 1 else ''} over seeds</p>",
         sweep_command(sweep.path),
         "<h2>Over seeds</h2>",
         f"<p>{GROUPS_NOTE}</p>",
-        f"<p class='note'>{html.escape(BLEU_NOTE)}</p>" if bleu else "",
+        f"<p class='note'>{escape(BLEU_NOTE)}</p>" if bleu else "",
         f'<div style="overflow-x: auto">{groups_table(sweep.groups)}</div>',
         "<h2>Runs</h2>",
         f'<div style="overflow-x: auto">{runs_table(runs, keys)}</div>',
@@ -254,8 +246,7 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
 def write_report(sweep_dir: str | Path | Sweep, output: str | Path | None = None) -> Path:
     """Render the report and write it to ``output`` (default ``<sweep_dir>/report.html``); returns the path."""
     sweep = sweep_dir if isinstance(sweep_dir, Sweep) else load_sweep(sweep_dir)
-    text = render_report(sweep)
     path = Path(output) if output else sweep.path / "report.html"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(render_report(sweep), encoding="utf-8")
     return path
 
