@@ -166,6 +166,59 @@ class Head(nn.Module):
         return type(self).generate is not Head.generate
 
 
+class TokenHead(Head):
+    """A head predicting a token at every step (``many_to_many``, ``one_to_many``, ``seq2seq``): ``logits (B, T, V)``
+    against ``targets (B, T)``, steps at or past ``batch[lengths_key]`` skipped. Its loss is the mean cross-entropy
+    per real token; its metrics ``loss`` (weighted by the batch's real tokens, so the epoch value is the mean over
+    tokens, what perplexity needs) and ``accuracy`` (per real token); ``perplexity`` follows from the loss.
+    Subclasses set ``out`` (the output layer, or None) and ``num_outputs`` (``V``)."""
+
+    #: the batch key of the targets' lengths
+    lengths_key: ClassVar[str] = "lengths"
+    out: nn.Linear | None
+    num_outputs: int
+
+    def targets(self, batch: dict[str, Tensor]) -> Tensor:
+        """``batch["targets"] (B, T)`` with every step at or past its sequence's length set to :data:`IGNORE`."""
+        targets, lengths = batch["targets"], batch.get(self.lengths_key)
+        if lengths is None:
+            return targets
+        steps = torch.arange(targets.shape[1], device=targets.device)
+        return targets.masked_fill(steps[None, :] >= lengths.to(targets.device)[:, None], IGNORE)
+
+    def output_layer(self) -> nn.Linear | None:
+        return self.out
+
+    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return token_cross_entropy(out["logits"], self.targets(batch))
+
+    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
+        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get(self.lengths_key))
+
+    def make_metrics(self) -> dict[str, Any]:
+        return {
+            "loss": MeanMetric(),
+            "accuracy": MulticlassAccuracy(self.num_outputs, average="micro", ignore_index=IGNORE),
+        }
+
+    def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
+        logits, targets = out["logits"], self.targets(batch)
+        tokens = (targets != IGNORE).sum()
+        metrics["loss"].update(token_cross_entropy(logits, targets, "sum") / tokens.clamp(min=1), weight=tokens)
+        metrics["accuracy"].update(logits.argmax(-1), targets)
+
+    def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
+        """Perplexity from the epoch's mean cross-entropy ``values["loss"]`` (nats per token)."""
+        return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
+
+
+def token_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``, skipping :data:`IGNORE` steps."""
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=IGNORE, reduction=reduction
+    )
+
+
 def dropout_layer(p: float) -> nn.Module:
     """``nn.Dropout(p)``, or nothing at ``p = 0`` (a zero-rate dropout still draws and applies a mask: measured
     ~7 % of a word-LM training step on CPU)."""
@@ -186,14 +239,6 @@ def sample_next(logits: Tensor, temperature: float, top_k: int | None, generator
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def ignore_padding(targets: Tensor, lengths: Tensor | None) -> Tensor:
-    """``targets (B, T)`` with every step at or past its sequence's length set to :data:`IGNORE`."""
-    if lengths is None:
-        return targets
-    steps = torch.arange(targets.shape[1], device=targets.device)
-    return targets.masked_fill(steps[None, :] >= lengths.to(targets.device)[:, None], IGNORE)
-
-
 def pool_last(encoded: Tensor, lengths: Tensor | None, directions: int) -> Tensor:
     """``encoded (B, T, D*H)`` → ``(B, D*H)`` at each row's last real step; with two directions, the backward half
     is taken at step 0, where it has read the whole sequence."""
@@ -208,33 +253,6 @@ def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | N
     rows = torch.arange(logits.shape[0], device=logits.device)
     last = last_step_index(lengths, logits.shape[0], logits.shape[1], logits.device)
     return F.cross_entropy(logits[rows, last].float(), targets[rows, last])
-
-
-def token_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``, skipping :data:`IGNORE` steps."""
-    return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=IGNORE, reduction=reduction
-    )
-
-
-def token_metrics(num_outputs: int) -> dict[str, Any]:
-    """The metrics of a head predicting tokens: ``loss`` (mean cross-entropy per real token, fed by
-    :func:`update_token_metrics`) and ``accuracy`` (per real token)."""
-    return {"loss": MeanMetric(), "accuracy": MulticlassAccuracy(num_outputs, average="micro", ignore_index=IGNORE)}
-
-
-def update_token_metrics(metrics: nn.ModuleDict, logits: Tensor, targets: Tensor) -> None:
-    """Feed :func:`token_metrics` one batch: ``logits (B, T, V)``, ``targets (B, T)`` with padding at IGNORE. The
-    loss mean is weighted by the batch's real tokens, so the epoch value is the mean over tokens (what perplexity
-    needs), not over batches."""
-    tokens = (targets != IGNORE).sum()
-    metrics["loss"].update(token_cross_entropy(logits, targets, reduction="sum") / tokens.clamp(min=1), weight=tokens)
-    metrics["accuracy"].update(logits.argmax(-1), targets)
-
-
-def perplexity(values: dict[str, float]) -> dict[str, float]:
-    """Perplexity from the epoch's mean cross-entropy ``values["loss"]`` (nats per token)."""
-    return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
 
 
 def seeded_generator(device: torch.device, seed: int | None) -> torch.Generator:

@@ -9,26 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.heads.base import (
-    Backbone,
-    Head,
-    HeadContext,
-    dropout_layer,
-    ignore_padding,
-    last_step_cross_entropy,
-    perplexity,
-    sample_sequences,
-    seeded_generator,
-    token_cross_entropy,
-    token_metrics,
-    update_token_metrics,
-)
+from seqlab.heads.base import Backbone, HeadContext, TokenHead, dropout_layer, sample_sequences, seeded_generator
 from seqlab.metrics import EntityF1, is_bio
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
 
-class ManyToManyHead(Head):
+class ManyToManyHead(TokenHead):
     """One prediction per input step: ``logits (B, T, V)`` from encoder outputs ``(B, T, D*H)``.
 
     Batch keys: ``inputs (B, T)`` token ids, ``targets (B, T)``, optional ``lengths (B,)`` (steps at or past a
@@ -91,32 +78,22 @@ class ManyToManyHead(Head):
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
         return {"logits": self.logits(model, encoded), "state": final_state}
 
-    def output_layer(self) -> nn.Linear | None:
-        return self.out
-
-    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
-
-    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("lengths"))
-
     def make_metrics(self) -> dict[str, Any]:
-        metrics = token_metrics(self.num_outputs)
+        metrics = super().make_metrics()
         if self.bio_tags:
             metrics["entity_f1"] = EntityF1(self.bio_tags)
         return metrics
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        targets = ignore_padding(batch["targets"], batch.get("lengths"))
-        update_token_metrics(metrics, out["logits"], targets)
+        super().update_metrics(metrics, out, batch)
         if "entity_f1" in metrics:
-            metrics["entity_f1"].update(out["logits"].argmax(-1), targets)
+            metrics["entity_f1"].update(out["logits"].argmax(-1), self.targets(batch))
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
         """Perplexity and bits per token follow from the mean cross-entropy (in nats per token)."""
         if not self.language_model or "loss" not in values:
             return {}
-        return {**perplexity(values), "bpc": values["loss"] / math.log(2)}
+        return {**super().derived_metrics(values), "bpc": values["loss"] / math.log(2)}
 
     @property
     def generates(self) -> bool:

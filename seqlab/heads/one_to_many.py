@@ -7,27 +7,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqlab.heads.base import (
-    Backbone,
-    Head,
-    HeadContext,
-    dropout_layer,
-    ignore_padding,
-    last_step_cross_entropy,
-    perplexity,
-    sample_sequences,
-    seeded_generator,
-    token_cross_entropy,
-    token_metrics,
-    update_token_metrics,
-)
+from seqlab.heads.base import Backbone, HeadContext, TokenHead, dropout_layer, sample_sequences, seeded_generator
 from seqlab.registry import CELLS, ConfigError
 from seqlab.schema import model as schema
 
 Condition = int | str | list[int | str] | None
 
 
-class OneToManyHead(Head):
+class OneToManyHead(TokenHead):
     """A sequence generated from a condition: the model's embedding and encoder are the decoder (left to right).
 
     Batch keys (task ``conditional_generation``): ``condition (B,)`` class ids (``spec.classes`` names them) — or a
@@ -80,7 +67,7 @@ class OneToManyHead(Head):
             raise ConfigError("head=one_to_many needs the data spec's classes (the conditions)")
         condition_dim = condition_dim or ctx.embedding_dim
         self.classes = list(spec.classes)
-        self.vocab_size = spec.vocab_size
+        self.num_outputs = spec.vocab_size
         self.hidden_size = int(ctx.encoder["hidden_size"]) if "hidden_size" in ctx.encoder else ctx.encoder_size
         self.num_layers = ctx.num_layers
         self.num_states = len(CELLS.get(ctx.cell["name"]).state_names)
@@ -90,7 +77,7 @@ class OneToManyHead(Head):
         )
         self.condition_to_input = nn.Linear(condition_dim, ctx.embedding_dim) if condition_input else None
         self.dropout = dropout_layer(dropout)
-        self.out = nn.Linear(ctx.encoder_size, self.vocab_size)
+        self.out = nn.Linear(ctx.encoder_size, self.num_outputs)
 
     def condition_vector(self, condition: Tensor) -> Tensor:
         """``(B,)`` class ids → ``(B, condition_dim)``; a float ``(B, C)`` vector mixes the class embeddings."""
@@ -122,25 +109,6 @@ class OneToManyHead(Head):
         condition = self.condition_vector(batch["condition"])
         logits, final_state = self.decode(model, batch["inputs"], condition, batch.get("lengths"), state)
         return {"logits": logits, "state": final_state}
-
-    def output_layer(self) -> nn.Linear | None:
-        return self.out
-
-    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return token_cross_entropy(out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
-
-    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("lengths"))
-
-    def make_metrics(self) -> dict[str, Any]:
-        return token_metrics(self.vocab_size)
-
-    def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        update_token_metrics(metrics, out["logits"], ignore_padding(batch["targets"], batch.get("lengths")))
-
-    def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
-        """Perplexity follows from the mean cross-entropy (nats per token)."""
-        return perplexity(values)
 
     def class_ids(self, condition: Condition, num_samples: int) -> list[int]:
         """The class id of every sample: None → the classes in turn; a name or id → ``num_samples`` of it;

@@ -16,17 +16,11 @@ from seqlab.heads.attention import Attention, save_attention_heatmap
 from seqlab.heads.base import (
     IGNORE,
     Backbone,
-    Head,
     HeadContext,
+    TokenHead,
     dropout_layer,
-    ignore_padding,
-    last_step_cross_entropy,
-    perplexity,
     sample_sequences,
     seeded_generator,
-    token_cross_entropy,
-    token_metrics,
-    update_token_metrics,
 )
 from seqlab.heads.beam_search import beam_search
 from seqlab.registry import ConfigError
@@ -51,7 +45,7 @@ class Memory:
         return Memory(rep(self.outputs), rep(self.mask), rep(self.keys))
 
 
-class Seq2SeqHead(Head):
+class Seq2SeqHead(TokenHead):
     """Encoder-decoder: the model's embedding + encoder read the source, a decoder of the same cell writes the target.
 
     Batch keys (task ``translation``): ``inputs (B, S)`` source ids, ``lengths (B,)`` source lengths;
@@ -90,6 +84,7 @@ class Seq2SeqHead(Head):
 
     tasks = ("translation",)
     generates_from_source = True
+    lengths_key = "target_lengths"
 
     def __init__(
         self,
@@ -110,7 +105,7 @@ class Seq2SeqHead(Head):
         spec = ctx.spec
         self.spec = spec
         self.target_vocab = spec.target_vocab or spec.vocab
-        self.vocab_size = len(self.target_vocab)
+        self.num_outputs = len(self.target_vocab)
         self.attention_kind = attention
         self.teacher_forcing = teacher_forcing
         self.beam_size = beam_size
@@ -118,7 +113,7 @@ class Seq2SeqHead(Head):
         self.num_layers = ctx.num_layers
         self.num_directions = 2 if ctx.bidirectional else 1
         size = ctx.encoder_size
-        self.target_embedding = nn.Embedding(self.vocab_size, ctx.embedding_dim, padding_idx=self.target_vocab.pad_id)
+        self.target_embedding = nn.Embedding(self.num_outputs, ctx.embedding_dim, padding_idx=self.target_vocab.pad_id)
         context_input = size if attention == "bahdanau" else 0
         self.decoder = ctx.build_recurrent(ctx.embedding_dim + context_input, size)
         self.attention: Attention | None = None
@@ -128,7 +123,7 @@ class Seq2SeqHead(Head):
             self.attention = Attention(kind, size, size, attention_size)
             self.combine = nn.Linear(2 * size, size)
         self.dropout = dropout_layer(dropout)
-        self.out = nn.Linear(size, self.vocab_size)
+        self.out = nn.Linear(size, self.num_outputs)
 
     # -- the network ----------------------------------------------------------------------------------------------
     def encode(self, model: Backbone, inputs: Tensor, lengths: Tensor | None) -> tuple[Memory, tuple]:
@@ -210,21 +205,9 @@ class Seq2SeqHead(Head):
         return torch.stack(logits, 1), attention
 
     # -- loss and metrics -----------------------------------------------------------------------------------------
-    def _targets(self, batch: dict[str, Tensor]) -> Tensor:
-        return ignore_padding(batch["targets"], batch.get("target_lengths"))
-
-    def output_layer(self) -> nn.Linear | None:
-        return self.out
-
-    def loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return token_cross_entropy(out["logits"], self._targets(batch))
-
-    def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
-        return last_step_cross_entropy(out["logits"], batch["targets"], batch.get("target_lengths"))
-
     def make_metrics(self) -> dict[str, Any]:
         return {
-            **token_metrics(self.vocab_size),
+            **super().make_metrics(),
             "bleu": SacreBLEUScore(tokenize="13a"),
             # chrF (Popović 2015; sacrebleu's default): character n-grams only. torchmetrics' default adds word
             # bigrams (chrF++), which a one-word target (an ISO date) never has: perfect output read 0.875
@@ -234,7 +217,7 @@ class Seq2SeqHead(Head):
 
     def reference_ids(self, batch: dict[str, Tensor]) -> list[list[int]]:
         """Each example's target ids: real steps of ``targets`` without the final ``<eos>``."""
-        targets = self._targets(batch)
+        targets = self.targets(batch)
         eos = self.target_vocab.eos_id
         refs = []
         for row in targets.tolist():
@@ -243,7 +226,7 @@ class Seq2SeqHead(Head):
         return refs
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
-        update_token_metrics(metrics, out["logits"], self._targets(batch))
+        super().update_metrics(metrics, out, batch)
         references = self.reference_ids(batch)
         predictions = out["predictions"]
         hypotheses = [self.spec.decode(p, target=True) for p in predictions]
@@ -251,10 +234,6 @@ class Seq2SeqHead(Head):
         metrics["chrf"].update(hypotheses, [[self.spec.decode(r, target=True)] for r in references])
         matches = torch.tensor([float(p == r) for p, r in zip(predictions, references)])
         metrics["exact_match"].update(matches)
-
-    def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
-        """Perplexity follows from the mean cross-entropy (nats per target token)."""
-        return perplexity(values)
 
     # -- decoding -------------------------------------------------------------------------------------------------
     def _sample(
