@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.predict.inputs import PredictOptions, parse, read_inputs
-from seqlab.predict.predictors import Predictor, predictor_for
+from seqlab.predict.predictors import PREDICTORS, Predictor
 
 #: the widest a text column of the stdout table gets (longer texts end in …)
 TABLE_TEXT_WIDTH = 60
@@ -24,7 +24,7 @@ def predict(options: PredictOptions) -> tuple[Predictor, list[dict[str, Any]]]:
     lines = read_inputs(options)  # a bad file fails before the checkpoint is loaded
     load_plugins()
     module = load_module(options.ckpt_path)
-    predictor = predictor_for(module, options)
+    predictor = PREDICTORS[module.model.spec.task](module, options)  # DataSpec accepts only these tasks
     return predictor, predictor.predict(lines)
 
 
@@ -38,10 +38,8 @@ def format_table(columns: list[tuple[str, list[str]]]) -> str:
     cut = [(header, [cell(v, None if i == len(columns) - 1 else TABLE_TEXT_WIDTH) for v in values])
            for i, (header, values) in enumerate(columns)]
     widths = [max([len(header), *(len(v) for v in values)]) for header, values in cut]
-    lines = ["  ".join(h.ljust(w) for (h, _), w in zip(cut, widths)).rstrip()]
-    for row in zip(*(values for _, values in cut)):
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-    return "\n".join(lines)
+    rows = zip(*([header, *values] for header, values in cut))  # the header row first
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows)
 
 
 def csv_row(row: dict[str, Any], spread: set[str]) -> dict[str, Any]:

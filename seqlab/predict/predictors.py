@@ -29,19 +29,14 @@ class Predictor:
 
     def predict(self, lines: list[Line]) -> list[dict[str, Any]]:
         """Rows in input order; lines without tokens get :meth:`empty` rows."""
-        rows: list[dict[str, Any] | None] = [None] * len(lines)
-        todo = []
-        for i, line in enumerate(lines):
-            if line.text.strip() and self.ids(line):
-                todo.append(i)
-            else:
-                rows[i] = self.empty(line)
+        rows = [self.empty(line) for line in lines]
+        todo = [i for i, line in enumerate(lines) if line.text.strip() and self.ids(line)]
         size = self.options.batch_size
         for start in range(0, len(todo), size):
             chunk = todo[start : start + size]
             for i, row in zip(chunk, self.predict_batch([lines[i] for i in chunk])):
                 rows[i] = {"input": lines[i].text, **row}
-        return [row for row in rows if row is not None]
+        return rows
 
     def predict_batch(self, lines: list[Line]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -148,9 +143,8 @@ class ValuePredictor(Predictor):
         features = self.spec.input_features
         steps = []
         for position, step in enumerate(line.text.split(), start=1):
-            values = step.split(",")
             try:
-                numbers = [float(v) for v in values]
+                numbers = [float(v) for v in step.split(",")]
             except ValueError:
                 numbers = []
             if len(numbers) != features:
@@ -233,13 +227,4 @@ PREDICTORS: dict[str, type[Predictor]] = {
     "language_model": ContinuationPredictor,
     "conditional_generation": ConditionPredictor,
 }
-
-
-def predictor_for(module: Any, options: PredictOptions) -> Predictor:
-    from seqlab.registry import ConfigError
-
-    task = module.model.spec.task
-    if task not in PREDICTORS:
-        raise ConfigError(f"ckpt_path={options.ckpt_path}: seqlab predict does not know task '{task}'")
-    return PREDICTORS[task](module, options)
 
