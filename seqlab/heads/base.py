@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from seqlab.cells.recurrent import Recurrent, at_last_step, last_step_index
+from seqlab.cells.recurrent import Recurrent, at_last_step, last_step_index, length_mask, mean_over_real_steps
 from seqlab.errors import NonFiniteError
 from seqlab.spec import DataSpec
 
@@ -239,11 +239,19 @@ def sample_next(logits: Tensor, temperature: float, top_k: int | None, generator
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def pool_last(encoded: Tensor, lengths: Tensor | None, directions: int) -> Tensor:
-    """``encoded (B, T, D*H)`` → ``(B, D*H)`` at each row's last real step; with two directions, the backward half
-    is taken at step 0, where it has read the whole sequence."""
-    pooled, half = at_last_step(encoded, lengths), encoded.shape[-1] // 2
-    return pooled if directions == 1 else torch.cat([pooled[:, :half], encoded[:, 0, half:]], dim=-1)
+def pool_steps(encoded: Tensor, lengths: Tensor | None, pool: str, directions: int) -> Tensor:
+    """``encoded (B, T, D*H)`` → ``(B, D*H)``, padding never counted: ``last`` — each row's last real step (with two
+    directions the backward half is taken at step 0, where it has read the whole sequence); ``mean`` / ``max`` —
+    over real steps; ``none`` — no pooling, ``encoded`` as it is."""
+    if pool == "none":
+        return encoded
+    if pool == "last":
+        pooled, half = at_last_step(encoded, lengths), encoded.shape[-1] // 2
+        return pooled if directions == 1 else torch.cat([pooled[:, :half], encoded[:, 0, half:]], dim=-1)
+    mask = length_mask(lengths, encoded.shape[1], encoded.device)
+    if pool == "mean":
+        return mean_over_real_steps(encoded, mask)
+    return (encoded if mask is None else encoded.masked_fill(~mask[..., None], float("-inf"))).max(dim=1).values
 
 
 def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | None) -> Tensor:

@@ -10,8 +10,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
 
-from seqlab.cells.recurrent import length_mask, mean_over_real_steps
-from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
+from seqlab.cells.recurrent import length_mask
+from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_steps
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
@@ -87,17 +87,11 @@ class ManyToOneHead(Head):
 
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
         lengths = batch.get("lengths")
-        mask = length_mask(lengths, encoded.shape[1], encoded.device)
         out: dict[str, Any] = {}
         if self.pool == "attention":
-            pooled, out["attention"] = self.attention(encoded, mask)
-        elif self.pool == "mean":
-            pooled = mean_over_real_steps(encoded, mask)
-        elif self.pool == "max":
-            pooled = encoded if mask is None else encoded.masked_fill(~mask[..., None], float("-inf"))
-            pooled = pooled.max(dim=1).values
+            pooled, out["attention"] = self.attention(encoded, length_mask(lengths, encoded.shape[1], encoded.device))
         else:
-            pooled = pool_last(encoded, lengths, self.num_directions)
+            pooled = pool_steps(encoded, lengths, self.pool, self.num_directions)
         out["logits"] = self.out(self.dropout(pooled))
         return out
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, MeanSquaredError
 
 from seqlab.cells.recurrent import length_mask
-from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_last
+from seqlab.heads.base import Head, HeadContext, dropout_layer, pool_steps
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
@@ -60,16 +59,7 @@ class RegressionHead(Head):
         self.out = nn.Linear(ctx.encoder_size, 1)
 
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
-        B, T = encoded.shape[:2]
-        lengths = batch.get("lengths")
-        if self.pool == "none":
-            return {"logits": self.out(self.dropout(encoded)).squeeze(-1)}
-        if self.pool == "mean":
-            mask = length_mask(lengths, T, encoded.device)
-            weights = torch.ones(B, T, device=encoded.device) if mask is None else mask.to(encoded.dtype)
-            pooled = (encoded * weights[..., None]).sum(1) / weights.sum(1, keepdim=True).clamp(min=1)
-        else:
-            pooled = pool_last(encoded, lengths, self.num_directions)
+        pooled = pool_steps(encoded, batch.get("lengths"), self.pool, self.num_directions)
         return {"logits": self.out(self.dropout(pooled)).squeeze(-1)}
 
     def pairs(self, out: dict[str, Any], batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
