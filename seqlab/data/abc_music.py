@@ -152,7 +152,7 @@ class AbcMusicDataModule(SeqDataModule):
         tunes = []
         for line, lines in pieces:
             try:
-                tunes.append(parse_tune(lines, f"{where}:{line}"))
+                tunes.append(parse_tune(lines))
             except ValueError as err:
                 self.malformed(f"{where}:{line}", str(err), "tunes")
         return tunes

@@ -274,8 +274,7 @@ class SeqDataModule(pl.LightningDataModule):
             self.prepare_data()
         self._spec = DataSpec.from_dict(json.loads((path / "spec.json").read_text(encoding="utf-8")))
         skipped = json.loads((path / SKIPPED_FILE).read_text(encoding="utf-8"))
-        self.skipped, self._skipped_what = skipped["skipped"], skipped["what"]
-        self._first_skipped = skipped.get("first", "")
+        self.skipped, self._skipped_what, self._first_skipped = skipped["skipped"], skipped["what"], skipped["first"]
         if self.skipped and self.replica()[1] == 0:  # every run that uses the cache says what it lacks, once
             log.warning(
                 "%s: skipped %d malformed %s in %s (first: %s); data.strict=true makes this an error",
@@ -299,9 +298,7 @@ class SeqDataModule(pl.LightningDataModule):
     def replica(self) -> tuple[int, int]:
         """``(world_size, rank)`` of the attached trainer; ``(1, 0)`` before a trainer is attached."""
         trainer = getattr(self, "trainer", None)
-        if trainer is None:
-            return 1, 0
-        return trainer.world_size, trainer.global_rank
+        return (1, 0) if trainer is None else (trainer.world_size, trainer.global_rank)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.splits[split]

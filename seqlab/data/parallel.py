@@ -179,7 +179,7 @@ class ParallelDataModule(SeqDataModule):
 
     def fits(self, batch: dict[str, list]) -> list[bool]:
         """Pairs with a non-empty source and at most ``max_length`` tokens on each side."""
-        limit = self.max_length or 0
+        limit = self.max_length
         return [0 < len(s) <= limit and len(t) - 2 <= limit for s, t in zip(batch["src"], batch["tgt"])]
 
     def collate(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -121,13 +121,10 @@ def _glob_match(names: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 
 def unique_files(paths: Iterable[Path]) -> list[Path]:
     """``paths`` sorted, each real file once (the first path that reaches it)."""
-    out, seen = [], set()
+    first: dict[str, Path] = {}
     for path in sorted(paths):
-        real = os.path.realpath(path)
-        if real not in seen:
-            seen.add(real)
-            out.append(path)
-    return out
+        first.setdefault(os.path.realpath(path), path)
+    return list(first.values())
 
 
 def read_text(path: Path) -> str:
@@ -206,8 +203,7 @@ def hub_unreachable(name: str = "") -> str | None:
         if err.code >= 500 or err.code == 407:
             return f"{endpoint} answered HTTP {err.code} {err.reason}"
     except urllib.error.URLError as err:
-        reason = err.reason
-        return f"{endpoint}: {getattr(reason, 'strerror', None) or reason}"
+        return f"{endpoint}: {getattr(err.reason, 'strerror', None) or err.reason}"
     except OSError as err:
         return f"{endpoint}: {err.strerror or err}"
     finally:

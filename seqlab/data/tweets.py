@@ -263,10 +263,9 @@ class TweetsDataModule(SeqDataModule):
         for split, columns in examples.items():
             dataset = datasets.Dataset.from_dict(columns).map(encode, batched=True, remove_columns=["text"])
             self.write_split(out_dir, split, dataset)
-        counts = Counter(examples["train"]["label"])
         weights = None
         if self.class_weights == "balanced":
-            total = sum(counts.values())
+            counts, total = Counter(examples["train"]["label"]), len(examples["train"]["label"])
             weights = [total / (len(classes) * counts[i]) if counts[i] else 0.0 for i in range(len(classes))]
         spec = DataSpec(
             task="classification",

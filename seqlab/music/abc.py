@@ -15,11 +15,10 @@ _TUNE_TYPE_ALIASES = {"slipjig": "slip jig", "fling": "highland fling", "double 
 
 @dataclass
 class Tune:
-    """One parsed tune: its header fields (in order), its body lines, and where it came from."""
+    """One parsed tune: its header fields (in order) and its body lines."""
 
     headers: list[tuple[str, str]]
     body: list[str]
-    where: str
 
     def field(self, name: str) -> str:
         return next((value for key, value in self.headers if key == name), "")
@@ -49,7 +48,7 @@ def split_tunes(text: str) -> list[tuple[int, list[str]]]:
     return tunes
 
 
-def parse_tune(lines: list[str], where: str) -> Tune:
+def parse_tune(lines: list[str]) -> Tune:
     """Header fields up to ``K:``, then the body (comments and blank lines dropped). Raises ValueError if malformed."""
     headers: list[tuple[str, str]] = []
     body_start = None
@@ -68,7 +67,7 @@ def parse_tune(lines: list[str], where: str) -> Tune:
     body = [line.rstrip() for line in lines[body_start:] if line.strip() and not line.lstrip().startswith("%")]
     if not any(not _FIELD.match(line) for line in body):
         raise ValueError("no music after the header")
-    return Tune(headers, body, where)
+    return Tune(headers, body)
 
 
 #: ABC 2.1 decoration shortcuts (fermata, trill, bowings …) and quoted chord symbols/annotations: no duration, and
@@ -193,13 +192,6 @@ def _written_bar_lengths(abc_text: str) -> set[float]:
     return lengths
 
 
-def _ending_last_measures(part: Any) -> list[Any]:
-    """The last bar of every first/second ending (``[1 … :|``): it may be short, completing the next pickup."""
-    from music21 import spanner
-
-    return [bracket.getLast() for bracket in part.spanners.getElementsByClass(spanner.RepeatBracket)]
-
-
 def _section_line(barline: Any) -> bool:
     """A repeat, double or final bar line (music21 keeps no object for a plain ``|``)."""
     from music21 import bar
@@ -218,7 +210,7 @@ def check_tune(abc_text: str) -> TuneCheck:
     >>> check_tune("M:6/8\nL:1/8\nK:Em\n|E2F G2A|B2A B^cd|e2d B2|G2F E2D|E3 E3|]").bar_accuracy
     0.75
     """
-    from music21 import converter
+    from music21 import converter, spanner
 
     if not abc_text.strip():
         return TuneCheck(False)
@@ -236,7 +228,8 @@ def check_tune(abc_text: str) -> TuneCheck:
         measures = list(part.getElementsByClass("Measure"))
         # music21 cuts an over-long bar at the bar length and gives the rest a meter of its own (``reBar``): only a
         # meter the tune writes (``M:``, ``[M:…]``) counts, so the cut-off rest is checked against it and fails
-        allowed_short = {id(m) for m in _ending_last_measures(part)}
+        # the last bar of every first/second ending (``[1 … :|``) may be short, completing the next pickup
+        allowed_short = {id(b.getLast()) for b in part.spanners.getElementsByClass(spanner.RepeatBracket)}
         meter = None
         for i, measure in enumerate(measures):
             # the cut-off rest of an over-long bar: music21 gave it a meter the tune does not write; it is checked
