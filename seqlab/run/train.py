@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import CheckpointError, RunInterrupted
 from seqlab.models.builder import model_options
+from seqlab.models.module import load_checkpoint
 from seqlab.paths import write_json
 from seqlab.registry import DATAMODULES, ConfigError
 
@@ -98,10 +99,11 @@ def run(cfg: DictConfig) -> float | None:
 
     from seqlab.callbacks.checkpoints import RESULT_PREFIXES, FinalCheckpoint
     from seqlab.callbacks.reliability import GracefulInterrupt, TrainingInterrupted
+    from seqlab.display.console import print_results
     from seqlab.models.builder import build_module, check_monitored_metrics
     from seqlab.run.allocator import configure_cpu_allocator
     from seqlab.run.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
-    from seqlab.run.folders import training_started
+    from seqlab.run.folders import spec_mismatch, training_started
     from seqlab.run.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -114,11 +116,11 @@ def run(cfg: DictConfig) -> float | None:
     datamodule.prepare_data()
     datamodule.setup("fit")
     spec = datamodule.spec
-    ckpt_path, checkpoint = resolve_ckpt_path(config.get("ckpt_path"))
+    # the checkpoint read weights-only: a missing, corrupt or foreign file fails here with one clear line
+    ckpt_path = config.get("ckpt_path") or None
+    checkpoint = load_checkpoint(ckpt_path) if ckpt_path else None
     checkpoint_step = None if checkpoint is None else int(checkpoint.get("global_step", 0))
     if checkpoint is not None:  # the data must give the vocabulary and classes the checkpoint was trained with
-        from seqlab.run.folders import spec_mismatch
-
         problem = spec_mismatch(checkpoint["seqlab"]["spec"], spec.to_dict())
         if problem:
             raise CheckpointError(f"ckpt_path={ckpt_path}: does not match the data ({problem}); resume with the "
@@ -199,7 +201,7 @@ def run(cfg: DictConfig) -> float | None:
         finish_wandb(loggers)
     if trainer.is_global_zero:
         write_json(output_dir / "metrics.json", results, indent=2, sort_keys=True)
-        print_summary(results, output_dir)
+        print_results(results, output_dir)  # val and test side by side
     metric = config.get("optimized_metric")
     return results.get(metric) if metric else None
 
@@ -211,8 +213,6 @@ def test_weights(trainer: Any, output_dir: Path) -> tuple[str, int, str | None]:
     callback = trainer.checkpoint_callback
     best = Path(callback.best_model_path) if callback is not None and callback.best_model_path else None
     if best is not None and best.is_file() and best.resolve().parent == (output_dir / "checkpoints").resolve():
-        from seqlab.models.module import load_checkpoint
-
         return "best", int(load_checkpoint(best).get("global_step", -1)), str(best)
     return "last", int(trainer.global_step), None
 
@@ -266,16 +266,6 @@ def stop_if_unsafe(interrupt: Any, callbacks: list[Any]) -> None:
             raise RunStopped(1)
 
 
-def resolve_ckpt_path(ckpt_path: str | None) -> tuple[str | None, dict[str, Any] | None]:
-    """``ckpt_path`` and the checkpoint it names, read weights-only (a missing, corrupt or foreign file fails here
-    with one clear line); ``(None, None)`` without one."""
-    if not ckpt_path:
-        return None, None
-    from seqlab.models.module import load_checkpoint
-
-    return ckpt_path, load_checkpoint(ckpt_path)
-
-
 def finish_wandb(loggers: list[Any]) -> None:
     """Close wandb runs even when training failed, so offline runs stay complete and syncable."""
     if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
@@ -283,10 +273,3 @@ def finish_wandb(loggers: list[Any]) -> None:
 
         if wandb.run is not None:
             wandb.finish()
-
-
-def print_summary(results: dict[str, Any], output_dir: Path) -> None:
-    """The end-of-run results table (val and test side by side; :func:`seqlab.display.console.results_table`)."""
-    from seqlab.display.console import print_results
-
-    print_results(results, output_dir)
