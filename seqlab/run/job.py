@@ -4,6 +4,7 @@ the config to :func:`seqlab.run.train.run`. User errors are one line and exit 1 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -18,7 +19,8 @@ from seqlab.errors import SIGNAL_EXIT, ConfigError, RunInterrupted, one_line, us
 from seqlab.paths import conf_dir
 from seqlab.plugins import discover, load_plugins, search_dirs
 from seqlab.run import scale
-from seqlab.run.compose import explicit_value, is_sweep
+from seqlab.run.compose import compose_config, explicit_value, group_options, is_sweep
+from seqlab.run.folders import expected_jobs, forget_unstarted_run, job_state, lock_folder, sweep_summary
 from seqlab.run.preflight import explain, preflight
 from seqlab.run.validation import check_output_dir, validate
 
@@ -45,8 +47,6 @@ def exit_on_interrupt(signum: int, frame: object) -> None:
     name = signal.Signals(signum).name
     sys.stdout.flush()
     print(f"seqlab: {interrupt_message(None, name)}", file=sys.stderr, flush=True)
-    from seqlab.run.folders import forget_unstarted_run
-
     forget_unstarted_run()
     if _SWEEP:  # a job of a sweep that runs in this process (the basic launcher): the sweep ends here
         print_sweep_summary(**_SWEEP)
@@ -62,22 +62,20 @@ _SWEEP: dict[str, Any] = {}
 
 def print_sweep_summary(sweep_dir: Path, argv: list[str]) -> bool:
     """Print the sweep's one-line summary (stderr when a job did not finish); True when every job finished."""
-    from seqlab.run.folders import expected_jobs, sweep_summary
-
     line, complete = sweep_summary(sweep_dir, expected_jobs(argv))
     print(line, file=sys.stdout if complete else sys.stderr, flush=True)
     return complete
 
 
-def os_error_message(err: OSError, output_dir: str | Path | None = None) -> str | None:
+def os_error_message(err: OSError, cfg: DictConfig) -> str | None:
     """One line for a file-system refusal the user can fix (permission, read-only or full disk), naming the path
-    (a full disk with no file named — a library writing through an open file — names the run's folder); None for
-    other OS errors (bugs keep their traceback)."""
+    (a full disk with no file named — a library writing through an open file — names the run's folder,
+    ``paths.output_dir``); None for other OS errors (bugs keep their traceback)."""
     import errno
 
     full = err.errno in (errno.ENOSPC, errno.EDQUOT)
-    if full and not err.filename and output_dir is not None:
-        return (f"{output_dir}: no space left on the device while writing the run's files; free some space, or "
+    if full and not err.filename and (folder := OmegaConf.select(cfg, "paths.output_dir", default=None)) is not None:
+        return (f"{folder}: no space left on the device while writing the run's files; free some space, or "
                 "write elsewhere (hydra.run.dir=...)")
     if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT) or not err.filename:
         return None
@@ -100,7 +98,6 @@ def run_job(cfg: DictConfig) -> float | None:
     # imported when a job starts, not at pre-flight: a bad override fails before torch and Lightning are loaded
     from seqlab.callbacks.reliability import ForcedStop
     from seqlab.run import train
-    from seqlab.run.folders import forget_unstarted_run
 
     load_plugins()  # joblib/submitit workers run jobs in fresh processes that never went through main()
     try:
@@ -111,27 +108,18 @@ def run_job(cfg: DictConfig) -> float | None:
             validate(cfg, search_dirs())
             check_output_dir(Path(cfg.paths.output_dir), cfg.paths.get("min_free_mb", 0), key="paths.output_dir")
         value = train.run(cfg)
-    except user_errors() as err:
-        if scale.in_multirun():
-            return scale.record_failed_job(one_line(err))
-        forget_unstarted_run()
-        print(f"seqlab: error: {one_line(err)}", file=sys.stderr, flush=True)
-        sys.exit(1)
-    except (KeyboardInterrupt, ForcedStop) as err:  # interrupts also stop a sweep
-        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
-        sys.exit(130)
-    except RunInterrupted as err:
-        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
-        sys.exit(err.exit_code)
-    except OSError as err:
-        message = os_error_message(err, OmegaConf.select(cfg, "paths.output_dir", default=None))
-        if message is None:
+    except (*user_errors(), OSError) as err:
+        message = os_error_message(err, cfg) if isinstance(err, OSError) else one_line(err)
+        if message is None:  # an OSError the user cannot fix: a bug keeps its traceback
             raise
         if scale.in_multirun():
             return scale.record_failed_job(message)
         forget_unstarted_run()
         print(f"seqlab: error: {message}", file=sys.stderr, flush=True)
         sys.exit(1)
+    except (KeyboardInterrupt, ForcedStop, RunInterrupted) as err:  # interrupts also stop a sweep
+        print(f"seqlab: {interrupt_message(err)}", file=sys.stderr, flush=True)
+        sys.exit(err.exit_code if isinstance(err, RunInterrupted) else 130)
     except SystemExit as err:  # a run that stopped itself (e.g. a non-finite loss); an interrupt stops the sweep
         if not scale.in_multirun() or err.code in (None, 0, 130, 143):
             raise
@@ -149,10 +137,6 @@ def start_sweep_job(cfg: DictConfig) -> tuple[bool, float | None]:
     """Before a sweep job trains: lock its folder (no second writer), drop a stale ``error.txt``, and — in a
     continued sweep (``ckpt_path=last``) — skip a finished job (returning its objective from ``metrics.json``) or
     point ``ckpt_path`` at the job's own ``last.ckpt``. Returns ``(skipped, the skipped job's objective)``."""
-    import json
-
-    from seqlab.run.folders import job_state, lock_folder
-
     job_dir = Path(cfg.paths.output_dir)
     lock_folder(job_dir)
     state = job_state(job_dir)
@@ -173,8 +157,6 @@ def start_sweep_job(cfg: DictConfig) -> tuple[bool, float | None]:
 def train_help(overrides: list[str]) -> str:
     """Hydra's app help, written by seqlab: the config groups and their options (config files and the schema, read
     without Hydra's help listing, which copies its ConfigStore once per group: 2.5 s), then the composed config."""
-    from seqlab.run.compose import compose_config, group_options
-
     roots = search_dirs()
     groups = sorted({p.name for root in roots for p in root.iterdir() if p.is_dir() and p.name != "hydra"}
                     | {g for g, _ in schema.all_components()} | {"callbacks"})
