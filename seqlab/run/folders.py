@@ -209,11 +209,6 @@ def override(key: str, value: str | Path) -> str:
     return f"{key}='" + text.replace("'", "\\'") + "'"
 
 
-def claim_marker(output_subdir: str | None) -> str:
-    """The folder whose creation claims a run folder: Hydra's record folder, or a marker when it writes none."""
-    return output_subdir or ".seqlab-run"
-
-
 # -- one writer per folder --------------------------------------------------------------------------------------------
 #: the lock file of a run (or sweep) folder: an OS lock on it says a live process is writing the folder
 LOCK_FILE = ".seqlab.lock"

@@ -11,8 +11,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab import schema
-from seqlab.errors import ConfigError
+from seqlab.errors import ConfigError, one_line, user_errors
 from seqlab.plugins import load_plugins_for, search_dirs
+from seqlab.run import folders
 from seqlab.run.compose import (
     GROUP_NODES,
     check_group_overrides,
@@ -23,15 +24,15 @@ from seqlab.run.compose import (
     option_keys,
     single_run,
 )
+from seqlab.run.scale import launched_externally
 from seqlab.run.validation import check_output_dir, unknown_key_of_trainer, validate
+from seqlab.schema.trainer import trainer_options
 
 
 def missing_key_message(message: str, args: list[str]) -> str | None:
     """Hydra's "Could not override 'trainer.max_step'" (a key the config does not hold, given without ``+``) as
     one line with the valid options and a did-you-mean; for a real Trainer option the config leaves out, the ``+``
     form to use."""
-    from seqlab.schema.trainer import trainer_options
-
     match = re.search(r"Could not override '([\w.]+)'", message)
     if not match or "." not in match[1]:
         return None
@@ -69,8 +70,6 @@ def check_composes(args: list[str]) -> str | None:
     before torch or the data are loaded (single runs; each job of a sweep is validated when it starts)."""
     if not single_run(args):
         return None
-    from seqlab.errors import user_errors
-
     try:
         compose_checked(args)
     except user_errors() as err:
@@ -80,8 +79,6 @@ def check_composes(args: list[str]) -> str | None:
 
 def explain(err: BaseException, args: list[str]) -> str:
     """:func:`~seqlab.errors.one_line`, plus a hint where Hydra's own message does not say what to do."""
-    from seqlab.errors import one_line
-
     message = one_line(err)
     if "Could not override" in message:
         return missing_key_message(message, args) or message
@@ -97,21 +94,19 @@ def resume_overrides(args: list[str]) -> list[str]:
     """``ckpt_path=last`` → the ``last.ckpt`` of the run folder given (``hydra.run.dir=D``), else of the
     experiment's newest run (see :func:`seqlab.run.folders.find_last_checkpoint`); a checkpoint inside a run folder
     resumes in that folder (same CSV/TensorBoard logs, same wandb run)."""
-    from seqlab.run.folders import find_last_checkpoint, override, run_dir_of
-
     value = explicit_value(args, "ckpt_path")
     if value in (None, "", "null") or not single_run(args):
         return args
     if value == "last":
         explicit_dir = explicit_value(args, "hydra.run.dir")
         run_dir = compose_config(args, with_hydra=True).hydra.run.dir if explicit_dir else None
-        ckpt = find_last_checkpoint(compose_config(args).experiment_name, run_dir)
+        ckpt = folders.find_last_checkpoint(compose_config(args).experiment_name, run_dir)
     else:
         ckpt = Path(value).expanduser().resolve()
-    args = [a for a in args if not a.startswith("ckpt_path=")] + [override("ckpt_path", ckpt)]
-    run_dir = run_dir_of(ckpt)
+    args = [a for a in args if not a.startswith("ckpt_path=")] + [folders.override("ckpt_path", ckpt)]
+    run_dir = folders.run_dir_of(ckpt)
     if run_dir is not None and explicit_value(args, "hydra.run.dir") is None:
-        args.append(override("hydra.run.dir", run_dir))
+        args.append(folders.override("hydra.run.dir", run_dir))
         runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda p: p.stat().st_mtime)
         if runs and explicit_value(args, "logger.wandb.id") is None:
             args.append(f"logger.wandb.id={runs[-1].name.rsplit('-', 1)[-1]}")
@@ -127,43 +122,32 @@ def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]
     Otherwise the run claims a folder no other run holds (:func:`seqlab.run.folders.claim_run_dir`): the configured
     ``hydra.run.dir``, or the same name with ``-1``, ``-2``, ... when it is taken. DDP ranks started by Lightning,
     torchrun or SLURM use the folder their launcher gave them."""
-    from seqlab.run.folders import (
-        claim_marker,
-        claim_resume_record,
-        claim_run_dir,
-        claimed_fresh,
-        lock_folder,
-        override,
-        run_dir_of,
-    )
-    from seqlab.run.scale import launched_externally
-
     cfg = cfg if cfg is not None else compose_checked(args)
     run_dir = Path(cfg.hydra.run.dir).absolute()
     ckpt_value = explicit_value(args, "ckpt_path")
     resumes_here = False
     if ckpt_value not in (None, "", "null"):
         from seqlab.models.builder import model_options
-        from seqlab.run.folders import check_resume, resume_message
 
         ckpt = Path(ckpt_value)
         config = OmegaConf.to_container(cfg.model, resolve=True)
-        checkpoint = check_resume(ckpt, model_options(config), cfg.data.get("name"))
-        resumes_here = run_dir_of(ckpt) is not None and run_dir_of(ckpt).resolve() == run_dir.resolve()
-        print(resume_message(ckpt, checkpoint, resumes_here), flush=True)
+        checkpoint = folders.check_resume(ckpt, model_options(config), cfg.data.get("name"))
+        resumes_here = folders.run_dir_of(ckpt) is not None and folders.run_dir_of(ckpt).resolve() == run_dir.resolve()
+        print(folders.resume_message(ckpt, checkpoint, resumes_here), flush=True)
     if launched_externally():
         return args
     if resumes_here:
-        lock_folder(run_dir)  # refused while another process (the run itself, another resume) writes it
+        folders.lock_folder(run_dir)  # refused while another process (the run itself, another resume) writes it
         if cfg.hydra.output_subdir is not None:
-            args = [*args, override("hydra.output_subdir", claim_resume_record(run_dir))]
+            args = [*args, folders.override("hydra.output_subdir", folders.claim_resume_record(run_dir))]
         return args
-    claimed = claim_run_dir(run_dir, claim_marker(cfg.hydra.output_subdir))
-    lock_folder(claimed)
-    claimed_fresh(claimed)
+    # the claim: creating Hydra's record folder, or a marker when it writes none
+    claimed = folders.claim_run_dir(run_dir, cfg.hydra.output_subdir or ".seqlab-run")
+    folders.lock_folder(claimed)
+    folders.claimed_fresh(claimed)
     if claimed != run_dir:
         print(f"seqlab: {run_dir} holds another run; this run writes to {claimed}", file=sys.stderr, flush=True)
-    return [a for a in args if not a.startswith("hydra.run.dir=")] + [override("hydra.run.dir", claimed)]
+    return [a for a in args if not a.startswith("hydra.run.dir=")] + [folders.override("hydra.run.dir", claimed)]
 
 
 def sweep_overrides_removed(args: list[str]) -> list[str]:
@@ -190,8 +174,6 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
     two sweeps share job folders. ``ckpt_path=last`` instead continues a sweep — the one ``hydra.sweep.dir`` names,
     else the experiment's newest: jobs that finished are skipped, each other job resumes from its own ``last.ckpt``
     (or starts, if it never saved one). The sweep folder is locked while the sweep runs."""
-    from seqlab.run.folders import SWEEP_MARKER, claim_run_dir, find_last_sweep, lock_folder, override
-
     explicit = explicit_value(args, "hydra.sweep.dir")
     continuing = explicit_value(args, "ckpt_path") == "last"
     if explicit and not continuing:
@@ -199,23 +181,23 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
     else:
         composed = compose_config(sweep_overrides_removed(args), with_hydra=True)
         if continuing:
-            sweep_dir = Path(explicit) if explicit else find_last_sweep(composed.experiment_name)
+            sweep_dir = Path(explicit) if explicit else folders.find_last_sweep(composed.experiment_name)
             if not (sweep_dir / "multirun.yaml").is_file():
                 raise ConfigError(f"ckpt_path=last: {sweep_dir} holds no sweep to continue (no multirun.yaml)")
         else:
             sweep_dir = Path(composed.hydra.sweep.dir)
     sweep_dir = sweep_dir.absolute()
     if continuing:
-        lock_folder(sweep_dir, "sweep")
+        folders.lock_folder(sweep_dir, "sweep")
         print(f"seqlab: continuing the sweep {sweep_dir}: finished jobs are skipped, the others resume", flush=True)
         claimed = sweep_dir
     else:
-        claimed = claim_run_dir(sweep_dir, SWEEP_MARKER, marker_is_file=True)  # a file: job folders are the dirs
-        lock_folder(claimed, "sweep")
+        claimed = folders.claim_run_dir(sweep_dir, folders.SWEEP_MARKER, marker_is_file=True)  # a file: jobs are dirs
+        folders.lock_folder(claimed, "sweep")
         if claimed != sweep_dir:
             print(f"seqlab: {sweep_dir} holds another sweep; this sweep writes to {claimed}", file=sys.stderr,
                   flush=True)
-    return [a for a in args if not a.startswith("hydra.sweep.dir=")] + [override("hydra.sweep.dir", claimed)]
+    return [a for a in args if not a.startswith("hydra.sweep.dir=")] + [folders.override("hydra.sweep.dir", claimed)]
 
 
 def preflight(argv: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ naming the key, the value and what is allowed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seqlab import schema
 from seqlab.errors import ConfigError
+from seqlab.run import memory
 from seqlab.run.allocator import CHOICES as ALLOCATORS
 from seqlab.run.compose import group_options, option_defaults
+from seqlab.schema.callbacks import CALLBACKS, LIGHTNING
+from seqlab.schema.trainer import class_options, trainer_options
 
 _MISSING = object()
 
@@ -137,8 +140,6 @@ def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str, whe
 
 def trainer_option_error(cfg: DictConfig) -> str | None:
     """A ``trainer.*`` key that ``pytorch_lightning.Trainer`` does not take (``+trainer.max_step=10``)."""
-    from seqlab.schema.trainer import trainer_options
-
     known = trainer_options()
     node = _get(cfg, "trainer")
     if not known or not isinstance(node, DictConfig):
@@ -148,19 +149,13 @@ def trainer_option_error(cfg: DictConfig) -> str | None:
 
 
 def unknown_key_of_trainer(key: str) -> str:
-    from seqlab.schema import unknown_key
-    from seqlab.schema.trainer import trainer_options
-
-    return unknown_key("trainer", key, sorted(trainer_options()), "the Trainer")
+    return schema.unknown_key("trainer", key, sorted(trainer_options()), "the Trainer")
 
 
 def callback_option_error(node: DictConfig, search_dirs: list[Path]) -> str | None:
     """A callback setting its schema (seqlab's callbacks), Lightning's class (seqlab's settings of Lightning's
     callbacks) or the config that declares it (a plugin's ``callbacks/NAME.yaml``) does not know, or a value of the
     wrong type: ``+callbacks.samples.temprature=0.5``."""
-    from seqlab.schema.callbacks import CALLBACKS, LIGHTNING
-    from seqlab.schema.trainer import class_options
-
     declared: dict[tuple[str, str], set[str]] = {}
     for root in search_dirs:
         for path in sorted((root / "callbacks").glob("*.yaml")):
@@ -200,24 +195,19 @@ SCHEMA_NODES = {"data": "data", "callbacks": "callbacks", "model": "model", "cel
 
 def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
     """Raise :class:`ConfigError` for the first key whose type or value is wrong."""
-    for rule in RULES:
-        error = check_rule(cfg, rule)
-        if error:
-            raise ConfigError(error)
-    for group, where in SCHEMA_NODES.items():
-        error = group_option_error(cfg, search_dirs or [], group, where)
-        if error:
-            raise ConfigError(error)
-    error = trainer_option_error(cfg)
+    error = next((error for error in problems(cfg, search_dirs or []) if error), None)
     if error:
         raise ConfigError(error)
-    if _get(cfg, "check_memory") is not False:
-        from seqlab.run import memory
 
+
+def problems(cfg: DictConfig, search_dirs: list[Path]) -> Iterator[str | None]:
+    """Each check's problem (None where it holds), in order, each computed when asked for."""
+    yield from (check_rule(cfg, rule) for rule in RULES)
+    yield from (group_option_error(cfg, search_dirs, group, where) for group, where in SCHEMA_NODES.items())
+    yield trainer_option_error(cfg)
+    if _get(cfg, "check_memory") is not False:
         config = OmegaConf.to_container(cfg, resolve=False)
-        error = memory.check({k: config.get(k) or {} for k in ("model", "optimizer", "data", "trainer")})
-        if error:
-            raise ConfigError(error)
+        yield memory.check({k: config.get(k) or {} for k in ("model", "optimizer", "data", "trainer")})
 
 
 def check_output_dir(path: Path, min_free_mb: float, key: str = "hydra.run.dir") -> None:
