@@ -93,7 +93,8 @@ CELLS = Registry("cell", builtins="seqlab.cells")
 HEADS = Registry("head", builtins="seqlab.heads")
 DATAMODULES = Registry("datamodule", builtins="seqlab.data.builtins")
 ENCODERS = Registry("encoder", builtins="seqlab.encoders")
-REGISTRIES = (CELLS, HEADS, DATAMODULES, ENCODERS)
+#: kind → registry
+REGISTRIES = {registry.kind: registry for registry in (CELLS, HEADS, DATAMODULES, ENCODERS)}
 
 
 @contextlib.contextmanager
@@ -102,9 +103,9 @@ def registering_as(owner: str) -> Iterator[None]:
 
     Built-ins are registered first, so they stay seqlab's even when the plugin imports ``seqlab.cells``.
     """
-    for registry in REGISTRIES:
+    for registry in REGISTRIES.values():
         registry._load_builtins()
-    saved = [(registry, dict(registry._entries), dict(registry._owners)) for registry in REGISTRIES]
+    saved = [(registry, dict(registry._entries), dict(registry._owners)) for registry in REGISTRIES.values()]
     token = _current_owner.set(owner)
     try:
         yield

@@ -9,6 +9,7 @@ from typing import Any
 
 from seqlab.errors import CheckpointError
 from seqlab.plugins.discovery import LOCAL_FOLDER, Plugin, discover, load_plugins
+from seqlab.registry import REGISTRIES
 
 
 # -- checkpoints ----------------------------------------------------------------------------------------------------
@@ -21,48 +22,33 @@ def plugin_requirements(used: dict[str, str | None]) -> list[dict[str, Any]]:
     A plugin entry reads ``{"plugin": "mgu", "package": "seqlab-mgu", "version": "0.1.0", "provides": {"cell":
     "mgu"}}``; built-ins (owner ``seqlab``) need nothing.
     """
-    from seqlab.registry import REGISTRIES
-
-    registries = {registry.kind: registry for registry in REGISTRIES}
     plugins = discover().plugins
     needed: dict[str, dict[str, Any]] = {}
     for kind, name in used.items():
-        if not name or name not in registries[kind]:
+        if not name or name not in REGISTRIES[kind]:
             continue
-        owner = registries[kind].owner(name)
+        owner = REGISTRIES[kind].owner(name)
         if owner == "seqlab":
             continue
         plugin = plugins.get(owner)
-        entry = needed.setdefault(
-            owner,
-            {
-                "plugin": owner,
-                "package": plugin.package if plugin else owner,
-                "version": plugin.version if plugin else "unknown",
-                "provides": {},
-            },
-        )
-        entry["provides"][kind] = name
+        package, version = (plugin.package, plugin.version) if plugin else (owner, "unknown")
+        needed.setdefault(owner, {"plugin": owner, "package": package, "version": version, "provides": {}})
+        needed[owner]["provides"][kind] = name
     return list(needed.values())
 
 
-def require_plugins(
-    requirements: list[dict[str, Any]], source: str, kinds: tuple[str, ...] = ("cell", "head", "encoder")
-) -> None:
-    """Check that the plugins a checkpoint records are loaded (for ``kinds``); say what to install if not.
+def require_plugins(requirements: list[dict[str, Any]], source: str) -> None:
+    """Check that the plugins a checkpoint records for its model (cells, heads, encoders) are loaded; say what to
+    install if not.
 
     Raises :class:`~seqlab.errors.CheckpointError` naming the option, the plugin and the package, e.g.
     ``ckpt_path=run.ckpt: needs cell 'mgu' from plugin 'mgu'; install it: pip install seqlab-mgu==0.1.0``.
     """
-    from seqlab.registry import REGISTRIES
-
     plugins = load_plugins()
-    registries = {registry.kind: registry for registry in REGISTRIES}
     for requirement in requirements:
         for kind, name in requirement["provides"].items():
-            if kind not in kinds or name in registries[kind]:
-                continue
-            raise CheckpointError(f"{source}: {missing_plugin_advice(kind, name, requirement, plugins)}")
+            if kind in ("cell", "head", "encoder") and name not in REGISTRIES[kind]:
+                raise CheckpointError(f"{source}: {missing_plugin_advice(kind, name, requirement, plugins)}")
 
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")  # a PyPI distribution / plugin name

@@ -17,6 +17,7 @@ from typing import Any
 
 from seqlab.errors import ConfigError
 from seqlab.paths import conf_dir
+from seqlab.registry import FAILED_PLUGINS, REGISTRIES, registering_as
 from seqlab.schema import all_components
 
 ENTRY_POINT_GROUP = "seqlab.plugins"
@@ -44,13 +45,10 @@ class Plugin:
     added: dict[str, list[str]] = field(default_factory=dict)
 
     @property
-    def local(self) -> bool:
-        return self.version == "local"
-
-    @property
     def origin(self) -> str:
-        """Where it comes from: ``seqlab-mgu 0.1.0``, or ``./plugins/janet.py``."""
-        return self.package if self.local else f"{self.package} {self.version}"
+        """Where it comes from: ``seqlab-mgu 0.1.0``, or ``./plugins/janet.py`` (a local plugin's version is
+        ``local``)."""
+        return self.package if self.version == "local" else f"{self.package} {self.version}"
 
     def options(self) -> list[str]:
         """The config options the plugin's config folder adds, as ``group/option``."""
@@ -85,14 +83,11 @@ def package_header(path: Path) -> str | None:
     """The ``# @package X`` of a config file, read as Hydra does: only from the lines before any other line."""
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
-        if not line:
-            continue
         match = re.match(r"^#\s*@package\s+(\S+)", line)
-        if not match:
-            if re.match(r"^#\s*@", line):
-                continue  # another header key
+        if match:
+            return match[1]
+        if line and not re.match(r"^#\s*@", line):  # blank lines and other header keys are read past
             return None
-        return match[1]
     return None
 
 
@@ -237,20 +232,16 @@ def _import_local(name: str, path: Path) -> Any:
 
 
 def _failed(plugin: Plugin, err: BaseException) -> None:
-    from seqlab.registry import FAILED_PLUGINS
-
     plugin.error = _error_line(err, plugin.location)
     FAILED_PLUGINS[plugin.name] = plugin.error
 
 
 def _load(plugin: Plugin, load: Callable[[], Any]) -> None:
     """Import one plugin inside :func:`registering_as`, so its registrations are its own, or all undone."""
-    from seqlab.registry import REGISTRIES, registering_as
-
     before: dict[str, set[str]] = {}
     try:
         with registering_as(plugin.name):
-            before = {registry.kind: set(registry.names()) for registry in REGISTRIES}
+            before = {kind: set(registry.names()) for kind, registry in REGISTRIES.items()}
             loaded = load()
             if inspect.isfunction(loaded):
                 loaded()
@@ -258,7 +249,7 @@ def _load(plugin: Plugin, load: Callable[[], Any]) -> None:
     except (Exception, SystemExit, KeyboardInterrupt) as err:  # a plugin calling sys.exit() must not end seqlab
         _failed(plugin, err)
         return
-    plugin.added = {registry.kind: sorted(set(registry.names()) - before[registry.kind]) for registry in REGISTRIES}
+    plugin.added = {kind: sorted(set(registry.names()) - before[kind]) for kind, registry in REGISTRIES.items()}
 
 
 def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
@@ -297,27 +288,23 @@ def _read_yaml(path: Path, option: str, owner: str) -> Any:
     from omegaconf import OmegaConf
 
     try:
-        values = OmegaConf.to_container(OmegaConf.load(path)) or {}
+        return OmegaConf.to_container(OmegaConf.load(path)) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(
-            f"config {option}.yaml of {owner} is not valid YAML{where}: {getattr(err, 'problem', err)}"
-        ) from None
-    return values
+        problem = getattr(err, "problem", err)
+        raise ConfigError(f"config {option}.yaml of {owner} is not valid YAML{where}: {problem}") from None
 
 
 def _check_constructor_options(path: Path, option: str, owner: str) -> None:
     """Refuse, when the plugin loads (before any data is prepared), a config file that passes a key the registered
     class's constructor does not take (``betta: 1.0`` for ``beta``)."""
-    from seqlab.registry import REGISTRIES
-
     values = _read_yaml(path, option, owner)
     group = option.rpartition("/")[0]
     kind = CONSTRUCTED_GROUPS.get(group)
     if kind is None or not isinstance(values, dict) or not isinstance(values.get("name"), str):
         return
-    registry = next(r for r in REGISTRIES if r.kind == kind)
+    registry = REGISTRIES[kind]
     if values["name"] not in registry:
         return  # a name registered elsewhere (or nowhere): selecting it reports that
     cls = registry.get(values["name"])
@@ -363,11 +350,10 @@ def _describe(plugin: Plugin) -> str:
 def plugin_conf_dirs() -> list[Path]:
     """Config folders of the plugins not known to have failed (and the local ``plugins/conf``): Hydra's extra
     search path."""
-    discover()
-    assert _found is not None
-    dirs = [p.conf_dir for p in _found.plugins.values() if p.conf_dir is not None and p.error is None]
-    if _found.local_conf_error is None and _found.local_conf.is_dir():
-        dirs.append(_found.local_conf)
+    found = discover()
+    dirs = [p.conf_dir for p in found.plugins.values() if p.conf_dir is not None and p.error is None]
+    if found.local_conf_error is None and found.local_conf.is_dir():
+        dirs.append(found.local_conf)
     return list(dict.fromkeys(dirs))
 
 
@@ -378,12 +364,11 @@ def search_dirs() -> list[Path]:
 
 def explain_missing_option(group: str, value: str) -> str | None:
     """Why ``group=value`` is not an option, when a plugin that would provide it failed to load."""
-    discover()
-    assert _found is not None
+    found = discover()
     option = f"{group}/{value}"
-    for plugin in _found.plugins.values():
+    for plugin in found.plugins.values():
         if plugin.error and (option in plugin.options() or plugin.name == value):
             return f"{group}={value}: plugin {_describe(plugin)} failed to load: {plugin.error}"
-    if _found.local_conf_error and option in config_options(_found.local_conf):
-        return f"{group}={value}: config folder {_shown(_found.local_conf)} is skipped: {_found.local_conf_error}"
+    if found.local_conf_error and option in config_options(found.local_conf):
+        return f"{group}={value}: config folder {_shown(found.local_conf)} is skipped: {found.local_conf_error}"
     return None

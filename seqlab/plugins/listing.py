@@ -21,7 +21,8 @@ def describe_plugins() -> str:
     """What ``seqlab plugins`` prints: each plugin, its version, and the options it adds."""
     plugins = load_plugins(report=False)
     found = discover()
-    if not plugins and not config_options(found.local_conf):
+    local_options = config_options(found.local_conf)
+    if not plugins and not local_options:
         return (
             f"no seqlab plugins found (installed packages with a '{ENTRY_POINT_GROUP}' entry point, "
             f"or modules in ./{LOCAL_FOLDER}/)"
@@ -37,7 +38,6 @@ def describe_plugins() -> str:
                 lines.append(f"  {kind}s: {', '.join(plugin.added[kind])}")
         if plugin.options():
             lines.append(f"  config options: {', '.join(plugin.options())}")
-    local_options = config_options(found.local_conf)
     if found.local_conf_error:
         lines.append(f"{_shown(found.local_conf)}  SKIPPED: {found.local_conf_error}")
     elif local_options:
