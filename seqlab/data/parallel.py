@@ -15,7 +15,7 @@ from seqlab.data.overlap import near_duplicates
 from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import human_dates
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
-from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
+from seqlab.data.vocab import Tokenizer, build_vocabulary
 from seqlab.schema import data as schema
 
 log = logging.getLogger("seqlab.data")
@@ -67,8 +67,6 @@ class ParallelDataModule(SeqDataModule):
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
-        for option, kind in (("tokenizer", tokenizer), ("target_tokenizer", target_tokenizer or tokenizer)):
-            check_tokenizer(kind, option)
         if source_lang == target_lang:
             raise DataError(f"data.source_lang and data.target_lang are both '{source_lang}'")
         self.source_lang, self.target_lang = source_lang, target_lang

@@ -17,7 +17,7 @@ from seqlab.data.modes import MODES
 from seqlab.data.overlap import near_duplicates
 from seqlab.data.sources import iter_lines, require_columns
 from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
-from seqlab.data.vocab import EOS, Tokenizer, Vocabulary, build_vocabulary, check_tokenizer
+from seqlab.data.vocab import EOS, Tokenizer, Vocabulary, build_vocabulary
 from seqlab.data.wikitext import (
     BUILTIN_WIKITEXT_FOLDER,
     python_reference_text,
@@ -91,7 +91,7 @@ class TextDataModule(SeqDataModule):
         self.eval_batch_size = eval_batch_size
         self.test_batch_size = eval_batch_size if test_batch_size is None else test_batch_size
         self.split_fractions = check_fractions(split)
-        self.tokenizer_kind = check_tokenizer(tokenizer or self.default_tokenizer)
+        self.tokenizer_kind = tokenizer or self.default_tokenizer
         self.bpe_vocab_size, self.lowercase = bpe_vocab_size, lowercase
         self.min_freq, self.max_vocab = min_freq, max_vocab
         self.text_column = text_column

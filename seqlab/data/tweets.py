@@ -16,7 +16,7 @@ from seqlab.data.sources import require_columns
 from seqlab.data.splits import check_fractions, required_splits
 from seqlab.data.synthetic import sentiment_order_examples
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
-from seqlab.data.vocab import Tokenizer, build_vocabulary, check_tokenizer
+from seqlab.data.vocab import Tokenizer, build_vocabulary
 from seqlab.schema import data as schema
 
 REPLACE_CHOICES = ("replace", "remove", "keep")
@@ -133,9 +133,6 @@ class TweetsDataModule(SeqDataModule):
         **kwargs: Any,
     ):
         super().__init__(source=source, **kwargs)
-        if class_weights not in (None, "balanced"):
-            raise DataError(f"data.class_weights must be balanced or null, got '{class_weights}'")
-        check_tokenizer(tokenizer)
         self.normalizer = TweetNormalizer(urls, mentions, hashtags, emoji, max_repeat, lowercase, split_punctuation)
         self.text_column, self.label_column = text_column, label_column
         self.classes = [str(c) for c in classes] if classes else None

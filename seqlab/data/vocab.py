@@ -9,7 +9,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from seqlab.errors import DataError
 from seqlab.paths import write_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -164,13 +163,6 @@ class Tokenizer:
     @classmethod
     def from_dict(cls, data: dict) -> Tokenizer:
         return cls(**data)
-
-
-def check_tokenizer(kind: str, option: str = "tokenizer", kinds: tuple[str, ...] = TOKENIZER_KINDS) -> str:
-    """``data.<option>``, checked against the tokenizer ``kinds`` a datamodule offers."""
-    if kind not in kinds:
-        raise DataError(f"data.{option} must be one of {', '.join(kinds)}, got '{kind}'")
-    return kind
 
 
 def build_vocabulary(
