@@ -8,10 +8,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from seqlab.registry import ConfigError
-
-SCORES = ("additive", "dot", "general")
-
 
 class Attention(nn.Module):
     """Scores a decoder state against every encoder output and returns the weighted context.
@@ -33,10 +29,6 @@ class Attention(nn.Module):
 
     def __init__(self, score: str, query_size: int, key_size: int, attention_size: int | None = None):
         super().__init__()
-        if score not in SCORES:
-            raise ConfigError(f"attention score must be one of {', '.join(SCORES)}, got '{score}'")
-        if score == "dot" and query_size != key_size:
-            raise ConfigError(f"the dot score needs equal decoder ({query_size}) and encoder ({key_size}) sizes")
         self.score = score
         if score == "additive":
             size = attention_size or query_size

@@ -26,8 +26,6 @@ from seqlab.heads.beam_search import beam_search
 from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
-LUONG_SCORES = ("dot", "general")
-
 
 class Memory:
     """What the decoder reads from one encoded source batch: outputs ``(B, S, D*H)``, mask ``(B, S)``, and the
@@ -39,10 +37,9 @@ class Memory:
     def repeat(self, times: int) -> Memory:
         """Each row repeated ``times`` (rows stay grouped: beams of one source)."""
 
-        def rep(t: Tensor | None) -> Tensor | None:
-            return None if t is None else t.repeat_interleave(times, dim=0)
-
-        return Memory(rep(self.outputs), rep(self.mask), rep(self.keys))
+        return Memory(
+            *(None if t is None else t.repeat_interleave(times, dim=0) for t in (self.outputs, self.mask, self.keys))
+        )
 
 
 class Seq2SeqHead(TokenHead):
@@ -98,7 +95,7 @@ class Seq2SeqHead(TokenHead):
         dropout: float = schema.Seq2Seq.dropout,
     ):
         super().__init__()
-        if attention == "luong" and (score or "general") not in LUONG_SCORES:
+        if attention == "luong" and (score or "general") not in ("dot", "general"):
             raise ConfigError(f"model.head.score for luong attention is dot or general, got '{score}'")
         if attention == "bahdanau" and score not in (None, "additive"):
             raise ConfigError(f"model.head.score for bahdanau attention is additive, got '{score}'")
@@ -116,12 +113,9 @@ class Seq2SeqHead(TokenHead):
         self.target_embedding = nn.Embedding(self.num_outputs, ctx.embedding_dim, padding_idx=self.target_vocab.pad_id)
         context_input = size if attention == "bahdanau" else 0
         self.decoder = ctx.build_recurrent(ctx.embedding_dim + context_input, size)
-        self.attention: Attention | None = None
-        self.combine: nn.Linear | None = None
-        if attention != "none":
-            kind = "additive" if attention == "bahdanau" else (score or "general")
-            self.attention = Attention(kind, size, size, attention_size)
-            self.combine = nn.Linear(2 * size, size)
+        kind = "additive" if attention == "bahdanau" else (score or "general")
+        self.attention = Attention(kind, size, size, attention_size) if attention != "none" else None
+        self.combine = nn.Linear(2 * size, size) if attention != "none" else None
         self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(size, self.num_outputs)
 
@@ -136,12 +130,10 @@ class Seq2SeqHead(TokenHead):
         return memory, state
 
     def _attend(self, query: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
-        assert self.attention is not None
         return self.attention(query, memory.outputs, memory.mask, memory.keys)
 
     def _output(self, decoded: Tensor, context: Tensor | None) -> Tensor:
         if context is not None:
-            assert self.combine is not None
             decoded = torch.tanh(self.combine(torch.cat([context, decoded], dim=-1)))
         return self.out(self.dropout(decoded))
 
@@ -179,25 +171,19 @@ class Seq2SeqHead(TokenHead):
         else:
             out["logits"], out["attention"] = self._step_loop(targets_in, state, memory, forcing)
         if not self.training:
-            lengths = batch.get("lengths")
-            limits = (
-                [2 * int(n) + 10 for n in lengths]
-                if lengths is not None
-                else [2 * batch["inputs"].shape[1] + 10] * batch["inputs"].shape[0]
-            )
+            inputs, lengths = batch["inputs"], batch.get("lengths")
+            limits = [2 * int(n) + 10 for n in (lengths if lengths is not None else [inputs.shape[1]] * len(inputs))]
             predictions, _ = self._sample(memory, state, max(limits), 0.0, None, None)
             out["predictions"] = [p[:limit] for p, limit in zip(predictions, limits)]
         return out
 
     def _step_loop(self, targets_in: Tensor, state: tuple, memory: Memory, forcing: float):
         logits, weights = [], []
-        token = targets_in[:, 0]
         for t in range(targets_in.shape[1]):
-            if t > 0:
-                token = targets_in[:, t]
-                if forcing < 1.0:
-                    own = logits[-1].argmax(-1)
-                    token = torch.where(torch.rand(token.shape, device=token.device) < forcing, token, own)
+            token = targets_in[:, t]
+            if t > 0 and forcing < 1.0:  # the true token with probability `forcing`, else the model's own
+                own = logits[-1].argmax(-1)
+                token = torch.where(torch.rand(token.shape, device=token.device) < forcing, token, own)
             step_logits, state, step_weights = self.step(token, state, memory)
             logits.append(step_logits)
             weights.append(step_weights)
