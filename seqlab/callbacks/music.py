@@ -4,21 +4,18 @@ them all as sheet music with a play button in ``<run>/tunes/index.html``."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
-from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
-from seqlab.errors import ConfigError, NonFiniteError
+from seqlab.callbacks.samples import generate
+from seqlab.errors import ConfigError
 from seqlab.models.module import load_checkpoint
 from seqlab.music.abc import check_tune, write_tune
 from seqlab.music.tunes_page import write_tunes_page
 from seqlab.schema import callbacks as options
-
-log = logging.getLogger("seqlab")
 
 #: the share of samples that pass the strict check (:func:`seqlab.music.abc.valid_tune`)
 RATE_KEY = "samples/valid_tune_rate"
@@ -58,39 +55,25 @@ class MusicSamplesCallback(pl.Callback):
         self.weights = weights
         self.used, self.step = weights, 0  # the weights last sampled from, and their training step
         self.dirpath = Path(dirpath)
-        self.num_samples, self.max_length = num_samples, max_length
-        self.temperature, self.top_k, self.seed = temperature, top_k, seed
+        self.options = dict(
+            num_samples=num_samples, max_length=max_length, temperature=temperature, top_k=top_k, seed=seed
+        )
         self.rate: float | None = None
         self.rates: dict[str, float] = {}
 
     def sample(self, module: pl.LightningModule) -> list[tuple[str, str]]:
         """``(tune type or "", ABC text)`` per sample; empty when the head does not generate."""
         model = module.model
-        head = model.head
-        if not head.generates or model.spec.task not in ("language_model", "conditional_generation"):
+        if not model.head.generates or model.spec.task not in ("language_model", "conditional_generation"):
             return []
-        options: dict[str, Any] = dict(
-            num_samples=self.num_samples,
-            max_length=self.max_length,
-            temperature=self.temperature,
-            top_k=self.top_k,
-            seed=self.seed,
-        )
-        kinds = [""] * self.num_samples
+        options = dict(self.options)
+        kinds = [""] * options["num_samples"]
         if model.spec.task == "conditional_generation":
             classes = model.spec.classes
-            kinds = [classes[i % len(classes)] for i in range(self.num_samples)]
+            kinds = [classes[i % len(classes)] for i in range(len(kinds))]
             # a list of conditions asks for num_samples of each: one sample per listed type
             options.update(condition=kinds, num_samples=1)
-        was_training = module.training
-        module.eval()
-        try:
-            ids = head.generate(model, **options)
-        except NonFiniteError as err:
-            log.warning(f"tunes skipped: {err}")
-            return []
-        finally:
-            module.train(was_training)
+        ids = generate(module, "tunes", **options)
         return [(kind, model.spec.decode(s)) for kind, s in zip(kinds, ids)]
 
     @staticmethod
@@ -162,7 +145,7 @@ class MusicSamplesCallback(pl.Callback):
             self.dirpath / "index.html",
             report,
             f"seqlab — tunes sampled from the weights of step {self.step} ({self.dirpath.parent.name})",
-            {**self.rates, "samples": len(report), "temperature": self.temperature, **about},
+            {**self.rates, "samples": len(report), "temperature": self.options["temperature"], **about},
         )
         for logger in trainer.loggers:
             logger.log_metrics(self.rates, step=trainer.global_step)

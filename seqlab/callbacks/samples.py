@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -13,6 +16,28 @@ from seqlab.errors import NonFiniteError
 from seqlab.schema import callbacks as options
 
 log = logging.getLogger("seqlab")
+
+
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Run the block with ``module`` in eval mode (no dropout), then put its training mode back."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def generate(module: pl.LightningModule, skipped: str, **options: Any) -> list[list[int]]:
+    """The head's samples (:meth:`Head.generate <seqlab.heads.Head.generate>` with ``options``), drawn in eval mode;
+    none, with a warning that ``skipped`` are skipped, when the model's outputs are not finite."""
+    with eval_mode(module):
+        try:
+            return module.model.head.generate(module.model, **options)
+        except NonFiniteError as err:  # the non-finite guard decides about the run; a sample is just not possible
+            log.warning(f"{skipped} skipped: {err}")
+            return []
 
 
 class SampleCallback(pl.Callback):
@@ -47,16 +72,8 @@ class SampleCallback(pl.Callback):
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             log.warning("samples skipped: the model has non-finite weights")
             return []
-        was_training = module.training
-        module.eval()
-        try:
-            prompt_ids = model.spec.encode(self.prompt) if self.prompt else None
-            ids = model.head.generate(model, prompt=prompt_ids, **self.options)
-        except NonFiniteError as err:  # the non-finite guard decides about the run; a sample is just not possible
-            log.warning(f"samples skipped: {err}")
-            return []
-        finally:
-            module.train(was_training)
+        prompt_ids = model.spec.encode(self.prompt) if self.prompt else None
+        ids = generate(module, "samples", prompt=prompt_ids, **self.options)
         return [self.prompt + model.spec.decode(s) for s in ids]
 
     def _write(self, trainer: pl.Trainer, module: pl.LightningModule, name: str) -> None:

@@ -11,6 +11,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch import Tensor
 
+from seqlab.callbacks.samples import eval_mode
 from seqlab.heads.seq2seq import Seq2SeqHead
 from seqlab.paths import write_json
 
@@ -129,13 +130,8 @@ class AttentionMapsCallback(pl.Callback):
                 sources.append(ids[: int(length)].tolist())
             if len(sources) >= self.num_examples:
                 break
-        was_training = pl_module.training
-        pl_module.eval()
-        try:
-            with torch.no_grad():
-                self.paths = head.save_attention_maps(pl_module.model, sources[: self.num_examples], self.dirpath)
-        finally:
-            pl_module.train(was_training)
+        with eval_mode(pl_module), torch.no_grad():
+            self.paths = head.save_attention_maps(pl_module.model, sources[: self.num_examples], self.dirpath)
         if self.paths:
             print(f"seqlab: {len(self.paths)} attention heat maps written to {self.dirpath}", flush=True)
 

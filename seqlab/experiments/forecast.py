@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqlab.callbacks.samples import eval_mode
 from seqlab.experiments.callbacks import publish
 
 SPLIT_NAMES = {"validation": "val", "test": "test"}
@@ -43,6 +44,11 @@ def errors(forecast: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"mae": float(np.abs(diff).mean()), "rmse": float(np.sqrt((diff**2).mean()))}
 
 
+def baseline_errors(columns: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """:func:`errors` of each forecast made without a model (:data:`BASELINES`) on a split's columns."""
+    return {label: errors(columns[key], columns["truth"]) for label, key in BASELINES.items()}
+
+
 def split_columns(datamodule: Any, split: str) -> dict[str, np.ndarray]:
     """The split's examples as arrays (``inputs (N, W, F)``, ``last``, ``truth``, ``seasonal``, ``time``)."""
     data = datamodule.splits[split]
@@ -53,17 +59,13 @@ def split_columns(datamodule: Any, split: str) -> dict[str, np.ndarray]:
 def model_forecasts(pl_module: pl.LightningModule, datamodule: Any, inputs: np.ndarray) -> np.ndarray:
     """The model's forecasts in original units for ``inputs (N, W, F)`` (many-to-many heads: the last step's)."""
     model = pl_module.model
-    was_training = model.training
-    model.eval()
     out = []
-    try:
+    with eval_mode(model):
         for start in range(0, len(inputs), 256):
             x = torch.as_tensor(inputs[start : start + 256], dtype=torch.float32, device=pl_module.device)
             batch = {"inputs": x, "lengths": torch.full((len(x),), x.shape[1], dtype=torch.long, device=x.device)}
             logits = model(batch)["logits"].float()
             out.append((logits[:, -1] if logits.dim() == 2 else logits).cpu().numpy())
-    finally:
-        model.train(was_training)
     return np.concatenate(out).astype(np.float64)
 
 
@@ -118,23 +120,16 @@ class ForecastCallback(pl.Callback):
         name = SPLIT_NAMES[split]
         model = errors(forecast, columns["truth"])
         results = {f"{name}/forecast_{k}": v for k, v in model.items()}
-        splits = ("validation", "test") if baselines else ()
-        for other in splits:
-            if other not in datamodule.splits:
-                continue
-            other_columns = columns if other == split else split_columns(datamodule, other)
-            for label, key in BASELINES.items():
-                for metric, value in errors(other_columns[key], other_columns["truth"]).items():
-                    results[f"baseline/{label}_{SPLIT_NAMES[other]}_{metric}"] = value
+        own = baseline_errors(columns)
+        for other in (s for s in SPLIT_NAMES if baselines and s in datamodule.splits):
+            found = own if other == split else baseline_errors(split_columns(datamodule, other))
+            for label, metrics in found.items():
+                results |= {f"baseline/{label}_{SPLIT_NAMES[other]}_{m}": value for m, value in metrics.items()}
         publish(trainer, results)
         self.results.update(results)
-        naive = errors(columns["last"], columns["truth"])
-        others = []
-        for label, key in BASELINES.items():
-            e = errors(columns[key], columns["truth"])
-            others.append(f"{label.replace('_', ' ')} {e['mae']:.4g} / {e['rmse']:.4g}")
+        others = ", ".join(f"{label.replace('_', ' ')} {e['mae']:.4g} / {e['rmse']:.4g}" for label, e in own.items())
         print(
-            f"seqlab: {name} forecast MAE / RMSE {model['mae']:.4g} / {model['rmse']:.4g} ({', '.join(others)}; "
+            f"seqlab: {name} forecast MAE / RMSE {model['mae']:.4g} / {model['rmse']:.4g} ({others}; "
             f"{len(forecast)} forecasts, original units)",
             flush=True,
         )
@@ -142,7 +137,7 @@ class ForecastCallback(pl.Callback):
         horizon = getattr(datamodule, "horizon", 1)
         title = (
             f"{target}: {name} forecasts {horizon} step(s) ahead (MAE model {model['mae']:.3g}, "
-            f"naive {naive['mae']:.3g})"
+            f"naive {own['naive']['mae']:.3g})"
         )
         plot_forecasts(self.dirpath / f"forecast_{name}.png", title, columns, forecast)
 
