@@ -118,6 +118,8 @@ class GradientFlowCallback(pl.Callback):
                 return inputs[0]
             return None
 
+        # the precision context of a training step (autocast under mixed precision): the probe sees its numbers
+        precision = contextlib.nullcontext() if trainer is None else trainer.precision_plugin.train_step_context()
         hooks = [handle := model.embedding.register_forward_hook(tap_inputs)]
         encoder = model.encoder
         if model.head.pools_over_steps() and isinstance(encoder, Recurrent):
@@ -125,41 +127,38 @@ class GradientFlowCallback(pl.Callback):
         for _, rnn in rnns:
             rnn.tap_states, rnn.tapped = True, {}
         try:
-            with _rng_kept(batch["inputs"].device), torch.enable_grad(), _train_context(trainer):
+            with _rng_kept(batch["inputs"].device), torch.enable_grad(), precision:
                 out = model(batch, state)
                 loss = model.head.loss(out, batch)
                 final = model.head.terminal_loss(out, batch)
         finally:
             for hook in hooks:
                 hook.remove()
+            taps = [(name, rnn.state_names, key, states) for name, rnn in rnns for key, states in rnn.tapped.items()]
             for _, rnn in rnns:
-                rnn.tap_states = False
-        taps = [(name, key, states) for name, rnn in rnns for key, states in rnn.tapped.items()]
-        for _, rnn in rnns:
-            rnn.tapped = {}
-        tensors = [s for _, _, states in taps for state in states for s in state] + inputs
+                rnn.tap_states, rnn.tapped = False, {}
+        tensors = [s for *_, states in taps for state in states for s in state] + inputs
         if not tensors:
             return {}
         step_grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
         final_grads = torch.autograd.grad(final, tensors, allow_unused=True)
         metrics: dict[str, float] = {}
         position = 0
-        for name, (layer, direction), states in taps:
+        for name, state_names, (layer, direction), states in taps:
             label = f"{name}.{cell_label(layer, direction)}"
             width = len(states[0])
-            grads = [stacked(step_grads, position + i, width, states, i) for i in range(width)]
             finals = [stacked(final_grads, position + i, width, states, i) for i in range(width)]
+            h_step = stacked(step_grads, position, width, states, 0).double().flatten(1).norm(dim=1).tolist()
             position += width * len(states)
-            h_step = grads[0].double().flatten(1).norm(dim=1).tolist()
             metrics[f"grad_flow/step_loss_grad/{label}/first"] = h_step[0]
             metrics[f"grad_flow/step_loss_grad/{label}/last"] = h_step[-1]
             self._keep(f"step_loss_grad/{label}", step, h_step)
             lengths = _rnn_lengths(name, batch)
             last = last_step_index(lengths, finals[0].shape[1], finals[0].shape[0], finals[0].device)
-            for i, state_name in enumerate(_state_names(rnns, name)[:width]):
+            span = int(last.min())
+            for i, state_name in enumerate(state_names[:width]):
                 curve = aligned_norms(finals[i], last)
                 self._keep(f"terminal/{label}/{state_name}", step, curve)
-                span = int(last.min())
                 index = vanishing_index(curve, span)
                 if i == 0:
                     metrics[f"grad_flow/{label}/vanishing_index"] = index
@@ -198,8 +197,7 @@ class GradientFlowCallback(pl.Callback):
         if grads:
             norms = dict(zip(grads, (float(n) for n in torch._foreach_norm(list(grads.values())))))
             metrics["grad_norm/total"] = math.sqrt(sum(n * n for n in norms.values()))
-            for group, total in group_norms(norms).items():
-                metrics[f"grad_norm/{group}"] = total
+            metrics |= {f"grad_norm/{group}": total for group, total in group_norms(norms).items()}
             for i, param_group in enumerate(optimizer.param_groups):
                 squares = [float(p.grad.norm()) ** 2 for p in param_group["params"] if p.grad is not None]
                 metrics[f"grad_norm/optimizer_group{i}"] = math.sqrt(sum(squares))
@@ -239,10 +237,6 @@ class GradientFlowCallback(pl.Callback):
         return write_plots(self.history, self._drawn, self.dirpath, trainer)
 
 
-def _state_names(rnns: list[tuple[str, Recurrent]], name: str) -> tuple[str, ...]:
-    return dict(rnns)[name].state_names
-
-
 def _rnn_lengths(name: str, batch: dict[str, Tensor]) -> Tensor | None:
     """The lengths the terminal curve of a ``Recurrent`` aligns at: the decoder of a head reads the targets
     (``target_lengths`` when the batch has them), the encoder reads ``inputs`` (``lengths``)."""
@@ -259,13 +253,6 @@ def _rng_kept(device: torch.device) -> Iterator[None]:
     )
     with torch.random.fork_rng(devices=devices):
         yield
-
-
-def _train_context(trainer: pl.Trainer | None) -> Any:
-    """The precision context of a training step (autocast under mixed precision), so the probe sees its numbers."""
-    if trainer is None:
-        return contextlib.nullcontext()
-    return trainer.precision_plugin.train_step_context()
 
 
 def log_at_step(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> None:
