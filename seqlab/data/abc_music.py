@@ -183,9 +183,8 @@ class AbcMusicDataModule(SeqDataModule):
         required_splits(self.source, splits)
         keys = {split: [r["text"] for r in split_rows] for split, split_rows in splits.items()}
         self.write_split_report(out_dir, keys, ALL_SPLITS, near_duplicates(keys, "char"))
-        train_texts = [r["text"] for r in splits["train"]]
-        tokenizer = Tokenizer.make(self.tokenizer_kind, train_texts, self.bpe_vocab_size)
-        vocab = build_vocabulary(tokenizer, tokenizer.tokenize_batch(train_texts))
+        tokenizer = Tokenizer.make(self.tokenizer_kind, keys["train"], self.bpe_vocab_size)
+        vocab = build_vocabulary(tokenizer, tokenizer.tokenize_batch(keys["train"]))
         specials = self.task != "classification"
 
         def encode(batch: dict[str, list]) -> dict[str, list]:

@@ -11,11 +11,6 @@ from seqlab.data.timeseries import TimeSeriesDataModule
 from seqlab.data.tweets import TweetsDataModule
 from seqlab.registry import DATAMODULES
 
-DATAMODULES.register("text_char", CharTextDataModule)
-DATAMODULES.register("text_word", WordTextDataModule)
-DATAMODULES.register("abc_music", AbcMusicDataModule)
-DATAMODULES.register("tweets", TweetsDataModule)
-DATAMODULES.register("parallel", ParallelDataModule)
-DATAMODULES.register("adding", AddingDataModule)
-DATAMODULES.register("tagging", TaggingDataModule)
-DATAMODULES.register("timeseries", TimeSeriesDataModule)
+for datamodule in (CharTextDataModule, WordTextDataModule, AbcMusicDataModule, TweetsDataModule, ParallelDataModule,
+                   AddingDataModule, TaggingDataModule, TimeSeriesDataModule):
+    DATAMODULES.register(datamodule.name, datamodule)  # data=NAME is the class's name

@@ -121,9 +121,10 @@ class TuneCheck:
         return self.matching / self.bars if self.bars else None
 
 
-def _with_x(abc_text: str) -> str:
+def with_x(abc_text: str, number: int = 1) -> str:
+    """The tune with an ``X:`` line (ABC, and abcjs, start a tune there) when it has none: ``X:<number>``."""
     text = abc_text.strip()
-    return text if text.startswith("X:") else "X:1\n" + text
+    return text if text.startswith("X:") else f"X:{number}\n{text}"
 
 
 def _meter_lines(line: str) -> str:
@@ -215,7 +216,7 @@ def check_tune(abc_text: str) -> TuneCheck:
     if not abc_text.strip():
         return TuneCheck(False)
     try:
-        score = converter.parse(_with_x(_strip_decorations(abc_text)), format="abc", forceSource=True)
+        score = converter.parse(with_x(_strip_decorations(abc_text)), format="abc", forceSource=True)
     except Exception:  # music21 raises many kinds of errors on bad ABC; any of them means "not a tune"
         return TuneCheck(False)
     if not len(score.flatten().notes):
@@ -297,7 +298,7 @@ def write_tune(abc_text: str, stem: Path) -> bool:
     written (music21 parses some tunes it cannot render, e.g. a repeated time signature: those keep only .abc)."""
     from music21 import converter
 
-    text = _with_x(abc_text)
+    text = with_x(abc_text)
     stem.with_suffix(".abc").write_text(text + "\n", encoding="utf-8")
     try:
         score = converter.parse(_without_repeats(text), format="abc", forceSource=True)

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from seqlab.music.abc import with_x
+
 ABCJS_FILE = "abcjs-basic-min.js"
 
 STYLE = """
@@ -101,12 +103,6 @@ def abcjs_source() -> str:
     return resources.files("seqlab").joinpath("static", ABCJS_FILE).read_text(encoding="utf-8")
 
 
-def renderable(abc_text: str, number: int) -> str:
-    """The tune with an ``X:`` line (abcjs, like ABC, starts a tune there) when the sample has none."""
-    text = abc_text.strip()
-    return text if text.startswith("X:") else f"X:{number}\n{text}"
-
-
 def tunes_html(tunes: Sequence[dict[str, Any]], prefix: str = "") -> str:
     """One ``<div class="tune">`` per entry of ``tunes`` (``tunes.json`` rows: ``index``, ``abc``, and optionally
     ``valid``, ``parses``, ``bars``, ``matching``, ``type``); ``prefix`` keeps element ids unique when one page shows
@@ -130,7 +126,7 @@ def tunes_html(tunes: Sequence[dict[str, Any]], prefix: str = "") -> str:
             f'<div class="notation"></div>'
             f'<button class="play" type="button">&#9654; Play</button>'
             f'<a class="midi" download="{esc(prefix)}tune_{number:03d}.mid">MIDI</a>'
-            f'<details><summary>ABC</summary><pre class="abc">{esc(renderable(str(tune["abc"]), number))}</pre>'
+            f'<details><summary>ABC</summary><pre class="abc">{esc(with_x(str(tune["abc"]), number))}</pre>'
             f"</details></div>"
         )
     return "".join(blocks)
