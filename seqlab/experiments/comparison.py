@@ -30,12 +30,11 @@ def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
     """Every job folder of the sweep → ``{"encoder", "data", "metrics"}`` (metrics empty for a failed job)."""
     jobs = []
     for config_file in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
-        job_dir = config_file.parent.parent
         config = OmegaConf.load(config_file)
         encoder = str(OmegaConf.select(config, "model.encoder.name", default="recurrent"))
         if encoder == "recurrent":
             encoder = f"recurrent ({OmegaConf.select(config, 'model.cell.name')})"
-        metrics_file = job_dir / "metrics.json"
+        metrics_file = config_file.parent.parent / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
         jobs.append({"encoder": encoder, "data": str(OmegaConf.select(config, "data.name")), "metrics": metrics})
     return jobs
@@ -60,18 +59,16 @@ def markdown_table(jobs: list[dict[str, Any]]) -> str:
     datas = list(dict.fromkeys(job["data"] for job in jobs))
     encoders = list(dict.fromkeys(job["encoder"] for job in jobs))
     metric_of = {data: headline(data, next(j["metrics"] for j in jobs if j["data"] == data)) for data in datas}
-    # every job of an (encoder, data) pair — several when the sweep also ran several seeds
-    values: dict[tuple[str, str], list[float]] = {}
-    counts: dict[tuple[str, str], int] = {}
+    # every job's value of an (encoder, data) pair — several when the sweep also ran several seeds; None: failed
+    runs: dict[tuple[str, str], list[Any]] = {}
     for job in jobs:
-        pair, value = (job["encoder"], job["data"]), job["metrics"].get(metric_of[job["data"]][0])
-        counts[pair] = counts.get(pair, 0) + 1
-        values.setdefault(pair, []).extend([] if value is None else [float(value)])
+        runs.setdefault((job["encoder"], job["data"]), []).append(job["metrics"].get(metric_of[job["data"]][0]))
+    values = {pair: [float(v) for v in vs if v is not None] for pair, vs in runs.items()}
     means = {pair: interval(vs) for pair, vs in values.items() if vs}
-    best = {}
-    for data, (_, higher) in metric_of.items():
-        column = [stat.mean for (_, d), stat in means.items() if d == data]
-        best[data] = (max if higher else min)(column) if column else None
+    best = {
+        data: (max if higher else min)((stat.mean for (_, d), stat in means.items() if d == data), default=None)
+        for data, (_, higher) in metric_of.items()
+    }
     header = [f"{d}: {m} {'↑' if higher else '↓'}" for d, (m, higher) in metric_of.items()]
     lines = ["| encoder | " + " | ".join(header) + " |", "|---|" + "---|" * len(datas)]
     for encoder in encoders:
@@ -82,7 +79,7 @@ def markdown_table(jobs: list[dict[str, Any]]) -> str:
                 cells.append("failed")
                 continue
             text = stat.text(".4f")
-            if counts[encoder, data] > 1:  # several seeds: say how many gave a value (failed ones did not)
+            if len(runs[encoder, data]) > 1:  # several seeds: say how many gave a value (failed ones did not)
                 text += f" (n={stat.n})"
             cells.append(f"**{text}**" if stat.mean == best[data] else text)
         lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
