@@ -61,8 +61,3 @@ class CompiledStep:
         shapes = [s for s in signature[1:] if isinstance(s, tuple)]
         log.info("compiled %s for %s (grad=%s) in %.1f s", self.name, shapes[:1], signature[0], seconds)
         return result
-
-
-def compile_step_function(fn: Callable[..., Any], name: str) -> CompiledStep:
-    """Wrap a cell's ``update`` or ``step`` for the compiled loop of ``Recurrent``."""
-    return CompiledStep(fn, name)

@@ -101,10 +101,10 @@ def forward_fused_segments(rnn: Recurrent, fn: Callable[..., Any], x: Tensor, le
         outputs = []
         for direction in range(rnn.num_directions):
             index = layer * rnn.num_directions + direction
-            inp = _reverse_time_major(layer_input, lengths_d) if direction else layer_input
+            inp = reverse_padded(layer_input, lengths_d, time_dim=0) if direction else layer_input
             s0 = tuple(s[index : index + 1] for s in state)
             out, final = fused_cell_segments(fn, rnn.cells[index], inp, s0, ends, rows, rnn.training)
-            outputs.append(_reverse_time_major(out, lengths_d) if direction else out)
+            outputs.append(reverse_padded(out, lengths_d, time_dim=0) if direction else out)
             finals.append(final)
         layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
         if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
@@ -145,10 +145,13 @@ def fused_cell_segments(
     return output, final
 
 
-def _reverse_time_major(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse each row of time-major ``x (T, B, ...)`` within its own length; padding stays where it is."""
-    T, B = x.shape[:2]
-    t = torch.arange(T, device=x.device)[:, None]
-    L = lengths[None, :]
-    index = torch.where(t < L, L - 1 - t, t)
-    return x.gather(0, index.view(T, B, *([1] * (x.dim() - 2))).expand_as(x))
+def reverse_padded(x: Tensor, lengths: Tensor | None, time_dim: int = 1) -> Tensor:
+    """Reverse each sequence of ``x (B, T, ...)`` (time-major ``(T, B, ...)`` with ``time_dim=0``) within its own
+    length; padding stays where it is."""
+    if lengths is None:
+        return x.flip(time_dim)
+    t = torch.arange(x.shape[time_dim], device=x.device)[None, :]
+    L = lengths.to(x.device)[:, None]
+    index = torch.where(t < L, L - 1 - t, t)  # (B, T)
+    index = index if time_dim == 1 else index.t()
+    return x.gather(time_dim, index.reshape(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))

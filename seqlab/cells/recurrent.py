@@ -12,8 +12,8 @@ from torch import Tensor, nn
 
 from seqlab.cells import products
 from seqlab.cells.base import Cell, State
-from seqlab.cells.compiled import compile_step_function
-from seqlab.cells.fused import forward_fused
+from seqlab.cells.compiled import CompiledStep
+from seqlab.cells.fused import forward_fused, reverse_padded
 from seqlab.registry import CELLS, ConfigError
 from seqlab.schema import model as schema
 
@@ -81,17 +81,6 @@ def last_step_index(lengths: Tensor | None, batch: int, steps: int, device: torc
     return lengths.to(device=device, dtype=torch.long).clamp(min=1, max=steps) - 1
 
 
-def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse each sequence of ``x (B, T, ...)`` within its own length; padding stays where it is."""
-    if lengths is None:
-        return x.flip(1)
-    B, T = x.shape[:2]
-    t = torch.arange(T, device=x.device)[None, :]
-    L = lengths.to(x.device)[:, None]
-    index = torch.where(t < L, L - 1 - t, t)
-    return x.gather(1, index.view(B, T, *([1] * (x.dim() - 2))).expand_as(x))
-
-
 class Recurrent(nn.Module):
     """Runs a cell over sequences: stacked layers, both directions, padding masks, and four execution paths.
 
@@ -142,8 +131,7 @@ class Recurrent(nn.Module):
             )
         except TypeError as err:
             raise ConfigError(f"model.cell: {cell_cls.__name__} does not accept these options ({err})") from None
-        first = self.cells[0]
-        self.state_names = first.state_names
+        self.state_names = self.cells[0].state_names
         self.path = path
         self._check_path(path)
         self.compile = compile
@@ -201,7 +189,7 @@ class Recurrent(nn.Module):
             return fn
         key = (id(cell), method)
         if key not in self._compiled_fns:
-            self._compiled_fns[key] = compile_step_function(fn, f"{type(cell).__name__}.{method}")
+            self._compiled_fns[key] = CompiledStep(fn, f"{type(cell).__name__}.{method}")
         return self._compiled_fns[key]
 
     def _forward_layers(self, x: Tensor, lengths: Tensor | None, state: State, path: str) -> tuple[Tensor, State]:
