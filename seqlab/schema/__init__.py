@@ -7,7 +7,6 @@ no YAML copy of the defaults), pre-flight validation with did-you-mean (:func:`c
 ``seqlab options`` prints. This package imports neither torch nor the components: pre-flight stays fast.
 
 >>> @component("cell", "demo", package="model.cell")
-... @dataclass
 ... class Demo:
 ...     scale: float = option(1.0, ge=0, help="a scale")
 >>> check_node("cell", "demo", {"name": "demo", "scale": -1.0}, "model.cell")
@@ -25,15 +24,13 @@ from seqlab.schema.core import (
     Component,
     check_options,
     component,
-    dataclass,
     describe,
     option,
-    required,
     unknown_key,
 )
 
-__all__ = ["SCHEMAS", "Component", "all_components", "check_node", "check_options", "component", "dataclass",
-           "defaults", "describe", "names", "option", "required", "store", "unknown_key"]
+__all__ = ["SCHEMAS", "Component", "all_components", "check_node", "check_options", "component", "defaults",
+           "describe", "names", "option", "store", "unknown_key"]
 
 
 def defaults(group: str, name: str) -> dict[str, Any]:

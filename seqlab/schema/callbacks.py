@@ -14,7 +14,10 @@ CALLBACKS: dict[str, tuple[str, type]] = {}
 
 
 def callback(name: str, target: str):
+    """Make a class of :func:`~seqlab.schema.core.option` fields a dataclass: the options of the callback ``name``."""
+
     def add(cls: type) -> type:
+        cls = dataclass(cls)
         CALLBACKS[name] = (target, cls)
         return cls
 
@@ -22,7 +25,6 @@ def callback(name: str, target: str):
 
 
 @callback("samples", "seqlab.callbacks.samples.SampleCallback")
-@dataclass
 class Samples:
     dirpath: str = option("${paths.output_dir}/samples")
     num_samples: int = option(3, ge=0)
@@ -34,7 +36,6 @@ class Samples:
 
 
 @callback("nonfinite", "seqlab.callbacks.reliability.NonFiniteGuard")
-@dataclass
 class NonFinite:
     # skip: drop the step, count it (train/nonfinite_steps) | stop: save and stop with a message
     action: Literal["skip", "stop"] = option("skip")
@@ -43,7 +44,6 @@ class NonFinite:
 
 
 @callback("gradient_flow", "seqlab.callbacks.gradient_flow.GradientFlowCallback")
-@dataclass
 class GradientFlow:
     dirpath: str = option("${paths.output_dir}/gradient_flow")
     interval: int = option(10, ge=1, help="record every trainer.log_every_n_steps × interval steps (and the first)")
@@ -53,7 +53,6 @@ class GradientFlow:
 
 
 @callback("throughput", "seqlab.callbacks.throughput.ThroughputMonitor")
-@dataclass
 class Throughput:
     dirpath: str = option("${paths.output_dir}")
     warmup_steps: int = option(10, ge=0, help="untimed first steps (allocator, kernels, compilation)")
@@ -63,7 +62,6 @@ class Throughput:
 # train split and scored on the same val/test targets; KN5 is the n-gram baseline of Mikolov et al. 2011 (PTB).
 # baseline/ngram_* in metrics.json; skipped for other tasks; ~1 s on the default data
 @callback("ngram_baseline", "seqlab.experiments.ngram.NGramBaseline")
-@dataclass
 class NGramBaseline:
     order: int = option(5, ge=1)
 
@@ -71,7 +69,6 @@ class NGramBaseline:
 # ABC tune sampling at the end of fit: the strict valid-tune rate, parse rate and bar accuracy (music21), valid tunes
 # as .abc and .mid, and every sample as sheet music in tunes/index.html
 @callback("music", "seqlab.callbacks.music.MusicSamplesCallback")
-@dataclass
 class Music:
     dirpath: str = option("${paths.output_dir}/tunes")
     num_samples: int = option(20, ge=1)

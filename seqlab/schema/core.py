@@ -1,7 +1,7 @@
-"""The schema's building blocks: :func:`option` (a field with bounds and help), :func:`component` (registers a
-dataclass as the options of ``group=name``) and :func:`check_options` (a node against a dataclass, one line per
-problem). The components themselves are in :mod:`seqlab.schema.model`, :mod:`~seqlab.schema.data` and
-:mod:`~seqlab.schema.callbacks`; :mod:`seqlab.schema` gathers them."""
+"""The schema's building blocks: :func:`option` (a field with bounds and help), :func:`component` (makes a class
+of option fields a dataclass and registers it as the options of ``group=name``) and :func:`check_options` (a node
+against a dataclass, one line per problem). The components themselves are in :mod:`seqlab.schema.model`,
+:mod:`~seqlab.schema.data` and :mod:`~seqlab.schema.callbacks`; :mod:`seqlab.schema` gathers them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import difflib
 import math
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 #: (group, option) → its :class:`Component`
@@ -44,18 +44,17 @@ class Component:
     def fields(self) -> dict[str, dataclasses.Field]:
         return {f.name: f for f in fields(self.options)}
 
-    def types(self) -> dict[str, Any]:
-        return typing.get_type_hints(self.options)
-
 
 
 def component(group: str, name: str, *, package: str | None, target: str | None = None, partial: bool = False,
               named: bool | str = True):
-    """Register a dataclass as the options of ``group=name``. ``named``: the node carries ``name: <name>`` (the
-    registry lookup of cells, encoders, heads, datamodules; a text: another name, as ``encoder=bidirectional`` is
-    ``name: recurrent``); ``target``: its ``_target_`` (optimizers, ...)."""
+    """Make a class of :func:`option` fields a dataclass and register it as the options of ``group=name``.
+    ``named``: the node carries ``name: <name>`` (the registry lookup of cells, encoders, heads, datamodules; a text:
+    another name, as ``encoder=bidirectional`` is ``name: recurrent``); ``target``: its ``_target_`` (optimizers,
+    ...)."""
 
     def add(cls: type) -> type:
+        cls = dataclass(cls)
         fixed: dict[str, Any] = {"name": named if isinstance(named, str) else name} if named else {}
         if target:
             fixed["_target_"] = target
@@ -150,6 +149,3 @@ def check_options(options: type, node: Any, where: str, what: str, fixed: set[st
             return f"{where}.{key}={shown}: expected {describe(hints[key], f)}{help_}"
     return None
 
-
-def required(f: dataclasses.Field) -> bool:
-    return f.default is MISSING and f.default_factory is MISSING

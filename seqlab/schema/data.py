@@ -34,7 +34,6 @@ class Examples(Loading):
 
 # Character-level language modelling. Offline default: the Python Language Reference that ships with CPython.
 @data("text_char")
-@dataclass
 class TextChar(Examples):
     source: str = option("builtin:python_reference", help="builtin:python_reference[_wikitext], a file, folder, "
                          "glob, folder with train/valid/test.txt, or hf:<name>[:<config>]")
@@ -63,7 +62,6 @@ class TextChar(Examples):
 # as a WikiText-style folder in the cache. 20 parallel streams, truncated BPTT over windows of 35 words
 # (pytorch/examples word_language_model main.py: --batch_size 20 --bptt 35; Zaremba et al. 2014's small model 20, 20).
 @data("text_word")
-@dataclass
 class TextWord(TextChar):
     source: str = option("builtin:python_reference_wikitext")
     mode: Literal["windows", "lines", "stream"] = option("stream")
@@ -76,7 +74,6 @@ class TextWord(TextChar):
 # arXiv:1609.07843). Hub: Salesforce/wikitext, config wikitext-2-v1; offline, copy the dataset and set
 # data.source=hf:/path/to/wikitext:wikitext-2-v1.
 @data("wikitext2", named="text_word")
-@dataclass
 class WikiText2(TextWord):
     source: str = option("hf:Salesforce/wikitext:wikitext-2-v1")
 
@@ -85,7 +82,6 @@ class WikiText2(TextWord):
 # (arXiv:1409.2329). Hub: ptb-text-only/ptb_text_only, config penn_treebank, column sentence; offline, copy its
 # parquet export and set data.source=hf:/path/to/ptb_text_only:penn_treebank.
 @data("ptb", named="text_word")
-@dataclass
 class PTB(TextWord):
     source: str = option("hf:ptb-text-only/ptb_text_only:penn_treebank")
     text_column: str = option("sentence")
@@ -94,7 +90,6 @@ class PTB(TextWord):
 # ABC folk tunes, character level. Offline default: Ryan's Mammoth Collection + O'Neill's 1850 (bundled with
 # music21). Add callbacks=music to sample tunes at the end and report the valid-tune rate.
 @data("abc_music")
-@dataclass
 class AbcMusic(Examples):
     source: str = option("builtin:music21", help="builtin:music21[:corpora], builtin:mit6s191 (the MIT 6.S191 lab's "
                          "804 tunes), .abc file/folder/glob, or hf:<name>[:<config>]")
@@ -115,7 +110,6 @@ class AbcMusic(Examples):
 # The adding problem (Le, Jaitly & Hinton 2015): (value, marker) per step, two marked; the target is their sum
 # (regression; predicting 1 scores ~0.167). Real-valued inputs: use model.embedding=identity (or linear).
 @data("adding")
-@dataclass
 class Adding(Loading):
     source: Literal["builtin:adding"] = option("builtin:adding", help="generated from seed; the only source")
     seq_len: int = option(50, ge=2, help="steps per sequence (one marker in each half)")
@@ -128,7 +122,6 @@ class Adding(Loading):
 # Sequence pairs for translation. Offline default: human-readable dates in 8 locales and 9 formats -> ISO dates
 # (generated with Faker and Babel; no date in two splits).
 @data("parallel")
-@dataclass
 class Parallel(Examples):
     source: str = option("builtin:dates", help="TSV/CSV/JSONL file, folder, glob, or hf:opus_books:en-fr")
     source_lang: str = option("human", help="column / translation key of the source side (e.g. en)")
@@ -148,7 +141,6 @@ class Parallel(Examples):
 # Aligned tagging from CoNLL-U / CoNLL files. Offline default: generated CoNLL-U where a name's entity type is given
 # by a cue word before or after it: bidirectional wins.
 @data("tagging")
-@dataclass
 class Tagging(Examples):
     source: str = option("builtin:synthetic_ner", help="a .conllu/.conll file, a folder (train/dev/test), a glob")
     format: Literal["auto", "conllu", "conll"] = option("auto", help="auto: .conllu → CoNLL-U, else CoNLL columns")
@@ -167,7 +159,6 @@ class Tagging(Examples):
 # chronological splits, normalisation fitted on the training part. Built-in (statsmodels' bundled data): builtin:co2
 # (Mauna Loa CO2, monthly 1958–2001, season 12), builtin:sunspots (yearly 1700–2008, season 11); or a CSV/Parquet file.
 @data("timeseries")
-@dataclass
 class TimeSeries(Loading):
     source: str = option("builtin:co2")
     columns: list | None = option(None, help="file sources: the numeric columns to read (null: all but time_column)")
@@ -184,7 +175,6 @@ class TimeSeries(Loading):
 # Tweet sentiment classification. Offline default: a generated set where only word order decides the label
 # ("the food was good, not bad at all" vs "…bad, not good at all"): bag-of-words is at chance.
 @data("tweets")
-@dataclass
 class Tweets(Examples):
     source: str = option("builtin:sentiment_order", help="CSV/TSV/JSONL file, folder, glob, or hf:<name>[:<config>]")
     text_column: str = option("text")
@@ -213,7 +203,6 @@ class Tweets(Examples):
 # cardiffnlp/tweet_eval, config sentiment; offline, copy the dataset and set
 # data.source=hf:/path/to/tweet_eval:sentiment.
 @data("tweet_eval", named="tweets")
-@dataclass
 class TweetEval(Tweets):
     source: str = option("hf:cardiffnlp/tweet_eval:sentiment")
     classes: list | None = option(("negative", "neutral", "positive"), help="the hub's ClassLabel names, in order")

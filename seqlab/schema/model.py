@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from seqlab.schema.core import component, option
@@ -26,21 +25,18 @@ def head(name: str):
 # -- cells ------------------------------------------------------------------------------------------------------------
 # Elman RNN (Elman 1990): h_t = tanh(W_x x_t + b_x + W_h h_{t-1}); fused path: torch.nn.RNN(nonlinearity="tanh").
 @cell("rnn_tanh")
-@dataclass
 class RNNTanh:
     pass
 
 
 # h_t = max(0, W_x x_t + b_x + W_h h_{t-1}); fused path: torch.nn.RNN(nonlinearity="relu").
 @cell("rnn_relu")
-@dataclass
 class RNNReLU:
     pass
 
 
 # IRNN (Le, Jaitly & Hinton 2015): a ReLU RNN whose recurrent matrix starts as recurrent_scale * I.
 @cell("irnn")
-@dataclass
 class IRNN:
     # 1.0 (the paper's IRNN) for long-range tasks: at init h and the gradient pass each step unchanged; a small scale
     # such as 0.01 (the paper's iRNN, on TIMIT) shrinks both by that factor per step.
@@ -52,14 +48,12 @@ class IRNN:
 # forget_bias 1.0: Gers, Schmidhuber & Cummins 2000, Jozefowicz, Zaremba & Sutskever 2015 and Keras
 # (LSTM(unit_forget_bias=True), its default); 0.0 keeps PyTorch's uniform init of b_f.
 @cell("lstm")
-@dataclass
 class LSTM:
     forget_bias: float = option(1.0, help="initial forget-gate bias b_f")
 
 
 # Peephole LSTM (Gers & Schmidhuber 2000): the gates also read the cell state through diagonal weights.
 @cell("peephole_lstm")
-@dataclass
 class PeepholeLSTM(LSTM):
     pass
 
@@ -67,7 +61,6 @@ class PeepholeLSTM(LSTM):
 # CIFG (Greff et al. 2017, "LSTM: A Search Space Odyssey"): f_t = 1 - i_t, so the input-gate bias b_i starts at
 # -forget_bias. peepholes=true: Greff et al.'s CIFG exactly (their vanilla LSTM has peepholes).
 @cell("coupled_lstm")
-@dataclass
 class CoupledLSTM(LSTM):
     peepholes: bool = option(False, help="p_i * c_{t-1} in i, p_o * c_t in o")
 
@@ -75,7 +68,6 @@ class CoupledLSTM(LSTM):
 # GRU (Cho et al. 2014). Keras' two conventions (keras.layers.GRU(reset_after=...)): true is cuDNN / torch.nn.GRU /
 # Keras' default, r * (W_hn h + b_hn); false is Cho et al. 2014 and the Coursera notes, W_hn (r * h) (step path only).
 @cell("gru")
-@dataclass
 class GRU:
     reset_after: bool = option(True, help="apply the reset gate after the recurrent product")
 
@@ -84,7 +76,6 @@ class GRU:
 # step, u starts uniform in [0, recurrent_max]. The authors' notes (Sunnydreamrain/IndRNN_pytorch README) allow
 # [-1, 1] "for simplicity"; for 2^(1/T) at length T (batzner/indrnn) set it to 2 ** (1 / T).
 @cell("indrnn")
-@dataclass
 class IndRNN:
     recurrent_max: float = option(1.0, gt=0, help="bound of |u|")
 
@@ -92,13 +83,11 @@ class IndRNN:
 # minGRU / minLSTM (Feng et al. 2024, "Were RNNs all we needed?"): gates read only x_t, so training runs as a
 # parallel scan (path=scan; path=auto picks it).
 @cell("mingru")
-@dataclass
 class MinGRU:
     pass
 
 
 @cell("minlstm")
-@dataclass
 class MinLSTM:
     pass
 
@@ -106,7 +95,6 @@ class MinLSTM:
 # -- encoders ---------------------------------------------------------------------------------------------------------
 # The default encoder: the cell (cell=NAME, at model.cell) run by seqlab's Recurrent loop.
 @encoder("recurrent")
-@dataclass
 class Recurrent:
     hidden_size: int = option(256, gt=0)
     num_layers: int = option(1, ge=1)
@@ -119,14 +107,12 @@ class Recurrent:
 # Both directions (outputs concatenated: 2*H), for tasks that may read the whole sequence. A recipe selects this
 # option rather than setting bidirectional, so that swapping the encoder after it leaves no key behind.
 @encoder("bidirectional", named="recurrent")
-@dataclass
 class Bidirectional(Recurrent):
     bidirectional: bool = option(True)
 
 
 # An order-free baseline: the mean (or sum) of the input vectors through an MLP (language models: the running bag).
 @encoder("bag_of_words")
-@dataclass
 class BagOfWords:
     pool: Literal["mean", "sum"] = option("mean")
     hidden_size: int = option(256, gt=0, help="MLP width = output size")
@@ -136,7 +122,6 @@ class BagOfWords:
 
 # A baseline without recurrence: each step sees only the last `window` inputs, joined, through an MLP (causal).
 @encoder("fixed_window")
-@dataclass
 class FixedWindow:
     window: int = option(5, ge=1, help="inputs each step sees (x_{t-N+1} … x_t)")
     hidden_size: int = option(256, gt=0, help="MLP width = output size")
@@ -146,7 +131,6 @@ class FixedWindow:
 
 # Self-attention (pre-norm torch.nn.TransformerEncoder): input projection + positions → num_layers blocks.
 @encoder("transformer")
-@dataclass
 class Transformer:
     hidden_size: int = option(128, gt=0, help="d_model = output size")
     num_layers: int = option(2, ge=1)
@@ -162,14 +146,12 @@ class Transformer:
 # The head that fits the data's task: language_model/tagging → many_to_many, classification → many_to_one,
 # translation → seq2seq, conditional_generation → one_to_many.
 @head("auto")
-@dataclass
 class Auto:
     pass
 
 
 # A prediction at every step: language models (next token) and aligned tagging.
 @head("many_to_many")
-@dataclass
 class ManyToMany:
     tie_weights: bool = option(False, help="share the output matrix with the input embedding")
     dropout: float = option(0.0, **PROBABILITY, help="on encoder outputs before the output layer")
@@ -177,7 +159,6 @@ class ManyToMany:
 
 # One label per sequence (task classification): pooled encoder outputs → class logits.
 @head("many_to_one")
-@dataclass
 class ManyToOne:
     pool: Literal["last", "mean", "max", "attention"] = option("last")
     attention_size: int = option(64, gt=0, help="hidden size of the attention-pooling scorer")
@@ -187,7 +168,6 @@ class ManyToOne:
 
 # A sequence from a condition (task conditional_generation); the model's encoder is the decoder (left to right).
 @head("one_to_many")
-@dataclass
 class OneToMany:
     condition_init: bool = option(True, help="the condition sets the decoder's initial state")
     condition_input: bool = option(False, help="the condition is added to the input at every step")
@@ -197,7 +177,6 @@ class OneToMany:
 
 # One real number per sequence (task regression), squared-error loss; pool=none: one number per step (data=timeseries).
 @head("regression")
-@dataclass
 class Regression:
     pool: Literal["last", "mean", "none"] = option("last")
     dropout: float = option(0.0, **PROBABILITY, help="on the pooled vector before the output layer")
@@ -205,7 +184,6 @@ class Regression:
 
 # Encoder-decoder for unaligned sequences (task translation); the decoder uses the encoder's cell.
 @head("seq2seq")
-@dataclass
 class Seq2Seq:
     attention: Literal["none", "bahdanau", "luong"] = option("bahdanau")
     score: Literal["dot", "general", "additive"] | None = option(None, help="luong: dot | general; bahdanau: additive")
@@ -218,7 +196,6 @@ class Seq2Seq:
 
 # -- the network around them (model.*: embedding → encoder → head) ----------------------------------------------------
 @component("model", "default", package=None, named=False)
-@dataclass
 class Model:
     embedding: Literal["learned", "onehot", "linear", "identity"] = option(
         "learned", help="learned | onehot (token ids); linear | identity (real-valued inputs)")
@@ -239,35 +216,30 @@ def optimizer(name: str, target: str):
 
 
 @optimizer("adam", "torch.optim.Adam")
-@dataclass
 class Adam:
     lr: float = option(0.003, gt=0, lt=1e6, help="larger is a typo; Adam's first step overflows float32 near 1e37")
     weight_decay: float = option(0.0, ge=0)
 
 
 @optimizer("adamw", "torch.optim.AdamW")
-@dataclass
 class AdamW:
     lr: float = option(0.003, gt=0, lt=1e6, help="larger is a typo; Adam's first step overflows float32 near 1e37")
     weight_decay: float = option(0.01, ge=0)
 
 
 @optimizer("sgd", "torch.optim.SGD")
-@dataclass
 class SGD:
     lr: float = option(1.0, gt=0, lt=1e6, help="larger is a typo; Adam's first step overflows float32 near 1e37")
     momentum: float = option(0.0, ge=0, lt=1)
 
 
 @component("scheduler", "none", package="scheduler", named=False)
-@dataclass
 class NoSchedule:
     pass
 
 
 @component("scheduler", "cosine", package="scheduler", target="torch.optim.lr_scheduler.CosineAnnealingLR",
            partial=True, named=False)
-@dataclass
 class Cosine:
     T_max: int = option("${trainer.max_steps}", ge=1, help="steps of one cosine half-period")
 
@@ -276,7 +248,6 @@ class Cosine:
 # improvement), which +experiment=word_lm follows.
 @component("scheduler", "plateau", package="scheduler", target="torch.optim.lr_scheduler.ReduceLROnPlateau",
            partial=True, named=False)
-@dataclass
 class Plateau:
     factor: float = option(0.25, gt=0, lt=1)
     patience: int = option(0, ge=0)
