@@ -34,13 +34,11 @@ def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
     """The ``.abc`` files of music21's bundled corpora ``names`` (they ship with the package)."""
     import music21.corpus
 
+    unknown = [name for name in names if name not in MUSIC21_CORPORA]
+    if unknown:
+        raise DataError(f"data.source: unknown music21 corpus '{unknown[0]}'; available: {', '.join(MUSIC21_CORPORA)}")
     root = Path(music21.corpus.__file__).parent
-    files = []
-    for name in names:
-        if name not in MUSIC21_CORPORA:
-            raise DataError(f"data.source: unknown music21 corpus '{name}'; available: {', '.join(MUSIC21_CORPORA)}")
-        files.extend(sorted((root / name).rglob("*.abc")))
-    return files
+    return [file for name in names for file in sorted((root / name).rglob("*.abc"))]
 
 
 class AbcMusicDataModule(SeqDataModule):
@@ -127,12 +125,8 @@ class AbcMusicDataModule(SeqDataModule):
             else:
                 raise self.unknown_builtin()
         else:
-            path = Path(self.source).expanduser()
-            files = resolve_files(self.source, (".abc",) if path.is_dir() else ())
-        tunes: list[Tune] = []
-        for file in files:
-            tunes.extend(self.parse_text(read_text(file), str(file)))
-        return tunes
+            files = resolve_files(self.source, (".abc",))  # the suffix picks a folder's files
+        return [tune for file in files for tune in self.parse_text(read_text(file), str(file))]
 
     def read_hf(self) -> list[Tune]:
         dataset = load_hf(self.source)

@@ -40,9 +40,7 @@ def split_by_seed(
     n_train = round(fractions[0] * len(members))
     n_val = round(fractions[1] * len(members))
     cuts = {"train": order[:n_train], "validation": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
-    return {
-        s: [items[i] for i in sorted(i for g in idx for i in members[g])] for s, idx in cuts.items() if idx
-    }
+    return {s: [items[i] for i in sorted(i for g in idx for i in members[g])] for s, idx in cuts.items() if idx}
 
 
 def split_report(keys: dict[str, list[Hashable]], made: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -110,9 +110,7 @@ class TaggingDataModule(SeqDataModule):
             raise DataError(f"{file}: not CoNLL-U ({str(err).splitlines()[0]})") from None
 
     def _read_conll(self, file: Path) -> Iterator[Sentence]:
-        words: list[str] = []
-        tags: list[str] = []
-        start = 1
+        words, tags, start = [], [], 1
         for number, line in enumerate([*read_text(file).splitlines(), ""], start=1):
             columns = line.split()
             if not columns or columns[0] == "-DOCSTART-":

@@ -175,14 +175,13 @@ class TimeSeriesDataModule(SeqDataModule):
         mean, std = train_part.mean(axis=0), train_part.std(axis=0)
         std = np.where(std > 0, std, 1.0)
         t_index = names.index(target)
-        change = raw[:, t_index] if self.transform == "none" else None
         self.stats = {
             "columns": names,
             "target": target,
             "transform": self.transform,
             "mean": mean.tolist(),
             "std": std.tolist(),
-            "target_mean": float(mean[t_index]) if change is not None else 0.0,
+            "target_mean": float(mean[t_index]),
             "target_std": float(std[t_index]),
             "train_observations": cut_val,
         }

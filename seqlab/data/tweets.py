@@ -68,14 +68,10 @@ class TweetNormalizer:
         self.max_repeat, self.lowercase, self.split_punctuation = max_repeat, lowercase, split_punctuation
 
     def __call__(self, text: str) -> str:
-        if self.urls != "keep":
-            text = _URL.sub(" <url> " if self.urls == "replace" else " ", text)
-        if self.mentions != "keep":
-            text = _MENTION.sub(" <user> " if self.mentions == "replace" else " ", text)
-        if self.hashtags != "keep":
-            text = _HASHTAG.sub(r"\1" if self.hashtags == "strip" else " ", text)
-        if self.emoji != "keep":
-            text = _EMOJI.sub(" <emoji> " if self.emoji == "replace" else " ", text)
+        for pattern, choice, kept in ((_URL, self.urls, " <url> "), (_MENTION, self.mentions, " <user> "),
+                                      (_HASHTAG, self.hashtags, r"\1"), (_EMOJI, self.emoji, " <emoji> ")):
+            if choice != "keep":  # replace (strip, for hashtags) puts ``kept`` in its place; remove, a space
+                text = pattern.sub(kept if choice in ("replace", "strip") else " ", text)
         if self.lowercase:
             text = text.lower()
         if self.max_repeat:
