@@ -23,6 +23,8 @@ RATE_KEY = "samples/valid_tune_rate"
 PARSE_KEY = "samples/parse_rate"
 #: over all samples, the share of complete bars whose duration fills the meter (0 when no sample has a bar)
 BAR_KEY = "samples/bar_accuracy"
+#: what ``tunes.json`` records of each sample's :class:`~seqlab.music.abc.TuneCheck`
+CHECKS = ("valid", "parses", "bars", "matching")
 
 
 class MusicSamplesCallback(pl.Callback):
@@ -118,17 +120,7 @@ class MusicSamplesCallback(pl.Callback):
             check = check_tune(text)
             if check.valid:
                 write_tune(text, self.dirpath / f"tune_{i:03d}")
-            report.append(
-                {
-                    "index": i,
-                    "type": kind,
-                    "valid": check.valid,
-                    "parses": check.parses,
-                    "bars": check.bars,
-                    "matching": check.matching,
-                    "abc": text,
-                }
-            )
+            report.append({"index": i, "type": kind, **{k: getattr(check, k) for k in CHECKS}, "abc": text})
         valid = sum(r["valid"] for r in report)
         bars = sum(r["bars"] for r in report)
         self.rate = valid / len(report)
