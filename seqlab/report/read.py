@@ -63,15 +63,12 @@ def ignored_key(key: str) -> bool:
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """``{"model": {"cell": {"name": "gru"}}}`` → ``{"model.cell.name": "gru"}`` (lists stay values)."""
-    if not isinstance(tree, dict):
-        return {prefix: tree} if prefix else {}
+    if not isinstance(tree, dict):  # a config file that is not a mapping
+        return {}
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, name))
-        else:
-            flat[name] = value
+        flat.update(flatten(value, name) if isinstance(value, dict) and value else {name: value})
     return flat
 
 
