@@ -78,8 +78,6 @@ class Cell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"cell sizes must be positive, got input_size={input_size}, hidden_size={hidden_size}")
         if self.gate_names and len(self.gate_names) != self.gates:
             raise ValueError(f"{type(self).__name__}.gate_names {self.gate_names} must name its {self.gates} gates")
         self.input_size = input_size

@@ -17,8 +17,6 @@ class TanhRNNCell(Cell):
     Shapes: ``x_t (B, I)``, ``h_t (B, H)``. Fused equivalent: ``torch.nn.RNN(nonlinearity="tanh")``.
     """
 
-    state_names = ("h",)
-    gates = 1
     fused_mode = "RNN_TANH"
     sums_projections = True
 
@@ -35,8 +33,6 @@ class ReLURNNCell(Cell):
     Fused equivalent: ``torch.nn.RNN(nonlinearity="relu")``.
     """
 
-    state_names = ("h",)
-    gates = 1
     fused_mode = "RNN_RELU"
     sums_projections = True
 

@@ -32,7 +32,6 @@ class GRUCell(Cell):
     no fused kernel). Gate rows are stacked ``r, z, n`` in both. Shapes: ``x_t (B, I)``, ``h_t (B, H)``.
     """
 
-    state_names = ("h",)
     gates = 3
     gate_names = ("r", "z", "n")
     recurrent_bias = True

@@ -27,8 +27,6 @@ class IndRNNCell(Cell):
     (the authors' ``Uniform(0, 1)`` for ReLU at the default).
     """
 
-    state_names = ("h",)
-    gates = 1
     recurrent_weight = False
 
     def __init__(self, input_size: int, hidden_size: int, recurrent_max: float = schema.IndRNN.recurrent_max):

@@ -24,13 +24,9 @@ from torch import Tensor
 from seqlab.cells.base import Cell, State
 
 
-def g(x: Tensor) -> Tensor:
-    """The paper's positive activation for candidate states: ``x + 0.5`` for ``x >= 0``, ``sigmoid(x)`` below."""
-    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
-
-
 def log_g(x: Tensor) -> Tensor:
-    """``log g(x)``, computed without taking the log of a small number."""
+    """``log g(x)`` of the paper's positive activation for candidate states, ``g(x) = x + 0.5`` for ``x >= 0``,
+    ``sigmoid(x)`` below, computed without taking the log of a small number."""
     return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
 
 
@@ -80,7 +76,6 @@ class MinGRUCell(_LinearRecurrenceCell):
     No recurrent matrix: runs as a parallel scan (``path=scan``) or step by step (``structured``/``step``).
     """
 
-    state_names = ("h",)
     gates = 2
 
     def log_coefficients(self, xp: Tensor) -> tuple[Tensor, Tensor]:
@@ -103,7 +98,6 @@ class MinLSTMCell(_LinearRecurrenceCell):
     :math:`\\log i'_t = -\\operatorname{softplus}(d_t)`. Rows of ``W_x`` are stacked ``f, i, h_tilde``.
     """
 
-    state_names = ("h",)
     gates = 3
 
     def log_coefficients(self, xp: Tensor) -> tuple[Tensor, Tensor]:
