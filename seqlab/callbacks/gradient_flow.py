@@ -153,7 +153,10 @@ class GradientFlowCallback(pl.Callback):
             metrics[f"grad_flow/step_loss_grad/{label}/first"] = h_step[0]
             metrics[f"grad_flow/step_loss_grad/{label}/last"] = h_step[-1]
             self._keep(f"step_loss_grad/{label}", step, h_step)
-            lengths = _rnn_lengths(name, batch)
+            # where the terminal curve aligns: a head's decoder at the targets' ends (when the batch has their lengths),
+            # the encoder at the inputs'
+            decoder = name.startswith("head.") and "target_lengths" in batch
+            lengths = batch["target_lengths"] if decoder else batch.get("lengths")
             last = last_step_index(lengths, finals[0].shape[1], finals[0].shape[0], finals[0].device)
             span = int(last.min())
             for i, state_name in enumerate(state_names[:width]):
@@ -235,14 +238,6 @@ class GradientFlowCallback(pl.Callback):
         recording since it was last drawn is not drawn again (the end of fit usually follows a validation that
         drew everything)."""
         return write_plots(self.history, self._drawn, self.dirpath, trainer)
-
-
-def _rnn_lengths(name: str, batch: dict[str, Tensor]) -> Tensor | None:
-    """The lengths the terminal curve of a ``Recurrent`` aligns at: the decoder of a head reads the targets
-    (``target_lengths`` when the batch has them), the encoder reads ``inputs`` (``lengths``)."""
-    if name.startswith("head.") and "target_lengths" in batch:
-        return batch["target_lengths"]
-    return batch.get("lengths")
 
 
 @contextlib.contextmanager

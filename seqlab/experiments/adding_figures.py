@@ -4,7 +4,7 @@ the recipe's cells at initialisation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,10 +37,10 @@ def panels(path: Path, count: int, height: float) -> Iterator[tuple[Any, list[An
     plt.close(fig)
 
 
-def _colours(plt: Any, rows: list[dict[str, Any]]) -> dict[str, str]:
+def _colours(plt: Any, cells: Iterable[str]) -> dict[str, str]:
+    """A colour of matplotlib's cycle per cell, in the order the cells first appear."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    cells = list(dict.fromkeys(r["cell"] for r in rows))
-    return {cell: cycle[i % len(cycle)] for i, cell in enumerate(cells)}
+    return {cell: cycle[i % len(cycle)] for i, cell in enumerate(dict.fromkeys(cells))}
 
 
 #: the top of the MSE panels: ten times the worst a sensible model scores (predicting 1: 0.167)
@@ -51,7 +51,7 @@ def plot_curves(rows: list[dict[str, Any]], path: Path, threshold: float) -> Non
     """Validation MSE against training steps: one panel per length, one colour per cell, one line per seed."""
     lengths = sorted({r["length"] for r in rows})
     with panels(path, len(lengths), 3.6) as (plt, axes):
-        colours = _colours(plt, rows)
+        colours = _colours(plt, (r["cell"] for r in rows))
         for ax, length in zip(axes, lengths):
             labelled: set[str] = set()
             top = 0.0
@@ -86,7 +86,7 @@ def plot_gradients(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: P
     recording), solid at the end. Exact zeros (underflow) are drawn on a floor line."""
     lengths = sorted({length for _, length in grouped})
     with panels(path, len(lengths), 3.8) as (plt, axes):
-        colours = _colours(plt, [row for members in grouped.values() for row in members])
+        colours = _colours(plt, (cell for cell, _ in grouped))
         for ax, length in zip(axes, lengths):
             firsts = [members[0] for (_, n), members in grouped.items() if n == length]
             for row in firsts:
@@ -150,12 +150,12 @@ def terminal_curves_at_init(length: int, seeds: list[int], cells: tuple[str, ...
 def plot_curves_at_init(curves_by_length: dict[int, dict[str, list[list[float]]]], path: Path) -> None:
     """``G_k / G_0`` at initialisation against ``k``: a panel per length, a colour per cell, a line per seed."""
     with panels(path, len(curves_by_length), 3.6) as (plt, axes):
-        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         for ax, (length, curves) in zip(axes, sorted(curves_by_length.items())):
-            for i, (cell, per_seed) in enumerate(curves.items()):
+            colours = _colours(plt, curves)
+            for cell, per_seed in curves.items():
                 for j, curve in enumerate(per_seed):
                     relative = [max(v, ZERO_FLOOR) for v in relative_curve(curve)]
-                    ax.semilogy(range(len(relative)), relative, color=cycle[i % len(cycle)], linewidth=1,
+                    ax.semilogy(range(len(relative)), relative, color=colours[cell], linewidth=1,
                                 label=cell if j == 0 else None)
             label_terminal_axes(ax, f"length {length}, at initialisation")
 
