@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
 from torchmetrics import MeanMetric
 from torchmetrics.text import CHRFScore, SacreBLEUScore
 
@@ -203,23 +204,18 @@ class Seq2SeqHead(TokenHead):
 
     def reference_ids(self, batch: dict[str, Tensor]) -> list[list[int]]:
         """Each example's target ids: real steps of ``targets`` without the final ``<eos>``."""
-        targets = self.targets(batch)
-        eos = self.target_vocab.eos_id
-        refs = []
-        for row in targets.tolist():
-            ids = [t for t in row if t != IGNORE and t != self.target_vocab.pad_id]
-            refs.append(ids[:-1] if ids and ids[-1] == eos else ids)
-        return refs
+        eos, pad = self.target_vocab.eos_id, self.target_vocab.pad_id
+        rows = [[t for t in row if t != IGNORE and t != pad] for row in self.targets(batch).tolist()]
+        return [ids[:-1] if ids and ids[-1] == eos else ids for ids in rows]
 
     def update_metrics(self, metrics: nn.ModuleDict, out: dict[str, Any], batch: dict[str, Tensor]) -> None:
         super().update_metrics(metrics, out, batch)
-        references = self.reference_ids(batch)
-        predictions = out["predictions"]
+        references, predictions = self.reference_ids(batch), out["predictions"]
         hypotheses = [self.spec.decode(p, target=True) for p in predictions]
-        metrics["bleu"].update(hypotheses, [[self.spec.decode(r, target=True)] for r in references])
-        metrics["chrf"].update(hypotheses, [[self.spec.decode(r, target=True)] for r in references])
-        matches = torch.tensor([float(p == r) for p, r in zip(predictions, references)])
-        metrics["exact_match"].update(matches)
+        texts = [[self.spec.decode(r, target=True)] for r in references]
+        metrics["bleu"].update(hypotheses, texts)
+        metrics["chrf"].update(hypotheses, texts)
+        metrics["exact_match"].update(torch.tensor([float(p == r) for p, r in zip(predictions, references)]))
 
     # -- decoding -------------------------------------------------------------------------------------------------
     def _sample(
@@ -249,14 +245,14 @@ class Seq2SeqHead(TokenHead):
         attention = [stacked[i, : len(s)] if stacked is not None else torch.empty(0) for i, s in enumerate(samples)]
         return [s[:-1] if s and s[-1] == eos else s for s in samples], attention
 
-    def _pad_sources(self, sources: list[list[int]], device: torch.device) -> tuple[Tensor, Tensor]:
+    def encode_sources(self, model: Backbone, sources: list[list[int]]) -> tuple[Memory, tuple]:
+        """Source id lists, padded into one batch → :meth:`encode`."""
         if not sources or any(len(s) == 0 for s in sources):
             raise ValueError("seq2seq needs non-empty source id lists to translate")
-        lengths = torch.tensor([len(s) for s in sources], device=device)
-        padded = torch.full((len(sources), int(lengths.max())), self.spec.pad_id, device=device)
-        for i, ids in enumerate(sources):
-            padded[i, : len(ids)] = torch.tensor(ids, device=device)
-        return padded, lengths
+        device = next(model.parameters()).device
+        rows = [torch.tensor(ids, device=device) for ids in sources]
+        padded = pad_sequence(rows, batch_first=True, padding_value=self.spec.pad_id)
+        return self.encode(model, padded, torch.tensor([len(s) for s in sources], device=device))
 
     @torch.no_grad()
     def generate(
@@ -281,23 +277,20 @@ class Seq2SeqHead(TokenHead):
         sources = source if source is not None else ([list(prompt)] if prompt else None)
         if sources is None:
             raise ValueError("seq2seq translates a source: pass source=[[ids...], ...]")
-        device = next(model.parameters()).device
         beam_size = self.beam_size if beam_size is None else beam_size
         length_penalty = self.length_penalty if length_penalty is None else length_penalty
         if beam_size > 1:
             results = []
             for ids in sources:
-                padded, lengths = self._pad_sources([ids], device)
-                memory, state = self.encode(model, padded, lengths)
+                memory, state = self.encode_sources(model, [ids])
                 width = max(beam_size, num_samples)  # every source's beams read its memory, repeated
                 step = partial(self.step, memory=memory.repeat(width))
                 vocab = self.target_vocab
                 hypotheses = beam_search(step, state, vocab.bos_id, vocab.eos_id, width, max_length, length_penalty)
                 results += (hypotheses + hypotheses[:1] * num_samples)[:num_samples]
             return results
-        padded, lengths = self._pad_sources([ids for ids in sources for _ in range(num_samples)], device)
-        memory, state = self.encode(model, padded, lengths)
-        generator = seeded_generator(device, seed)
+        memory, state = self.encode_sources(model, [ids for ids in sources for _ in range(num_samples)])
+        generator = seeded_generator(memory.outputs.device, seed)
         return self._sample(memory, state, max_length, temperature, top_k, generator)[0]
 
     @torch.no_grad()
@@ -307,9 +300,7 @@ class Seq2SeqHead(TokenHead):
         """Greedy-translate a few sources and write one attention heat map each: ``dirpath/attention_<i>.png``."""
         if self.attention is None:
             return []
-        device = next(model.parameters()).device
-        padded, lengths = self._pad_sources(sources, device)
-        memory, state = self.encode(model, padded, lengths)
+        memory, state = self.encode_sources(model, sources)
         predictions, attention = self._sample(memory, state, max_length, 0.0, None, None)
         paths = []
         for i, (ids, source, weights) in enumerate(zip(predictions, sources, attention)):
