@@ -35,12 +35,8 @@ def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
         if not match or arg.startswith("~"):
             continue
         group, value = match["group"], match["value"]
-        if group.startswith("hydra/") or not group_options(group, roots):
-            continue
-        options = group_options(group, roots)
-        if value in ("null", "") or re.match(
-            r"^\w+\(", value
-        ):  # removal or a sweep function like choice(...)
+        options = [] if group.startswith("hydra/") else group_options(group, roots)
+        if not options or value in ("null", "") or re.match(r"^\w+\(", value):  # removal, a sweep like choice(...)
             continue
         for item in value.strip("[]").split(","):  # a list selects several options: callbacks=[default,mine]
             if item not in options:
@@ -131,16 +127,11 @@ def explicit_value(args: list[str], key: str) -> str | None:
 
 
 @functools.cache
-def option_defaults(group: str, choice: str, node: str) -> dict[str, Any]:
-    """What ``group=choice`` alone puts at its node (defaults lists followed, interpolations kept as written)."""
+def option_defaults(group: str, choice: str, node: str, roots: tuple[str, ...]) -> dict[str, Any]:
+    """What ``group=choice`` alone puts at its node (defaults lists followed, interpolations kept as written): one
+    composition per option and config search path (``roots``)."""
     composed = OmegaConf.select(compose_config([f"{group}={choice}"]), node)
     return OmegaConf.to_container(composed, resolve=False) if composed is not None else {}
-
-
-@functools.cache
-def option_keys(group: str, choice: str, roots: tuple[str, ...]) -> frozenset[str]:
-    """The keys ``group=choice`` alone puts at its node (one composition per option and config search path)."""
-    return frozenset(OmegaConf.select(compose_config([f"{group}={choice}"]), GROUP_NODES[group]) or {})
 
 
 #: config groups whose options land at one config node, which a recipe (``+experiment=X``) may fill in

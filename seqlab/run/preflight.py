@@ -21,7 +21,7 @@ from seqlab.run.compose import (
     debug_overrides,
     explicit_value,
     is_sweep,
-    option_keys,
+    option_defaults,
     single_run,
 )
 from seqlab.run.scale import launched_externally
@@ -235,7 +235,7 @@ def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> lis
     for group, choice in swapped.items():
         node_key = GROUP_NODES[group]
         node = OmegaConf.select(composed, node_key) or {}
-        alone = option_keys(group, choice, tuple(str(d) for d in search_dirs()))
+        alone = option_defaults(group, choice, node_key, tuple(str(d) for d in search_dirs()))
         given = {a.lstrip("+~").split("=", 1)[0].removeprefix(f"{node_key}.") for a in argv if "=" in a}
         # keys the new choice lacks; values of the recipe its schema refuses (forecast's pool=none to many_to_one)
         leftovers = sorted(k for k in node if k not in given and (k not in alone or (

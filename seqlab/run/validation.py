@@ -122,7 +122,7 @@ def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str, whe
     choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}", default=None) or name
     if choice not in group_options(group, search_dirs):
         return None
-    defaults = option_defaults(group, choice, where)
+    defaults = option_defaults(group, choice, where, tuple(str(d) for d in search_dirs))
     unknown = sorted(set(node) - set(defaults))
     if unknown:
         return schema.unknown_key(where, unknown[0], sorted(set(defaults) - {"name"}), f"{group} '{choice}'")
