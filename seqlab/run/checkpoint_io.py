@@ -62,8 +62,9 @@ def remove_stale_temp_files(folder: Path) -> int:
     return removed
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -106,18 +107,14 @@ def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
         if paused and point == "write":  # as if killed mid-write: only the first half of the bytes on disk
             os.truncate(tmp, tmp.stat().st_size // 2)
             pause(Path(marker))
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(tmp)
         if paused and point == "replace":
             pause(Path(marker))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -53,7 +53,6 @@ def claim_run_dir(path: Path, marker: str = RECORD, marker_is_file: bool = False
             (candidate / marker).unlink() if marker_is_file else (candidate / marker).rmdir()
             continue
         return candidate
-    raise AssertionError("unreachable")
 
 
 def claim_resume_record(run_dir: Path) -> str:
@@ -66,7 +65,6 @@ def claim_resume_record(run_dir: Path) -> str:
         except FileExistsError:
             continue
         return name
-    raise AssertionError("unreachable")
 
 
 def run_started(run_dir: Path) -> float:
