@@ -3,6 +3,7 @@ them, each failure contained and named (see :mod:`seqlab.plugins`)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -43,6 +44,8 @@ class Plugin:
     conf_dir: Path | None = None
     error: str | None = None
     added: dict[str, list[str]] = field(default_factory=dict)
+    #: imports the plugin: the entry point's ``load``, or the import of a local module
+    load: Callable[[], Any] | None = field(default=None, repr=False)
 
     @property
     def origin(self) -> str:
@@ -64,7 +67,6 @@ class _Found:
     local_conf_error: str | None = None
     conf_owners: dict[str, str] = field(default_factory=dict)  # "group/option" → who provides it
     claimed_dirs: set[Path] = field(default_factory=set)
-    loaders: dict[str, Callable[[], Any]] = field(default_factory=dict)
     loaded: bool = False
     group_packages: dict[str, str | None] = field(default_factory=dict)  # group → the ``@package`` its options use
 
@@ -121,13 +123,12 @@ def discover(local_dir: Path | None = None) -> _Found:
     folder = (local_dir or Path.cwd() / LOCAL_FOLDER).resolve()
     found = _Found(folder / "conf", conf_owners=dict.fromkeys(seqlab_options(), "seqlab"),
                    group_packages=group_packages(conf_dir()))
-    for plugin, load in _installed() + _local(folder):
+    for plugin in _installed() + _local(folder):
         if plugin.name in found.plugins:
             plugin.error = f"the name is taken by plugin '{plugin.name}' from {found.plugins[plugin.name].package}"
             found.plugins[f"{plugin.name} ({plugin.package})"] = plugin
             continue
         found.plugins[plugin.name] = plugin
-        found.loaders[plugin.name] = load
         try:
             _claim_options(plugin.conf_dir, f"plugin '{plugin.name}'", found)
         except ConfigError as err:
@@ -150,9 +151,9 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
     if found.loaded:
         return found.plugins
     found.loaded = True
-    for name, plugin in found.plugins.items():
+    for plugin in found.plugins.values():
         if plugin.error is None:
-            _load(plugin, found.loaders[name])
+            _load(plugin)
     if found.local_conf_error is None:
         try:
             _check_folder(found.local_conf, f"the local folder {_shown(found.local_conf)}")
@@ -186,7 +187,7 @@ def load_plugins_for(choices: dict[str, str]) -> None:
             raise ConfigError(problem)
 
 
-def _installed() -> list[tuple[Plugin, Callable[[], Any]]]:
+def _installed() -> list[Plugin]:
     from importlib.metadata import entry_points
 
     found = []
@@ -197,14 +198,13 @@ def _installed() -> list[tuple[Plugin, Callable[[], Any]]]:
             top = importlib.util.find_spec(ep.module.split(".")[0])
         except (ImportError, ValueError):
             top = None
-        location = Path(top.origin).parent if top and top.origin else None
-        conf = location / "conf" if location and top and top.submodule_search_locations else None
-        plugin = Plugin(ep.name, package, version, location, conf if conf and conf.is_dir() else None)
-        found.append((plugin, ep.load))
+        folder = Path(top.origin).parent if top and top.origin else None
+        conf = folder / "conf" if folder and top.submodule_search_locations and (folder / "conf").is_dir() else None
+        found.append(Plugin(ep.name, package, version, folder, conf, load=ep.load))
     return found
 
 
-def _local(folder: Path) -> list[tuple[Plugin, Callable[[], Any]]]:
+def _local(folder: Path) -> list[Plugin]:
     """``plugins/<name>.py`` and ``plugins/<name>/__init__.py``, imported as top-level modules from ``folder``.
 
     The folder is appended to ``sys.path`` (so processes spawned for DDP can import them too), never prepended:
@@ -218,12 +218,12 @@ def _local(folder: Path) -> list[tuple[Plugin, Callable[[], Any]]]:
     found = []
     for path in sorted(modules + packages, key=lambda p: p.stem):
         conf = path / "conf" if path.is_dir() and (path / "conf").is_dir() else None
-        plugin = Plugin(path.stem, _shown(path), "local", path, conf)
-        found.append((plugin, lambda name=path.stem, path=path: _import_local(name, path)))
+        found.append(Plugin(path.stem, _shown(path), "local", path, conf, load=functools.partial(_import_local, path)))
     return found
 
 
-def _import_local(name: str, path: Path) -> Any:
+def _import_local(path: Path) -> Any:
+    name = path.stem
     module = importlib.import_module(name)
     origin = Path(module.__file__ or "").resolve()
     if origin not in (path.resolve(), (path / "__init__.py").resolve()):
@@ -236,13 +236,13 @@ def _failed(plugin: Plugin, err: BaseException) -> None:
     FAILED_PLUGINS[plugin.name] = plugin.error
 
 
-def _load(plugin: Plugin, load: Callable[[], Any]) -> None:
+def _load(plugin: Plugin) -> None:
     """Import one plugin inside :func:`registering_as`, so its registrations are its own, or all undone."""
     before: dict[str, set[str]] = {}
     try:
         with registering_as(plugin.name):
             before = {kind: set(registry.names()) for kind, registry in REGISTRIES.items()}
-            loaded = load()
+            loaded = plugin.load()
             if inspect.isfunction(loaded):
                 loaded()
             _check_folder(plugin.conf_dir, f"plugin '{plugin.name}'")
@@ -277,11 +277,6 @@ def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
     found.claimed_dirs.add(conf_dir)
 
 
-def _check_folder(conf_dir: Path | None, owner: str) -> None:
-    for option in config_options(conf_dir):
-        _check_constructor_options(conf_dir / f"{option}.yaml", option, owner)
-
-
 def _read_yaml(path: Path, option: str, owner: str) -> Any:
     """A plugin's config file as data; one line naming the file and the line when it is not valid YAML."""
     import yaml
@@ -296,28 +291,27 @@ def _read_yaml(path: Path, option: str, owner: str) -> Any:
         raise ConfigError(f"config {option}.yaml of {owner} is not valid YAML{where}: {problem}") from None
 
 
-def _check_constructor_options(path: Path, option: str, owner: str) -> None:
+def _check_folder(conf_dir: Path | None, owner: str) -> None:
     """Refuse, when the plugin loads (before any data is prepared), a config file that passes a key the registered
     class's constructor does not take (``betta: 1.0`` for ``beta``)."""
-    values = _read_yaml(path, option, owner)
-    group = option.rpartition("/")[0]
-    kind = CONSTRUCTED_GROUPS.get(group)
-    if kind is None or not isinstance(values, dict) or not isinstance(values.get("name"), str):
-        return
-    registry = REGISTRIES[kind]
-    if values["name"] not in registry:
-        return  # a name registered elsewhere (or nowhere): selecting it reports that
-    cls = registry.get(values["name"])
-    parameters = inspect.signature(cls.__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    unknown = sorted(set(values) - set(parameters) - {"name", "_target_", "causal"})
-    if unknown:
-        accepted = [p for p in parameters if p not in ("self", "input_size", "hidden_size", "ctx")]
-        raise ConfigError(
-            f"config {option}.yaml of {owner}: '{unknown[0]}' is not an option of {cls.__name__} "
-            f"(its options: {', '.join(accepted) or 'none'})"
-        )
+    for option in config_options(conf_dir):
+        values = _read_yaml(conf_dir / f"{option}.yaml", option, owner)
+        kind = CONSTRUCTED_GROUPS.get(option.rpartition("/")[0])
+        if kind is None or not isinstance(values, dict) or not isinstance(values.get("name"), str):
+            continue
+        if values["name"] not in REGISTRIES[kind]:
+            continue  # a name registered elsewhere (or nowhere): selecting it reports that
+        cls = REGISTRIES[kind].get(values["name"])
+        parameters = inspect.signature(cls.__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            continue
+        unknown = sorted(set(values) - set(parameters) - {"name", "_target_", "causal"})
+        if unknown:
+            accepted = [p for p in parameters if p not in ("self", "input_size", "hidden_size", "ctx")]
+            raise ConfigError(
+                f"config {option}.yaml of {owner}: '{unknown[0]}' is not an option of {cls.__name__} "
+                f"(its options: {', '.join(accepted) or 'none'})"
+            )
 
 
 def _error_line(err: BaseException, location: Path | None) -> str:
