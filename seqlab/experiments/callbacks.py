@@ -40,20 +40,6 @@ def collect_bags(loader: Any, vocab_size: int) -> tuple[Tensor, Tensor]:
     return torch.cat(bags), torch.cat(targets)
 
 
-def fit_logistic_regression(
-    features: Tensor, targets: Tensor, num_classes: int, steps: int = 300, lr: float = 0.1, weight_decay: float = 1e-4
-) -> torch.nn.Linear:
-    """Multinomial logistic regression on ``features (N, F)`` (log1p counts), full-batch Adam; returns the layer."""
-    torch.manual_seed(0)
-    layer = torch.nn.Linear(features.shape[1], num_classes)
-    optimizer = torch.optim.Adam(layer.parameters(), lr=lr, weight_decay=weight_decay)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(layer(features), targets).backward()
-        optimizer.step()
-    return layer
-
-
 def publish(trainer: pl.Trainer, results: dict[str, float]) -> None:
     """Figures computed at the end of fit go where the run's own metrics go: ``trainer.callback_metrics`` (so
     ``metrics.json`` holds them) and every logger."""
@@ -82,11 +68,18 @@ class BagOfWordsBaseline(pl.Callback):
         spec = datamodule.spec
         train_x, train_y = collect_bags(datamodule.train_dataloader(), spec.vocab_size)
         val_x, val_y = collect_bags(datamodule.val_dataloader(), spec.vocab_size)
-        layer = fit_logistic_regression(train_x.log1p(), train_y, spec.num_classes, self.steps, self.lr,
-                                        self.weight_decay)
+        train_x, val_x = train_x.log1p(), val_x.log1p()
+        # multinomial logistic regression on the log1p counts, full-batch Adam
+        torch.manual_seed(0)
+        layer = torch.nn.Linear(train_x.shape[1], spec.num_classes)
+        optimizer = torch.optim.Adam(layer.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        for _ in range(self.steps):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(layer(train_x), train_y).backward()
+            optimizer.step()
         with torch.no_grad():
-            train_accuracy = (layer(train_x.log1p()).argmax(-1) == train_y).float().mean()
-            val_accuracy = (layer(val_x.log1p()).argmax(-1) == val_y).float().mean()
+            train_accuracy = (layer(train_x).argmax(-1) == train_y).float().mean()
+            val_accuracy = (layer(val_x).argmax(-1) == val_y).float().mean()
         return {BOW_TRAIN_ACCURACY: float(train_accuracy), BOW_VAL_ACCURACY: float(val_accuracy)}
 
     @rank_zero_only
