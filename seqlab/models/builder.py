@@ -84,30 +84,15 @@ class OneHot(nn.Module):
         super().__init__()
         self.register_buffer("weight", torch.eye(vocab_size), persistent=False)
         self.weight[padding_idx].zero_()
-        self.embedding_dim = vocab_size
 
     def forward(self, ids: Tensor) -> Tensor:
         return self.weight[ids]
 
 
-class FeatureProjection(nn.Linear):
-    """Real-valued inputs ``(B, T, F)`` → ``(B, T, dim)`` by a learned linear map (``model.embedding=linear``)."""
-
-    def __init__(self, features: int, dim: int):
-        super().__init__(features, dim)
-        self.embedding_dim = dim
-
-
-class FeatureIdentity(nn.Identity):
-    """Real-valued inputs ``(B, T, F)`` passed to the encoder as they are (``model.embedding=identity``)."""
-
-    def __init__(self, features: int):
-        super().__init__()
-        self.embedding_dim = features
-
-
-def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -> nn.Module:
-    """``model.embedding`` → ids ``(B, T)`` (or features ``(B, T, F)``) → ``(B, T, embedding_dim)``."""
+def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -> tuple[nn.Module, int]:
+    """``model.embedding`` → the module that maps ids ``(B, T)`` (or features ``(B, T, F)``) to ``(B, T, size)``, and
+    its ``size``: ``learned`` ids → ``dim``; ``onehot`` ids → the vocabulary size; ``linear`` features → ``dim`` by a
+    learned linear map; ``identity`` features as they are."""
     features = spec.input_features
     if features and kind not in ("linear", "identity"):
         raise ConfigError(
@@ -116,15 +101,15 @@ def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -
         )
     if kind in ("linear", "identity") and not features:
         raise ConfigError(f"model.embedding={kind} needs real-valued inputs; the data gives token ids")
-    embedding: nn.Module = {
-        "linear": lambda: FeatureProjection(features, dim),
-        "identity": lambda: FeatureIdentity(features),
-        "learned": lambda: nn.Embedding(spec.vocab_size, dim, padding_idx=spec.pad_id),
-        "onehot": lambda: OneHot(spec.vocab_size, spec.pad_id),
+    embedding, size = {
+        "linear": lambda: (nn.Linear(features, dim), dim),
+        "identity": lambda: (nn.Identity(), features),
+        "learned": lambda: (nn.Embedding(spec.vocab_size, dim, padding_idx=spec.pad_id), dim),
+        "onehot": lambda: (OneHot(spec.vocab_size, spec.pad_id), spec.vocab_size),
     }[kind]()
     for parameter in embedding.parameters() if freeze else ():
         parameter.requires_grad_(False)
-    return embedding
+    return embedding, size
 
 
 def build_encoder(options: dict[str, Any], input_size: int, spec: DataSpec, cell: dict[str, Any]) -> nn.Module:
@@ -146,9 +131,8 @@ def head_name(options: dict[str, Any], spec: DataSpec) -> str:
 
 def build_head(options: dict[str, Any], ctx: HeadContext) -> tuple[Head, str]:
     """``model.head`` → the head and its registered name; a head refuses a task it does not serve."""
-    options = dict(options)
     name = head_name(options, ctx.spec)
-    options.pop("name", None)
+    options = {k: v for k, v in options.items() if k != "name"}
     head_cls = HEADS.get(name)
     if head_cls.tasks and ctx.spec.task not in head_cls.tasks:
         raise ConfigError(
@@ -190,8 +174,7 @@ def build_model(
         "embedding_dropout": embedding_dropout,
     }
     check_model(spec, options)
-    embed = build_embedding(embedding, spec, embedding_dim, freeze_embedding)
-    input_size = embed.embedding_dim
+    embed, input_size = build_embedding(embedding, spec, embedding_dim, freeze_embedding)
     enc = build_encoder(encoder, input_size, spec, cell)
     ctx = HeadContext(
         spec=spec,
@@ -282,10 +265,8 @@ def load_module(path: str | Path, map_location: str = "cpu") -> SequenceLitModul
 def check_monitored_metrics(config: dict[str, Any], module: SequenceLitModule) -> None:
     """Refuse, before training, a callback that monitors a metric the head never logs (``monitor: val/accuracy``
     from a recipe, with a head that logs only ``val/loss``) — Lightning would fail at the first validation."""
-    head = module.model.head
-    logged = {f"val/{name}" for name in ("loss", *module.val_metrics)}
-    logged |= {f"val/{name}" for name in head.derived_metrics(dict.fromkeys((m.removeprefix("val/") for m in logged),
-                                                                             1.0))}
+    names = ["loss", *module.val_metrics]
+    logged = {f"val/{name}" for name in [*names, *module.model.head.derived_metrics(dict.fromkeys(names, 1.0))]}
     for name, callback in (config.get("callbacks") or {}).items():
         monitor = (callback or {}).get("monitor") if isinstance(callback, dict) else None
         if monitor and monitor.startswith("val/") and monitor not in logged:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
@@ -153,9 +155,7 @@ class SequenceLitModule(pl.LightningModule):
         values.update(self.model.head.derived_metrics(values))
         for m in every.values():
             m.reset()
-        self.log_dict(
-            {f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=False
-        )
+        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=False)
         return values
 
     def on_validation_epoch_end(self) -> None:
@@ -186,15 +186,15 @@ class SequenceLitModule(pl.LightningModule):
         guard = self.nonfinite_guard
         if not gradient_clip_val and guard is None:
             return
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        grads = [p.grad for p in params if p.grad is not None]
         if not grads:
             return
         total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         self.grad_stats.norm_before_clip = total.detach()
         if guard is not None and not bool(torch.isfinite(total)):
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    p.grad = None  # optimizers skip parameters without gradients: the step changes nothing
+            for p in params:
+                p.grad = None  # optimizers skip parameters without gradients: the step changes nothing
             guard.nonfinite_step(self.trainer)
             return
         if not gradient_clip_val:
@@ -202,7 +202,7 @@ class SequenceLitModule(pl.LightningModule):
         self.grad_stats.steps += 1
         if gradient_clip_algorithm == "value":
             clipped = torch.stack(torch._foreach_norm(grads, float("inf"))).max() > gradient_clip_val
-            torch.nn.utils.clip_grad_value_([p for g in optimizer.param_groups for p in g["params"]], gradient_clip_val)
+            torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
         else:
             clipped = total > gradient_clip_val
             torch._foreach_mul_(grads, (gradient_clip_val / (total + 1e-6)).clamp(max=1.0))
@@ -211,20 +211,16 @@ class SequenceLitModule(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         from hydra.utils import instantiate
 
-        try:
-            optimizer = instantiate(self.optimizer_config)(self.parameters())
-        except Exception as err:
-            raise ConfigError(
-                f"optimizer: cannot build {self.optimizer_config.get('_target_')} ({err})"
-            ) from None
+        def build(key: str, config: dict[str, Any], argument: Any) -> Any:
+            try:
+                return instantiate(config)(argument)
+            except Exception as err:
+                raise ConfigError(f"{key}: cannot build {config.get('_target_')} ({err})") from None
+
+        optimizer = build("optimizer", self.optimizer_config, self.parameters())
         if not self.scheduler_config:
             return optimizer
-        try:
-            scheduler = instantiate(self.scheduler_config)(optimizer)
-        except Exception as err:
-            raise ConfigError(
-                f"scheduler: cannot build {self.scheduler_config.get('_target_')} ({err})"
-            ) from None
+        scheduler = build("scheduler", self.scheduler_config, optimizer)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.plateau = scheduler  # stepped after each validation on val/loss (Lightning would step it per batch)
             return optimizer
@@ -321,10 +317,6 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, An
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch RNG states as plain data (checkpoints load with weights-only unpickling)."""
-    import random
-
-    import numpy as np
-
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": [list(x) if isinstance(x, tuple) else x for x in random.getstate()],
@@ -337,10 +329,6 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    import random
-
-    import numpy as np
-
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, gauss_value = state["numpy"]
