@@ -54,16 +54,14 @@ log = logging.getLogger("seqlab.display.console")
 state: dict[str, Any] = {"verbose": False}
 
 
-class _DropNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(NOISE_LOG_PREFIXES)
+def _drop_noise(record: logging.LogRecord) -> bool:
+    """A logging filter (``addFilter`` adds one function once): drops :data:`NOISE_LOG_PREFIXES`."""
+    return not str(record.msg).startswith(NOISE_LOG_PREFIXES)
 
 
-class _NotShownTwice(logging.Filter):
+def _not_shown_twice(record: logging.LogRecord) -> bool:
     """Drops records the progress bar has already printed (``extra={"on_console": True}``) from console handlers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(record, "on_console", False)
+    return not getattr(record, "on_console", False)
 
 
 def quiet_third_party(verbose: bool = False) -> None:
@@ -75,9 +73,7 @@ def quiet_third_party(verbose: bool = False) -> None:
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _DropNoise) for f in logger.filters):
-            logger.addFilter(_DropNoise())
+        logging.getLogger(name).addFilter(_drop_noise)
 
 
 def route_third_party_logs() -> None:
@@ -105,8 +101,7 @@ def configure(verbose: bool) -> None:
     for handler in logging.getLogger().handlers:
         if is_console(handler):
             handler.setLevel(logging.NOTSET if verbose else logging.WARNING)
-            if not any(isinstance(f, _NotShownTwice) for f in handler.filters):
-                handler.addFilter(_NotShownTwice())
+            handler.addFilter(_not_shown_twice)
     # wandb prints ~30 lines per run (its run history and summary); quiet, seqlab prints one line instead
     # (:func:`wandb_line`). A WANDB_SILENT of the user's own is kept.
     if os.environ.get("SEQLAB_WANDB_SILENT") == os.environ.get("WANDB_SILENT"):
@@ -244,8 +239,8 @@ def tokenizer_of_run(output_dir: Path) -> str | None:
         return None
 
 
-def print_results(results: dict[str, Any], output_dir: Path, tokenizer_kind: str | None = None) -> None:
-    table = results_table(results, output_dir, tokenizer_kind or tokenizer_of_run(output_dir))
+def print_results(results: dict[str, Any], output_dir: Path) -> None:
+    table = results_table(results, output_dir, tokenizer_of_run(output_dir))
     print(table, flush=True)
     shown("%s", table)
 

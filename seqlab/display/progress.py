@@ -223,10 +223,6 @@ class RunProgressBar(RichProgressBar):
     elapsed time, ETA and pace from the trainer's :class:`RunConsole`, the epoch as a detail, the metrics on a line
     of their own."""
 
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._tokenizer: str | None = None
-
     @property
     def live(self) -> bool:
         """Whether the bar is on screen now (lines are then printed above it)."""
@@ -260,11 +256,15 @@ class RunProgressBar(RichProgressBar):
             if line:
                 yield Text(line, style=self.theme.metrics, no_wrap=True, overflow="ellipsis")
 
+    def run_console(self) -> RunConsole | None:
+        return next((c for c in self.trainer.callbacks if isinstance(c, RunConsole)), None)
+
     def metrics_line(self) -> str:
         metrics = dict(self._metric_component._metrics) if self._metric_component is not None else {}
+        tokenizer = getattr(self.run_console(), "tokenizer", None)  # the data's, as the run's lines name it
         shown = []
         for name, value in metrics.items():
-            if name == "v_num" or (name.endswith("/bpc") and console.bits_label(self._tokenizer) != "bpc"):
+            if name == "v_num" or (name.endswith("/bpc") and console.bits_label(tokenizer) != "bpc"):
                 continue
             try:
                 shown.append(f"{name} {value:.4g}")
@@ -273,11 +273,6 @@ class RunProgressBar(RichProgressBar):
         return " · ".join(shown)
 
     # -- the train task: one for the whole run ---------------------------------------------------------------------
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        spec = getattr(getattr(pl_module, "model", None), "spec", None)
-        self._tokenizer = getattr(getattr(spec, "tokenizer", None), "kind", None)
-        super().on_train_start(trainer, pl_module)
-
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.is_disabled or self.progress is None:
             return
@@ -297,7 +292,7 @@ class RunProgressBar(RichProgressBar):
         if self.train_progress_bar_id is None and not self.is_disabled:
             self._initialize_train_progress_bar_id()
         if self.progress is not None and self.train_progress_bar_id is not None:
-            run = next((c for c in trainer.callbacks if isinstance(c, RunConsole)), None)
+            run = self.run_console()
             times = run.times(trainer) if run is not None else {}
             self.progress.update(self.train_progress_bar_id, completed=trainer.global_step, **times)
         self._update_metrics(trainer, pl_module)
