@@ -65,13 +65,11 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            failed = (
-                f"; plugin '{name}' failed to load ({FAILED_PLUGINS[name]})"
-                if name in FAILED_PLUGINS
-                else f"; plugins that failed to load: {', '.join(FAILED_PLUGINS)} (see `seqlab plugins`)"
-                if FAILED_PLUGINS
-                else ""
-            )
+            failed = ""
+            if name in FAILED_PLUGINS:
+                failed = f"; plugin '{name}' failed to load ({FAILED_PLUGINS[name]})"
+            elif FAILED_PLUGINS:
+                failed = f"; plugins that failed to load: {', '.join(FAILED_PLUGINS)} (see `seqlab plugins`)"
             raise ConfigError(
                 f"unknown {self.kind} '{name}'; choose one of: {', '.join(sorted(self._entries))}{failed}"
             ) from None

@@ -31,8 +31,7 @@ def t_two_sided(t: float, dof: int) -> float:
     """P(|T| ≤ t) for Student's t with ``dof`` (a positive integer) degrees of freedom (A&S 26.7.3/26.7.4)."""
     if dof < 1 or int(dof) != dof:
         raise ValueError(f"degrees of freedom must be a positive integer, got {dof}")
-    theta = math.atan(abs(t) / math.sqrt(dof))
-    return two_sided_of_angle(theta, int(dof))
+    return two_sided_of_angle(math.atan(abs(t) / math.sqrt(dof)), int(dof))
 
 
 def two_sided_of_angle(theta: float, dof: int) -> float:

@@ -32,11 +32,6 @@ _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
 PAUSE_ENV = "SEQLAB_TEST_PAUSE_SAVE"
 
 
-def temp_path(path: Path) -> Path:
-    """The temp file of this process's save of ``path``: hidden, in the same folder (so the rename is atomic)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -96,7 +91,7 @@ def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
     remove_stale_temp_files(path.parent)
     point, _, marker = os.environ.get(PAUSE_ENV, "").partition(":")
     paused = bool(point) and path.exists()  # only saves that overwrite a good checkpoint are worth pausing
-    tmp = temp_path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # hidden, in the same folder: the rename is atomic
     try:
         # torch writes the file from C++: no Python code (no signal handler) runs in the middle of the write, so a
         # second Ctrl+C surfaces after it, as itself, and the temp file is removed below
