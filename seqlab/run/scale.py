@@ -68,7 +68,6 @@ def record_failed_job(message: str, error: BaseException | None = None) -> float
     """Write ``error.txt`` (the message and, for unexpected errors, the traceback) into the running job's folder,
     print one line, and return :func:`worst_value` for the sweeper, so the sweep carries on with its other jobs."""
     hydra = hydra_config()
-    assert hydra is not None, "record_failed_job is for jobs of a Hydra multirun"
     return write_failed_job(Path(hydra.runtime.output_dir), message, hydra.job.num, list(hydra.overrides.task),
                             hydra.sweeper.get("direction"), error)
 
@@ -172,12 +171,12 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
     kwargs["callbacks"] = console_callbacks(trainer_options, list(kwargs.get("callbacks") or []))
     try:
         return pl.Trainer(**trainer_options, **kwargs)
-    except (TypeError, ValueError) as err:  # a value Lightning refuses, e.g. trainer.precision=foo
+    except (TypeError, ValueError, MisconfigurationException) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        named = [k for k in trainer_options if re.search(rf"\b{re.escape(k)}\b", message)] or list(trainer_options)
-        chosen = ", ".join(f"trainer.{k}={trainer_options[k]!r}" for k in named[:3])
-        raise ConfigError(f"{chosen}: {message}") from None
-    except MisconfigurationException as err:
+        if not isinstance(err, MisconfigurationException):  # a value Lightning refuses, e.g. trainer.precision=foo
+            named = [k for k in trainer_options if re.search(rf"\b{re.escape(k)}\b", message)] or list(trainer_options)
+            chosen = ", ".join(f"trainer.{k}={trainer_options[k]!r}" for k in named[:3])
+            raise ConfigError(f"{chosen}: {message}") from None
         chosen = ", ".join(f"trainer.{k}={trainer_options.get(k)}" for k in ("accelerator", "devices", "strategy"))
         hint = ""
         if str(trainer_options.get("accelerator")) in ("gpu", "cuda"):
@@ -185,7 +184,6 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
 
             if not torch.cuda.is_available():
                 hint = "; this machine has no usable GPU: use trainer=cpu, or trainer=ddp_cpu for DDP on the CPU"
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{chosen}: {message}{hint}") from None
 
 
