@@ -15,6 +15,7 @@ This module imports nothing heavy; torch is imported only to read a checkpoint (
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from pathlib import Path
@@ -60,11 +61,9 @@ def claim_resume_record(run_dir: Path) -> str:
     resume's Hydra record goes, so the run's original ``.hydra/*.yaml`` stay as they were written."""
     for n in itertools.count(1):
         name = f"{RECORD}/{RESUME_RECORD.format(n=n)}"
-        try:
+        with contextlib.suppress(FileExistsError):
             (run_dir / name).mkdir(parents=True)
-        except FileExistsError:
-            continue
-        return name
+            return name
 
 
 def run_started(run_dir: Path) -> float:
@@ -254,19 +253,16 @@ def training_started() -> None:
     _fresh["run"] = None
 
 
-def forget_unstarted_run() -> Path | None:
+def forget_unstarted_run() -> None:
     """Remove the new run folder of a run that ends before training started (a bad ``data.source``, a hub failure,
     a signal during data preparation): it holds only the record of a run that never ran, and would stand in
-    ``ckpt_path=last``'s and the report's way. A resumed run's folder is never touched. Returns the removed folder."""
+    ``ckpt_path=last``'s and the report's way. A resumed run's folder is never touched."""
     import shutil
 
     folder, _fresh["run"] = _fresh["run"], None
-    if folder is None or not folder.is_dir():
-        return None
-    if any((folder / name).exists() for name in ("checkpoints", "metrics.json")):
-        return None
-    shutil.rmtree(folder, ignore_errors=True)
-    return folder
+    kept = folder is None or not folder.is_dir() or any((folder / n).exists() for n in ("checkpoints", "metrics.json"))
+    if not kept:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- sweeps -----------------------------------------------------------------------------------------------------------
