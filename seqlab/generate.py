@@ -86,9 +86,8 @@ def generate(options: GenerateOptions) -> list[str]:
         raise ConfigError(f"ckpt_path={options.ckpt_path}: head {model.head_name} needs source=TEXT to translate")
     if translating and options.temperature is not None and options.temperature > 0:
         inputs["beam_size"] = 1  # sampling was asked for
-    temperature = options.temperature
-    if temperature is None:
-        temperature = 0.0 if translating else DEFAULT_TEMPERATURE
+    default_temperature = 0.0 if translating else DEFAULT_TEMPERATURE
+    temperature = default_temperature if options.temperature is None else options.temperature
     num_samples = options.num_samples or (1 if translating else DEFAULT_SAMPLES)
     ids = model.head.generate(
         model,

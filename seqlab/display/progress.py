@@ -131,11 +131,6 @@ class RunConsole(pl.Callback):
         #: the data's tokenizer kind (``char``, ``word``, ``bpe``): names bits per token in the lines
         self.tokenizer: str | None = None
 
-    @property
-    def rate(self) -> float | None:
-        """Training steps per second so far (timed steps only)."""
-        return self.timed_steps / self.timed_seconds if self.timed_seconds > 0 else None
-
     def times(self, trainer: pl.Trainer) -> dict[str, float | None]:
         """``elapsed`` since the first step, the run's ``eta`` (the pace so far, validation included) and ``rate``."""
         now = time.perf_counter()
@@ -145,7 +140,8 @@ class RunConsole(pl.Callback):
         eta = None
         if elapsed is not None and done > 0 and math.isfinite(total):
             eta = max(0.0, total - trainer.global_step) * elapsed / done
-        return {"elapsed": elapsed, "eta": eta, "rate": self.rate}
+        rate = self.timed_steps / self.timed_seconds if self.timed_seconds > 0 else None  # timed steps only
+        return {"elapsed": elapsed, "eta": eta, "rate": rate}
 
     def say(self, trainer: pl.Trainer, message: str, style: str | None = None) -> None:
         """Print one line (above the bar when there is one) and write it into ``config.log``; rank 0 only."""
