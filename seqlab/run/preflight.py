@@ -175,23 +175,17 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
     else the experiment's newest: jobs that finished are skipped, each other job resumes from its own ``last.ckpt``
     (or starts, if it never saved one). The sweep folder is locked while the sweep runs."""
     explicit = explicit_value(args, "hydra.sweep.dir")
-    continuing = explicit_value(args, "ckpt_path") == "last"
-    if explicit and not continuing:
-        sweep_dir = Path(explicit)
-    else:
+    if explicit_value(args, "ckpt_path") == "last":
         composed = compose_config(sweep_overrides_removed(args), with_hydra=True)
-        if continuing:
-            sweep_dir = Path(explicit) if explicit else folders.find_last_sweep(composed.experiment_name)
-            if not (sweep_dir / "multirun.yaml").is_file():
-                raise ConfigError(f"ckpt_path=last: {sweep_dir} holds no sweep to continue (no multirun.yaml)")
-        else:
-            sweep_dir = Path(composed.hydra.sweep.dir)
-    sweep_dir = sweep_dir.absolute()
-    if continuing:
-        folders.lock_folder(sweep_dir, "sweep")
-        print(f"seqlab: continuing the sweep {sweep_dir}: finished jobs are skipped, the others resume", flush=True)
-        claimed = sweep_dir
+        sweep_dir = Path(explicit) if explicit else folders.find_last_sweep(composed.experiment_name)
+        if not (sweep_dir / "multirun.yaml").is_file():
+            raise ConfigError(f"ckpt_path=last: {sweep_dir} holds no sweep to continue (no multirun.yaml)")
+        claimed = sweep_dir.absolute()
+        folders.lock_folder(claimed, "sweep")
+        print(f"seqlab: continuing the sweep {claimed}: finished jobs are skipped, the others resume", flush=True)
     else:
+        sweep_dir = explicit or compose_config(sweep_overrides_removed(args), with_hydra=True).hydra.sweep.dir
+        sweep_dir = Path(sweep_dir).absolute()
         claimed = folders.claim_run_dir(sweep_dir, folders.SWEEP_MARKER, marker_is_file=True)  # a file: jobs are dirs
         folders.lock_folder(claimed, "sweep")
         if claimed != sweep_dir:
