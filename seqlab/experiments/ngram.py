@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
+from numpy.lib.stride_tricks import sliding_window_view
 from pytorch_lightning.utilities import rank_zero_only
 
 from seqlab.experiments.callbacks import publish
@@ -35,16 +36,9 @@ from seqlab.schema import callbacks as options
 
 def _keys(sequences: list[np.ndarray], k: int, vocab_size: int) -> np.ndarray:
     """The k-gram keys (``sum t[i+j] · V^(k−1−j)``) of every k-gram inside each sequence."""
-    out = []
-    for seq in sequences:
-        seq = np.asarray(seq, dtype=np.int64)
-        if len(seq) < k:
-            continue
-        key = np.zeros(len(seq) - k + 1, np.int64)
-        for j in range(k):
-            key = key * vocab_size + seq[j : len(seq) - k + 1 + j]
-        out.append(key)
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+    powers = vocab_size ** np.arange(k - 1, -1, -1, dtype=np.int64)
+    keys = [sliding_window_view(np.asarray(s, dtype=np.int64), k) @ powers for s in sequences if len(s) >= k]
+    return np.concatenate(keys) if keys else np.zeros(0, np.int64)
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, asked: np.ndarray) -> np.ndarray:
