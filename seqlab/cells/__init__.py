@@ -9,19 +9,16 @@ from seqlab.cells.minimal import MinGRUCell, MinLSTMCell
 from seqlab.cells.recurrent import Recurrent
 from seqlab.registry import CELLS
 
-for _name, _cls in {
-    "rnn_tanh": TanhRNNCell,
-    "rnn_relu": ReLURNNCell,
-    "irnn": IRNNCell,
-    "lstm": LSTMCell,
-    "peephole_lstm": PeepholeLSTMCell,
-    "coupled_lstm": CoupledLSTMCell,
-    "gru": GRUCell,
-    "indrnn": IndRNNCell,
-    "mingru": MinGRUCell,
-    "minlstm": MinLSTMCell,
-}.items():
-    CELLS.register(_name, _cls)
+CELLS.register("rnn_tanh", TanhRNNCell)
+CELLS.register("rnn_relu", ReLURNNCell)
+CELLS.register("irnn", IRNNCell)
+CELLS.register("lstm", LSTMCell)
+CELLS.register("peephole_lstm", PeepholeLSTMCell)
+CELLS.register("coupled_lstm", CoupledLSTMCell)
+CELLS.register("gru", GRUCell)
+CELLS.register("indrnn", IndRNNCell)
+CELLS.register("mingru", MinGRUCell)
+CELLS.register("minlstm", MinLSTMCell)
 
 __all__ = [
     "Cell",

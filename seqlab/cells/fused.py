@@ -5,6 +5,7 @@ packed (packing's CPU backward grows with the square of the length)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -82,11 +83,10 @@ def forward_fused_segments(rnn: Recurrent, fn: Callable[..., Any], x: Tensor, le
     packing gives, with one kernel call per distinct length instead of one slice per step. Directions and layers
     run one cell at a time (dropout between layers as on the per-step paths); a reversed direction reads
     each row reversed within its own length."""
-    B, T = x.shape[:2]
+    T = x.shape[1]
     lengths_cpu = lengths.detach().to("cpu", torch.long)
     order = torch.argsort(lengths_cpu, descending=True, stable=True)
-    unorder = torch.empty_like(order)
-    unorder[order] = torch.arange(B)
+    unorder = torch.argsort(order)  # the inverse permutation
     sorted_lengths = lengths_cpu[order]
     ends = sorted(set(sorted_lengths.tolist()) - {0})
     rows = [int((sorted_lengths >= end).sum()) for end in ends]  # rows running in each segment
@@ -96,19 +96,13 @@ def forward_fused_segments(rnn: Recurrent, fn: Callable[..., Any], x: Tensor, le
     if ends and ends[-1] < T:
         layer_input = layer_input[: ends[-1]]
     state = tuple(s.index_select(1, order_d) for s in state)
-    finals: list[State] = []
-    for layer in range(rnn.num_layers):
-        outputs = []
-        for direction in range(rnn.num_directions):
-            index = layer * rnn.num_directions + direction
-            inp = reverse_padded(layer_input, lengths_d, time_dim=0) if direction else layer_input
-            s0 = tuple(s[index : index + 1] for s in state)
-            out, final = fused_cell_segments(fn, rnn.cells[index], inp, s0, ends, rows, rnn.training)
-            outputs.append(reverse_padded(out, lengths_d, time_dim=0) if direction else out)
-            finals.append(final)
-        layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
-        if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
-            layer_input = F.dropout(layer_input, rnn.dropout, training=True)
+
+    def run_cell(index: int, inp: Tensor) -> tuple[Tensor, State]:
+        s0 = tuple(s[index : index + 1] for s in state)
+        return fused_cell_segments(fn, rnn.cells[index], inp, s0, ends, rows, rnn.training)
+
+    reverse = partial(reverse_padded, lengths=lengths_d, time_dim=0)
+    layer_input, finals = rnn.stack_layers(layer_input, run_cell, reverse)
     if layer_input.shape[0] < T:
         layer_input = F.pad(layer_input, (0, 0, 0, 0, 0, T - layer_input.shape[0]))
     output = layer_input.transpose(0, 1).index_select(0, unorder_d)

@@ -41,9 +41,10 @@ def checked(cell: Cell, method: str) -> Callable[..., State]:
     def call(*args: Any) -> State:
         new, old = fn(*args), args[-1]
         items = new if isinstance(new, (tuple, list)) else None
-        if items is not None and len(items) == len(old):
-            if all(isinstance(n, Tensor) and n.shape == o.shape for n, o in zip(items, old)):
-                return new
+        if items is not None and len(items) == len(old) and all(
+            isinstance(n, Tensor) and n.shape == o.shape for n, o in zip(items, old)
+        ):
+            return new
         bare = f"a bare tensor {tuple(new.shape)}" if isinstance(new, Tensor) else type(new).__name__
         shapes = ", ".join(str(tuple(n.shape)) if isinstance(n, Tensor) else type(n).__name__ for n in items or ())
         got = bare if items is None else f"a {type(new).__name__} of {len(items)} ({shapes})"
@@ -181,6 +182,25 @@ class Recurrent(nn.Module):
             return forward_fused(self, x, lengths, state)
         return self._forward_layers(x, lengths, state, path)
 
+    def stack_layers(
+        self, x: Tensor, run_cell: Callable[[int, Tensor], tuple[Tensor, State]], reverse: Callable[[Tensor], Tensor]
+    ) -> tuple[Tensor, list[State]]:
+        """``x`` through every layer and direction, for the per-step paths and the fused segments alike:
+        ``run_cell(index, input)`` runs ``self.cells[index]``; a backward direction reads ``reverse(input)`` and its
+        outputs are reversed back; directions are joined, with dropout between layers. Returns the last layer's
+        outputs and each cell's final state, in cell order."""
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                out, final = run_cell(layer * self.num_directions + direction, reverse(x) if direction else x)
+                outputs.append(reverse(out) if direction else out)
+                finals.append(final)
+            x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, finals
+
     # -- the per-step paths and the scan -------------------------------------------------------------------------
     def _compiled(self, cell: Cell, method: str) -> Callable[..., State]:
         """``cell.update`` or ``cell.step``; with ``compile=True``, compiled once per cell (see :mod:`.compiled`)."""
@@ -194,28 +214,16 @@ class Recurrent(nn.Module):
 
     def _forward_layers(self, x: Tensor, lengths: Tensor | None, state: State, path: str) -> tuple[Tensor, State]:
         mask = length_mask(lengths, x.shape[1], x.device)
-        finals: list[State] = []
-        layer_input = x
         tap = self.tap_states and torch.is_grad_enabled()
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                cell = self.cells[index]
-                s0 = tuple(s[index] for s in state)
-                inp = reverse_padded(layer_input, lengths) if direction else layer_input
-                taps = self.tapped.setdefault((layer, direction), []) if tap else None
-                if path == "scan":
-                    out, final = cell.scan(inp, s0, mask)
-                else:
-                    out, final = self._loop(cell, inp, mask, s0, path, taps)
-                if direction:
-                    out = reverse_padded(out, lengths)
-                outputs.append(out)
-                finals.append(final)
-            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
+
+        def run_cell(index: int, inp: Tensor) -> tuple[Tensor, State]:
+            cell, s0 = self.cells[index], tuple(s[index] for s in state)
+            if path == "scan":
+                return cell.scan(inp, s0, mask)
+            taps = self.tapped.setdefault(divmod(index, self.num_directions), []) if tap else None
+            return self._loop(cell, inp, mask, s0, path, taps)
+
+        layer_input, finals = self.stack_layers(x, run_cell, partial(reverse_padded, lengths=lengths))
         if mask is not None:
             layer_input = layer_input * mask[..., None].to(layer_input.dtype)
         final_state = tuple(torch.stack([f[i] for f in finals]) for i in range(len(self.state_names)))
