@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqlab.cells.recurrent import at_last_step, mean_over_real_steps
+from seqlab.cells.recurrent import at_last_step, length_mask, mean_over_real_steps
 from seqlab.registry import CELLS, ConfigError
 
 #: tasks whose encoder must read left to right (a step may not see later inputs)
@@ -102,7 +102,7 @@ class Encoder(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: Any = None) -> tuple[Tensor, EncoderState]:
         if lengths is not None and bool((lengths == x.shape[1]).all()):
             lengths = None
-        mask = None if lengths is None else torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        mask = length_mask(lengths, x.shape[1], x.device)
         context = state.context if isinstance(state, EncoderState) else None
         outputs, context = self.encode(x, mask, lengths, context)
         if state is not None and not isinstance(state, EncoderState):

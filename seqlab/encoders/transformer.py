@@ -13,16 +13,6 @@ from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
 
-def sinusoidal_positions(length: int, size: int, device: torch.device, dtype: torch.dtype) -> Tensor:
-    """``PE[t, 2i] = sin(t / 10000^{2i/d})``, ``PE[t, 2i+1] = cos(t / 10000^{2i/d})`` → ``(length, size)``."""
-    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    frequency = torch.exp(torch.arange(0, size, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / size))
-    table = torch.zeros(length, size, device=device)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency[: size // 2])
-    return table.to(dtype)
-
-
 class TransformerEncoder(Encoder):
     """Multi-head self-attention over the whole sequence (``encoder=transformer``).
 
@@ -81,9 +71,17 @@ class TransformerEncoder(Encoder):
         )
 
     def positions(self, length: int, like: Tensor) -> Tensor:
+        """The learned table's first ``length`` rows, or ``PE[t, 2i] = sin(t / 10000^{2i/d})``, ``PE[t, 2i+1] =
+        cos(t / 10000^{2i/d})`` → ``(length, hidden_size)``."""
         if self.position_table is not None:
             return self.position_table.weight[:length]
-        return sinusoidal_positions(length, self.output_size, like.device, like.dtype)
+        size, device = self.output_size, like.device
+        position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+        rate = torch.exp(torch.arange(0, size, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / size))
+        table = torch.zeros(length, size, device=device)
+        table[:, 0::2] = torch.sin(position * rate)
+        table[:, 1::2] = torch.cos(position * rate[: size // 2])
+        return table.to(like.dtype)
 
     def encode(self, x: Tensor, mask: Tensor | None, lengths: Tensor | None, context: Any) -> tuple[Tensor, Any]:
         new_steps = x.shape[1]
@@ -93,14 +91,10 @@ class TransformerEncoder(Encoder):
             )
         if context is not None:  # continue a sequence: the prefix is attended again (no key/value cache)
             prefix, prefix_mask = context
+            if mask is not None or prefix_mask is not None:  # a missing mask: every step real
+                pairs = ((prefix_mask, prefix), (mask, x))
+                mask = torch.cat([t.new_ones(t.shape[:2], dtype=torch.bool) if m is None else m for m, t in pairs], 1)
             x = torch.cat([prefix, x], dim=1)
-            mask = None if mask is None and prefix_mask is None else torch.cat(
-                [
-                    prefix_mask if prefix_mask is not None else prefix.new_ones(prefix.shape[:2], dtype=torch.bool),
-                    mask if mask is not None else x.new_ones(x.shape[0], new_steps, dtype=torch.bool),
-                ],
-                dim=1,
-            )
         x, mask = x[:, -self.max_length :], None if mask is None else mask[:, -self.max_length :]
         T = x.shape[1]
         z = self.dropout(self.project_inputs(x) + self.positions(T, x))
