@@ -69,19 +69,12 @@ class HeadContext:
     def num_layers(self) -> int:
         return int(self.encoder.get("num_layers", 1))
 
-    def build_recurrent(self, input_size: int, hidden_size: int, num_layers: int | None = None) -> Recurrent:
-        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options and loop options
-        (dropout, path, compile), e.g. a decoder: ``ctx.build_recurrent(embedding_dim, ctx.encoder_size)``."""
+    def build_recurrent(self, input_size: int, hidden_size: int) -> Recurrent:
+        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options, layer count and loop
+        options (dropout, path, compile), e.g. a decoder: ``ctx.build_recurrent(embedding_dim, ctx.encoder_size)``."""
         cell = dict(self.cell)
         loop = {k: v for k, v in self.encoder.items() if k in ("dropout", "path", "compile")}
-        return Recurrent(
-            cell.pop("name"),
-            input_size,
-            hidden_size,
-            num_layers=self.num_layers if num_layers is None else num_layers,
-            **loop,
-            **cell,
-        )
+        return Recurrent(cell.pop("name"), input_size, hidden_size, num_layers=self.num_layers, **loop, **cell)
 
 
 class Head(nn.Module):

@@ -31,23 +31,19 @@ def beam_search(step: Callable[..., tuple[Any, ...]], state: tuple[Tensor, ...],
         logits, state = step(token, state)[:2]
         total = scores[:, None] + F.log_softmax(logits.float(), dim=-1)
         best, index = total.flatten().topk(2 * beam_size)
-        keep_beam, keep_token, keep_score = [], [], []
+        keep: list[tuple[int, int, float]] = []  # (beam, token, score) of the beams that go on
         for score, flat in zip(best.tolist(), index.tolist()):
             beam, tok = divmod(flat, logits.shape[-1])
             if score == float("-inf"):
                 break
             if tok == eos_id:
                 finished.append((normalised(score, len(alive[beam]) + 1), alive[beam]))
-            elif len(keep_beam) < beam_size:
-                keep_beam.append(beam)
-                keep_token.append(tok)
-                keep_score.append(score)
-        if len(finished) >= beam_size or not keep_beam:
+            elif len(keep) < beam_size:
+                keep.append((beam, tok, score))
+        if len(finished) >= beam_size or not keep:
             break
-        while len(keep_beam) < beam_size:  # pad with dead beams
-            keep_beam.append(keep_beam[0])
-            keep_token.append(keep_token[0])
-            keep_score.append(float("-inf"))
+        keep += [(keep[0][0], keep[0][1], float("-inf"))] * (beam_size - len(keep))  # pad with dead beams
+        keep_beam, keep_token, keep_score = zip(*keep)
         order = torch.tensor(keep_beam, device=device)
         state = tuple(s.index_select(1, order) for s in state)
         alive = [alive[b] + [t] for b, t in zip(keep_beam, keep_token)]

@@ -100,9 +100,8 @@ class Seq2SeqHead(TokenHead):
             raise ConfigError(f"model.head.score for luong attention is dot or general, got '{score}'")
         if attention == "bahdanau" and score not in (None, "additive"):
             raise ConfigError(f"model.head.score for bahdanau attention is additive, got '{score}'")
-        spec = ctx.spec
-        self.spec = spec
-        self.target_vocab = spec.target_vocab or spec.vocab
+        self.spec = ctx.spec
+        self.target_vocab = ctx.spec.target_vocab or ctx.spec.vocab
         self.num_outputs = len(self.target_vocab)
         self.attention_kind = attention
         self.teacher_forcing = teacher_forcing

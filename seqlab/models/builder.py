@@ -176,13 +176,7 @@ def build_model(
     check_model(spec, options)
     embed, input_size = build_embedding(embedding, spec, embedding_dim, freeze_embedding)
     enc = build_encoder(encoder, input_size, spec, cell)
-    ctx = HeadContext(
-        spec=spec,
-        encoder_size=enc.output_size,
-        embedding_dim=input_size,
-        cell=dict(cell),
-        encoder=enc.head_options(),
-    )
+    ctx = HeadContext(spec, enc.output_size, input_size, cell=dict(cell), encoder=enc.head_options())
     head_module, name = build_head(head, ctx)
     if init_range is not None:
         init_uniform(embed, head_module, init_range)

@@ -108,14 +108,11 @@ class SequenceLitModule(pl.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._eval_carry = None
 
-    def on_test_epoch_start(self) -> None:
-        self._eval_carry = None
+    on_test_epoch_start = on_validation_epoch_start  # each evaluation starts its carry afresh
 
     def _carried(self, carry: Any, batch: dict[str, Tensor]) -> Any:
         """The state to start ``batch`` from: the carried one for a stateful spec, else None (zeros)."""
-        if not self.spec.stateful or carry is None:
-            return None
-        if carry[0].shape[1] != batch["inputs"].shape[0]:
+        if not self.spec.stateful or carry is None or carry[0].shape[1] != batch["inputs"].shape[0]:
             return None  # a batch with another number of rows starts fresh streams
         return carry
 
