@@ -85,9 +85,7 @@ def save_attention_heatmap(
     weights = weights.detach().float().cpu()[: len(target_tokens), : len(source_tokens)]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    width = min(2 + 0.35 * len(source_tokens), 30)
-    height = min(2 + 0.35 * len(target_tokens), 30)
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * len(source_tokens), 30), min(2 + 0.35 * len(target_tokens), 30)))
     ax.imshow(weights.numpy(), cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
     ax.set_xticks(range(len(source_tokens)), list(source_tokens), rotation=90)
     ax.set_yticks(range(len(target_tokens)), list(target_tokens))

@@ -112,9 +112,7 @@ class Head(nn.Module):
 
     def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         encoded, final_state = model.encode(batch["inputs"], batch.get("lengths"), state)
-        out = self.predict(encoded, batch)
-        out["state"] = final_state
-        return out
+        return {**self.predict(encoded, batch), "state": final_state}
 
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} must implement predict() or forward()")
@@ -258,14 +256,12 @@ def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | N
 
 def seeded_generator(device: torch.device, seed: int | None) -> torch.Generator:
     """A generator on ``device`` seeded with ``seed`` (a fresh random seed when None)."""
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else torch.seed())
-    return generator
+    return torch.Generator(device=device).manual_seed(seed if seed is not None else torch.seed())
 
 
 def sample_sequences(
-    step: Callable[[Tensor, Any], tuple[Tensor, Any]],
-    logits: Tensor,
+    run: Callable[[Tensor, Any], tuple[Tensor, Any]],
+    inputs: Tensor,
     state: Any,
     max_length: int,
     temperature: float,
@@ -273,13 +269,15 @@ def sample_sequences(
     generator: torch.Generator | None,
     eos_id: int | None,
 ) -> list[list[int]]:
-    """The sampling loop shared by generating heads: from ``logits (B, V)`` of the first step, sample a token per
-    row, feed it to ``step(tokens (B,), state) → (logits (B, V), state)``, repeat. A row stops after ``eos_id``
-    (kept in its sample) or at ``max_length`` tokens; pass ``eos_id=None`` never to stop early."""
-    samples: list[list[int]] = [[] for _ in range(logits.shape[0])]
-    done = torch.zeros(logits.shape[0], dtype=torch.bool, device=logits.device)
+    """The sampling loop shared by generating heads: ``run(ids (B, T), state) → (logits (B, T', V), state)`` reads
+    ``inputs (B, T)`` from ``state``; a token per row is sampled from the last step's logits and fed back to ``run``
+    as ``(B, 1)``, repeatedly. A row stops after ``eos_id`` (kept in its sample) or at ``max_length`` tokens; pass
+    ``eos_id=None`` never to stop early."""
+    logits, state = run(inputs, state)
+    samples: list[list[int]] = [[] for _ in range(inputs.shape[0])]
+    done = torch.zeros(inputs.shape[0], dtype=torch.bool, device=inputs.device)
     for _ in range(max_length):
-        token = sample_next(logits, temperature, top_k, generator)
+        token = sample_next(logits[:, -1], temperature, top_k, generator)
         for i, t in enumerate(token.tolist()):
             if not done[i]:
                 samples[i].append(t)
@@ -287,5 +285,5 @@ def sample_sequences(
             done |= token == eos_id
             if bool(done.all()):
                 break
-        logits, state = step(token, state)
+        logits, state = run(token[:, None], state)
     return samples

@@ -57,12 +57,9 @@ class ManyToManyHead(TokenHead):
             raise ConfigError("head=many_to_many for tagging needs spec.target_vocab or spec.classes (the tags)")
         self.tie_weights = tie_weights
         self.dropout = dropout_layer(dropout)
-        if tie_weights:
-            self.project = (
-                nn.Identity()
-                if ctx.encoder_size == ctx.embedding_dim
-                else nn.Linear(ctx.encoder_size, ctx.embedding_dim)
-            )
+        if tie_weights:  # a projection to the embedding's size where the encoder's differs
+            same_size = ctx.encoder_size == ctx.embedding_dim
+            self.project = nn.Identity() if same_size else nn.Linear(ctx.encoder_size, ctx.embedding_dim)
             self.out = None
             self.out_bias = nn.Parameter(torch.zeros(self.num_outputs))
         else:
@@ -122,12 +119,10 @@ class ManyToManyHead(TokenHead):
         spec = model.spec
         prompt = [*spec.start_context(), *(prompt or [])]
         inputs = torch.tensor([prompt] * num_samples, device=device)
-        encoded, state = model.encode(inputs, None, None)
 
-        def step(token: Tensor, state: Any) -> tuple[Tensor, Any]:
-            encoded, state = model.encode(token[:, None], None, state)
-            return self.logits(model, encoded)[:, -1], state
+        def run(ids: Tensor, state: Any) -> tuple[Tensor, Any]:
+            encoded, state = model.encode(ids, None, state)
+            return self.logits(model, encoded[:, -1:]), state
 
-        logits = self.logits(model, encoded[:, -1:])[:, -1]
         eos_id = spec.vocab.eos_id if stop_at_eos else None
-        return sample_sequences(step, logits, state, max_length, temperature, top_k, generator, eos_id)
+        return sample_sequences(run, inputs, None, max_length, temperature, top_k, generator, eos_id)

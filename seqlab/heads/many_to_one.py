@@ -82,8 +82,7 @@ class ManyToOneHead(Head):
         self.attention = AttentionPooling(ctx.encoder_size, attention_size) if pool == "attention" else None
         self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(ctx.encoder_size, num_classes)
-        weights = resolve_class_weights(class_weights, ctx)
-        self.register_buffer("class_weights", weights, persistent=False)
+        self.register_buffer("class_weights", resolve_class_weights(class_weights, ctx), persistent=False)
 
     def predict(self, encoded: Tensor, batch: dict[str, Tensor]) -> dict[str, Any]:
         lengths = batch.get("lengths")

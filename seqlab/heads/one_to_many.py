@@ -72,9 +72,8 @@ class OneToManyHead(TokenHead):
         self.num_layers = ctx.num_layers
         self.num_states = len(CELLS.get(ctx.cell["name"]).state_names)
         self.condition_embedding = nn.Embedding(len(self.classes), condition_dim)
-        self.condition_to_state = (
-            nn.Linear(condition_dim, self.num_states * self.num_layers * self.hidden_size) if condition_init else None
-        )
+        state_size = self.num_states * self.num_layers * self.hidden_size
+        self.condition_to_state = nn.Linear(condition_dim, state_size) if condition_init else None
         self.condition_to_input = nn.Linear(condition_dim, ctx.embedding_dim) if condition_input else None
         self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(ctx.encoder_size, self.num_outputs)
@@ -147,11 +146,9 @@ class OneToManyHead(TokenHead):
         ids = torch.tensor(self.class_ids(condition, num_samples), device=device)
         vector = self.condition_vector(ids)
         inputs = torch.tensor([[model.spec.vocab.bos_id, *(prompt or [])]] * len(ids), device=device)
-        logits, state = self.decode(model, inputs, vector, None)
 
-        def step(token: Tensor, state: Any) -> tuple[Tensor, Any]:
-            logits, state = self.decode(model, token[:, None], vector, None, state)
-            return logits[:, -1], state
+        def run(ids: Tensor, state: Any) -> tuple[Tensor, Any]:
+            return self.decode(model, ids, vector, None, state)
 
         eos_id = model.spec.vocab.eos_id if stop_at_eos else None
-        return sample_sequences(step, logits[:, -1], state, max_length, temperature, top_k, generator, eos_id)
+        return sample_sequences(run, inputs, None, max_length, temperature, top_k, generator, eos_id)

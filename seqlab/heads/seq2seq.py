@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -28,19 +28,17 @@ from seqlab.registry import ConfigError
 from seqlab.schema import model as schema
 
 
-class Memory:
+class Memory(NamedTuple):
     """What the decoder reads from one encoded source batch: outputs ``(B, S, D*H)``, mask ``(B, S)``, and the
-    attention's precomputed keys."""
+    attention's precomputed keys — in the order :class:`Attention` takes them after the query."""
 
-    def __init__(self, outputs: Tensor, mask: Tensor | None, keys: Tensor | None):
-        self.outputs, self.mask, self.keys = outputs, mask, keys
+    outputs: Tensor
+    mask: Tensor | None
+    keys: Tensor | None
 
     def repeat(self, times: int) -> Memory:
         """Each row repeated ``times`` (rows stay grouped: beams of one source)."""
-
-        return Memory(
-            *(None if t is None else t.repeat_interleave(times, dim=0) for t in (self.outputs, self.mask, self.keys))
-        )
+        return Memory(*(None if t is None else t.repeat_interleave(times, dim=0) for t in self))
 
 
 class Seq2SeqHead(TokenHead):
@@ -129,9 +127,6 @@ class Seq2SeqHead(TokenHead):
         state = tuple(s.view(L, D, *s.shape[1:]).transpose(1, 2).flatten(2).contiguous() for s in final)
         return memory, state
 
-    def _attend(self, query: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
-        return self.attention(query, memory.outputs, memory.mask, memory.keys)
-
     def _output(self, decoded: Tensor, context: Tensor | None) -> Tensor:
         if context is not None:
             decoded = torch.tanh(self.combine(torch.cat([context, decoded], dim=-1)))
@@ -142,12 +137,12 @@ class Seq2SeqHead(TokenHead):
         x = self.target_embedding(token)
         context = weights = None
         if self.attention_kind == "bahdanau":
-            context, weights = self._attend(state[0][-1], memory)
+            context, weights = self.attention(state[0][-1], *memory)
             x = torch.cat([x, context], dim=-1)
         decoded, state = self.decoder(x[:, None], None, state)
         decoded = decoded[:, 0]
         if self.attention_kind == "luong":
-            context, weights = self._attend(decoded, memory)
+            context, weights = self.attention(decoded, *memory)
         return self._output(decoded, context), state, weights
 
     def _teacher_forced(self, targets_in: Tensor, target_lengths: Tensor | None, state: tuple, memory: Memory):
@@ -156,20 +151,18 @@ class Seq2SeqHead(TokenHead):
         decoded, _ = self.decoder(self.target_embedding(targets_in), target_lengths, state)
         if self.attention_kind == "none":
             return self._output(decoded, None), None
-        context, weights = self._attend(decoded, memory)
+        context, weights = self.attention(decoded, *memory)
         return self._output(decoded, context), weights
 
     def forward(self, model: Backbone, batch: dict[str, Tensor], state: Any = None) -> dict[str, Any]:
         memory, state = self.encode(model, batch["inputs"], batch.get("lengths"))
         targets_in = batch["targets_in"]
         forcing = self.teacher_forcing if self.training else 1.0
-        out: dict[str, Any] = {}
-        if forcing >= 1.0 and self.attention_kind != "bahdanau":
-            out["logits"], out["attention"] = self._teacher_forced(
-                targets_in, batch.get("target_lengths"), state, memory
-            )
+        if forcing >= 1.0 and self.attention_kind != "bahdanau":  # every input known: all steps at once
+            logits, attention = self._teacher_forced(targets_in, batch.get("target_lengths"), state, memory)
         else:
-            out["logits"], out["attention"] = self._step_loop(targets_in, state, memory, forcing)
+            logits, attention = self._step_loop(targets_in, state, memory, forcing)
+        out: dict[str, Any] = {"logits": logits, "attention": attention}
         if not self.training:
             inputs, lengths = batch["inputs"], batch.get("lengths")
             limits = [2 * int(n) + 10 for n in (lengths if lengths is not None else [inputs.shape[1]] * len(inputs))]
@@ -230,16 +223,15 @@ class Seq2SeqHead(TokenHead):
         its attention ``(len + 1, S)`` (the row of the ``<eos>`` step included; empty without attention)."""
         weights: list[Tensor] = []
 
-        def step(token: Tensor, state: tuple) -> tuple[Tensor, tuple]:
-            logits, state, step_weights = self.step(token, state, memory)
+        def run(ids: Tensor, state: tuple) -> tuple[Tensor, tuple]:
+            logits, state, step_weights = self.step(ids[:, 0], state, memory)
             if step_weights is not None:
                 weights.append(step_weights)
-            return logits, state
+            return logits[:, None], state
 
-        bos = torch.full((memory.outputs.shape[0],), self.target_vocab.bos_id, device=memory.outputs.device)
-        logits, state = step(bos, state)
+        bos = torch.full((memory.outputs.shape[0], 1), self.target_vocab.bos_id, device=memory.outputs.device)
         eos = self.target_vocab.eos_id
-        samples = sample_sequences(step, logits, state, max_length, temperature, top_k, generator, eos)
+        samples = sample_sequences(run, bos, state, max_length, temperature, top_k, generator, eos)
         stacked = torch.stack(weights, 1) if weights else None
         attention = [stacked[i, : len(s)] if stacked is not None else torch.empty(0) for i, s in enumerate(samples)]
         return [s[:-1] if s and s[-1] == eos else s for s in samples], attention
