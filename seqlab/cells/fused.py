@@ -27,11 +27,7 @@ SEGMENT_COST_IN_FLOATS = 400_000
 def flat_weights(cells: Iterable[Cell]) -> list[Tensor]:
     """``W_x, W_h, b_x, b_h`` of each cell in turn, the weights ``torch._VF``'s kernels take (a zero ``b_h`` where the
     cell has none)."""
-    weights = []
-    for cell in cells:
-        b_h = cell.b_h if cell.b_h is not None else torch.zeros_like(cell.b_x)
-        weights += [cell.W_x, cell.W_h, cell.b_x, b_h]
-    return weights
+    return [w for c in cells for w in (c.W_x, c.W_h, c.b_x, c.b_h if c.b_h is not None else torch.zeros_like(c.b_x))]
 
 
 def forward_fused(rnn: Recurrent, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:

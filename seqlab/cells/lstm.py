@@ -75,9 +75,6 @@ class PeepholeLSTMCell(LSTMCell):
 
     fused_mode = None
 
-    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = schema.PeepholeLSTM.forget_bias):
-        super().__init__(input_size, hidden_size, forget_bias)
-
     def create_parameters(self) -> None:
         self.peephole = nn.Parameter(torch.empty(3, self.hidden_size))  # rows: p_i, p_f, p_o
 
