@@ -120,16 +120,6 @@ class Encoder(nn.Module):
         return type(self).__name__
 
 
-def last_steps(x: Tensor, lengths: Tensor | None, n: int) -> Tensor:
-    """The ``n`` steps of ``x (B, T, I)`` ending at each row's last real step → ``(B, n, I)`` (zeros before a
-    row's first step)."""
-    B, T, size = x.shape
-    padded = torch.cat([x.new_zeros(B, n, size), x], dim=1)
-    end = lengths.to(x.device) if lengths is not None else torch.full((B,), T, device=x.device)
-    index = end[:, None] + torch.arange(n, device=x.device)[None, :]
-    return padded.gather(1, index[..., None].expand(B, n, size))
-
-
 def mlp(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Sequential:
     """``num_layers`` of ``Linear → tanh`` (dropout between them): ``(…, input_size)`` → ``(…, hidden_size)``."""
     layers: list[nn.Module] = []

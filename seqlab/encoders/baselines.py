@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from seqlab.encoders.base import Encoder, last_steps, mlp
+from seqlab.encoders.base import Encoder, mlp
 from seqlab.schema import model as schema
 
 
@@ -49,8 +49,12 @@ class FixedWindowEncoder(Encoder):
         previous = context if context is not None else x.new_zeros(B, self.window - 1, size)
         full = torch.cat([previous, x], dim=1)  # (B, N-1+T, I)
         windows = full.unfold(1, self.window, 1).transpose(2, 3).reshape(B, T, self.window * size)
-        full_lengths = None if lengths is None else lengths + self.window - 1
-        return self.net(windows), last_steps(full, full_lengths, self.window - 1)
+        # the context: the N-1 steps of `full` ending at each row's last real step (zeros before its first step)
+        n = self.window - 1
+        end = (lengths.to(x.device) if lengths is not None else torch.full((B,), T, device=x.device)) + n
+        index = end[:, None] + torch.arange(n, device=x.device)[None, :]
+        padded = torch.cat([x.new_zeros(B, n, size), full], dim=1)
+        return self.net(windows), padded.gather(1, index[..., None].expand(B, n, size))
 
 
 class BagOfWordsEncoder(Encoder):

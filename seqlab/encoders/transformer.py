@@ -54,7 +54,6 @@ class TransformerEncoder(Encoder):
                               f"{hidden_size}")
         self.output_size = hidden_size
         self.max_length = max_length
-        self.positional = positional
         self.project_inputs = nn.Linear(input_size, hidden_size)
         self.position_table = nn.Embedding(max_length, hidden_size) if positional == "learned" else None
         self.dropout = nn.Dropout(dropout)
