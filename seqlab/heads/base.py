@@ -171,11 +171,9 @@ class TokenHead(Head):
 
     def targets(self, batch: dict[str, Tensor]) -> Tensor:
         """``batch["targets"] (B, T)`` with every step at or past its sequence's length set to :data:`IGNORE`."""
-        targets, lengths = batch["targets"], batch.get(self.lengths_key)
-        if lengths is None:
-            return targets
-        steps = torch.arange(targets.shape[1], device=targets.device)
-        return targets.masked_fill(steps[None, :] >= lengths.to(targets.device)[:, None], IGNORE)
+        targets = batch["targets"]
+        mask = length_mask(batch.get(self.lengths_key), targets.shape[1], targets.device)
+        return targets if mask is None else targets.masked_fill(~mask, IGNORE)
 
     def output_layer(self) -> nn.Linear | None:
         return self.out

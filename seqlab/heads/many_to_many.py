@@ -116,13 +116,12 @@ class ManyToManyHead(TokenHead):
             raise ValueError("only language models generate")
         device = next(model.parameters()).device
         generator = seeded_generator(device, seed)
-        spec = model.spec
-        prompt = [*spec.start_context(), *(prompt or [])]
+        prompt = [*model.spec.start_context(), *(prompt or [])]
         inputs = torch.tensor([prompt] * num_samples, device=device)
 
         def run(ids: Tensor, state: Any) -> tuple[Tensor, Any]:
             encoded, state = model.encode(ids, None, state)
             return self.logits(model, encoded[:, -1:]), state
 
-        eos_id = spec.vocab.eos_id if stop_at_eos else None
+        eos_id = model.spec.vocab.eos_id if stop_at_eos else None
         return sample_sequences(run, inputs, None, max_length, temperature, top_k, generator, eos_id)

@@ -293,11 +293,8 @@ class Seq2SeqHead(TokenHead):
             return []
         memory, state = self.encode_sources(model, sources)
         predictions, attention = self._sample(memory, state, max_length, 0.0, None, None)
-        paths = []
-        for i, (ids, source, weights) in enumerate(zip(predictions, sources, attention)):
-            source_tokens = self.spec.vocab.decode(source)
+        paths = [Path(dirpath) / f"attention_{i}.png" for i in range(len(sources))]
+        for ids, source, weights, path in zip(predictions, sources, attention, paths):
             target_tokens = self.target_vocab.decode(ids) + ["<eos>"] * (weights.shape[0] > len(ids))
-            paths.append(
-                save_attention_heatmap(weights, source_tokens, target_tokens, Path(dirpath) / f"attention_{i}.png")
-            )
+            save_attention_heatmap(weights, self.spec.vocab.decode(source), target_tokens, path)
         return paths
