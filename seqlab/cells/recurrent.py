@@ -23,13 +23,8 @@ def supported_paths(cell: str | type[Cell] | Cell) -> list[str]:
 
     Given an instance, its own attributes count (options such as GRU's ``reset_after=False`` remove paths)."""
     cls = CELLS.get(cell) if isinstance(cell, str) else cell
-    paths = ["fused"] if cls.fused_mode is not None else []
-    if cls.structured:
-        paths.append("structured")
-    paths.append("step")
-    if cls.scan is not None:
-        paths.append("scan")
-    return paths
+    available = (cls.fused_mode is not None, cls.structured, True, cls.scan is not None)
+    return [path for path, ok in zip(("fused", "structured", "step", "scan"), available) if ok]
 
 
 def checked(cell: Cell, method: str) -> Callable[..., State]:
