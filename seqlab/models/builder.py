@@ -56,8 +56,7 @@ def model_options(model: dict[str, Any]) -> dict[str, Any]:
     a did-you-mean: ``+model.embeding_dim=8`` would otherwise change nothing."""
     refuse(check_node("model", "default", {k: v for k, v in model.items() if k not in PARTS}, "model"))
     options = {k: v for k, v in model.items() if k != "pretrained_vectors"}
-    options["freeze_embedding"] = bool(options.get("freeze_embedding", False))
-    return options
+    return {**options, "freeze_embedding": bool(options.get("freeze_embedding", False))}
 
 
 def check_model(spec: DataSpec, options: dict[str, Any]) -> None:
@@ -252,8 +251,7 @@ def load_module(path: str | Path, map_location: str = "cpu") -> SequenceLitModul
         config=checkpoint.get("hyper_parameters", {}).get("config"),
     )
     module.load_state_dict(checkpoint["state_dict"])
-    module.eval()
-    return module
+    return module.eval()
 
 
 def check_monitored_metrics(config: dict[str, Any], module: SequenceLitModule) -> None:
