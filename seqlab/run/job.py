@@ -142,8 +142,7 @@ def start_sweep_job(cfg: DictConfig) -> tuple[bool, float | None]:
     state = job_state(job_dir)
     if cfg.get("ckpt_path") == "last":
         if state == "finished":
-            hydra = scale.hydra_config()
-            print(f"seqlab: sweep job {hydra.job.num} finished before: skipped ({job_dir})", flush=True)
+            print(f"seqlab: sweep job {scale.hydra_config().job.num} finished before: skipped ({job_dir})", flush=True)
             metrics = json.loads((job_dir / "metrics.json").read_text(encoding="utf-8"))
             metric = cfg.get("optimized_metric")
             return True, (metrics.get(metric) if metric else None)
