@@ -160,16 +160,12 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
         except ConfigError as err:
             found.local_conf_error = str(err)
     if report and int(os.environ.get("LOCAL_RANK", "0")) == 0:
-        for plugin in found.plugins.values():
-            if plugin.error:
-                print(
-                    f"seqlab: plugin {_describe(plugin)} failed to load and is skipped: {plugin.error}", file=sys.stderr
-                )
+        skipped = [f"plugin {_describe(p)} failed to load and is skipped: {p.error}" for p in found.plugins.values()
+                   if p.error]
         if found.local_conf_error:
-            print(
-                f"seqlab: config folder {_shown(found.local_conf)} is skipped: {found.local_conf_error}",
-                file=sys.stderr,
-            )
+            skipped.append(f"config folder {_shown(found.local_conf)} is skipped: {found.local_conf_error}")
+        for line in skipped:
+            print(f"seqlab: {line}", file=sys.stderr)
     return found.plugins
 
 

@@ -202,8 +202,7 @@ def preflight(argv: list[str]) -> list[str]:
     error = check_group_overrides(argv, search_dirs())
     if error:
         raise ConfigError(error)
-    argv = debug_overrides(argv)
-    argv = resume_overrides(argv)
+    argv = resume_overrides(debug_overrides(argv))
     if is_sweep(argv):
         return prepare_sweep_dir(argv)
     if not single_run(argv):
