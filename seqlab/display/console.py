@@ -89,17 +89,13 @@ def route_third_party_logs() -> None:
         logger.propagate = True
 
 
-def is_console(handler: logging.Handler) -> bool:
-    return isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
-
-
 def configure(verbose: bool) -> None:
     """Set this process's console up for a training job (logging must be configured already, as Hydra does)."""
     state["verbose"] = verbose
     quiet_third_party(verbose)
     route_third_party_logs()
     for handler in logging.getLogger().handlers:
-        if is_console(handler):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):  # console
             handler.setLevel(logging.NOTSET if verbose else logging.WARNING)
             handler.addFilter(_not_shown_twice)
     # wandb prints ~30 lines per run (its run history and summary); quiet, seqlab prints one line instead

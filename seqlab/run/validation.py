@@ -16,7 +16,7 @@ from seqlab import schema
 from seqlab.errors import ConfigError
 from seqlab.run import memory
 from seqlab.run.allocator import CHOICES as ALLOCATORS
-from seqlab.run.compose import group_options, option_defaults
+from seqlab.run.compose import GROUP_NODES, group_options, option_defaults
 from seqlab.schema.callbacks import CALLBACKS, LIGHTNING
 from seqlab.schema.trainer import class_options, trainer_options
 
@@ -188,9 +188,7 @@ LIGHTNING_CLASSES = {"model_checkpoint": ("callbacks/model_checkpoint.py", "Mode
 
 
 #: config group → the node its option fills, checked against the option's schema
-SCHEMA_NODES = {"data": "data", "callbacks": "callbacks", "model": "model", "cell": "model.cell",
-                "encoder": "model.encoder", "head": "model.head",
-                "optimizer": "optimizer", "scheduler": "scheduler"}
+SCHEMA_NODES = {"data": "data", "callbacks": "callbacks", "model": "model", **GROUP_NODES}
 
 
 def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
