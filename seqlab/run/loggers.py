@@ -50,12 +50,11 @@ class StepWriter(csv_logs.ExperimentWriter):
         return text.getvalue()
 
     def _rewrite(self, rows: list[dict[str, object]]) -> None:
-        header = io.StringIO()
-        csv.DictWriter(header, fieldnames=self.metrics_keys, lineterminator="\n").writeheader()
+        header = self._line(dict(zip(self.metrics_keys, self.metrics_keys)))  # what DictWriter.writeheader writes
         body = [self._line(r) for r in rows]
-        write_atomic(self.metrics_file_path, header.getvalue() + "".join(body))
+        write_atomic(self.metrics_file_path, header + "".join(body))
         self.last = dict(rows[-1]) if rows else None
-        self.last_offset = len((header.getvalue() + "".join(body[:-1])).encode()) if rows else None
+        self.last_offset = len((header + "".join(body[:-1])).encode()) if rows else None
         self.dirty = False
 
     def resume_at(self, step: int) -> None:

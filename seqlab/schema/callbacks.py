@@ -4,7 +4,7 @@ settings for them are written here once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from seqlab.schema.core import option
@@ -107,12 +107,10 @@ GROUP = {"default": DEFAULT, "music": (*DEFAULT, "music")}
 
 def node(name: str) -> dict[str, Any]:
     """One named callback's config: ``_target_`` and its settings."""
-    import dataclasses
-
     if name in LIGHTNING:
         return dict(LIGHTNING[name])
     target, options = CALLBACKS[name]
-    return {"_target_": target, **dataclasses.asdict(options())}
+    return {"_target_": target, **asdict(options())}
 
 
 def group_option(option: str) -> dict[str, Any]:
