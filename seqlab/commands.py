@@ -1,5 +1,5 @@
-"""What the small ``key=value`` commands (``seqlab.generate``, ``seqlab.score``) share: option parsing into a
-dataclass schema, and one-line errors."""
+"""What the small ``key=value`` commands (``seqlab.generate``, ``seqlab.score``, ``seqlab.predict``) share: option
+parsing into a dataclass schema, and one-line errors."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def parse_options(schema: type[T], args: list[str], usage: str) -> T:
+def parse_options(schema: type[T], args: list[str], usage: str, text_for: str | None = None) -> T:
     """``["ckpt_path=x", "seed=1"]`` → ``schema(...)``; unknown keys, bad types and missing values raise one-line
-    :class:`~seqlab.errors.ConfigError` messages ending with the usage line."""
+    :class:`~seqlab.errors.ConfigError` messages ending with the usage line. ``text_for``: what the command does with
+    its ``text`` option (``to score``), which may then not be given empty."""
     from omegaconf import OmegaConf
 
     from seqlab.errors import ConfigError, one_line
 
+    given = OmegaConf.from_dotlist([a for a in args if "=" in a]) if text_for else {}
+    if "text" in given and not str(given.text or "").strip():
+        raise ConfigError(f'text is empty: give the text {text_for}, text="..."; {usage}')
     bad = [a for a in args if "=" not in a]
     if bad:
         raise ConfigError(f"'{bad[0]}' is not key=value; {usage}")

@@ -49,15 +49,9 @@ class TextScore:
 
 
 def parse(args: list[str]) -> ScoreOptions:
-    from omegaconf import OmegaConf
-
     from seqlab.commands import parse_options
-    from seqlab.registry import ConfigError
 
-    given = OmegaConf.from_dotlist([a for a in args if "=" in a])
-    if "text" in given and not str(given.text or "").strip():
-        raise ConfigError(f'text is empty: give the text to score, text="..."; {USAGE}')
-    return parse_options(ScoreOptions, args, USAGE)
+    return parse_options(ScoreOptions, args, USAGE, text_for="to score")
 
 
 def score(options: ScoreOptions) -> TextScore:

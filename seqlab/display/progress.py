@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -79,30 +80,19 @@ class _StepsColumn(ProgressColumn):
         return Text(f"{int(task.completed):,}/{total} {unit}", style="progress.download")
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        if not _is_run(task):
-            return Text("")
-        rate = task.fields.get("rate")
-        return Text(f"{rate:.2f} steps/s" if rate else "- steps/s", style="progress.data.speed")
+class _RunColumn(ProgressColumn):
+    """A column of the run's task, ``text(task.fields)`` in ``style``; empty on the validation and test bars."""
 
-
-class _TimeColumn(ProgressColumn):
-    max_refresh = 0.5
+    def __init__(self, text: Callable[[dict[str, Any]], str], style: str, max_refresh: float | None = None):
+        super().__init__()
+        self.text, self.style, self.max_refresh = text, style, max_refresh
 
     def render(self, task: Task) -> Text:
-        if not _is_run(task):
-            return Text("")
-        elapsed, eta = task.fields.get("elapsed"), task.fields.get("eta")
-        shown = "-:--:--" if elapsed is None else str(timedelta(seconds=int(elapsed)))
-        remaining = "-:--:--" if eta is None else str(timedelta(seconds=int(eta)))
-        return Text(f"{shown} • ETA {remaining}", style="progress.remaining")
+        return Text(self.text(task.fields) if _is_run(task) else "", style=self.style)
 
 
-class _EpochColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        epoch = task.fields.get("epoch")
-        return Text("" if epoch is None else f"epoch {epoch}", style="dim")
+def _clock(seconds: float | None) -> str:
+    return "-:--:--" if seconds is None else str(timedelta(seconds=int(seconds)))
 
 
 class RunConsole(pl.Callback):
@@ -231,9 +221,10 @@ class RunProgressBar(RichProgressBar):
             TextColumn("[progress.description]{task.description}"),
             BarColumn(bar_width=max(8, min(40, width - 72))),  # the other columns take ~70 characters
             _StepsColumn(),
-            _RateColumn(),
-            _TimeColumn(),
-            _EpochColumn(),
+            _RunColumn(lambda f: f"{f['rate']:.2f} steps/s" if f.get("rate") else "- steps/s", "progress.data.speed"),
+            _RunColumn(lambda f: f"{_clock(f.get('elapsed'))} • ETA {_clock(f.get('eta'))}", "progress.remaining",
+                       max_refresh=0.5),
+            _RunColumn(lambda f: f"epoch {f['epoch']}", "dim"),
         ]
 
     def _init_progress(self, trainer: pl.Trainer) -> None:

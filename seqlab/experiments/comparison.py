@@ -5,13 +5,13 @@ half-width of its 95 % Student-t interval, with n (:func:`seqlab.stats.interval`
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from seqlab.report.read import read_run
 from seqlab.stats import interval
 
 #: the headline metric of each task, and whether higher is better
@@ -30,13 +30,11 @@ def read_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
     """Every job folder of the sweep → ``{"encoder", "data", "metrics"}`` (metrics empty for a failed job)."""
     jobs = []
     for config_file in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
-        config = OmegaConf.load(config_file)
-        encoder = str(OmegaConf.select(config, "model.encoder.name", default="recurrent"))
+        run = read_run(config_file.parent.parent)
+        encoder = str(run.config.get("model.encoder.name", "recurrent"))
         if encoder == "recurrent":
-            encoder = f"recurrent ({OmegaConf.select(config, 'model.cell.name')})"
-        metrics_file = config_file.parent.parent / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        jobs.append({"encoder": encoder, "data": str(OmegaConf.select(config, "data.name")), "metrics": metrics})
+            encoder = f"recurrent ({run.config.get('model.cell.name')})"
+        jobs.append({"encoder": encoder, "data": str(run.config.get("data.name")), "metrics": run.metrics})
     return jobs
 
 

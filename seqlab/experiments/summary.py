@@ -13,13 +13,13 @@ from statistics import median
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqlab.callbacks.gradient_flow import VANISHED
 from seqlab.data.adding import CONSTANT_BASELINE_MSE
 from seqlab.experiments.adding_figures import TERMINAL, plot_curves, plot_gradients, relative_curve
 from seqlab.report.groups import finite_or_none
-from seqlab.report.read import read_curves
+from seqlab.report.read import Run, read_run
 from seqlab.stats import interval
 
 #: columns of summary.csv (one row per job)
@@ -30,27 +30,23 @@ COLUMNS = ("cell", "length", "optimizer", "lr", "seed", "val_mse", "test_mse", "
 def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
     """One sweep job's folder → its row: cell, length, seed, final ``val/mse``, learned (mse < threshold), the
     validation curve, and the terminal-loss gradient curves recorded first (initial weights) and last."""
-    config = OmegaConf.load(job_dir / ".hydra" / "config.yaml")
-    metrics_file = job_dir / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-    mse = finite_or_none(metrics.get("val/mse"))
-    csv_path = job_dir / "csv" / "metrics.csv"
-    logged = read_curves(csv_path) if csv_path.is_file() else {}
-    curves = {key: [(int(step), value) for step, value in logged.get(key, [])] for key in ("train/loss", "val/mse")}
+    run = read_run(job_dir)
+    config, mse = run.config, finite_or_none(run.metrics.get("val/mse"))
+    curves = {key: [(int(step), value) for step, value in run.curves.get(key, [])] for key in ("train/loss", "val/mse")}
     gradients_file = job_dir / "gradient_flow" / "history.json"
     gradients = json.loads(gradients_file.read_text()).get(TERMINAL, []) if gradients_file.is_file() else []
     steps = max((s for s, _ in curves.get("val/mse", [])), default=0)
-    forget_bias = OmegaConf.select(config, "model.cell.forget_bias")
+    forget_bias = config.get("model.cell.forget_bias")
     return {
-        "cell": str(OmegaConf.select(config, "model.cell.name")),
-        "length": int(OmegaConf.select(config, "data.seq_len")),
-        "optimizer": str(OmegaConf.select(config, "optimizer._target_") or "").rsplit(".", 1)[-1],
-        "lr": OmegaConf.select(config, "optimizer.lr"),
-        "seed": int(OmegaConf.select(config, "seed")),
+        "cell": str(config.get("model.cell.name")),
+        "length": int(config.get("data.seq_len")),
+        "optimizer": str(config.get("optimizer._target_") or "").rsplit(".", 1)[-1],
+        "lr": config.get("optimizer.lr"),
+        "seed": int(config.get("seed")),
         "val_mse": mse,
-        "test_mse": finite_or_none(metrics.get("test/mse")),
+        "test_mse": finite_or_none(run.metrics.get("test/mse")),
         "chosen": True,
-        "learned": status(job_dir, mse, threshold),
+        "learned": status(run, mse, threshold),
         "steps": steps,
         "index_init": relative_curve(gradients[0]["norms"])[-1] if gradients else None,
         "index_end": relative_curve(gradients[-1]["norms"])[-1] if gradients else None,
@@ -61,14 +57,12 @@ def read_job(job_dir: Path, threshold: float) -> dict[str, Any]:
     }
 
 
-def status(job_dir: Path, mse: float | None, threshold: float) -> str:
+def status(run: Run, mse: float | None, threshold: float) -> str:
     """``yes`` / ``no`` (final val MSE below ``threshold`` or not); ``failed`` when the job stopped with an error
     (Hydra's launcher leaves ``error.txt``) or a non-finite MSE; ``unfinished`` when it has not ended yet."""
     if mse is not None:
         return "yes" if mse < threshold else "no"
-    if (job_dir / "metrics.json").is_file() or (job_dir / "error.txt").is_file():
-        return "failed"
-    return "unfinished"
+    return "unfinished" if run.status == "incomplete" else "failed"
 
 
 def format_index(value: float | None) -> str:

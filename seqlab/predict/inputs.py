@@ -50,15 +50,10 @@ class Line:
 
 
 def parse(args: list[str]) -> PredictOptions:
-    from omegaconf import OmegaConf
-
     from seqlab.commands import parse_options
     from seqlab.registry import ConfigError
 
-    given = OmegaConf.from_dotlist([a for a in args if "=" in a])
-    if "text" in given and not str(given.text or "").strip():
-        raise ConfigError(f'text is empty: give the text to predict for, text="..."; {USAGE}')
-    options = parse_options(PredictOptions, args, USAGE)
+    options = parse_options(PredictOptions, args, USAGE, text_for="to predict for")
     if (options.text is None) == (options.file is None):
         raise ConfigError(f"give one input: text=TEXT or file=FILE; {USAGE}")
     for name in ("batch_size", "max_length", "beam_size"):

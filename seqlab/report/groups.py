@@ -134,17 +134,9 @@ def summary_json(sweep: Sweep) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
         for metric in metric_order({k for run in group.finished for k in run.metrics}):
             stat = group.interval(metric)
-            metrics[metric] = {
-                "mean": finite_or_none(stat.mean),
-                "n": stat.n,
-                "std": finite_or_none(stat.std),
-                "half_width": finite_or_none(stat.half_width),
-                "low": finite_or_none(stat.low),
-                "high": finite_or_none(stat.high),
-                "values": [
-                    {"seed": seed, "run": name, "value": finite_or_none(v)} for seed, name, v in group.values(metric)
-                ],
-            }
+            spread = {key: finite_or_none(getattr(stat, key)) for key in ("std", "half_width", "low", "high")}
+            values = [{"seed": seed, "run": name, "value": finite_or_none(v)} for seed, name, v in group.values(metric)]
+            metrics[metric] = {"mean": finite_or_none(stat.mean), "n": stat.n, **spread, "values": values}
         groups.append(
             {
                 "label": group.label,

@@ -68,20 +68,9 @@ class StepWriter(csv_logs.ExperimentWriter):
         step = int(step if step is not None else last_step + 1)
         if step == last_step:
             self.last.update(values)
-        elif step > last_step:
+        else:  # a later step: no logger call goes back (Lightning's and seqlab's own log at the current step)
             self.save()
             self.last, self.last_offset = {**values, "step": step}, None
-        else:  # a step before the newest row (Lightning does not log backwards; kept correct all the same)
-            self.save()
-            rows = self._read()
-            same = [r for r in rows if int(r["step"]) == step]
-            if same:
-                same[0].update(values)
-            else:
-                rows.append({**values, "step": step})
-            self.metrics_keys = sorted(set(self.metrics_keys) | set().union(*rows))
-            self._rewrite(sorted(rows, key=lambda r: int(r["step"])))
-            return
         self.dirty = True
 
     def save(self) -> None:
