@@ -60,7 +60,6 @@ class MusicSamplesCallback(pl.Callback):
         self.options = dict(
             num_samples=num_samples, max_length=max_length, temperature=temperature, top_k=top_k, seed=seed
         )
-        self.rate: float | None = None
         self.rates: dict[str, float] = {}
 
     def sample(self, module: pl.LightningModule) -> list[tuple[str, str]]:
@@ -123,9 +122,9 @@ class MusicSamplesCallback(pl.Callback):
             report.append({"index": i, "type": kind, **{k: getattr(check, k) for k in CHECKS}, "abc": text})
         valid = sum(r["valid"] for r in report)
         bars = sum(r["bars"] for r in report)
-        self.rate = valid / len(report)
+        rate = valid / len(report)
         self.rates = {
-            RATE_KEY: self.rate,
+            RATE_KEY: rate,
             PARSE_KEY: sum(r["parses"] for r in report) / len(report),
             BAR_KEY: sum(r["matching"] for r in report) / bars if bars else 0.0,
         }
@@ -143,7 +142,7 @@ class MusicSamplesCallback(pl.Callback):
             logger.log_metrics(self.rates, step=trainer.global_step)
             logger.save()
         print(
-            f"seqlab: {RATE_KEY} = {self.rate:.3f} ({valid}/{len(report)} sampled tunes parse with music21 and fill "
+            f"seqlab: {RATE_KEY} = {rate:.3f} ({valid}/{len(report)} sampled tunes parse with music21 and fill "
             f"their meter in every complete bar, at least 4 bars); {PARSE_KEY} = {self.rates[PARSE_KEY]:.3f}; "
             f"{BAR_KEY} = {self.rates[BAR_KEY]:.3f}; valid tunes written to {self.dirpath} as .abc and .mid; "
             f"all shown in {page}",

@@ -63,7 +63,6 @@ class SampleCallback(pl.Callback):
             num_samples=num_samples, max_length=max_length, temperature=temperature, top_k=top_k, seed=seed
         )
         self.prompt = prompt
-        self.last: list[str] = []
 
     def sample(self, module: pl.LightningModule) -> list[str]:
         model = module.model
@@ -80,7 +79,6 @@ class SampleCallback(pl.Callback):
         samples = self.sample(module)
         if not samples:
             return
-        self.last = samples
         self.dirpath.mkdir(parents=True, exist_ok=True)
         text = "\n\n".join(f"--- sample {i + 1} ---\n{s}" for i, s in enumerate(samples))
         (self.dirpath / name).write_text(text + "\n", encoding="utf-8")

@@ -249,15 +249,9 @@ class RunProgressBar(RichProgressBar):
     def metrics_line(self) -> str:
         metrics = dict(self._metric_component._metrics) if self._metric_component is not None else {}
         tokenizer = getattr(self.run_console(), "tokenizer", None)  # the data's, as the run's lines name it
-        shown = []
-        for name, value in metrics.items():
-            if name == "v_num" or (name.endswith("/bpc") and console.bits_label(tokenizer) != "bpc"):
-                continue
-            try:
-                shown.append(f"{name} {value:.4g}")
-            except (TypeError, ValueError):
-                shown.append(f"{name} {value}")
-        return " · ".join(shown)
+        per_char = console.bits_label(tokenizer) == "bpc"  # else a "/bpc" metric is bits per word or token: left out
+        return " · ".join(f"{name} {value:.4g}" for name, value in metrics.items()  # numbers, v_num aside
+                          if name != "v_num" and (per_char or not name.endswith("/bpc")))
 
     # -- the train task: one for the whole run ---------------------------------------------------------------------
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

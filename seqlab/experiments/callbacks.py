@@ -61,7 +61,6 @@ class BagOfWordsBaseline(pl.Callback):
 
     def __init__(self, steps: int = 300, lr: float = 0.1, weight_decay: float = 1e-4):
         self.steps, self.lr, self.weight_decay = steps, lr, weight_decay
-        self.results: dict[str, float] = {}
 
     def evaluate(self, datamodule: Any) -> dict[str, float]:
         """Fit on the training split, score both splits: ``{metric key: accuracy}``."""
@@ -87,11 +86,11 @@ class BagOfWordsBaseline(pl.Callback):
         if pl_module.model.spec.task != "classification" or trainer.datamodule is None:
             return
         started = time.perf_counter()
-        self.results = self.evaluate(trainer.datamodule)
-        publish(trainer, self.results)
+        results = self.evaluate(trainer.datamodule)
+        publish(trainer, results)
         model_accuracy = trainer.callback_metrics.get("val/accuracy")
         versus = f" (the model: val/accuracy = {float(model_accuracy):.3f})" if model_accuracy is not None else ""
-        print(f"seqlab: {BOW_VAL_ACCURACY} = {self.results[BOW_VAL_ACCURACY]:.3f}{versus}; bag-of-words logistic "
+        print(f"seqlab: {BOW_VAL_ACCURACY} = {results[BOW_VAL_ACCURACY]:.3f}{versus}; bag-of-words logistic "
               f"regression fitted in {time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -110,7 +109,6 @@ class AttentionMapsCallback(pl.Callback):
             raise ConfigError(f"callbacks.attention_maps.num_examples must be at least 1, got {num_examples}")
         self.dirpath = Path(dirpath)
         self.num_examples = num_examples
-        self.paths: list[Path] = []
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -124,9 +122,9 @@ class AttentionMapsCallback(pl.Callback):
             if len(sources) >= self.num_examples:
                 break
         with eval_mode(pl_module), torch.no_grad():
-            self.paths = head.save_attention_maps(pl_module.model, sources[: self.num_examples], self.dirpath)
-        if self.paths:
-            print(f"seqlab: {len(self.paths)} attention heat maps written to {self.dirpath}", flush=True)
+            paths = head.save_attention_maps(pl_module.model, sources[: self.num_examples], self.dirpath)
+        if paths:
+            print(f"seqlab: {len(paths)} attention heat maps written to {self.dirpath}", flush=True)
 
 
 class GradientHistoryCallback(pl.Callback):

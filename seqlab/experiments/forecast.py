@@ -106,7 +106,6 @@ class ForecastCallback(pl.Callback):
 
     def __init__(self, dirpath: str):
         self.dirpath = Path(dirpath)
-        self.results: dict[str, float] = {}
 
     @staticmethod
     def applies(trainer: pl.Trainer) -> bool:
@@ -126,7 +125,6 @@ class ForecastCallback(pl.Callback):
             for label, metrics in found.items():
                 results |= {f"baseline/{label}_{SPLIT_NAMES[other]}_{m}": value for m, value in metrics.items()}
         publish(trainer, results)
-        self.results.update(results)
         others = ", ".join(f"{label.replace('_', ' ')} {e['mae']:.4g} / {e['rmse']:.4g}" for label, e in own.items())
         print(
             f"seqlab: {name} forecast MAE / RMSE {model['mae']:.4g} / {model['rmse']:.4g} ({others}; "

@@ -166,7 +166,6 @@ class NGramBaseline(pl.Callback):
 
     def __init__(self, order: int = options.NGramBaseline.order):
         self.order = order
-        self.results: dict[str, float] = {}
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -179,13 +178,13 @@ class NGramBaseline(pl.Callback):
                   f"int64); set callbacks.ngram_baseline.order lower, e.g. "
                   f"{max(1, math.ceil(62 / math.log2(vocab)) - 1)}", flush=True)
             return
-        self.results = ngram_figures(trainer.datamodule, self.order)
-        publish(trainer, self.results)
+        results = ngram_figures(trainer.datamodule, self.order)
+        publish(trainer, results)
         model = trainer.callback_metrics.get("val/perplexity")
         versus = f" (the model: val/perplexity = {float(model):.2f})" if model is not None else ""
         print(
             f"seqlab: {self.order}-gram Kneser-Ney baseline/ngram_val_perplexity = "
-            f"{self.results.get('baseline/ngram_val_perplexity', float('nan')):.2f}{versus}; counted and scored in "
+            f"{results.get('baseline/ngram_val_perplexity', float('nan')):.2f}{versus}; counted and scored in "
             f"{time.perf_counter() - started:.1f} s",
             flush=True,
         )

@@ -188,8 +188,7 @@ def _installed() -> list[Plugin]:
 
     found = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
-        package = ep.dist.name if ep.dist else ep.module.split(".")[0]
-        version = ep.dist.version if ep.dist else "unknown"
+        package, version = (ep.dist.name, ep.dist.version) if ep.dist else (ep.module.split(".")[0], "unknown")
         try:  # where the package is, without importing it: a plugin that fails to import still names its options
             top = importlib.util.find_spec(ep.module.split(".")[0])
         except (ImportError, ValueError):

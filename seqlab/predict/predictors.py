@@ -109,11 +109,9 @@ class TagPredictor(Predictor):
         if self.spec.target_vocab is not None:
             logits[..., : len(SPECIALS)] = float("-inf")
         best = logits.argmax(-1).tolist()
-        rows = []
-        for line, line_ids, tags in zip(lines, ids, best):
-            tokens = self.shown_tokens(line)[: len(line_ids)]
-            rows.append({"tokens": tokens, "tags": [names[t] for t in tags[: len(tokens)]]})
-        return rows
+        words = [self.shown_tokens(line)[: len(line_ids)] for line, line_ids in zip(lines, ids)]
+        return [{"tokens": tokens, "tags": [names[t] for t in tags[: len(tokens)]]}
+                for tokens, tags in zip(words, best)]
 
     def shown_tokens(self, line: Line) -> list[str]:
         """The tokens as the user wrote them (word models: the words, not lower-cased)."""
@@ -188,11 +186,9 @@ class ContinuationPredictor(Predictor):
     def predict_batch(self, lines: list[Line]) -> list[dict[str, Any]]:
         from seqlab.display.readable import continue_text
 
-        rows = []
-        for line in lines:
-            ids = self.generate(50, prompt=self.ids(line))[0]
-            rows.append({"continuation": continue_text(line.text, self.spec.vocab.decode(ids), self.spec.tokenizer)})
-        return rows
+        outputs = [self.generate(50, prompt=self.ids(line))[0] for line in lines]
+        return [{"continuation": continue_text(line.text, self.spec.vocab.decode(ids), self.spec.tokenizer)}
+                for line, ids in zip(lines, outputs)]
 
 
 class ConditionPredictor(Predictor):

@@ -107,7 +107,6 @@ def run(cfg: DictConfig) -> float | None:
     from seqlab.run.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    assert isinstance(config, dict)
     configure_cpu_allocator(config.get("cpu_allocator", "retain"))
     output_dir = Path(config["paths"]["output_dir"])
     pl.seed_everything(config["seed"], workers=True, verbose=False)
