@@ -83,12 +83,9 @@ class RunCheckpoint(ModelCheckpoint):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved_dir = state_dict.get("dirpath")
-        if self.dirpath is None or saved_dir is None or saved_dir == self.dirpath:
-            return super().load_state_dict(state_dict)
-
-        return super().load_state_dict(
-            _paths_mapped(state_dict, self.dirpath, lambda p: str(Path(self.dirpath) / Path(p).name))
-        )
+        if self.dirpath is not None and saved_dir is not None and saved_dir != self.dirpath:
+            state_dict = _paths_mapped(state_dict, self.dirpath, lambda p: str(Path(self.dirpath) / Path(p).name))
+        super().load_state_dict(state_dict)
 
 
 def _paths_mapped(state: dict[str, Any], dirpath: str, path: Callable[[str], str]) -> dict[str, Any]:

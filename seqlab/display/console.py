@@ -180,10 +180,11 @@ def results_table(results: dict[str, Any], output_dir: Path, tokenizer_kind: str
     width = max([len("metric"), *(len(r[0]) for r in rows)])
     value_width = max([10, *(len(v) for r in rows for v in r[1:])])
     has_test = any(r[2] for r in rows)
-    header = f"  {'metric':<{width}}  {'val':>{value_width}}" + (f"  {'test':>{value_width}}" if has_test else "")
-    lines = ["", "seqlab: results", header]
-    for name, val, test in rows:
-        lines.append(f"  {name:<{width}}  {val:>{value_width}}" + (f"  {test:>{value_width}}" if has_test else ""))
+
+    def line(name: str, val: str, test: str) -> str:
+        return f"  {name:<{width}}  {val:>{value_width}}" + (f"  {test:>{value_width}}" if has_test else "")
+
+    lines = ["", "seqlab: results", line("metric", "val", "test"), *(line(*row) for row in rows)]
     if any(name == "bleu" for name, _, _ in rows):
         lines.append("  note: BLEU counts word 4-grams; on short targets (a date, a word or two) it stays near 0 "
                      "until outputs are exact: read exact_match and chrf")

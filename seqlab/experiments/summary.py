@@ -143,10 +143,8 @@ def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
 
     for (cell, length), members in grouped.items():
         members = [r for r in members if r.get("chosen", True)]
-        finals = [r["val_mse"] for r in members if r["val_mse"] is not None]
-        tests = [r["test_mse"] for r in members if r.get("test_mse") is not None]
-        init = [r["index_init"] for r in members if r["index_init"] is not None]
-        end = [r["index_end"] for r in members if r["index_end"] is not None]
+        finals, tests, init, end = ([r[key] for r in members if r.get(key) is not None]
+                                    for key in ("val_mse", "test_mse", "index_init", "index_end"))
         lines.append(
             f"| {cell} | {length} | {format_rate(members[0])} | {success(members)} | {spread(finals)} | "
             f"{spread(tests)} | {format_index(median(init) if init else None)} | "

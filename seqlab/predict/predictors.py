@@ -116,9 +116,7 @@ class TagPredictor(Predictor):
     def shown_tokens(self, line: Line) -> list[str]:
         """The tokens as the user wrote them (word models: the words, not lower-cased)."""
         prepared = self.prepare(line.text)
-        if self.spec.tokenizer.kind == "word":
-            return prepared.split()
-        return self.spec.tokenizer.tokenize(prepared)
+        return prepared.split() if self.spec.tokenizer.kind == "word" else self.spec.tokenizer.tokenize(prepared)
 
     def table(self, rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
         tagged = [" ".join(f"{w}/{t}" for w, t in zip(r["tokens"], r["tags"])) if r["tags"] else "" for r in rows]
@@ -131,9 +129,8 @@ class ValuePredictor(Predictor):
     fields = ("value",)
 
     def ids(self, line: Line) -> list[int]:
-        if self.spec.input_features:
-            return [0] * len(line.text.split())  # one place per step; the values are read by :meth:`steps`
-        return super().ids(line)
+        # real-valued steps: one place per step; the values are read by :meth:`steps`
+        return [0] * len(line.text.split()) if self.spec.input_features else super().ids(line)
 
     def steps(self, line: Line) -> list[list[float]]:
         from seqlab.errors import DataError

@@ -66,18 +66,13 @@ def claim_resume_record(run_dir: Path) -> str:
             return name
 
 
-def run_started(run_dir: Path) -> float:
-    """When a run folder was last started (or resumed): the time its record folder last changed."""
-    record = run_dir / RECORD
-    return (record if record.is_dir() else run_dir).stat().st_mtime
-
-
 def run_folders(root: Path) -> list[Path]:
     """Run folders under ``root`` (holding ``.hydra`` or ``checkpoints/last.ckpt``), oldest start first."""
     found = {p.parent for p in root.rglob(RECORD) if p.is_dir() and p.parent.name != RECORD}
     found |= {p.parent.parent for p in root.rglob("checkpoints/last.ckpt")}
     found = {d for d in found if RECORD not in d.relative_to(root).parts}
-    return sorted(found, key=run_started)
+    # by when each was last started (or resumed): the time its record folder last changed
+    return sorted(found, key=lambda d: (d / RECORD if (d / RECORD).is_dir() else d).stat().st_mtime)
 
 
 def find_last_checkpoint(experiment_name: str, run_dir: str | None = None, outputs: Path = Path("outputs")) -> Path:

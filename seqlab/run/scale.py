@@ -95,10 +95,8 @@ def check_sweep_result(value: float | None, optimized_metric: str | None) -> str
     or no value at all while the sweeper optimises something."""
     hydra = hydra_config()
     optimizing = hydra is not None and hydra.sweeper.get("direction") is not None
-    if value is None:
-        if optimizing and optimized_metric:
-            return f"optimized_metric={optimized_metric}: the run logged no such metric (see its metrics.json)"
-        return None
+    if value is None and optimizing and optimized_metric:
+        return f"optimized_metric={optimized_metric}: the run logged no such metric (see its metrics.json)"
     if isinstance(value, (int, float)) and not math.isfinite(value):
         return f"optimized_metric={optimized_metric} is {value} (the training diverged)"
     return None
