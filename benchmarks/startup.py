@@ -9,7 +9,15 @@
 - ``first_step_s``: from launching ``python -m seqlab`` (default experiment, data cache warm) to its first
   training step;
 - ``peak_rss_mb``: peak resident memory of the default experiment (``trainer.max_steps`` steps, with one
-  validation, sampling and checkpointing), from the kernel's accounting of the finished process.
+  validation, sampling and checkpointing), from the kernel's accounting of the finished process;
+- ``timeline``: seconds from launch at which the default experiment (data cache warm) reaches each phase:
+  ``interpreter`` (Python is up), ``seqlab`` (seqlab's ``main`` called), ``config`` (composed, checked, the job
+  started: ``train.run`` called), ``lightning`` (``pytorch_lightning`` and torch imported), ``data`` (the
+  datamodule set up from the cache, its split report written), ``model`` (built), ``loggers`` (made),
+  ``trainer`` (made), ``fit_start`` (Lightning's ``on_fit_start``: the loggers' runs started, wandb's included),
+  ``train_start`` (after the sanity validation), ``first_step`` (the first training batch starts). Measured by
+  running seqlab in a child process of this script with marks set on those functions as their modules load
+  (:func:`timeline_child`); the run itself is unchanged.
 
 Each figure is the median of ``--reps`` runs.
 
@@ -43,6 +51,87 @@ TYPOS = ["cell=lstmm", "trainer.max_step=10", "+data.min_freqq=2", "callbacks.sa
          "head=many_to_one model.head.dropout=lots"]
 
 
+def timeline_child(out: str, argv: list[str]) -> None:
+    """Run ``python -m seqlab ARGV`` in this process, recording when each start-up phase is reached (``time.time()``)
+    into the JSON file OUT at exit. Marks are set on seqlab's and Lightning's functions as their modules finish
+    loading (an import hook), so nothing is imported earlier than the run imports it."""
+    import atexit
+    import functools
+    import importlib.abc
+    import importlib.util
+    import runpy
+
+    marks = {"interpreter": time.time()}
+
+    def mark(name: str) -> None:
+        marks.setdefault(name, time.time())
+
+    def after(module, name: str, phase: str) -> None:  # the phase is reached when FUNCTION returns
+        original = getattr(module, name)
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            result = original(*args, **kwargs)
+            mark(phase)
+            return result
+
+        setattr(module, name, wrapper)
+
+    def before(module, name: str, phase: str) -> None:  # ... when FUNCTION is called
+        original = getattr(module, name)
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            mark(phase)
+            return original(*args, **kwargs)
+
+        setattr(module, name, wrapper)
+
+    def on_callback_hooks(module) -> None:
+        original = module._call_callback_hooks
+
+        def wrapper(trainer, hook_name, *args, **kwargs):
+            if hook_name in ("on_fit_start", "on_train_start", "on_train_batch_start"):
+                mark({"on_train_batch_start": "first_step"}.get(hook_name, hook_name[3:]))
+            return original(trainer, hook_name, *args, **kwargs)
+
+        module._call_callback_hooks = wrapper
+
+    patches = {
+        "seqlab.run.job": lambda m: before(m, "main", "seqlab"),
+        "seqlab.run.train": lambda m: (before(m, "run", "config"), after(m, "build_loggers", "loggers")),
+        "pytorch_lightning": lambda m: mark("lightning"),
+        # the data phase (prepare, setup, vocab.json and data_splits.json) ends when the model build starts
+        "seqlab.models.builder": lambda m: (after(m, "build_module", "model"), before(m, "build_module", "data")),
+        "seqlab.run.scale": lambda m: after(m, "build_trainer", "trainer"),
+        "pytorch_lightning.trainer.call": on_callback_hooks,
+    }
+
+    class Marker(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path, target=None):
+            if name not in patches:
+                return None
+            sys.meta_path.remove(self)
+            try:
+                spec = importlib.util.find_spec(name)
+            finally:
+                sys.meta_path.insert(0, self)
+            self.loader, spec.loader = spec.loader, self
+            return spec
+
+        def create_module(self, spec):
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module):
+            self.loader.exec_module(module)
+            patches[module.__name__](module)
+
+    sys.meta_path.insert(0, Marker())
+    atexit.register(lambda: Path(out).write_text(json.dumps(marks)))
+    sys.argv = ["seqlab", *argv]
+    runpy.run_module("seqlab", run_name="__main__", alter_sys=True)
+
+
 def install_example_plugins(tmp: Path) -> str:
     """pip-install the example plugins (copies, no build isolation) into ``tmp/site``; returns that folder."""
     import shutil
@@ -62,9 +151,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=120)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--timeline-child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.timeline_child:
+        return timeline_child(args.timeline_child[0], args.timeline_child[1:])
     figures: dict[str, list[float]] = {"help_s": [], "bad_option_s": [], "typo_with_plugins_s": [],
                                        "first_step_s": [], "peak_rss_mb": []}
+    timeline: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SEQLAB_CACHE_DIR": f"{tmp}/cache", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
                "PYTHONWARNINGS": "ignore"}
@@ -85,13 +178,23 @@ def main() -> None:
             _, code, _ = timed(run + [f"hydra.run.dir={run_dir}", "callbacks.throughput.warmup_steps=0"], env, tmp)
             first = json.loads((run_dir / "throughput.json").read_text())["first_step_at"]
             figures["first_step_s"].append(first - launched)
+            marks_file = Path(tmp) / f"timeline{rep}.json"
+            launched = time.time()
+            subprocess.run([sys.executable, __file__, "--timeline-child", str(marks_file), *run,
+                            f"hydra.run.dir={run_dir}-timeline"], env=env, cwd=tmp, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            marks = json.loads(marks_file.read_text())
+            for phase, at in sorted(marks.items(), key=lambda item: item[1]):
+                timeline.setdefault(phase, []).append(at - launched)
             _, code, rss = timed([f"trainer.max_steps={args.steps}", f"trainer.val_check_interval={args.steps // 2}",
                                   f"hydra.run.dir={run_dir}-full"], env, tmp)
             assert code == 0
             figures["peak_rss_mb"].append(rss / 1024)
             print(f"round {rep + 1}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in figures.items()), flush=True)
-    result = {k: statistics.median(v) for k, v in figures.items()}
+    result: dict = {k: statistics.median(v) for k, v in figures.items()}
     print("median: " + "  ".join(f"{k} {v:.2f}" for k, v in result.items()))
+    result["timeline"] = {phase: statistics.median(at) for phase, at in timeline.items()}
+    print("timeline (s from launch, median): " + "  ".join(f"{k} {v:.2f}" for k, v in result["timeline"].items()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 
