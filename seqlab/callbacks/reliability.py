@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -63,10 +64,8 @@ class GracefulInterrupt(pl.Callback):
         running validation short (it is then never redone) instead of letting it finish before the save."""
         self._trainer = trainer
         for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread (e.g. some launchers): the default handling
                 self._previous[signum] = signal.signal(signum, self._handle)
-            except ValueError:  # not the main thread (e.g. some launchers): leave the default handling
-                pass
 
     def _restore_handlers(self) -> None:
         for signum, handler in self._previous.items():

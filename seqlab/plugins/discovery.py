@@ -53,10 +53,6 @@ class Plugin:
         ``local``)."""
         return self.package if self.version == "local" else f"{self.package} {self.version}"
 
-    def options(self) -> list[str]:
-        """The config options the plugin's config folder adds, as ``group/option``."""
-        return config_options(self.conf_dir)
-
 
 @dataclass
 class _Found:
@@ -233,7 +229,6 @@ def _failed(plugin: Plugin, err: BaseException) -> None:
 
 def _load(plugin: Plugin) -> None:
     """Import one plugin inside :func:`registering_as`, so its registrations are its own, or all undone."""
-    before: dict[str, set[str]] = {}
     try:
         with registering_as(plugin.name):
             before = {kind: set(registry.names()) for kind, registry in REGISTRIES.items()}
@@ -356,7 +351,7 @@ def explain_missing_option(group: str, value: str) -> str | None:
     found = discover()
     option = f"{group}/{value}"
     for plugin in found.plugins.values():
-        if plugin.error and (option in plugin.options() or plugin.name == value):
+        if plugin.error and (option in config_options(plugin.conf_dir) or plugin.name == value):
             return f"{group}={value}: plugin {_describe(plugin)} failed to load: {plugin.error}"
     if found.local_conf_error and option in config_options(found.local_conf):
         return f"{group}={value}: config folder {_shown(found.local_conf)} is skipped: {found.local_conf_error}"

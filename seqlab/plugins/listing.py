@@ -36,8 +36,9 @@ def describe_plugins() -> str:
         for kind in KINDS:
             if plugin.added.get(kind):
                 lines.append(f"  {kind}s: {', '.join(plugin.added[kind])}")
-        if plugin.options():
-            lines.append(f"  config options: {', '.join(plugin.options())}")
+        options = config_options(plugin.conf_dir)
+        if options:
+            lines.append(f"  config options: {', '.join(options)}")
     if found.local_conf_error:
         lines.append(f"{_shown(found.local_conf)}  SKIPPED: {found.local_conf_error}")
     elif local_options:

@@ -3,6 +3,7 @@ incomplete, wall time), and what it logged (final metrics, curves, gradient-flow
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -103,10 +104,8 @@ def read_curves(csv_path: Path) -> dict[str, list[tuple[float, float]]]:
             for key, value in row.items():
                 if key in ("epoch", "step") or not key or key.startswith("test/") or value in ("", None):
                     continue
-                try:
+                with contextlib.suppress(ValueError):  # a value that is not a number is left out
                     curves.setdefault(key, []).append((float(step), float(value)))
-                except ValueError:
-                    continue
     return curves
 
 

@@ -20,11 +20,8 @@ SCHEMAS: dict[tuple[str, str], Component] = {}
 
 def option(default: Any, *, ge: float | None = None, gt: float | None = None, lt: float | None = None,
            le: float | None = None, help: str = "") -> Any:
-    """A dataclass field with bounds and a one-line help (a list default is copied per instance)."""
-    meta = {"ge": ge, "gt": gt, "lt": lt, "le": le, "help": help}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
+    """A dataclass field with bounds and a one-line help (a list's default is written as a tuple: immutable)."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "le": le, "help": help})
 
 
 
