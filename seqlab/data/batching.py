@@ -142,13 +142,10 @@ class BucketBatchSampler(BatchSampler):
         return iter(batches)
 
     def __len__(self) -> int:
-        n = len(self.sampler)  # type: ignore[arg-type]
-        pool = self.batch_size * self.pool_batches
-        full, rest = divmod(n, pool)
-        if self.drop_last:
-            count = full * (pool // self.batch_size) + rest // self.batch_size
-        else:
-            count = full * math.ceil(pool / self.batch_size) + math.ceil(rest / self.batch_size)
+        # every full pool makes pool_batches batches; the rest of the indices, one more pool
+        full, rest = divmod(len(self.sampler), self.batch_size * self.pool_batches)  # type: ignore[arg-type]
+        last = rest // self.batch_size if self.drop_last else math.ceil(rest / self.batch_size)
+        count = full * self.pool_batches + last
         return math.ceil(count / self.num_replicas) if self._splits_by_rank else count
 
 

@@ -49,11 +49,7 @@ def remove_stale_builds(folder: Path) -> None:
     """Remove build folders in ``folder`` left by killed builds: this host's whose process is gone, and any older
     than :data:`STALE_BUILD_HOURS` (another host's, or one whose pid was reused)."""
     host = socket.gethostname()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
+    for entry in list(os.scandir(folder)):  # build_folder made the folder
         found = _BUILD_DIR.match(entry.name)
         if not found and not _LEGACY_BUILD_DIR.match(entry.name):
             continue
@@ -77,27 +73,10 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def publish_dir(tmp: Path, target: Path, complete: Callable[[Path], bool]) -> None:
-    """Move the finished build ``tmp`` to ``target`` atomically.
-
-    Two builders may finish together: ``rename`` is atomic, so exactly one wins; the loser's rename fails with
-    ``ENOTEMPTY``/``EEXIST`` because the winner's complete folder is there — it drops its own copy and uses that one.
-    """
-    try:
-        os.rename(tmp, target)
-        return
-    except OSError as err:
-        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
-    shutil.rmtree(tmp, ignore_errors=True)
-    if not complete(target):
-        raise DataError(f"{target}: an incomplete folder is in the way of the finished build; remove it")
-
-
 @contextmanager
 def build_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Path]:
     """A fresh folder to build ``target`` in (the folders of killed builds beside it removed first), published as
-    ``target`` when the block ends without error (:func:`publish_dir`) and removed in any case."""
+    ``target`` by an atomic rename when the block ends without error, and removed in any case."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(target.parent)
     # named after this host and process, so a later run tells a killed build's folder from one being written
@@ -105,7 +84,17 @@ def build_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Pat
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
         yield tmp
-        publish_dir(tmp, target, complete)
+        try:
+            os.rename(tmp, target)
+        except OSError as err:
+            # Two builders may finish together: ``rename`` is atomic, so exactly one wins; the loser's rename fails
+            # with ``ENOTEMPTY``/``EEXIST`` because the winner's complete folder is there: it uses that one.
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if not complete(target):
+                raise DataError(
+                    f"{target}: an incomplete folder is in the way of the finished build; remove it"
+                ) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -12,7 +12,7 @@ import torch
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import collate_translation
 from seqlab.data.overlap import near_duplicates
-from seqlab.data.splits import check_fractions, required_splits
+from seqlab.data.splits import required_splits
 from seqlab.data.synthetic import human_dates
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
 from seqlab.data.vocab import Tokenizer, build_vocabulary
@@ -73,7 +73,7 @@ class ParallelDataModule(SeqDataModule):
         self.tokenizer_kinds = (tokenizer, target_tokenizer or tokenizer)
         self.bpe_vocab_size, self.lowercase = bpe_vocab_size, lowercase
         self.min_freq, self.max_vocab, self.max_length = min_freq, max_vocab, max_length
-        self.split_fractions = check_fractions(split)
+        self.split_fractions = split
         self.num_examples = num_examples
 
     # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, source, target)`` pairs) ----------
@@ -92,17 +92,17 @@ class ParallelDataModule(SeqDataModule):
 
     def read_file(self, file: Path) -> list[Pair]:
         sides = (self.source_lang, self.target_lang)
-        records, columns = read_records(file, self.malformed, sides, sides)
+        records, columns = read_records(file, self.malformed, sides)
         if records and tuple(columns) == sides and records[0][0] == 1:
             self.refuse_other_header(file, [str(records[0][1][c]).strip() for c in sides])
         pairs: list[Pair] = []
         for line, record in records:
-            src, tgt = self.sides(record)
-            if src is None or tgt is None or not str(src).strip() or not str(tgt).strip():
-                missing = self.source_lang if src is None or not str(src).strip() else self.target_lang
+            src, tgt = ("" if side is None else str(side).strip() for side in self.sides(record))
+            if src and tgt:
+                pairs.append((f"{file}:{line}", src, tgt))
+            else:
+                missing = self.target_lang if src else self.source_lang
                 self.malformed(f"{file}:{line}", f"the '{missing}' side is missing or empty", "lines")
-                continue
-            pairs.append((f"{file}:{line}", str(src).strip(), str(tgt).strip()))
         if not pairs:
             raise DataError(
                 f"{file}: no line has both a '{self.source_lang}' and a '{self.target_lang}' side (columns: "
@@ -140,7 +140,7 @@ class ParallelDataModule(SeqDataModule):
         keys = {split: [self.split_key(p) for p in pairs] for split, pairs in splits.items()}
         sources = {split: [p[1] for p in pairs] for split, pairs in splits.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sources, "sentence"))
-        train_src = [p[1] for p in splits["train"]]
+        train_src = sources["train"]
         train_tgt = [p[2] for p in splits["train"]]
         src_tok = Tokenizer.make(self.tokenizer_kinds[0], train_src, self.bpe_vocab_size, self.lowercase)
         tgt_tok = Tokenizer.make(self.tokenizer_kinds[1], train_tgt, self.bpe_vocab_size, self.lowercase)

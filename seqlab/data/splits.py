@@ -93,14 +93,6 @@ def save_split_report(recorded: Path, run_dir: Path, sizes: dict[str, int], name
     return report
 
 
-def check_fractions(split: Any) -> tuple[float, float, float]:
-    """Validate ``data.split`` (three non-negative fractions summing to 1)."""
-    values = tuple(float(f) for f in split)
-    if len(values) != 3 or any(f < 0 for f in values) or abs(sum(values) - 1.0) > 1e-6:
-        raise DataError(f"data.split must be three non-negative fractions summing to 1, got {list(split)}")
-    return values  # type: ignore[return-value]
-
-
 def required_splits(source: str, splits: dict[str, Any]) -> None:
     """Training needs a train and a validation split."""
     if not splits.get("train"):

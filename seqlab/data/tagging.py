@@ -13,7 +13,7 @@ from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import pad_batch
 from seqlab.data.overlap import near_duplicates
 from seqlab.data.sources import read_text
-from seqlab.data.splits import check_fractions, required_splits
+from seqlab.data.splits import required_splits
 from seqlab.data.synthetic import synthetic_entity_sentences, write_conllu
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary, build_vocabulary
 from seqlab.schema import data as schema
@@ -62,7 +62,7 @@ class TaggingDataModule(SeqDataModule):
             raise DataError(f"data.tag_field must be one of {', '.join(CONLLU_FIELDS)} or misc:KEY, got '{tag_field}'")
         self.format, self.tag_field, self.tag_column = format, tag_field, tag_column
         self.lowercase, self.min_freq, self.max_vocab, self.max_length = lowercase, min_freq, max_vocab, max_length
-        self.split_fractions = check_fractions(split)
+        self.split_fractions = split
         self.num_sentences = num_sentences
 
     # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, words, tags)`` sentences) ---------
@@ -136,15 +136,14 @@ class TaggingDataModule(SeqDataModule):
         sentences = {split: [" ".join(words) for _, words, _ in rows] for split, rows in splits.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sentences, "sentence"))
         tokenizer = Tokenizer("word", lowercase=self.lowercase)
-        cut = self.max_length or None
-        words = {s: [[w.lower() if self.lowercase else w for w in ws[:cut]] for _, ws, _ in rows]
+        words = {s: [[w.lower() if self.lowercase else w for w in ws[: self.max_length]] for _, ws, _ in rows]
                  for s, rows in splits.items()}
         vocab = build_vocabulary(tokenizer, words["train"], self.min_freq, self.max_vocab)
         tag_vocab = Vocabulary([*SPECIALS, *sorted({t for rows in splits.values() for _, _, ts in rows for t in ts})])
         for split, rows in splits.items():
             columns = {
                 "ids": [vocab.encode(ws) for ws in words[split]],
-                "tags": [tag_vocab.encode(ts[:cut]) for _, _, ts in rows],
+                "tags": [tag_vocab.encode(ts[: self.max_length]) for _, _, ts in rows],
                 "length": [len(ws) for ws in words[split]],
             }
             self.write_split(out_dir, split, datasets.Dataset.from_dict(columns))

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from seqlab.data.base import DataSpec, SeqDataModule
-from seqlab.data.splits import check_fractions
 from seqlab.data.vocab import SPECIALS, Tokenizer, Vocabulary
 from seqlab.errors import DataError
 from seqlab.schema import data as schema
@@ -146,7 +145,7 @@ class TimeSeriesDataModule(SeqDataModule):
         self.target, self.time_column = target, time_column
         self.window, self.horizon, self.transform = window, horizon, transform
         self.season = season if season is not None else BUILTIN_SERIES.get(self.source)
-        self.split_fractions = check_fractions(split)
+        self.split_fractions = split
         self.stats: dict[str, Any] = {}
 
     def build(self, out_dir: Path) -> None:

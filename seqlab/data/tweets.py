@@ -13,7 +13,7 @@ from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import collate_classification
 from seqlab.data.overlap import near_duplicates
 from seqlab.data.sources import require_columns
-from seqlab.data.splits import check_fractions, required_splits
+from seqlab.data.splits import required_splits
 from seqlab.data.synthetic import sentiment_order_examples
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
 from seqlab.data.vocab import Tokenizer, build_vocabulary
@@ -56,15 +56,11 @@ class TweetNormalizer:
         lowercase: bool = True,
         split_punctuation: bool = True,
     ):
-        for option, value, choices in (
-            ("urls", urls, REPLACE_CHOICES),
-            ("mentions", mentions, REPLACE_CHOICES),
-            ("emoji", emoji, REPLACE_CHOICES),
-            ("hashtags", hashtags, HASHTAG_CHOICES),
-        ):
+        self.urls, self.mentions, self.hashtags, self.emoji = urls, mentions, hashtags, emoji
+        for option in ("urls", "mentions", "emoji", "hashtags"):
+            choices, value = HASHTAG_CHOICES if option == "hashtags" else REPLACE_CHOICES, getattr(self, option)
             if value not in choices:
                 raise DataError(f"data.{option} must be one of {', '.join(choices)}, got '{value}'")
-        self.urls, self.mentions, self.hashtags, self.emoji = urls, mentions, hashtags, emoji
         self.max_repeat, self.lowercase, self.split_punctuation = max_repeat, lowercase, split_punctuation
 
     def __call__(self, text: str) -> str:
@@ -135,7 +131,7 @@ class TweetsDataModule(SeqDataModule):
         self.class_weights = class_weights
         self.tokenizer_kind, self.bpe_vocab_size = tokenizer, bpe_vocab_size
         self.min_freq, self.max_vocab, self.max_length = min_freq, max_vocab, max_length
-        self.split_fractions = check_fractions(split)
+        self.split_fractions = split
         self.num_examples = num_examples
         self.use_label_ids = bool(label_ids)
         #: the class names the source declares (the generated set's, a hub dataset's ``ClassLabel``), if any
@@ -173,17 +169,15 @@ class TweetsDataModule(SeqDataModule):
         rows = [(f"{where}[{i}]", str(t), y) for i, (t, y) in enumerate(zip(texts, labels))]
         return [(w, t, names[self.label_id_of(str(y).strip(), w, len(names))] if names else y) for w, t, y in rows]
 
-    def class_names(self, rows: dict[str, list[tuple[str, str, Any]]], declared: list[str] | None) -> list[str]:
+    def class_names(self, rows: dict[str, list[tuple[str, str, Any]]]) -> list[str]:
         """The class list: ``data.classes``, else the source's, else the distinct labels.
 
         Labels are class names, numbers included (1–5 stars are five classes ``"1"``..``"5"``, sorted by value),
         unless ``data.label_ids=true`` says they are ids ``0..C-1`` (then the classes are ``"0"``..``"max"``).
         Numbers mixed with words (``0``, ``1``, ``negative``, ``positive``) are refused: they are ambiguous.
         """
-        if self.classes:
-            return self.classes
-        if declared:
-            return list(declared)
+        if self.classes or self.declared_classes:
+            return list(self.classes or self.declared_classes)
         labels: dict[str, str] = {}
         for split_rows in rows.values():
             for where, _, label in split_rows:
@@ -227,20 +221,17 @@ class TweetsDataModule(SeqDataModule):
         import datasets
 
         rows = self.read_splits(out_dir)
-        classes = self.class_names(rows, self.declared_classes)
+        classes = self.class_names(rows)
         index = {c: i for i, c in enumerate(classes)}
-        examples: dict[str, dict[str, list]] = {}
+        examples: dict[str, dict[str, list]] = {split: {"text": [], "label": []} for split in rows}
         for split, split_rows in rows.items():
-            columns: dict[str, list] = {"text": [], "label": []}
             for where, text, label in split_rows:
                 label_id = self.label_id(label, classes, index, where)
-                normalised = self.normalizer(text)
-                if not normalised:
+                if normalised := self.normalizer(text):
+                    examples[split]["text"].append(normalised)
+                    examples[split]["label"].append(label_id)
+                else:
                     self.malformed(where, "no text left after normalisation", "lines")
-                    continue
-                columns["text"].append(normalised)
-                columns["label"].append(label_id)
-            examples[split] = columns
         required_splits(self.source, examples)
         raw = {split: [text for _, text, _ in split_rows] for split, split_rows in rows.items()}
         near = near_duplicates(raw, "sentence")

@@ -129,25 +129,16 @@ class Tokenizer:
             return cls.train_bpe(texts, bpe_vocab_size, lowercase)
         return cls(kind, lowercase)
 
-    def bpe_tokens(self) -> list[str]:
-        """The BPE model's tokens in id order (the vocabulary of a ``bpe`` tokenizer)."""
-        vocab = self._bpe.get_vocab()
-        return sorted(vocab, key=vocab.__getitem__)
-
     def tokenize(self, text: str) -> list[str]:
-        if self.lowercase:
-            text = text.lower()
-        if self.kind == "char":
-            return list(text)
-        if self.kind == "word":
-            return text.split()
-        return self._bpe.encode(text, add_special_tokens=False).tokens
+        return self.tokenize_batch([text])[0]
 
     def tokenize_batch(self, texts: list[str]) -> list[list[str]]:
         """:meth:`tokenize` over many texts (BPE encodes them in parallel)."""
-        if self.kind != "bpe":
-            return [self.tokenize(t) for t in texts]
         texts = [t.lower() for t in texts] if self.lowercase else texts
+        if self.kind == "char":
+            return [list(t) for t in texts]
+        if self.kind == "word":
+            return [t.split() for t in texts]
         return [e.tokens for e in self._bpe.encode_batch(texts, add_special_tokens=False)]
 
     def detokenize(self, tokens: Iterable[str]) -> str:
@@ -169,6 +160,7 @@ def build_vocabulary(
     tokenizer: Tokenizer, token_lists: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None
 ) -> Vocabulary:
     """The vocabulary for ``tokenizer``: counted from ``token_lists`` (char/word), or the BPE model's own tokens."""
-    if tokenizer.kind == "bpe":
-        return Vocabulary([*SPECIALS, *(t for t in tokenizer.bpe_tokens() if t not in SPECIALS)])
+    if tokenizer.kind == "bpe":  # the BPE model's tokens in id order
+        ids = tokenizer._bpe.get_vocab()
+        return Vocabulary([*SPECIALS, *(t for t in sorted(ids, key=ids.__getitem__) if t not in SPECIALS)])
     return Vocabulary.build(token_lists, min_freq, max_size)

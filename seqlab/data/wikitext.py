@@ -47,17 +47,19 @@ def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
     """
     if all((folder / name).is_file() for name in WIKITEXT_FILES.values()):
         return folder
-    paragraphs = [p for p in python_reference_text().split("\n\n") if p.strip()]
-    lines = [" ".join(_WIKITEXT_TOKEN.findall(p.lower())) for p in paragraphs]
+    lines = [" ".join(_WIKITEXT_TOKEN.findall(p.lower())) for p in python_reference_text().split("\n\n")]
     splits = split_by_seed([line for line in lines if line], (0.9, 0.05, 0.05), seed=0, key=lambda line: line)
     splits, counts = group_after_unk(splits, min_count)
     with build_folder(folder, lambda done: all((done / name).is_file() for name in WIKITEXT_FILES.values())) as tmp:
         for split, name in WIKITEXT_FILES.items():
-            text = "\n".join(
-                " ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in splits[split]
-            )
+            text = "\n".join(with_unk(line, counts, min_count) for line in splits[split])
             (tmp / name).write_text(text + "\n", encoding="utf-8")
     return folder
+
+
+def with_unk(line: str, counts: Counter, min_count: int) -> str:
+    """``line`` with the words seen fewer than ``min_count`` times in train (``counts``) replaced by ``<unk>``."""
+    return " ".join(w if counts[w] >= min_count else UNK for w in line.split())
 
 
 def group_after_unk(splits: dict[str, list[str]], min_count: int) -> tuple[dict[str, list[str]], Counter]:
@@ -76,10 +78,7 @@ def group_after_unk(splits: dict[str, list[str]], min_count: int) -> tuple[dict[
     splits = {split: list(lines) for split, lines in splits.items()}
     while True:
         counts = Counter(w for line in splits["train"] for w in line.split())
-        replaced = {
-            split: [" ".join(w if counts[w] >= min_count else UNK for w in line.split()) for line in lines]
-            for split, lines in splits.items()
-        }
+        replaced = {split: [with_unk(line, counts, min_count) for line in lines] for split, lines in splits.items()}
         home: dict[str, str] = {}
         for split in ALL_SPLITS:
             for text in replaced.get(split, []):
