@@ -15,16 +15,17 @@ from seqlab.errors import DataError
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".json", ".ndjson")
 
 
-def read_records(
-    path: Path,
-    malformed: Callable[[str, str, str], None],
-    header_columns: tuple[str, ...] = (),
-    positional: tuple[str, ...] = (),
-) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+#: ``malformed(where, reason, what)``: the datamodule's count of a line that cannot be read
+Malformed = Callable[[str, str, str], None]
+#: ``(line number, record)`` per row, and the column names seen
+Records = tuple[list[tuple[int, dict[str, Any]]], list[str]]
+
+
+def read_records(path: Path, malformed: Malformed, positional: tuple[str, ...] = ()) -> Records:
     """Rows of a CSV/TSV/JSON-lines file as ``(line number, record)``, and the column names seen.
 
     CSV/TSV: the first row is the header, unless ``positional`` names are given and the first row does not hold all
-    of ``header_columns`` (then columns are taken by position: ``positional[i]`` is column i). JSON lines: one
+    of them (then columns are taken by position: ``positional[i]`` is column i). JSON lines: one
     object per line. A line that cannot be read — fewer fields than the columns, or more (a tab or comma inside an
     unquoted field shifts every column after it) — is passed to ``malformed(where, reason, what)``.
     """
@@ -45,7 +46,7 @@ def read_records(
     if not rows:
         raise DataError(f"{path}: the file is empty")
     first = [cell.strip() for cell in rows[0][1]]
-    if positional and not all(c in first for c in header_columns):
+    if positional and not all(c in first for c in positional):
         names, body = list(positional), rows
     else:
         names, body = first, rows[1:]
@@ -53,17 +54,14 @@ def read_records(
     for line, row in body:
         # A row with more fields than the header holds a delimiter inside a field; its columns cannot be told
         # apart, so it is as malformed as a short one. Empty trailing fields (a delimiter at the end) shift nothing.
-        extra = row[len(names) :]
-        if len(row) < len(names) or any(cell.strip() for cell in extra):
+        if len(row) < len(names) or any(cell.strip() for cell in row[len(names) :]):
             malformed(f"{path}:{line}", f"{len(row)} columns, expected {len(names)}", "lines")
             continue
         records.append((line, dict(zip(names, row))))
     return records, names
 
 
-def read_json_lines(
-    path: Path, text: str, malformed: Callable[[str, str, str], None]
-) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+def read_json_lines(path: Path, text: str, malformed: Malformed) -> Records:
     records: list[tuple[int, dict[str, Any]]] = []
     names: dict[str, None] = {}
     for line, raw in enumerate(text.splitlines(), start=1):
