@@ -161,7 +161,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SEQLAB_CACHE_DIR": f"{tmp}/cache", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
                "PYTHONWARNINGS": "ignore"}
-        plugin_env = {**env, "PYTHONPATH": install_example_plugins(Path(tmp))}
+        plugin_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [install_example_plugins(Path(tmp)),
+                                                                    os.environ.get("PYTHONPATH")]))}
         run = ["trainer.max_steps=2", "test=false"]
         timed(run + [f"hydra.run.dir={tmp}/warm"], env, tmp)  # build the data cache once
         for rep in range(args.reps):
