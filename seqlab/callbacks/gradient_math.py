@@ -39,12 +39,9 @@ def recurrent_norms(cell: Cell) -> dict[str, float]:
     mixes the blocks and overstates each, e.g. 1.74 for an LSTM at init against ≈ 1.14 per block); a vector is a
     diagonal matrix, σ_max = max|u| (IndRNN's ``u``); a cell without recurrent weights (minGRU, minLSTM) gives
     nothing."""
-    norms = {}
-    for name, weight in cell.recurrent_weights().items():
-        weight = weight.detach().float()
-        norm = weight.abs().max() if weight.dim() == 1 else torch.linalg.matrix_norm(weight, ord=2)
-        norms[name] = float(norm)
-    return norms
+    weights = {name: weight.detach().float() for name, weight in cell.recurrent_weights().items()}
+    return {name: float(w.abs().max() if w.dim() == 1 else torch.linalg.matrix_norm(w, ord=2))
+            for name, w in weights.items()}
 
 
 def aligned_norms(grads: Tensor, last: Tensor) -> list[float]:

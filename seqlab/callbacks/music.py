@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 
+from seqlab.callbacks.gradient_flow import log_at_step
 from seqlab.callbacks.samples import generate
 from seqlab.errors import ConfigError
 from seqlab.models.module import load_checkpoint
@@ -138,9 +139,7 @@ class MusicSamplesCallback(pl.Callback):
             f"seqlab — tunes sampled from the weights of step {self.step} ({self.dirpath.parent.name})",
             {**self.rates, "samples": len(report), "temperature": self.options["temperature"], **about},
         )
-        for logger in trainer.loggers:
-            logger.log_metrics(self.rates, step=trainer.global_step)
-            logger.save()
+        log_at_step(trainer, self.rates, trainer.global_step)
         print(
             f"seqlab: {RATE_KEY} = {rate:.3f} ({valid}/{len(report)} sampled tunes parse with music21 and fill "
             f"their meter in every complete bar, at least 4 bars); {PARSE_KEY} = {self.rates[PARSE_KEY]:.3f}; "

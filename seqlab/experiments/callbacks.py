@@ -11,6 +11,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_only
 from torch import Tensor
 
+from seqlab.callbacks.gradient_flow import GradientFlowCallback, log_at_step
 from seqlab.callbacks.samples import eval_mode
 from seqlab.heads.seq2seq import Seq2SeqHead
 from seqlab.paths import write_json
@@ -45,9 +46,7 @@ def publish(trainer: pl.Trainer, results: dict[str, float]) -> None:
     ``metrics.json`` holds them) and every logger."""
     for key, value in results.items():
         trainer.callback_metrics[key] = torch.tensor(value)
-    for logger in trainer.loggers:
-        logger.log_metrics(results, step=trainer.global_step)
-        logger.save()
+    log_at_step(trainer, results, trainer.global_step)
 
 
 class BagOfWordsBaseline(pl.Callback):
@@ -140,8 +139,6 @@ class GradientHistoryCallback(pl.Callback):
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        from seqlab.callbacks.gradient_flow import GradientFlowCallback
-
         flows = [c for c in trainer.callbacks if isinstance(c, GradientFlowCallback)]
         if not flows:
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -72,12 +73,18 @@ def format_index(value: float | None) -> str:
     return "0 (" + VANISHED + ")" if value == 0 else f"{value:.1e}"
 
 
+def by_key(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any]) -> dict[Any, list[dict[str, Any]]]:
+    """Rows by ``key(row)``, in the order the keys first appear."""
+    grouped: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(key(row), []).append(row)
+    return grouped
+
+
 def groups(rows: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """Rows grouped by (cell, length), in the order cells and lengths first appear, seeds sorted."""
-    grouped: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault((row["cell"], row["length"]), []).append(row)
-    return {key: sorted(value, key=lambda r: r["seed"]) for key, value in grouped.items()}
+    by_pair = by_key(rows, lambda r: (r["cell"], r["length"]))
+    return {pair: sorted(members, key=lambda r: r["seed"]) for pair, members in by_pair.items()}
 
 
 def mean_val_mse(members: list[dict[str, Any]]) -> float:
@@ -86,24 +93,14 @@ def mean_val_mse(members: list[dict[str, Any]]) -> float:
     return math.inf if not values or any(v is None for v in values) else sum(values) / len(values)
 
 
-def choose_rates(rows: list[dict[str, Any]]) -> dict[tuple[str, int], Any]:
-    """Per (cell, length), the learning rate whose runs have the lowest mean final val MSE over seeds; marks each
-    row's ``chosen``. One rate per group: that rate."""
-    chosen: dict[tuple[str, int], Any] = {}
-    for key, members in groups(rows).items():
-        rates = by_rate(members)
-        chosen[key] = min(rates, key=lambda rate: (mean_val_mse(rates[rate]), str(rate)))
+def choose_rates(rows: list[dict[str, Any]]) -> None:
+    """Per (cell, length), choose the learning rate whose runs have the lowest mean final val MSE over seeds: each
+    row's ``chosen`` says whether its rate is that one."""
+    for members in groups(rows).values():
+        rates = by_key(members, lambda r: r.get("lr"))
+        best = min(rates, key=lambda rate: (mean_val_mse(rates[rate]), str(rate)))
         for row in members:
-            row["chosen"] = row.get("lr") == chosen[key]
-    return chosen
-
-
-def by_rate(members: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
-    """Rows by learning rate, in the order the rates first appear."""
-    rates: dict[Any, list[dict[str, Any]]] = {}
-    for row in members:
-        rates.setdefault(row.get("lr"), []).append(row)
-    return rates
+            row["chosen"] = row.get("lr") == best
 
 
 def success(members: list[dict[str, Any]]) -> str:
@@ -156,7 +153,7 @@ def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
                   "| cell | length | optimizer, lr | success | mean final val MSE | chosen |",
                   "|---|---|---|---|---|---|"]
         for (cell, length), members in grouped.items():
-            for runs in by_rate(members).values():
+            for runs in by_key(members, lambda r: r.get("lr")).values():
                 mean = mean_val_mse(runs)
                 lines.append(
                     f"| {cell} | {length} | {format_rate(runs[0])} | {success(runs)} | "

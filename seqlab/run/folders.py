@@ -114,10 +114,7 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
     """``{"a": {"b": 1}}`` → ``{"<prefix>.a.b": 1}`` (lists stay values)."""
     if not isinstance(value, dict):
         return {prefix: value}
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        out.update(flatten(item, f"{prefix}.{key}"))
-    return out
+    return {k: v for key, item in value.items() for k, v in flatten(item, f"{prefix}.{key}").items()}
 
 
 _ABSENT = object()
