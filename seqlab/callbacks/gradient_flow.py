@@ -15,7 +15,6 @@ import contextlib
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -240,14 +239,10 @@ class GradientFlowCallback(pl.Callback):
         return write_plots(self.history, self._drawn, self.dirpath, trainer)
 
 
-@contextlib.contextmanager
-def _rng_kept(device: torch.device) -> Iterator[None]:
+def _rng_kept(device: torch.device) -> contextlib.AbstractContextManager:
     """Run the probe's forward (dropout, teacher forcing) without consuming the training run's random numbers."""
-    devices = (
-        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-    )
-    with torch.random.fork_rng(devices=devices):
-        yield
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    return torch.random.fork_rng(devices=cuda)
 
 
 def log_at_step(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> None:

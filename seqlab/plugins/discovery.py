@@ -206,11 +206,9 @@ def _local(folder: Path) -> list[Plugin]:
     packages = sorted(p.parent for p in folder.glob("*/__init__.py"))
     if (modules or packages) and str(folder) not in sys.path:
         sys.path.append(str(folder))
-    found = []
-    for path in sorted(modules + packages, key=lambda p: p.stem):
-        conf = path / "conf" if path.is_dir() and (path / "conf").is_dir() else None
-        found.append(Plugin(path.stem, _shown(path), "local", path, conf, load=functools.partial(_import_local, path)))
-    return found
+    paths = sorted(modules + packages, key=lambda p: p.stem)
+    return [Plugin(p.stem, _shown(p), "local", p, p / "conf" if (p / "conf").is_dir() else None,
+                   load=functools.partial(_import_local, p)) for p in paths]
 
 
 def _import_local(path: Path) -> Any:

@@ -20,12 +20,7 @@ _GROUP_OVERRIDE = re.compile(r"^[+~]?(?P<group>[A-Za-z_][\w/]*)=(?P<value>.*)$")
 
 
 def group_options(group: str, roots: list[Path]) -> list[str]:
-    names = set(schema.names(group))
-    for root in roots:
-        folder = root / group
-        if folder.is_dir():
-            names.update(p.stem for p in folder.glob("*.yaml"))
-    return sorted(names)
+    return sorted({*schema.names(group), *(p.stem for root in roots for p in (root / group).glob("*.yaml"))})
 
 
 def check_group_overrides(args: list[str], roots: list[Path]) -> str | None:
