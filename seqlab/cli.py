@@ -55,8 +55,7 @@ def main() -> None:
     if argv[:1] and argv[0] in HELP_FLAGS:
         print(verbs_help(), flush=True)  # Hydra's help for training follows
     elif argv[:1]:
-        error = unknown_verb(argv[0])
-        if error:
+        if error := unknown_verb(argv[0]):
             print(error, file=sys.stderr)
             sys.exit(2)
     verb = argv[0] if argv[:1] and argv[0] in VERBS else "train"

@@ -21,8 +21,7 @@ def parse_options(schema: type[T], args: list[str], usage: str, text_for: str | 
     given = OmegaConf.from_dotlist([a for a in args if "=" in a]) if text_for else {}
     if "text" in given and not str(given.text or "").strip():
         raise ConfigError(f'text is empty: give the text {text_for}, text="..."; {usage}')
-    bad = [a for a in args if "=" not in a]
-    if bad:
+    if bad := [a for a in args if "=" not in a]:
         raise ConfigError(f"'{bad[0]}' is not key=value; {usage}")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.from_dotlist(args))

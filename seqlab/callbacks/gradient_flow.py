@@ -195,8 +195,7 @@ class GradientFlowCallback(pl.Callback):
         if self._pending is None:
             return
         metrics, self._pending = self._pending, None
-        grads = {n: p.grad for n, p in pl_module.named_parameters() if p.grad is not None}
-        if grads:
+        if grads := {n: p.grad for n, p in pl_module.named_parameters() if p.grad is not None}:
             norms = dict(zip(grads, (float(n) for n in torch._foreach_norm(list(grads.values())))))
             metrics["grad_norm/total"] = math.sqrt(sum(n * n for n in norms.values()))
             metrics |= {f"grad_norm/{group}": total for group, total in group_norms(norms).items()}

@@ -193,11 +193,9 @@ def results_table(results: dict[str, Any], output_dir: Path, tokenizer_kind: str
         at = f" (step {int(step):,})" if isinstance(step, (int, float)) else ""
         lines.append(f"  test figures from the {results['test_weights']} weights{at}")
     lines.append(f"  run folder: {shorter(output_dir)} (full log: config.log)")
-    names = [n for n in ("best.ckpt", "last.ckpt") if (output_dir / "checkpoints" / n).is_file()]
-    if names:
+    if names := [n for n in ("best.ckpt", "last.ckpt") if (output_dir / "checkpoints" / n).is_file()]:
         lines.append(f"  checkpoints: {', '.join(names)} (for seqlab predict|generate|score)")
-    line = wandb_line(output_dir)
-    if line:
+    if line := wandb_line(output_dir):
         lines.append(line)
     return "\n".join(lines)
 

@@ -239,8 +239,7 @@ class RunProgressBar(RichProgressBar):
         assert self.progress is not None
         yield self.progress.make_tasks_table(self.progress.tasks)
         if self.train_progress_bar_id is not None and self.trainer.state.fn == "fit":
-            line = self.metrics_line()
-            if line:
+            if line := self.metrics_line():
                 yield Text(line, style=self.theme.metrics, no_wrap=True, overflow="ellipsis")
 
     def run_console(self) -> RunConsole | None:

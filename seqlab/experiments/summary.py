@@ -187,8 +187,7 @@ def summarise_sweep(sweep_dir: str | Path, threshold: float = 0.01) -> list[dict
     ``summary.csv`` (:data:`COLUMNS`), ``mse_curves.png`` and ``terminal_gradients.png``. Returns the rows, sorted
     by cell, length and seed."""
     sweep_dir = Path(sweep_dir)
-    jobs = [p for p in sweep_dir.iterdir() if (p / ".hydra" / "config.yaml").is_file()]
-    rows = [read_job(p, threshold) for p in jobs]
+    rows = [read_job(p, threshold) for p in sweep_dir.iterdir() if (p / ".hydra" / "config.yaml").is_file()]
     order = {cell: i for i, cell in enumerate(dict.fromkeys(r["cell"] for r in sorted(rows, key=_job_number)))}
     rows.sort(key=lambda r: (order[r["cell"]], r["length"], r["seed"]))
     choose_rates(rows)

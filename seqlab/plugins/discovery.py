@@ -81,8 +81,7 @@ def package_header(path: Path) -> str | None:
     """The ``# @package X`` of a config file, read as Hydra does: only from the lines before any other line."""
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
-        match = re.match(r"^#\s*@package\s+(\S+)", line)
-        if match:
+        if match := re.match(r"^#\s*@package\s+(\S+)", line):
             return match[1]
         if line and not re.match(r"^#\s*@", line):  # blank lines and other header keys are read past
             return None
@@ -101,8 +100,7 @@ def group_packages(conf_root: Path) -> dict[str, str | None]:
     """For each config group of seqlab whose options agree, the ``@package`` they use (None: the default)."""
     headers: dict[str, set[str | None]] = {}
     for option in config_options(conf_root):
-        group = option.rpartition("/")[0]
-        headers.setdefault(group, set()).add(package_header(conf_root / f"{option}.yaml"))
+        headers.setdefault(option.rpartition("/")[0], set()).add(package_header(conf_root / f"{option}.yaml"))
     for (group, _), comp in all_components().items():
         headers.setdefault(group, set()).add(comp.package)
     headers.setdefault("callbacks", set()).add(None)  # seqlab.schema.callbacks: the group's default package
@@ -174,8 +172,7 @@ def load_plugins_for(choices: dict[str, str]) -> None:
         return
     load_plugins()
     for group, choice in used.items():
-        problem = explain_missing_option(group, choice)
-        if problem:
+        if problem := explain_missing_option(group, choice):
             raise ConfigError(problem)
 
 
@@ -293,8 +290,7 @@ def _check_folder(conf_dir: Path | None, owner: str) -> None:
         parameters = inspect.signature(cls.__init__).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             continue
-        unknown = sorted(set(values) - set(parameters) - {"name", "_target_", "causal"})
-        if unknown:
+        if unknown := sorted(set(values) - set(parameters) - {"name", "_target_", "causal"}):
             accepted = [p for p in parameters if p not in ("self", "input_size", "hidden_size", "ctx")]
             raise ConfigError(
                 f"config {option}.yaml of {owner}: '{unknown[0]}' is not an option of {cls.__name__} "
@@ -311,8 +307,7 @@ def _error_line(err: BaseException, location: Path | None) -> str:
         message = f"the plugin called sys.exit({err.code!r}) while being imported"
     line = f"{type(err).__name__}: {message}" if message else type(err).__name__
     if location is not None:
-        inside = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).is_relative_to(location)]
-        if inside:
+        if inside := [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).is_relative_to(location)]:
             line += f" ({_shown(Path(inside[-1].filename))}:{inside[-1].lineno})"
     return line
 

@@ -36,8 +36,7 @@ def describe_plugins() -> str:
         for kind in KINDS:
             if plugin.added.get(kind):
                 lines.append(f"  {kind}s: {', '.join(plugin.added[kind])}")
-        options = config_options(plugin.conf_dir)
-        if options:
+        if options := config_options(plugin.conf_dir):
             lines.append(f"  config options: {', '.join(options)}")
     if found.local_conf_error:
         lines.append(f"{_shown(found.local_conf)}  SKIPPED: {found.local_conf_error}")

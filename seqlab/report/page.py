@@ -49,8 +49,7 @@ def plot_metric(metric: str, runs: list[Run]) -> bytes:
     figure = Figure(figsize=(5.2, 3.4))
     axes = figure.add_subplot()
     for run in runs:
-        points = run.curves.get(metric)
-        if points:
+        if points := run.curves.get(metric):
             steps, values = zip(*points)
             axes.plot(steps, values, marker="o" if len(points) < 20 else None, markersize=3, label=run.label)
     axes.set_title(metric)

@@ -151,8 +151,7 @@ def check_resume(ckpt: Path, model_options: dict[str, Any], data_name: str | Non
     asked = flatten(model_options, "model")
     if saved_data is not None and data_name is not None:
         saved["data.name"], asked["data.name"] = saved_data, data_name
-    problem = config_mismatch(saved, asked)
-    if problem:
+    if problem := config_mismatch(saved, asked):
         raise CheckpointError(
             f"ckpt_path={ckpt}: does not match the config: {problem}. Resume with the run's own options, or start "
             "a new run without ckpt_path"

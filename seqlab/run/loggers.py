@@ -33,8 +33,7 @@ class StepWriter(csv_logs.ExperimentWriter):
 
     def _check_log_dir_exists(self) -> None:
         """Lightning deletes an existing ``metrics.csv`` here; a resumed run keeps it (and its columns)."""
-        rows = self._read()
-        if rows:
+        if rows := self._read():
             self.metrics_keys = sorted(set(self.metrics_keys) | set(rows[0]))
             self._rewrite(rows)  # puts the last row where :meth:`save` can rewrite it
 
@@ -59,8 +58,7 @@ class StepWriter(csv_logs.ExperimentWriter):
 
     def resume_at(self, step: int) -> None:
         """Keep only the rows of steps before ``step`` (the resumed checkpoint's step)."""
-        rows = [r for r in self._read() if int(r["step"]) < step]
-        self._rewrite(rows)
+        self._rewrite([r for r in self._read() if int(r["step"]) < step])
 
     def log_metrics(self, metrics_dict: dict[str, float], step: int | None = None) -> None:
         values = {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics_dict.items()}

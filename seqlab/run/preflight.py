@@ -98,8 +98,7 @@ def resume_overrides(args: list[str]) -> list[str]:
     if value in (None, "", "null") or not single_run(args):
         return args
     if value == "last":
-        explicit_dir = explicit_value(args, "hydra.run.dir")
-        run_dir = compose_config(args, with_hydra=True).hydra.run.dir if explicit_dir else None
+        run_dir = compose_config(args, with_hydra=True).hydra.run.dir if explicit_value(args, "hydra.run.dir") else None
         ckpt = folders.find_last_checkpoint(compose_config(args).experiment_name, run_dir)
     else:
         ckpt = Path(value).expanduser().resolve()
@@ -199,8 +198,7 @@ def preflight(argv: list[str]) -> list[str]:
     exception): group options exist, ``ckpt_path`` resolves, the config composes (once) and validates, a group
     swapped after a recipe sheds the recipe's options for the replaced choice, a resume matches its checkpoint, and
     the run folder is claimed. Returns the overrides Hydra is to run with."""
-    error = check_group_overrides(argv, search_dirs())
-    if error:
+    if error := check_group_overrides(argv, search_dirs()):
         raise ConfigError(error)
     argv = resume_overrides(debug_overrides(argv))
     if is_sweep(argv):

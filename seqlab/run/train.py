@@ -120,8 +120,7 @@ def run(cfg: DictConfig) -> float | None:
     checkpoint = load_checkpoint(ckpt_path) if ckpt_path else None
     checkpoint_step = None if checkpoint is None else int(checkpoint.get("global_step", 0))
     if checkpoint is not None:  # the data must give the vocabulary and classes the checkpoint was trained with
-        problem = spec_mismatch(checkpoint["seqlab"]["spec"], spec.to_dict())
-        if problem:
+        if problem := spec_mismatch(checkpoint["seqlab"]["spec"], spec.to_dict()):
             raise CheckpointError(f"ckpt_path={ckpt_path}: does not match the data ({problem}); resume with the "
                                   "run's own data options, or start a new run without ckpt_path")
         del checkpoint  # Lightning reads the file again when fit starts

@@ -123,8 +123,7 @@ def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str, whe
     if choice not in group_options(group, search_dirs):
         return None
     defaults = option_defaults(group, choice, where, tuple(str(d) for d in search_dirs))
-    unknown = sorted(set(node) - set(defaults))
-    if unknown:
+    if unknown := sorted(set(node) - set(defaults)):
         return schema.unknown_key(where, unknown[0], sorted(set(defaults) - {"name"}), f"{group} '{choice}'")
     for key, default in defaults.items():
         value = OmegaConf.select(node, key, throw_on_resolution_failure=False)
@@ -193,8 +192,7 @@ SCHEMA_NODES = {"data": "data", "callbacks": "callbacks", "model": "model", **GR
 
 def validate(cfg: DictConfig, search_dirs: list[Path] | None = None) -> None:
     """Raise :class:`ConfigError` for the first key whose type or value is wrong."""
-    error = next((error for error in problems(cfg, search_dirs or []) if error), None)
-    if error:
+    if error := next((problem for problem in problems(cfg, search_dirs or []) if problem), None):
         raise ConfigError(error)
 
 
@@ -223,8 +221,7 @@ def check_output_dir(path: Path, min_free_mb: float, key: str = "hydra.run.dir")
             pass
     except OSError as err:
         raise ConfigError(f"{key}={path}: cannot write in {probe} ({err.strerror or err})") from None
-    free_mb = shutil.disk_usage(probe).free / 2**20
-    if free_mb < min_free_mb:
+    if (free_mb := shutil.disk_usage(probe).free / 2**20) < min_free_mb:
         raise ConfigError(
             f"{key}={path}: only {free_mb:.0f} MB free on {probe}, below paths.min_free_mb={min_free_mb:g}; "
             "free some space or write elsewhere (hydra.run.dir=...)"
