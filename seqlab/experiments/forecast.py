@@ -109,8 +109,7 @@ class ForecastCallback(pl.Callback):
 
     @staticmethod
     def applies(trainer: pl.Trainer) -> bool:
-        datamodule = trainer.datamodule
-        return datamodule is not None and hasattr(datamodule, "forecast") and hasattr(datamodule, "stats")
+        return hasattr(trainer.datamodule, "forecast") and hasattr(trainer.datamodule, "stats")  # None has neither
 
     def report(self, trainer: pl.Trainer, pl_module: pl.LightningModule, split: str, baselines: bool) -> None:
         datamodule = trainer.datamodule
