@@ -11,10 +11,10 @@ import torch
 
 from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.batching import collate_classification, collate_conditional, collate_language_model, flat_ids
-from seqlab.data.modes import window_rows
+from seqlab.data.modes import MODES
 from seqlab.data.overlap import near_duplicates
 from seqlab.data.sources import load_hf, read_text, require_columns, resolve_files
-from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
+from seqlab.data.splits import ALL_SPLITS, required_splits
 from seqlab.data.vocab import Tokenizer, build_vocabulary
 from seqlab.music.abc import Tune, normalise_tune_type, parse_tune, split_tunes
 from seqlab.schema import data as schema
@@ -26,7 +26,6 @@ DEFAULT_MUSIC21_CORPORA = ("ryansMammoth", "oneills1850")
 MUSIC21_CORPORA = ("ryansMammoth", "oneills1850", "essenFolksong")
 #: the MIT 6.S191 music lab's own 804 Irish tunes, read by ``builtin:mit6s191`` (bundled: see corpora/README.md)
 MIT_LAB_CORPUS = Path(__file__).parent / "corpora" / "mit6s191_irish.abc"
-BUILTIN_SOURCES = ("builtin:music21", "builtin:music21:<corpus>[,<corpus>]", "builtin:mit6s191")
 OTHER = "other"
 
 
@@ -73,7 +72,7 @@ class AbcMusicDataModule(SeqDataModule):
     """
 
     name = "abc_music"
-    builtin_sources = BUILTIN_SOURCES
+    builtin_sources = ("builtin:music21", "builtin:music21:<corpus>[,<corpus>]", "builtin:mit6s191")
 
     def __init__(
         self,
@@ -102,7 +101,7 @@ class AbcMusicDataModule(SeqDataModule):
         self.keep_headers = tuple(h for h in keep_headers if task == "language_model" or h != "R")
         self.max_length = max_length
         self.min_class_count = min_class_count
-        self.split_fractions = check_fractions(split)
+        self.split_fractions = split
         self.tokenizer_kind, self.bpe_vocab_size = tokenizer, bpe_vocab_size
         self.text_column = text_column
         self.too_long = 0
@@ -190,13 +189,11 @@ class AbcMusicDataModule(SeqDataModule):
         for split, split_rows in splits.items():
             dataset = datasets.Dataset.from_list(split_rows).map(encode, batched=True, remove_columns=["text"])
             if self.max_length:
-                before = len(dataset)
-                dataset = dataset.filter(lambda b: [n <= self.max_length for n in b["length"]], batched=True)
-                self.too_long += before - len(dataset)
+                kept = dataset.filter(lambda b: [n <= self.max_length for n in b["length"]], batched=True)
+                self.too_long, dataset = self.too_long + len(dataset) - len(kept), kept
             if self.mode == "windows":  # the text datamodule's windows, of the tunes joined into one stream
-                where = f"data.source={self.source}: the {split} split"
-                windows = window_rows([flat_ids(dataset)], self.seq_len, self.stride, where)
-                self.write_split_batches(out_dir, split, {"ids": datasets.List(datasets.Value("int32"))}, windows)
+                stream = [([flat_ids(dataset)], [True])]
+                self.write_split_batches(out_dir, split, *MODES["windows"].rows(self, split, vocab, stream))
                 continue
             self.write_split(out_dir, split, dataset)
         if self.too_long:

@@ -159,11 +159,9 @@ class ParallelDataModule(SeqDataModule):
         for split, pairs in splits.items():
             columns = {"source": [p[1] for p in pairs], "target": [p[2] for p in pairs]}
             dataset = datasets.Dataset.from_dict(columns).map(encode, batched=True, remove_columns=["source", "target"])
-            if self.max_length:
-                before = len(dataset)
-                dataset = dataset.filter(self.fits, batched=True)
-                dropped += before - len(dataset)
-            self.write_split(out_dir, split, dataset)
+            kept = dataset.filter(self.fits, batched=True) if self.max_length else dataset
+            self.write_split(out_dir, split, kept)
+            dropped += len(dataset) - len(kept)
         if dropped:
             log.info("parallel: dropped %d pairs longer than data.max_length=%s", dropped, self.max_length)
         spec = DataSpec(

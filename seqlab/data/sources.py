@@ -225,15 +225,14 @@ def load_hf(source: str) -> Any:
     name, config = parse_hf(source)
     local = Path(name).expanduser().is_dir()
     copy = f"hf:/path/to/{Path(name).name}" + (f":{config}" if config else "")
-    fetch = f"download the dataset where there is network (git clone https://huggingface.co/datasets/{name})"
+    fetch = f"download the dataset where there is network (git clone https://huggingface.co/datasets/{name}) and set "
+    fetch += f"data.source={copy}"
+    or_offline = f"{fetch}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
     if local:  # a copy of the hub repository keeps each config's files in a folder named after it
         folder = Path(name).expanduser()
         name, config = (str(folder / config), None) if config and (folder / config).is_dir() else (str(folder), config)
     elif reason := hub_unreachable(name):
-        raise DataError(
-            f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {fetch} and set "
-            f"data.source={copy}, or set HF_HUB_OFFLINE=1 to use the datasets cache"
-        )
+        raise DataError(f"data.source={source}: cannot reach the Hugging Face hub ({reason}); {or_offline}")
     try:
         return datasets.load_dataset(name, config)
     except Exception as err:  # the hub, the network or the cache: report in one line
@@ -241,12 +240,10 @@ def load_hf(source: str) -> Any:
         if "LocalEntryNotFoundError" in reason and not local and not constants.HF_HUB_OFFLINE:
             raise DataError(  # the hub failed mid-way (after the probe): huggingface_hub's message names no cause
                 f"data.source={source}: the Hugging Face hub ({constants.ENDPOINT}) did not serve it and it is not in "
-                f"the datasets cache; {fetch} and set data.source={copy}, or set HF_HUB_OFFLINE=1 to use the "
-                "datasets cache"
+                f"the datasets cache; {or_offline}"
             ) from None
         if constants.HF_HUB_OFFLINE and not local:
             raise DataError(
-                f"data.source={source}: not in the datasets cache and HF_HUB_OFFLINE is set ({reason}); {fetch} "
-                f"and set data.source={copy}"
+                f"data.source={source}: not in the datasets cache and HF_HUB_OFFLINE is set ({reason}); {fetch}"
             ) from None
         raise DataError(f"data.source={source}: cannot load with datasets.load_dataset ({reason})") from None

@@ -16,7 +16,7 @@ from seqlab.data.base import DataError, DataSpec, SeqDataModule
 from seqlab.data.modes import MODES
 from seqlab.data.overlap import near_duplicates
 from seqlab.data.sources import iter_lines, require_columns
-from seqlab.data.splits import ALL_SPLITS, check_fractions, required_splits
+from seqlab.data.splits import ALL_SPLITS, required_splits
 from seqlab.data.vocab import EOS, Tokenizer, Vocabulary, build_vocabulary
 from seqlab.data.wikitext import (
     BUILTIN_WIKITEXT_FOLDER,
@@ -25,8 +25,6 @@ from seqlab.data.wikitext import (
     write_python_reference_wikitext,
 )
 from seqlab.schema import data as schema
-
-BUILTIN_CORPORA = ("python_reference", "python_reference_wikitext")
 
 
 class TextDataModule(SeqDataModule):
@@ -62,7 +60,7 @@ class TextDataModule(SeqDataModule):
     default_tokenizer = "char"
     default_mode = "windows"
     unkeyed_options = (*SeqDataModule.unkeyed_options, "bptt", "eval_batch_size", "test_batch_size")
-    builtin_sources = tuple(f"builtin:{corpus}" for corpus in BUILTIN_CORPORA)
+    builtin_sources = ("builtin:python_reference", "builtin:python_reference_wikitext")
 
     def __init__(
         self,
@@ -90,7 +88,7 @@ class TextDataModule(SeqDataModule):
         self.seq_len, self.stride, self.bptt, self.max_length = seq_len, stride or seq_len, bptt, max_length
         self.eval_batch_size = eval_batch_size
         self.test_batch_size = eval_batch_size if test_batch_size is None else test_batch_size
-        self.split_fractions = check_fractions(split)
+        self.split_fractions = split
         self.tokenizer_kind = tokenizer or self.default_tokenizer
         self.bpe_vocab_size, self.lowercase = bpe_vocab_size, lowercase
         self.min_freq, self.max_vocab = min_freq, max_vocab
@@ -173,23 +171,20 @@ class TextDataModule(SeqDataModule):
                 if char_level:
                     yield [piece.lower() if self.lowercase else piece for piece in batch], ends
                 else:
-                    pieces = tokenizer.tokenize_batch(batch)
-                    yield [t + end_token if end else t for t, end in zip(pieces, ends)], ends
+                    yield [t + end_token if end else t for t, end in zip(tokenizer.tokenize_batch(batch), ends)], ends
 
         train_tokens = (tokens for pieces, _ in tokenized(docs["train"]) for tokens in pieces)
         vocab = build_vocabulary(tokenizer, train_tokens, self.min_freq, self.max_vocab)
         char_ids = CharIds(vocab) if char_level else None
 
-        def encoded(texts: list[str]) -> Iterator[tuple[list[np.ndarray], list[bool]]]:
-            """``(ids of each piece, whether it ends a document)`` of ``texts``, a batch of pieces at a time."""
-            for pieces, ends in tokenized(texts):
-                if char_ids is not None:
-                    yield [char_ids(piece) for piece in pieces], ends
-                else:
-                    yield [np.asarray(vocab.encode(tokens), dtype=np.int32) for tokens in pieces], ends
+        def ids(piece: Any) -> np.ndarray:
+            """A piece's ids: its text through :class:`CharIds` (char tokens), or its tokens through the vocabulary."""
+            return char_ids(piece) if char_ids else np.asarray(vocab.encode(piece), dtype=np.int32)
 
         for split, texts in docs.items():
-            self.write_split_batches(out_dir, split, *self.layout.rows(self, split, vocab, encoded(texts)))
+            # (ids of each piece, whether it ends a document), a batch of pieces at a time
+            encoded = (([ids(piece) for piece in pieces], ends) for pieces, ends in tokenized(texts))
+            self.write_split_batches(out_dir, split, *self.layout.rows(self, split, vocab, encoded))
         # windows and streams never hold <bos>: their samples and scores start after a document separator instead
         start_ids = None
         if separated:
@@ -245,9 +240,7 @@ def text_pieces(texts: Iterable[str], suffix: str, cut_anywhere: bool) -> Iterat
     ``(pieces, ends)``, ``ends[i]`` telling whether piece i ends its text. A text longer than a piece is cut before
     a whitespace character (anywhere with ``cut_anywhere``), so word and byte-level BPE tokens never straddle a
     cut; shorter texts are whole pieces, tokenized exactly as they would be alone."""
-    batch: list[str] = []
-    ends: list[bool] = []
-    size = 0
+    batch, ends, size = [], [], 0
     for text in texts:
         long = len(text) + len(suffix) > PIECE_CHARS
         text, start = (text if long else text + suffix), 0

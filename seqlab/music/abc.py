@@ -51,8 +51,8 @@ def split_tunes(text: str) -> list[tuple[int, list[str]]]:
 def parse_tune(lines: list[str]) -> Tune:
     """Header fields up to ``K:``, then the body (comments and blank lines dropped). Raises ValueError if malformed."""
     headers: list[tuple[str, str]] = []
-    body_start = None
-    for i, line in enumerate(lines):
+    rest = iter(lines)  # read up to the K: line; the lines left are the body
+    for line in rest:
         if line.lstrip().startswith("%") or not line.strip():
             continue
         match = _FIELD.match(line)
@@ -60,11 +60,10 @@ def parse_tune(lines: list[str]) -> Tune:
             raise ValueError(f"header line '{line.strip()[:40]}' is not a field (F:value) and no K: field came before")
         headers.append((match[1], match[2]))
         if match[1] == "K":
-            body_start = i + 1
             break
-    if body_start is None:
+    else:
         raise ValueError("no K: (key) field, which ends an ABC header")
-    body = [line.rstrip() for line in lines[body_start:] if line.strip() and not line.lstrip().startswith("%")]
+    body = [line.rstrip() for line in rest if line.strip() and not line.lstrip().startswith("%")]
     if not any(not _FIELD.match(line) for line in body):
         raise ValueError("no music after the header")
     return Tune(headers, body)
@@ -244,15 +243,11 @@ def check_tune(abc_text: str) -> TuneCheck:
                 continue
             got = measure.duration.quarterLength
             if got < meter and not cut_off:
-                edge = i in (0, len(measures) - 1)
-                section = (
-                    id(measure) in allowed_short
-                    or _section_line(measure.leftBarline)
-                    or _section_line(measure.rightBarline)
-                    or (i > 0 and _section_line(measures[i - 1].rightBarline))
-                    or (i + 1 < len(measures) and _section_line(measures[i + 1].leftBarline))
-                )
-                if edge or section:
+                if i in (0, len(measures) - 1) or id(measure) in allowed_short:
+                    continue
+                before, after = measures[i - 1], measures[i + 1]
+                barlines = (measure.leftBarline, measure.rightBarline, before.rightBarline, after.leftBarline)
+                if any(_section_line(barline) for barline in barlines):
                     continue
             bars += 1
             matching += got == meter
