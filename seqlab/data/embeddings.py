@@ -102,12 +102,11 @@ def load_pretrained_embedding(
         weight[loaded.found] = loaded.vectors[loaded.found].to(weight.dtype)
         if padding_idx is not None:
             weight[padding_idx].zero_()
-    words = len(vocab) - len(SPECIALS)
     log.info(
         "pretrained vectors %s: %d of %d words found (%.1f%% coverage); the others keep their random initialisation",
         path,
         int(loaded.found[len(SPECIALS) :].sum()),
-        words,
+        len(vocab) - len(SPECIALS),
         100 * loaded.coverage,
     )
     return loaded
