@@ -141,8 +141,7 @@ def near_duplicates(texts: dict[str, list[str]], unit: str) -> dict[str, Any]:
         elif unit == "sentence":
             out[name] = sentence_overlap(train, docs)
         else:
-            n = WORD_NGRAM if unit == "word" else CHAR_NGRAM
-            out[name] = ngram_overlap(train, docs, n, unit)
+            out[name] = ngram_overlap(train, docs, WORD_NGRAM if unit == "word" else CHAR_NGRAM, unit)
     measure = {
         "word": f"share of word {WORD_NGRAM}-grams also in train",
         "char": f"share of {CHAR_NGRAM}-character runs also in train",

@@ -15,7 +15,7 @@ from seqlab.data.overlap import near_duplicates
 from seqlab.data.splits import required_splits
 from seqlab.data.synthetic import human_dates
 from seqlab.data.tables import TABLE_SUFFIXES, read_records
-from seqlab.data.vocab import Tokenizer, build_vocabulary
+from seqlab.data.vocab import Tokenizer, Vocabulary, build_vocabulary
 from seqlab.schema import data as schema
 
 log = logging.getLogger("seqlab.data")
@@ -140,12 +140,14 @@ class ParallelDataModule(SeqDataModule):
         keys = {split: [self.split_key(p) for p in pairs] for split, pairs in splits.items()}
         sources = {split: [p[1] for p in pairs] for split, pairs in splits.items()}
         self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sources, "sentence"))
-        train_src = sources["train"]
-        train_tgt = [p[2] for p in splits["train"]]
-        src_tok = Tokenizer.make(self.tokenizer_kinds[0], train_src, self.bpe_vocab_size, self.lowercase)
-        tgt_tok = Tokenizer.make(self.tokenizer_kinds[1], train_tgt, self.bpe_vocab_size, self.lowercase)
-        src_vocab = build_vocabulary(src_tok, src_tok.tokenize_batch(train_src), self.min_freq, self.max_vocab)
-        tgt_vocab = build_vocabulary(tgt_tok, tgt_tok.tokenize_batch(train_tgt), self.min_freq, self.max_vocab)
+
+        def trained(kind: str, texts: list[str]) -> tuple[Tokenizer, Vocabulary]:
+            """One side's tokenizer, trained on its training texts (BPE), and its vocabulary."""
+            tok = Tokenizer.make(kind, texts, self.bpe_vocab_size, self.lowercase)
+            return tok, build_vocabulary(tok, tok.tokenize_batch(texts), self.min_freq, self.max_vocab)
+
+        src_tok, src_vocab = trained(self.tokenizer_kinds[0], sources["train"])
+        tgt_tok, tgt_vocab = trained(self.tokenizer_kinds[1], [p[2] for p in splits["train"]])
 
         def encode(batch: dict[str, list]) -> dict[str, list]:
             src = [src_vocab.encode(t) for t in src_tok.tokenize_batch(batch["source"])]

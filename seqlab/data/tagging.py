@@ -133,8 +133,8 @@ class TaggingDataModule(SeqDataModule):
         splits = self.read_splits(out_dir)
         required_splits(self.source, splits)
         keys = {split: [self.split_key(sentence) for sentence in rows] for split, rows in splits.items()}
-        sentences = {split: [" ".join(words) for _, words, _ in rows] for split, rows in splits.items()}
-        self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(sentences, "sentence"))
+        # the keys are the words joined (lower-cased with lowercase): the sentence measure lower-cases text anyway
+        self.write_split_report(out_dir, keys, self.made_splits, near_duplicates(keys, "sentence"))
         tokenizer = Tokenizer("word", lowercase=self.lowercase)
         words = {s: [[w.lower() if self.lowercase else w for w in ws[: self.max_length]] for _, ws, _ in rows]
                  for s, rows in splits.items()}
