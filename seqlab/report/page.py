@@ -137,17 +137,19 @@ def groups_table(groups: list[Group]) -> str:
     return table("groups", ["group", "runs", "seeds", *metrics], rows)
 
 
-def gradient_flow_table(runs: list[Run]) -> str:
-    names = sorted({name for run in runs for name in run.gradient_flow})
+def plots_table(runs: list[Run], kind: str, folder: str) -> str:
+    """A row per plot name, a column per run that has one: ``kind`` is the Run attribute (``gradient_flow``,
+    ``forecasts``) holding the PNGs of ``<run>/<folder>/``."""
+    names = sorted({name for run in runs for name in getattr(run, kind)})
     if not names:
-        return "<p>No gradient-flow plots (PNG files under each run's <code>gradient_flow/</code>).</p>"
-    shown = [run for run in runs if run.gradient_flow]
+        return f"<p>No {kind.replace('_', '-')} plots (PNG files under each run's <code>{folder}/</code>).</p>"
+    shown = [run for run in runs if getattr(run, kind)]
     rows = []
     for name in names:
-        paths = [run.gradient_flow.get(name) for run in shown]
+        paths = [getattr(run, kind).get(name) for run in shown]
         images = [png_img(f"{run.label} {name}", path.read_bytes()) if path else "—" for run, path in zip(shown, paths)]
         rows.append([f"<td>{escape(name)}</td>", *(f"<td>{image}</td>" for image in images)])
-    return table("gradient-flow", ["plot", *(run.label for run in shown)], rows)
+    return table(kind.replace("_", "-"), ["plot", *(run.label for run in shown)], rows)
 
 
 def tunes_section(runs: list[Run]) -> str:
@@ -234,7 +236,9 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
         "<h2>Curves</h2>",
         "".join(curves) if curves else "<p>No csv/metrics.csv in any run.</p>",
         "<h2>Gradient flow</h2>",
-        gradient_flow_table(runs),
+        plots_table(runs, "gradient_flow", "gradient_flow"),
+        # forecast vs truth, with the naive forecasts (data=timeseries runs only)
+        f"<h2>Forecasts</h2>{plots_table(runs, 'forecasts', 'forecast')}" if any(r.forecasts for r in runs) else "",
         f"<h2>Samples</h2>{samples}" if samples else "",
         tunes_section(runs),
         "</body></html>\n",

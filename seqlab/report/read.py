@@ -36,6 +36,8 @@ class Run:
     wall_seconds: float | None = None
     curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     gradient_flow: dict[str, Path] = field(default_factory=dict)
+    #: the forecast-vs-truth plots of ``data=timeseries`` runs (``forecast/*.png``, ForecastCallback)
+    forecasts: dict[str, Path] = field(default_factory=dict)
     samples: str = ""
     #: how plots and tables name the run: its swept parameters (``cell=gru``), set by :func:`render_report`
     label: str = ""
@@ -138,13 +140,15 @@ def read_run(path: Path) -> Run:
         run.wall_seconds = max(0.0, end_file.stat().st_mtime - config_file.stat().st_mtime)
     if (path / "csv" / "metrics.csv").is_file():
         run.curves = read_curves(path / "csv" / "metrics.csv")
-    if (path / "gradient_flow").is_dir():
-        run.gradient_flow = {
-            str(p.relative_to(path / "gradient_flow")): p for p in sorted((path / "gradient_flow").rglob("*.png"))
-        }
+    run.gradient_flow, run.forecasts = pngs(path / "gradient_flow"), pngs(path / "forecast")
     if (path / "samples" / "final.txt").is_file():
         run.samples = (path / "samples" / "final.txt").read_text(encoding="utf-8", errors="replace")
     return run
+
+
+def pngs(folder: Path) -> dict[str, Path]:
+    """The PNG files under ``folder`` by their path inside it (none when it does not exist)."""
+    return {str(p.relative_to(folder)): p for p in sorted(folder.rglob("*.png"))}
 
 
 def swept_keys(sweep_dir: Path, runs: list[Run]) -> list[str]:

@@ -274,3 +274,9 @@ def test_forecast_reports_errors_in_original_units_beside_the_naive_forecasts_an
         assert metrics[key] > 0, key
     assert (run / "forecast" / "forecast_val.png").is_file() and (run / "forecast" / "forecast_test.png").is_file()
     assert "val forecast MAE / RMSE" in result.stdout
+    from seqlab.report import write_report
+
+    page = write_report(run).read_text()  # the report shows the plots beside the run's figures
+    forecasts = page.split("<h2>Forecasts</h2>")[1].split("<h2>")[0]
+    assert "forecast_val.png" in forecasts and "forecast_test.png" in forecasts
+    assert forecasts.count("data:image/png;base64,") == 2
