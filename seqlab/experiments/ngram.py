@@ -158,7 +158,9 @@ class NGramBaseline(pl.Callback):
     """At the end of fit, an interpolated Kneser-Ney n-gram model (:class:`KneserNeyLM`) counted on the training
     split and scored on validation and test the way the model is: the count model's figure beside the network's.
 
-    For language-model datamodules (``spec.task == "language_model"``); others are skipped. Logged to every logger
+    For language-model datamodules (``spec.task == "language_model"``) and conditional generation (counted without
+    the condition: an unconditional baseline for a conditioned model, scored on the same targets); others are
+    skipped. Logged to every logger
     and put into ``trainer.callback_metrics`` (so ``metrics.json`` and ``python -m seqlab.report`` hold it beside
     ``val/perplexity``) as ``baseline/ngram_val_loss``, ``_perplexity``, ``_bpc`` and the same for ``test``; printed
     as one line. ``_bpc`` is bits per token (per character for character models).
@@ -169,7 +171,8 @@ class NGramBaseline(pl.Callback):
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if pl_module.model.spec.task != "language_model" or trainer.datamodule is None:
+        task = pl_module.model.spec.task
+        if task not in ("language_model", "conditional_generation") or trainer.datamodule is None:
             return
         started = time.perf_counter()
         vocab = trainer.datamodule.spec.vocab_size
@@ -182,6 +185,8 @@ class NGramBaseline(pl.Callback):
         publish(trainer, results)
         model = trainer.callback_metrics.get("val/perplexity")
         versus = f" (the model: val/perplexity = {float(model):.2f})" if model is not None else ""
+        if task == "conditional_generation":
+            versus += "; unconditional: the count model does not see the condition"
         print(
             f"seqlab: {self.order}-gram Kneser-Ney baseline/ngram_val_perplexity = "
             f"{results.get('baseline/ngram_val_perplexity', float('nan')):.2f}{versus}; counted and scored in "

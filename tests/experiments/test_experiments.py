@@ -61,7 +61,8 @@ def test_word_lm_trains_through_the_cli_with_sgd_plateau_and_two_dropout_layers(
 
 @pytest.mark.parametrize("experiment", ["abc_music", "abc_conditional"])
 def test_abc_experiments_train_and_report_the_valid_tune_rate(run_seqlab, tmp_path, experiment):
-    extra = ["data.min_class_count=2"] if experiment == "abc_conditional" else []
+    # the conditional model gets the n-gram baseline too (counted without the condition)
+    extra = ["data.min_class_count=2", WITH_BASELINE[-1]] if experiment == "abc_conditional" else []
     result = run_seqlab(f"+experiment={experiment}", *QUICK, f"data.source={abc_source(tmp_path)}", *extra,
                         "callbacks.music.num_samples=4", "callbacks.music.max_length=30")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -71,6 +72,8 @@ def test_abc_experiments_train_and_report_the_valid_tune_rate(run_seqlab, tmp_pa
     assert len(tunes) == 4
     if experiment == "abc_conditional":
         assert {t["type"] for t in tunes} == {"jig", "reel"}  # one tune per type in turn
+        assert "unconditional" in result.stdout
+        assert json.loads((run / "metrics.json").read_text())["baseline/ngram_val_bpc"] > 0
 
 
 def test_abc_music_cpu_trains_on_the_bundled_lab_tunes_and_samples_from_the_best_validation(run_seqlab, tmp_path):
