@@ -19,10 +19,13 @@ def code_lines(source: str) -> int:
     lines: set[int] = set()
     previous = None
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type in SKIPPED:
+        if token.type == tokenize.COMMENT:
+            continue
+        if token.type in SKIPPED:  # NEWLINE/INDENT/DEDENT/NL are remembered: a string after them opens a statement
+            previous = token
             continue
         if token.type == tokenize.STRING and (previous is None or previous.type in STATEMENT_START):
-            previous = token
+            previous = token  # a docstring (or any string statement) is not code
             continue
         lines.update(range(token.start[0], token.end[0] + 1))
         previous = token
