@@ -61,6 +61,21 @@ def test_seqlab_help_lists_the_verbs(run_seqlab):
     assert "Powered by Hydra" in result.stdout or "== Config ==" in result.stdout  # Hydra's help follows
 
 
+def test_train_help_lists_the_groups_and_composes_the_overrides_and_refuses_a_typo_in_one_line(run_seqlab):
+    result = run_seqlab("--help", "cell=gru")
+    assert result.returncode == 0, result.stderr[-2000:]
+    groups = dict(line.split(": ", 1) for line in result.stdout.split("== Configuration groups ==")[1]
+                  .split("== Config ==")[0].splitlines() if ": " in line)
+    assert {"lstm", "gru", "rnn_tanh"} <= set(groups["cell"].split(", "))  # from the schema
+    assert "char_rnn" in groups["experiment"].split(", ")  # from the config files
+    composed = result.stdout.split("== Config ==")[1]
+    assert "name: gru" in composed and "name: lstm" not in composed  # the overrides are composed
+    typo = run_seqlab("--help", "cell=lstmm")
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr
+    assert typo.stderr.strip().splitlines() == [typo.stderr.strip()]
+    assert typo.stderr.startswith("seqlab: error: cell=lstmm: no such option in config group 'cell'")
+
+
 def test_an_unknown_verb_gets_a_did_you_mean_in_one_line(run_seqlab):
     result = run_seqlab("genrate", "ckpt_path=x")
     assert result.returncode == 2

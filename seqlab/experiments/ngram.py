@@ -160,10 +160,10 @@ class NGramBaseline(pl.Callback):
 
     For language-model datamodules (``spec.task == "language_model"``) and conditional generation (counted without
     the condition: an unconditional baseline for a conditioned model, scored on the same targets); others are
-    skipped. Logged to every logger
-    and put into ``trainer.callback_metrics`` (so ``metrics.json`` and ``python -m seqlab.report`` hold it beside
-    ``val/perplexity``) as ``baseline/ngram_val_loss``, ``_perplexity``, ``_bpc`` and the same for ``test``; printed
-    as one line. ``_bpc`` is bits per token (per character for character models).
+    skipped. Logged to every logger and put into ``trainer.callback_metrics`` (so ``metrics.json`` and
+    ``python -m seqlab.report`` hold it beside ``val/perplexity``) as ``baseline/ngram_val_loss``, ``_perplexity``,
+    ``_bpc`` and the same for ``test``; printed as one line. ``_bpc`` is bits per token (per character for character
+    models).
     """
 
     def __init__(self, order: int = options.NGramBaseline.order):

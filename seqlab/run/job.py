@@ -19,7 +19,7 @@ from seqlab.errors import SIGNAL_EXIT, ConfigError, RunInterrupted, one_line, us
 from seqlab.paths import conf_dir
 from seqlab.plugins import discover, load_plugins, search_dirs
 from seqlab.run import scale
-from seqlab.run.compose import compose_config, explicit_value, group_options, is_sweep
+from seqlab.run.compose import check_group_overrides, compose_config, explicit_value, group_options, is_sweep
 from seqlab.run.folders import expected_jobs, forget_unstarted_run, job_state, lock_folder, sweep_summary
 from seqlab.run.preflight import explain, preflight
 from seqlab.run.validation import check_output_dir, validate
@@ -157,6 +157,8 @@ def train_help(overrides: list[str]) -> str:
     """Hydra's app help, written by seqlab: the config groups and their options (config files and the schema, read
     without Hydra's help listing, which copies its ConfigStore once per group: 2.5 s), then the composed config."""
     roots = search_dirs()
+    if error := check_group_overrides(overrides, roots):  # the pre-flight's one line, as for a run
+        raise ConfigError(error)
     groups = sorted({p.name for root in roots for p in root.iterdir() if p.is_dir() and p.name != "hydra"}
                     | {g for g, _ in schema.all_components()} | {"callbacks"})
     lines = ["seqlab train [key=value ...] [group=option ...]  (config is powered by Hydra; --hydra-help: Hydra's own)",
@@ -172,10 +174,10 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, exit_on_interrupt)
     signal.signal(signal.SIGTERM, exit_on_interrupt)
     discover()  # names and config folders only: a plugin is imported when the run selects one of its options
-    if any(a in ("--help", "-h") for a in argv):
-        print(train_help([a for a in argv if a not in ("--help", "-h")]), flush=True)
-        return
     try:
+        if any(a in ("--help", "-h") for a in argv):
+            print(train_help([a for a in argv if a not in ("--help", "-h")]), flush=True)
+            return
         argv = preflight(argv)
     except user_errors() as err:
         print(f"seqlab: error: {explain(err, argv)}", file=sys.stderr)
