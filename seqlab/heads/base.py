@@ -24,17 +24,15 @@ IGNORE = -100
 class Backbone(Protocol):
     """What a head sees of the model: the embedding → encoder part (public plugin API).
 
-    :class:`~seqlab.models.sequence_model.SequenceModel` is one; heads are typed against this protocol so that they
-    depend on these five names only, never on the model's class (heads must not import :mod:`seqlab.models`).
+    :class:`~seqlab.models.sequence_model.SequenceModel` is one; heads depend on these five names only (heads must
+    not import :mod:`seqlab.models`).
 
-    - ``spec``: the data's :class:`~seqlab.spec.DataSpec` (vocabularies, special ids, classes);
-    - ``embedding``: ids ``(B, T)`` → vectors ``(B, T, E)``; a learned one has ``weight (V, E)`` (tied output
-      weights read it);
+    - ``spec``: the data's :class:`~seqlab.spec.DataSpec`;
+    - ``embedding``: ids ``(B, T)`` → vectors ``(B, T, E)``; a learned one has ``weight (V, E)`` (tied weights);
     - ``encoder``: ``(x (B, T, E), lengths (B,) | None, state) → (outputs (B, T, encoder_size), final state)`` — a
-      :class:`~seqlab.cells.Recurrent` or a :class:`~seqlab.encoders.Encoder`; a head that feeds its own inputs
-      (a condition added to the embedded ids) calls it directly;
+      :class:`~seqlab.cells.Recurrent` or an :class:`~seqlab.encoders.Encoder`, for heads feeding their own inputs;
     - ``encode(ids, lengths, state)``: ``encoder(embedding(ids), lengths, state)``;
-    - ``parameters()``: to find the device generation runs on.
+    - ``parameters()``: to find the device.
     """
 
     spec: DataSpec
@@ -81,16 +79,13 @@ class Head(nn.Module):
     """Base class of heads (public plugin API). A head turns encoder outputs into predictions for one task.
 
     Implement :meth:`predict` (encoder outputs ``(B, T, D*H)`` → dict with at least ``logits``) and :meth:`loss`;
-    that is a complete head. Optionally :meth:`make_metrics` (torchmetrics keyed by name, logged as ``val/<name>``)
-    with :meth:`update_metrics`, and :meth:`generate` for heads that generate. ``val/loss`` and ``test/loss`` — what
-    the default checkpoint callback and the plateau scheduler monitor — are always logged: the mean of :meth:`loss`
-    over the evaluation batches, kept and fed by the LightningModule apart from the head's metrics (so
-    :meth:`update_metrics` sees only what :meth:`make_metrics` made), unless :meth:`make_metrics` returns its own
-    ``"loss"`` metric (e.g. weighted by tokens). The default :meth:`forward` runs the model's embedding and encoder
-    over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the encoder themselves override it.
-
-    The gradient-flow diagnostics read two declarations: :meth:`terminal_loss` (the loss of each sequence's last
-    real step) and :meth:`pools_over_steps` (whether that loss reads the encoder at every step).
+    that is a complete head. Optionally :meth:`make_metrics` (logged as ``val/<name>``) with :meth:`update_metrics`,
+    and :meth:`generate`. ``val/loss`` and ``test/loss`` (what checkpointing and the plateau scheduler monitor) are
+    always logged: the mean of :meth:`loss` over the evaluation batches, kept by the LightningModule apart from the
+    head's metrics, unless :meth:`make_metrics` returns its own ``"loss"`` (e.g. weighted by tokens). The default
+    :meth:`forward` runs ``model.encode`` over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the
+    encoder themselves override it. The gradient-flow diagnostics read :meth:`terminal_loss` and
+    :meth:`pools_over_steps`.
 
     >>> import torch
     >>> from seqlab.heads import Head
@@ -140,13 +135,11 @@ class Head(nn.Module):
     def pools_over_steps(self) -> bool:
         """Whether :meth:`terminal_loss` reads the encoder's outputs at every step (mean, max or attention pooling):
         the gradient-flow probe then lets gradient reach the encoder through each row's last real step only.
-        Default False: the head reads the last step (two directions: the backward half at step 0), or predicts every
-        step and its :meth:`terminal_loss` picks the last."""
+        Default False: the head reads the last step, or its :meth:`terminal_loss` picks it."""
         return False
 
     def output_layer(self) -> nn.Linear | None:
-        """The layer that maps to the logits, which ``model.init_range`` draws from U(−r, r) with a zero bias.
-        Default None: nothing for it to initialise."""
+        """The layer mapping to the logits, which ``model.init_range`` draws from U(−r, r) with a zero bias; or None."""
         return None
 
     def generate(self, model: Backbone, **options: Any) -> list[Any]:
@@ -159,10 +152,9 @@ class Head(nn.Module):
 
 class TokenHead(Head):
     """A head predicting a token at every step (``many_to_many``, ``one_to_many``, ``seq2seq``): ``logits (B, T, V)``
-    against ``targets (B, T)``, steps at or past ``batch[lengths_key]`` skipped. Its loss is the mean cross-entropy
-    per real token; its metrics ``loss`` (weighted by the batch's real tokens, so the epoch value is the mean over
-    tokens, what perplexity needs) and ``accuracy`` (per real token); ``perplexity`` follows from the loss.
-    Subclasses set ``out`` (the output layer, or None) and ``num_outputs`` (``V``)."""
+    against ``targets (B, T)``, steps at or past ``batch[lengths_key]`` skipped. Loss and ``accuracy`` are per real
+    token (the ``loss`` metric weighted by tokens, as perplexity needs). Subclasses set ``out`` (the output layer, or
+    None) and ``num_outputs`` (``V``)."""
 
     #: the batch key of the targets' lengths
     lengths_key: ClassVar[str] = "lengths"
@@ -209,8 +201,7 @@ def token_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "mean"
 
 
 def dropout_layer(p: float) -> nn.Module:
-    """``nn.Dropout(p)``, or nothing at ``p = 0`` (a zero-rate dropout still draws and applies a mask: measured
-    ~7 % of a word-LM training step on CPU)."""
+    """``nn.Dropout(p)``, or nothing at ``p = 0`` (a zero-rate dropout still draws and applies a mask)."""
     return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
@@ -244,9 +235,8 @@ def pool_steps(encoded: Tensor, lengths: Tensor | None, pool: str, directions: i
 
 
 def last_step_cross_entropy(logits: Tensor, targets: Tensor, lengths: Tensor | None) -> Tensor:
-    """Cross-entropy of each row's last real step (``lengths - 1``; the last step without lengths) of ``logits
-    (B, T, V)`` against ``targets (B, T)``, mean over rows: :meth:`Head.terminal_loss` of a head predicting every
-    step."""
+    """Cross-entropy of each row's last real step of ``logits (B, T, V)`` against ``targets (B, T)``, mean over rows:
+    :meth:`Head.terminal_loss` of a head predicting every step."""
     rows = torch.arange(logits.shape[0], device=logits.device)
     last = last_step_index(lengths, logits.shape[0], logits.shape[1], logits.device)
     return F.cross_entropy(logits[rows, last].float(), targets[rows, last])
@@ -268,9 +258,9 @@ def sample_sequences(
     eos_id: int | None,
 ) -> list[list[int]]:
     """The sampling loop shared by generating heads: ``run(ids (B, T), state) → (logits (B, T', V), state)`` reads
-    ``inputs (B, T)`` from ``state``; a token per row is sampled from the last step's logits and fed back to ``run``
-    as ``(B, 1)``, repeatedly. A row stops after ``eos_id`` (kept in its sample) or at ``max_length`` tokens; pass
-    ``eos_id=None`` never to stop early."""
+    ``inputs (B, T)``, then each token sampled from the last step's logits, as ``(B, 1)``. A row stops after
+    ``eos_id`` (kept in its sample; None: never) or at ``max_length`` tokens."""
+
     logits, state = run(inputs, state)
     samples: list[list[int]] = [[] for _ in range(inputs.shape[0])]
     done = torch.zeros(inputs.shape[0], dtype=torch.bool, device=inputs.device)

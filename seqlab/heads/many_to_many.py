@@ -18,16 +18,14 @@ from seqlab.schema import model as schema
 class ManyToManyHead(TokenHead):
     """One prediction per input step: ``logits (B, T, V)`` from encoder outputs ``(B, T, D*H)``.
 
-    Batch keys: ``inputs (B, T)`` token ids, ``targets (B, T)``, optional ``lengths (B,)`` (steps at or past a
-    length are padding: they never count in the loss or the metrics).
+    Batch keys: ``inputs (B, T)`` token ids, ``targets (B, T)``, optional ``lengths (B,)`` (padding never counts).
 
-    For language models (task ``language_model``) ``V`` is the vocabulary and ``targets`` are the next tokens
-    (``inputs`` shifted by one); the encoder must run left to right (a bidirectional one would see the answer);
-    ``tie_weights`` shares the output matrix with the input embedding (Press & Wolf 2017; a projection is added when
-    sizes differ). For tagging (task ``tagging``) ``targets`` hold one tag id per input token and ``V`` is the number
-    of tags (``spec.target_vocab`` or ``spec.classes``); bidirectional encoders are welcome.
-    Metrics: ``loss``, ``perplexity`` and ``bpc`` (bits per token — per character for char models) for language
-    models; ``accuracy`` (per real token) always; ``entity_f1`` (entity-level F1) for BIO tags.
+    Language models (task ``language_model``): ``V`` is the vocabulary, ``targets`` the next tokens; the encoder
+    must run left to right (a bidirectional one would see the answer); ``tie_weights`` shares the output matrix with
+    the input embedding (Press & Wolf 2017; projected when sizes differ). Tagging (task ``tagging``): one tag id per
+    input token, ``V`` tags (``spec.target_vocab`` or ``spec.classes``); bidirectional encoders are welcome.
+    Metrics: ``loss``, ``perplexity`` and ``bpc`` (bits per token) for language models; ``accuracy`` always;
+    ``entity_f1`` (entity-level F1) for BIO tags.
     """
 
     tasks = ("language_model", "tagging")

@@ -42,13 +42,9 @@ class ManyToOneHead(Head):
     Batch keys: ``inputs (B, T)`` token ids, ``lengths (B,)`` real lengths, ``targets (B,)`` class ids
     (``spec.classes`` names them; task ``classification``).
 
-    ``pool`` (``model.head.pool``): ``last`` — the output at each sequence's last real step; with a bidirectional
-    encoder, the forward direction's last real step joined with the backward direction's first step (where each
-    direction has read the whole sequence); ``mean`` / ``max`` — over real steps only; ``attention`` — learned
-    additive attention over real steps, whose weights come back as ``out["attention"] (B, T)`` for plotting.
-    Padding never changes a result. ``class_weights``: ``null``, ``spec`` (the data spec's ``class_weights``) or a
-    list with one weight per class, passed to the cross-entropy. Metrics: ``loss``, ``accuracy``, ``macro_f1``,
-    ``macro_recall``.
+    ``pool``: ``last``, ``mean``, ``max`` (:func:`pool_steps`) or ``attention`` (learned, over real steps; its
+    weights come back as ``out["attention"] (B, T)``). ``class_weights``: ``null``, ``spec`` (the data spec's) or
+    one weight per class, for the cross-entropy. Metrics: ``loss``, ``accuracy``, ``macro_f1``, ``macro_recall``.
 
     >>> import torch
     >>> from seqlab.spec import DataSpec

@@ -21,11 +21,10 @@ class OneToManyHead(TokenHead):
     float ``(B, C)`` vector of class weights, mixing the classes' embeddings —, ``inputs (B, T)`` = ``<bos>`` +
     tokens, ``targets (B, T)`` = tokens + ``<eos>``, ``lengths (B,)``. Trained with teacher forcing.
 
-    The condition (an embedding of ``condition_dim``, default the token embedding size) enters the decoder in two
-    configurable ways: ``condition_init`` sets the initial state of every layer (``tanh`` of a linear map, one per
-    state tensor: ``h``, and ``c`` for LSTMs), ``condition_input`` adds a learned projection of it to the token
-    embedding at every step (the same as concatenating it to the input). At least one must be on. The encoder must
-    not be bidirectional. Metrics: ``loss``, ``perplexity``, ``accuracy`` (next-token, real steps only).
+    The condition (an embedding of ``condition_dim``) enters the decoder in one or both ways: ``condition_init``
+    sets every layer's initial state (``tanh`` of a linear map per state tensor), ``condition_input`` adds a
+    projection of it to the token embedding at every step (the same as concatenating it). The encoder must not be
+    bidirectional. Metrics: ``loss``, ``perplexity``, ``accuracy``.
 
     >>> import torch
     >>> from seqlab.spec import DataSpec

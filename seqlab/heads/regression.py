@@ -18,9 +18,8 @@ class RegressionHead(Head):
     """One real number per sequence: encoder outputs ``(B, T, D*H)`` → pooled ``(B, D*H)`` → ``logits (B,)``.
 
     The many-to-one shape with a squared-error loss. Batch keys: ``inputs`` (token ids ``(B, T)`` or float vectors
-    ``(B, T, F)``), ``lengths (B,)``, ``targets (B,)`` float. ``pool``: ``last`` (each sequence's last real step;
-    bidirectional: the forward direction's last step joined with the backward direction's first) or ``mean`` (over
-    real steps). Metrics: ``loss`` and ``mse`` (both the mean squared error, over examples).
+    ``(B, T, F)``), ``lengths (B,)``, ``targets (B,)`` float. ``pool``: ``last`` or ``mean`` (:func:`pool_steps`).
+    Metrics: ``loss`` and ``mse`` (both the mean squared error, over examples).
 
     ``pool=none`` is the many-to-many shape: one number per step, ``logits (B, T)``, against the batch's
     ``step_targets (B, T)`` (a datamodule that has them: ``data=timeseries``), the squared error averaged over real

@@ -48,18 +48,16 @@ class Seq2SeqHead(TokenHead):
     ``targets_in (B, T)`` = ``<bos>`` + target, ``targets (B, T)`` = target + ``<eos>``, ``target_lengths (B,)``
     (ids in ``spec.target_vocab``, or ``spec.vocab`` when there is none).
 
-    The decoder has the encoder's layer count and its output size ``D*H`` (so a bidirectional encoder's final
-    states, both directions joined per layer, start it). ``attention``: ``none`` (the final state is all the decoder
-    gets), ``bahdanau`` (additive score on the previous decoder state; the context is fed with the next input;
-    Bahdanau et al. 2015) or ``luong`` (``score``: ``dot`` or ``general`` on the current decoder state, then
-    ``h̃ = tanh(W_c [c; s])``; Luong et al. 2015). ``teacher_forcing``: the chance, per step and sequence, that
-    training feeds the true previous token rather than the model's own prediction.
+    The decoder has the encoder's layer count and output size ``D*H`` (a bidirectional encoder's final states,
+    directions joined per layer, start it). ``attention``: ``none``, ``bahdanau`` (additive score on the previous
+    decoder state, the context fed with the next input; Bahdanau et al. 2015) or ``luong`` (``score`` on the current
+    decoder state, then ``h̃ = tanh(W_c [c; s])``; Luong et al. 2015). ``teacher_forcing``: the chance, per step and
+    sequence, of feeding the true previous token in training.
 
     ``forward`` returns ``logits (B, T, V)`` and ``attention (B, T, S)`` (teacher-forced); in eval mode also
-    ``predictions`` (greedy, without ``<eos>``, at most ``2 * length + 10`` tokens), which the metrics score:
-    ``loss``, ``perplexity``, ``accuracy`` (teacher-forced tokens), ``bleu`` and ``chrf`` (sacreBLEU's 13a
-    tokenisation and chrF, on detokenised text), ``exact_match``. :meth:`generate` translates id lists by sampling
-    (``temperature``, ``top_k``; 0 is greedy) or by beam search (``beam_size`` > 1, GNMT ``length_penalty``).
+    ``predictions`` (greedy, at most ``2 * length + 10`` tokens), which the metrics score: ``loss``, ``perplexity``,
+    ``accuracy`` (teacher-forced), ``bleu`` and ``chrf`` (sacreBLEU's 13a tokenisation, on detokenised text),
+    ``exact_match``. :meth:`generate` samples or beam-searches (``beam_size`` > 1, GNMT ``length_penalty``).
 
     >>> import torch
     >>> from seqlab.spec import DataSpec
@@ -146,8 +144,7 @@ class Seq2SeqHead(TokenHead):
         return self._output(decoded, context), state, weights
 
     def _teacher_forced(self, targets_in: Tensor, target_lengths: Tensor | None, state: tuple, memory: Memory):
-        """All steps at once, when every input is the true previous token and the attention reads the current
-        state (none / luong): one decoder pass, one attention product."""
+        """All steps in one decoder pass, when every input is the true token and attention is none or luong."""
         decoded, _ = self.decoder(self.target_embedding(targets_in), target_lengths, state)
         if self.attention_kind == "none":
             return self._output(decoded, None), None
@@ -261,9 +258,8 @@ class Seq2SeqHead(TokenHead):
     ) -> list[list[int]]:
         """Translate ``source`` (a list of source id lists; ``prompt`` alone stands for one source).
 
-        Returns ``num_samples`` target id lists per source, source by source, without ``<eos>``. With
-        ``beam_size`` > 1 (default: ``model.head.beam_size``) they are the best beam hypotheses; otherwise
-        samples at ``temperature`` (0: greedy) and ``top_k``, deterministic for a ``seed``.
+        Returns ``num_samples`` target id lists per source, without ``<eos>``: the best beams with ``beam_size`` > 1
+        (default: ``model.head.beam_size``), else samples (``temperature`` 0: greedy), deterministic for a ``seed``.
         """
         sources = source if source is not None else ([list(prompt)] if prompt else None)
         if sources is None:
