@@ -1,11 +1,5 @@
-"""Checkpoints of a run's own folder: the final weights always saved, and paths that move with the folder.
-
-:class:`FinalCheckpoint` writes ``checkpoints/last.ckpt`` of the weights a run ends with, however fit ends (max_steps,
-max_epochs, early stopping, max_time, no validation at all); it also carries the last validation's metrics in the
-checkpoint, so a run resumed after it finished still reports them. :class:`RunCheckpoint` is Lightning's
-``ModelCheckpoint`` whose remembered paths (``best_model_path`` ...) follow the run folder when it is moved or
-copied, so a copy tests — and replaces — its own ``best.ckpt``, never the original folder's.
-"""
+"""Checkpoints of a run's own folder: the final weights always saved (:class:`FinalCheckpoint`), and paths that move
+with the folder (:class:`RunCheckpoint`)."""
 
 from __future__ import annotations
 
@@ -26,7 +20,7 @@ class FinalCheckpoint(pl.Callback):
     A run stopped by ``max_steps`` is saved at its last batch (the loop's position mid-epoch, so ``ckpt_path=last``
     with a larger ``max_steps`` continues exactly as an uninterrupted run would); any other end (the last epoch,
     early stopping, ``max_time``, a callback's ``should_stop``) is saved when training ends. :attr:`results` holds the
-    last validation's ``val/*`` metrics and travels in the checkpoint."""
+    last validation's ``val/*`` metrics and travels in the checkpoint, so a run resumed after it ended reports them."""
 
     def __init__(self, dirpath: str | Path):
         self.dirpath = Path(dirpath)
@@ -69,12 +63,10 @@ class RunCheckpoint(ModelCheckpoint):
     Lightning keeps the absolute ``best_model_path`` of the folder that wrote the checkpoint; in a moved folder that
     file is gone (the test phase fails), in a copied one it is the *original* folder's, which the copy would test and
     then delete when it finds a better model. Here the paths are stored relative to ``dirpath`` (file names), and on
-    load every remembered path takes the current ``dirpath`` (checkpoints written before, with absolute paths, too);
-    the scores are restored as well."""
+    load every remembered path takes the current ``dirpath`` (older checkpoints' absolute paths too)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Lightning's state, with the paths of checkpoints in ``dirpath`` stored as file names (relative to it) and
-        ``dirpath`` as its own name: nothing in the file points at the folder it was written in."""
+        """Lightning's state with ``dirpath`` and the paths in it as names: nothing points at the folder it was in."""
         state = super().state_dict()
         if not self.dirpath:
             return state
@@ -89,8 +81,7 @@ class RunCheckpoint(ModelCheckpoint):
 
 
 def _paths_mapped(state: dict[str, Any], dirpath: str, path: Callable[[str], str]) -> dict[str, Any]:
-    """A copy of a ``ModelCheckpoint`` state with ``dirpath`` and every remembered checkpoint path mapped (empty
-    paths stay empty)."""
+    """A copy of a ``ModelCheckpoint`` state with ``dirpath`` and every remembered path (unless empty) mapped."""
     mapped = dict(state, dirpath=dirpath)
     for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
         if mapped.get(key):

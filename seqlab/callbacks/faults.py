@@ -1,16 +1,14 @@
-"""A fault on purpose: send this process a real signal at a chosen point of a run, to test what a run leaves behind.
-
-For recovery drills (a SLURM preemption during the test phase, a kill during validation) and seqlab's own fault
-schedule test (tests/test_chaos.py). Add it to any run:
+"""A fault on purpose: send this process a real signal at a chosen point of a run, to test what a run leaves behind
+(recovery drills, tests/test_chaos.py). Add it to any run:
 
     python -m seqlab +callbacks.fault._target_=seqlab.callbacks.faults.FaultInjector \\
         +callbacks.fault.phase=validation +callbacks.fault.step=20 +callbacks.fault.signal=SIGTERM
 
 ``phase``: ``train`` (after the training batch that reaches ``step``), ``validation`` (during the first validation
-at or after ``step``), ``test`` (during the test phase), ``fit_end`` (after training, among the end-of-fit callbacks:
-samples, tune checks). ``signal``: ``SIGINT``, ``SIGTERM``, ``SIGKILL``, or ``pause`` — sleep, so another process
-can act while this run holds its folder. ``marker``: a file written (with this process's PID) when the fault fires;
-while it exists the fault does not fire again, so the same command resumes the run.
+at or after ``step``), ``test``, ``fit_end`` (among the end-of-fit callbacks). ``signal``: ``SIGINT``, ``SIGTERM``,
+``SIGKILL``, or ``pause`` — sleep, so another process can act while this run holds its folder. ``marker``: a file
+written (with this process's PID) when the fault fires; while it exists the fault does not fire again, so the same
+command resumes the run.
 """
 
 from __future__ import annotations

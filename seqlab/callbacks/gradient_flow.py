@@ -1,11 +1,9 @@
-"""Gradient-flow diagnostics: how gradients vanish or explode across time steps and layers — the callback (when to
-record, the probe, what is logged). The numbers are defined in :mod:`seqlab.callbacks.gradient_math`, the pictures
-drawn by :mod:`seqlab.callbacks.gradient_plots`.
+"""Gradient-flow diagnostics, the callback: when to record, the probe, what is logged. The numbers are defined in
+:mod:`seqlab.callbacks.gradient_math`, the pictures in :mod:`seqlab.callbacks.gradient_plots`.
 
-Both curves come from a *probe*: at each recording, a separate forward and two ``torch.autograd.grad`` calls on the
-recorded batch with the same weights, on each ``Recurrent``'s per-step path, with the RNG state saved and restored.
-The training step itself is left alone (its path, its dropout masks, its gradients), so a run gives the same numbers
-with the callback on or off. The probe reads only what cells and heads declare: ``Head.terminal_loss`` and
+Both curves come from a *probe*: a separate forward and two ``torch.autograd.grad`` calls on the recorded batch, same
+weights, RNG state saved and restored. The training step is left alone, so a run gives the same numbers with the
+callback on or off. The probe reads only what cells and heads declare: ``Head.terminal_loss``,
 ``Head.pools_over_steps``, ``Cell.recurrent_weights`` (with ``Cell.gate_names``).
 """
 
@@ -41,26 +39,22 @@ from seqlab.schema import callbacks as options
 
 class GradientFlowCallback(pl.Callback):
     """Record gradient flow every ``every_n_steps`` training steps (``log_every_n_steps × interval`` by default) and
-    at the first step. Logged (``<rnn>`` is ``encoder`` or e.g. ``head.decoder``; ``<layer>`` is ``layer0``,
-    ``layer0_reverse``, ...):
+    at the first step. Logged (``<rnn>``: ``encoder``, ``head.decoder``, ...; ``<layer>``: ``layer0``,
+    ``layer0_reverse``, ...; what each means: README, "Gradient flow"):
 
-    - ``grad_flow/<rnn>.<layer>/vanishing_index`` — ``G_K / G_0`` of the terminal-loss curve of ``h``
-      (:func:`vanishing_index`), with ``/terminal_near`` (``G_0``), ``/terminal_far`` (``G_K``), ``/vanishing_span``
-      (``K``) and ``/vanished`` (1 when ``G_K`` is exactly 0); ``/vanishing_index_c`` on the curve of ``c`` for
-      cells with a cell state (LSTM family: the "gradient highway");
-    - ``grad_flow/step_loss_grad/<rnn>.<layer>/first``, ``/last`` — ‖∂L/∂h_t‖ of the training loss at the first
-      and last step; ``grad_flow/step_loss_grad/inputs/...`` and ``grad_flow/inputs/vanishing_index`` for the
-      encoder's inputs x_t;
-    - ``sigma_max/<layer>/W_h<gate>`` (encoder; other ``Recurrent`` modules: ``sigma_max/<rnn>.<layer>/...``) — the
-      largest singular value of each recurrent weight the cell declares (:func:`recurrent_norms`: each gate block
-      of W_h; ``.../u`` = max|u| for IndRNN);
-    - ``grad_norm/total`` (before clipping), ``grad_norm/clipped_fraction``, ``grad_norm/<module>`` per layer and
-      ``grad_norm/optimizer_group<i>`` — read from the training step's own gradients;
-    - ``grad_flow/probe_seconds`` — the wall time the probe took (its cost: ÷ (period × seconds per step)).
+    - ``grad_flow/<rnn>.<layer>/vanishing_index`` (:func:`vanishing_index` of ``h``), ``/terminal_near`` (``G_0``),
+      ``/terminal_far`` (``G_K``), ``/vanishing_span`` (``K``), ``/vanished`` (``G_K`` exactly 0);
+      ``/vanishing_index_c`` of ``c`` (LSTM family);
+    - ``grad_flow/step_loss_grad/<rnn>.<layer>/first``, ``/last``; ``grad_flow/step_loss_grad/inputs/...`` and
+      ``grad_flow/inputs/vanishing_index`` for the encoder's inputs x_t;
+    - ``sigma_max/<layer>/W_h<gate>`` (other ``Recurrent`` modules: ``sigma_max/<rnn>.<layer>/...``):
+      :func:`recurrent_norms`;
+    - ``grad_norm/total`` (before clipping), ``grad_norm/clipped_fraction``, ``grad_norm/<module>`` and
+      ``grad_norm/optimizer_group<i>``, from the training step's own gradients; ``grad_flow/probe_seconds``.
 
-    PNGs per curve (a heat map over recordings and a line plot of the latest) are written to ``dirpath`` and sent
-    to TensorBoard and wandb. ``history`` keeps the curves: ``step_loss_grad/<rnn>.<layer>``,
-    ``terminal/<rnn>.<layer>/h`` (and ``/c``), ``step_loss_grad/inputs``, ``terminal/inputs``.
+    PNGs per curve go to ``dirpath``, TensorBoard and wandb. ``history`` keeps the curves:
+    ``step_loss_grad/<rnn>.<layer>``, ``terminal/<rnn>.<layer>/h`` (and ``/c``), ``step_loss_grad/inputs``,
+    ``terminal/inputs``.
     """
 
     def __init__(
@@ -152,8 +146,7 @@ class GradientFlowCallback(pl.Callback):
             metrics[f"grad_flow/step_loss_grad/{label}/first"] = h_step[0]
             metrics[f"grad_flow/step_loss_grad/{label}/last"] = h_step[-1]
             self._keep(f"step_loss_grad/{label}", step, h_step)
-            # where the terminal curve aligns: a head's decoder at the targets' ends (when the batch has their lengths),
-            # the encoder at the inputs'
+            # the terminal curve aligns at a decoder's targets' ends (given their lengths), else at the inputs'
             decoder = name.startswith("head.") and "target_lengths" in batch
             lengths = batch["target_lengths"] if decoder else batch.get("lengths")
             last = last_step_index(lengths, finals[0].shape[1], finals[0].shape[0], finals[0].device)
@@ -232,9 +225,7 @@ class GradientFlowCallback(pl.Callback):
             self.plot(trainer)
 
     def plot(self, trainer: pl.Trainer | None = None) -> list[Path]:
-        """Write the heat map and line plot of each recorded curve; returns the PNG paths. A curve with no
-        recording since it was last drawn is not drawn again (the end of fit usually follows a validation that
-        drew everything)."""
+        """Write the heat map and line plot of each curve recorded since it was last drawn; returns the PNG paths."""
         return write_plots(self.history, self._drawn, self.dirpath, trainer)
 
 
@@ -245,10 +236,9 @@ def _rng_kept(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def log_at_step(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> None:
-    """Send ``metrics`` to every logger at ``step``, the step they were measured at — once. (``LightningModule.log``
-    with ``on_step=True`` would write them at Lightning's next logging step instead, and repeat them at every later
-    one until the epoch ends.) ``step`` counts the optimizer steps taken before the measurement, as Lightning labels
-    the training loss of the same batch."""
+    """Send ``metrics`` to every logger at ``step``, once. (``LightningModule.log`` with ``on_step=True`` would write
+    them at Lightning's next logging step, and repeat them until the epoch ends.) ``step`` counts the optimizer steps
+    before the measurement, as Lightning labels the training loss of the same batch."""
     if trainer.is_global_zero:
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)

@@ -3,13 +3,11 @@
 
 Two curves, named apart because they answer different questions (docs/experiments.md, "Gradient flow"):
 
-- the **step-loss gradient** ``‖∂L/∂h_t‖`` of the training loss ``L`` (every step's loss, for per-step heads): where
-  gradient mass lands. It mixes each step's direct term with what is propagated back, so it says nothing about how
-  far a signal travels (a network without recurrence and a per-step loss has a flat one);
-- the **terminal-loss gradient** ``‖∂L_T/∂h_{T−k}‖`` against ``k``, where ``L_T`` is the loss of each sequence's last
-  real step only (:meth:`Head.terminal_loss <seqlab.heads.Head.terminal_loss>`) and ``k`` counts back from each
-  row's own last real step (so padding cannot move it): how far back a signal reaches.
-  ``grad_flow/<rnn>.<layer>/vanishing_index`` is defined on it.
+- the **step-loss gradient** ``‖∂L/∂h_t‖`` of the training loss ``L``: where gradient mass lands. It mixes each
+  step's direct term with what is propagated back, so it says nothing about how far a signal travels;
+- the **terminal-loss gradient** ``‖∂L_T/∂h_{T−k}‖`` against ``k``, ``L_T`` the loss of each sequence's last real
+  step only (:meth:`Head.terminal_loss <seqlab.heads.Head.terminal_loss>`), ``k`` counted back from each row's own
+  last real step: how far back a signal reaches. The vanishing index is defined on it.
 """
 
 from __future__ import annotations
@@ -24,8 +22,7 @@ from torch import Tensor
 from seqlab.cells.base import Cell
 from seqlab.cells.recurrent import last_step_index
 
-#: what the index reads when the gradient at the far end is exactly 0 (below float precision: it underflowed; the
-#: norms are taken in float64, so a float32 gradient of 1e-30 is still measured)
+#: what the index reads when the gradient at the far end is exactly 0 (it underflowed; see :func:`aligned_norms`)
 VANISHED = "vanished below float precision"
 
 
@@ -35,10 +32,9 @@ def cell_label(layer: int, direction: int) -> str:
 
 def recurrent_norms(cell: Cell) -> dict[str, float]:
     """``{name: σ_max}`` of the recurrent weights a cell declares (:meth:`Cell.recurrent_weights
-    <seqlab.cells.Cell.recurrent_weights>`): per gate block of ``W_h``, never over the stacked matrix (its σ_max
-    mixes the blocks and overstates each, e.g. 1.74 for an LSTM at init against ≈ 1.14 per block); a vector is a
-    diagonal matrix, σ_max = max|u| (IndRNN's ``u``); a cell without recurrent weights (minGRU, minLSTM) gives
-    nothing."""
+    <seqlab.cells.Cell.recurrent_weights>`), per gate block of ``W_h`` (σ_max of the stacked matrix overstates each
+    block: 1.74 for an LSTM at init against ≈ 1.14); a vector is diagonal, σ_max = max|u| (IndRNN's ``u``); a cell
+    without recurrent weights (minGRU, minLSTM) gives nothing."""
     weights = {name: weight.detach().float() for name, weight in cell.recurrent_weights().items()}
     return {name: float(w.abs().max() if w.dim() == 1 else torch.linalg.matrix_norm(w, ord=2))
             for name, w in weights.items()}
@@ -53,8 +49,7 @@ def aligned_norms(grads: Tensor, last: Tensor) -> list[float]:
 
     — the root mean square over the rows that reach ``k`` steps back, so neither padding nor the number of short
     rows changes a point of the curve."""
-    # float64: a float32 entry below ~1e-23 squares to 0 in float32, so a norm there read "vanished" when the
-    # gradient was still 1e-30; in float64 only a gradient that is exactly 0 (or below 1e-154 per entry) gives 0
+    # float64: in float32 an entry below ~1e-23 squares to 0, a false "vanished" (in float64: below ~1e-154)
     per_row = grads.detach().double().flatten(2).norm(dim=2)  # (T, B)
     K = int(last.max()) + 1
     k = torch.arange(K, device=per_row.device)[:, None]
@@ -66,10 +61,8 @@ def aligned_norms(grads: Tensor, last: Tensor) -> list[float]:
 
 
 def vanishing_index(curve: list[float], span: int) -> float:
-    """``G_span / G_0`` of a terminal curve: how much of the last step's gradient is left ``span`` steps back
-    (≪ 1: vanishing, ≫ 1: exploding). ``span`` is the shortest row's length − 1, so every row counts at both ends.
-    Never NaN: a far end of exactly 0 gives 0 (vanished below float precision); a last step with no gradient at
-    all (``G_0 = 0``) gives 0 too; an overflow gives inf."""
+    """``G_span / G_0`` of a terminal curve (≪ 1: vanishing, ≫ 1: exploding); ``span`` is the shortest row's length
+    − 1, so every row counts at both ends. Never NaN: 0 when ``G_span`` or ``G_0`` is 0, inf on an overflow."""
     near, far = curve[0], curve[span]
     if not math.isfinite(near) or not math.isfinite(far):
         return math.inf

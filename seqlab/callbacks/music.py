@@ -33,16 +33,12 @@ class MusicSamplesCallback(pl.Callback):
 
     Works with generating heads over ABC data: ``many_to_many`` (language model; tunes start at ``<bos>``) and
     ``one_to_many`` (conditional generation; the tune types are taken in turn and written as the ``R:`` field).
-    Each sample is checked with :func:`seqlab.music.abc.check_tune`. Logged to every logger and printed:
-    ``samples/valid_tune_rate`` (the strict check: music21 parses it, ≥ 4 complete bars, every complete bar fills
-    the meter), ``samples/parse_rate`` (music21 parses it) and ``samples/bar_accuracy`` (matching bars / complete
-    bars, pooled over the samples). Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
-    ``<dirpath>/tunes.json`` lists every sample with its checks; ``<dirpath>/index.html`` shows every sample as sheet
-    music with a play button (:mod:`seqlab.music.tunes_page`, works offline).
-    ``weights``: ``final`` samples from the weights training ended with; ``best`` from the best validation's — the
-    checkpoint of the ModelCheckpoint that monitors a metric (``callbacks.model_checkpoint``), the model that early
-    stopping selects — after which the final weights are put back.
-    Only rank 0 samples; heads that do not generate tunes from nothing (classifiers, translators) are skipped.
+    Each sample is checked with :func:`seqlab.music.abc.check_tune`; :data:`RATE_KEY`, :data:`PARSE_KEY` and
+    :data:`BAR_KEY` are logged and printed. Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
+    ``tunes.json`` lists every sample with its checks; ``index.html`` shows every sample as sheet music with a play
+    button (:mod:`seqlab.music.tunes_page`). ``weights``: ``final`` samples from the weights training ended with;
+    ``best`` from the best validation's (the ModelCheckpoint that monitors a metric), after which the final weights
+    are put back. Only rank 0 samples; heads that do not generate tunes from nothing are skipped.
     """
 
     def __init__(

@@ -24,20 +24,16 @@ class ForcedStop(BaseException):
 
 class TrainingInterrupted(BaseException):
     """Raised by :class:`GracefulInterrupt` at the batch boundary after it saved ``last.ckpt``, to leave
-    ``trainer.fit`` there. (``trainer.should_stop`` would make Lightning run one more validation first — logged at a
-    step where the uninterrupted run has none, and saving ``last.ckpt`` again past the batch, so the resumed run's
-    steps were labelled one too early.)"""
+    ``trainer.fit`` there (``trainer.should_stop`` would run one more validation first, then save past the batch)."""
 
 
 class GracefulInterrupt(pl.Callback):
     """On SIGINT (Ctrl+C) or SIGTERM, finish the current batch, save ``<dirpath>/last.ckpt`` and stop.
 
-    The checkpoint is taken at a batch boundary, so model, optimizer, scheduler, step counters, RNG and data
-    position are consistent; ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once (no save): it
-    raises :class:`ForcedStop`.
-    After fit, :attr:`signal_name` tells the caller that the run was interrupted (it exits non-zero). Its handlers
-    live from ``on_train_start`` to ``on_train_end``; outside them :func:`seqlab.run.train.run`'s handler stops the
-    run at once (:class:`~seqlab.errors.RunInterrupted`).
+    At a batch boundary model, optimizer, scheduler, step counters, RNG and data position are consistent;
+    ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once, unsaved (:class:`ForcedStop`). After fit,
+    :attr:`signal_name` tells the caller the run was interrupted. Its handlers live from ``on_train_start`` to
+    ``on_train_end``; outside them :func:`seqlab.run.train.run`'s handler stops the run at once.
     """
 
     def __init__(self, dirpath: str):
@@ -101,11 +97,10 @@ class NonFiniteGuard(pl.Callback):
     """Never train silently on a NaN/inf loss or gradient.
 
     The module measures the total gradient norm once per step (while clipping) and calls :meth:`nonfinite_step` when
-    it is not finite — a NaN/inf loss gives non-finite gradients too. ``action="skip"``: the step is dropped (every
-    gradient is set to None, so the optimizer leaves parameters and its moments untouched), counted, and logged as
-    ``train/nonfinite_steps``. ``action="stop"``: ``<dirpath>/last.ckpt`` (the weights before the bad step) is saved
-    and the run stops; it then exits non-zero with a message pointing at the gradient-flow metrics and at clipping.
-    ``max_skips`` stops a run that keeps skipping. Costs one norm per step when clipping is off (free with it on).
+    it is not finite, as a NaN/inf loss makes it. ``action="skip"``: the step is dropped (every gradient set to None,
+    so the optimizer leaves parameters and moments untouched) and counted in ``train/nonfinite_steps``.
+    ``action="stop"``: ``<dirpath>/last.ckpt`` (the weights before the bad step) is saved and the run stops with a
+    message. ``max_skips`` stops a run that keeps skipping. Costs one norm per step when clipping is off.
     """
 
     def __init__(

@@ -43,9 +43,8 @@ def generate(module: pl.LightningModule, skipped: str, **options: Any) -> list[l
 class SampleCallback(pl.Callback):
     """After each validation (and at the end of fit), sample from generating heads and save the text.
 
-    Files: ``<dirpath>/step_<N>.txt`` during training and ``<dirpath>/final.txt`` at the end; the samples are also
-    logged as text to loggers that take it (wandb, TensorBoard). Only rank 0 writes. Heads that do not generate
-    are skipped quietly.
+    Files: ``<dirpath>/step_<N>.txt`` during training and ``final.txt`` at the end, also logged as text to wandb and
+    TensorBoard. Heads that do not generate are skipped quietly.
     """
 
     def __init__(

@@ -16,12 +16,10 @@ from seqlab.schema import callbacks as options
 class ThroughputMonitor(pl.Callback):
     """Count input tokens (real steps, from ``lengths``) per second of training, validation excluded.
 
-    A step is timed from the end of the previous step to its own end, so fetching the batch and every hook,
-    logger and callback are included — the figure is what a user waits for, not just the model. The first step
-    after a validation is timed from its own start. The first ``warmup_steps`` steps (allocator, oneDNN
-    primitives, compilation) are not timed. Logs ``train/tokens_per_s`` every ``trainer.log_every_n_steps``; at
-    the end of fit writes ``{"tokens_per_s", "steps_per_s", "steps", "seconds"}`` (this process's share under DDP)
-    to ``throughput.json``.
+    A step is timed from the end of the previous step to its own end, so fetching the batch and every hook, logger
+    and callback count: what a user waits for, not just the model. The first ``warmup_steps`` steps are not timed.
+    Logs ``train/tokens_per_s`` every ``trainer.log_every_n_steps``; at the end of fit writes the figures (this
+    process's share under DDP) to ``throughput.json``.
     """
 
     def __init__(self, dirpath: str, warmup_steps: int = options.Throughput.warmup_steps):
