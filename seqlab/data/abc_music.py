@@ -43,17 +43,12 @@ def music21_corpus_files(names: tuple[str, ...]) -> list[Path]:
 class AbcMusicDataModule(SeqDataModule):
     """ABC tunes (``data=abc_music``), character-level by default.
 
-    Sources (``data.source``): ``builtin:music21`` (the default: Ryan's Mammoth Collection and O'Neill's 1850, ~3 000
-    tunes bundled with music21), ``builtin:music21:<corpus>[,<corpus>]`` (``ryansMammoth``, ``oneills1850``,
-    ``essenFolksong``), ``builtin:mit6s191`` (the 804 tunes the MIT 6.S191 music lab trains on, bundled with seqlab;
-    they have no ``R:`` field, so every tune's type is ``other``), an ``.abc`` file, a folder or glob of them, or
-    ``hf:<name>[:<config>]`` (each row's ``data.text_column`` holds one or more tunes). Tunes are split at ``X:``
-    lines; a tune without a ``K:`` field or without music is skipped and counted (an error with ``data.strict=true``);
-    a file without any tune is an error.
-
-    Each example is a tune's text with only the ``data.keep_headers`` fields (default ``M L R K``) and its body.
-    The tune type is the ``R:`` field, normalised lower-case (``reel``, ``jig``, ``hornpipe`` …); types with fewer
-    than ``data.min_class_count`` tunes, and tunes without ``R:``, are ``other``.
+    Sources: ``builtin:music21`` (the default: Ryan's Mammoth Collection and O'Neill's 1850, bundled with music21),
+    ``builtin:music21:<corpus>[,<corpus>]``, ``builtin:mit6s191`` (the 804 tunes the MIT 6.S191 music lab trains on,
+    bundled with seqlab; without ``R:`` fields, so all of type ``other``), ``.abc`` files, or ``hf:<name>[:<config>]``.
+    Tunes are split at ``X:`` lines; one without ``K:`` or music is skipped and counted. An example is a tune's
+    ``data.keep_headers`` fields and body; its type is the normalised ``R:`` field (``other`` below
+    ``data.min_class_count`` tunes).
 
     ``data.task``:
 
@@ -61,14 +56,10 @@ class AbcMusicDataModule(SeqDataModule):
     - ``conditional_generation``: the same plus ``condition (B,)`` (the tune type's class id).
     - ``classification``: ``inputs (B, T)`` = tune, ``lengths (B,)``, ``targets (B,)`` (tune type).
 
-    For the last two the ``R:`` field is removed from the text, since it is the label.
-
-    ``data.mode`` (``language_model`` only for ``windows``): ``tunes`` (the default) is one example per tune as above;
-    ``windows`` is how the MIT 6.S191 music lab feeds its LSTM — each split's tunes concatenated into one stream
-    (``<bos> tune <eos> <bos> tune <eos> …``; the lab separates tunes by a blank line, the ``<eos>``/``<bos>`` pair
-    plays that part, so sampling from ``<bos>`` still yields one whole tune) and cut into windows of
-    ``data.seq_len + 1`` tokens, ``data.stride`` apart (default ``seq_len``: consecutive windows share one token);
-    shuffled. Batches ``inputs (B, seq_len)``, ``targets (B, seq_len)``, ``lengths (B,)``.
+    For the last two the ``R:`` field is removed from the text, since it is the label. ``data.mode=windows``
+    (language model only) is how the MIT 6.S191 music lab feeds its LSTM: each split's tunes joined into one stream
+    ``<bos> tune <eos> <bos> tune <eos> …`` (the pair plays the lab's blank line, so sampling from ``<bos>`` yields
+    one whole tune), cut as :class:`~seqlab.data.modes.Windows` cuts text.
     """
 
     name = "abc_music"

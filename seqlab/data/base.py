@@ -38,16 +38,11 @@ log = logging.getLogger("seqlab.data")
 class SeqDataModule(pl.LightningDataModule):
     """Base class of seqlab datamodules (public plugin API).
 
-    Subclasses implement :meth:`build` (read the source — :meth:`read_splits` does it through the ``read_*`` hooks —
-    tokenize with a batched ``datasets.map``, write Arrow datasets per split and ``spec.json``) and :meth:`collate`.
-    The base class caches what ``build`` writes under ``cache_dir`` keyed by :meth:`cache_key`: the class, its
-    :attr:`version` and every constructor option but the :attr:`unkeyed_options`, so a subclass's own options key its
-    cache with no code (only rank 0 builds, in ``prepare_data``, into a folder renamed when complete: a failed build
-    leaves nothing). Splits with a ``length`` column are batched by :class:`BucketBatchSampler` (similar lengths
-    together, shuffled buckets, deterministic from ``seed``). Batches are dicts of tensors; see each datamodule.
-
-    A malformed single example (a line, a record, a tune) is skipped and counted with :meth:`malformed` — reported
-    at the end of ``prepare_data`` as ``skipped N malformed …`` — unless ``strict=True``, which makes it an error.
+    Subclasses implement :meth:`build` (read the source with :meth:`read_splits` and its ``read_*`` hooks, write
+    Arrow datasets per split and ``spec.json``) and :meth:`collate`. The base class caches what ``build`` writes,
+    keyed by :meth:`cache_key`, so a subclass's own options key its cache with no code. Splits with a ``length``
+    column are batched by :class:`BucketBatchSampler`. A malformed example is skipped and counted with
+    :meth:`malformed` unless ``strict=True``, which makes it an error.
 
     Example — the parity of 8-bit strings as a classification task (docs/plugins.md has a CSV one)::
 
@@ -124,8 +119,8 @@ class SeqDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
     def unread_options(self) -> tuple[str, ...]:
-        """Options this instance's ``build`` does not read, left out of :meth:`cache_key` too (none by default: an
-        option left in costs a rebuild, never a wrong cache)."""
+        """Options this instance's ``build`` does not read, left out of :meth:`cache_key` too (an option left in
+        costs a rebuild, never a wrong cache)."""
         return ()
 
     def read_builtin(self, out_dir: Path) -> dict[str, list[Any]]:
@@ -145,10 +140,9 @@ class SeqDataModule(pl.LightningDataModule):
 
     # -- reading a source -----------------------------------------------------------------------------------------
     def read_splits(self, out_dir: Path) -> dict[str, list[Any]]:
-        """The source's examples per split: ``builtin:<name>`` → :meth:`read_builtin`; ``hf:<name>[:<config>]`` →
-        :meth:`read_hf_split` per split (train cut by seed when there is no validation split); a folder whose files
-        name their split (:meth:`split_files`) → each file's examples in its split; otherwise every file's examples
-        (:meth:`read_file`), split by seed (:meth:`split`)."""
+        """The source's examples per split: ``builtin:`` → :meth:`read_builtin`; ``hf:`` → :meth:`read_hf_split` per
+        split (train cut by seed without a validation split); a folder whose files name their split
+        (:meth:`split_files`) → each in its split; otherwise :meth:`read_file` of every file, split by seed."""
         self.made_splits = ()
         if self.source.startswith("builtin:"):
             if self.source not in self.builtin_sources:
@@ -211,14 +205,12 @@ class SeqDataModule(pl.LightningDataModule):
         made: tuple[str, ...],
         near: dict[str, Any] | None = None,
     ) -> None:
-        """Save :func:`split_report` of the splits into the build folder (``keys``: normalised text per example;
-        ``made``: the splits seqlab made, see :func:`split_by_seed`; ``near``: the near-duplicate measure,
-        :func:`seqlab.data.overlap.near_duplicates`, or None where none applies)."""
+        """Save :func:`split_report` of ``keys`` and ``made`` into the build folder, with ``near``
+        (:func:`seqlab.data.overlap.near_duplicates`, or None)."""
         (out_dir / SPLITS_FILE).write_text(json.dumps({**split_report(keys, made), "near_duplicates": near}))
 
     def save_split_report(self, run_dir: Path) -> dict[str, Any]:
-        """Write ``<run_dir>/data_splits.json`` and warn in one line when val/test texts also occur in train
-        (:func:`~seqlab.data.splits.save_split_report`)."""
+        """Write ``<run_dir>/data_splits.json`` (:func:`~seqlab.data.splits.save_split_report`)."""
         sizes = {split: len(data) for split, data in self.splits.items()}
         return save_split_report(self.cache_path / SPLITS_FILE, run_dir, sizes, self.name, self.source)
 

@@ -19,9 +19,7 @@ from typing import Any
 
 from seqlab.errors import DataError
 
-#: in every cache key; bumped when what ``build`` writes changes meaning (2: duplicates grouped into one split,
-#: data_splits.json, WikiText blank lines kept, spec.start_ids; 3: near-duplicate overlap in data_splits.json; 4: the
-#: identity is every constructor option), so older caches are rebuilt rather than reused
+#: in every cache key; bumped when what ``build`` writes changes meaning, so older caches are rebuilt, not reused
 CACHE_FORMAT = 4
 
 
@@ -75,8 +73,8 @@ def process_alive(pid: int) -> bool:
 
 @contextmanager
 def build_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Path]:
-    """A fresh folder to build ``target`` in (the folders of killed builds beside it removed first), published as
-    ``target`` by an atomic rename when the block ends without error, and removed in any case."""
+    """A fresh folder to build ``target`` in, published as ``target`` by an atomic rename when the block ends
+    without error (killed builds' folders beside it are removed first)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(target.parent)
     # named after this host and process, so a later run tells a killed build's folder from one being written
@@ -87,8 +85,7 @@ def build_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Pat
         try:
             os.rename(tmp, target)
         except OSError as err:
-            # Two builders may finish together: ``rename`` is atomic, so exactly one wins; the loser's rename fails
-            # with ``ENOTEMPTY``/``EEXIST`` because the winner's complete folder is there: it uses that one.
+            # two builders may finish together: the loser's rename fails (ENOTEMPTY/EEXIST); it uses the winner's
             if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
             if not complete(target):

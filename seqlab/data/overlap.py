@@ -1,16 +1,8 @@
 """Near-duplicate overlap between splits: what exact-duplicate grouping leaves behind.
 
-Grouping exact duplicates (:func:`~seqlab.data.splits.split_by_seed`) keeps a validation text out of train only when
-it is *identical* to a training text. A paragraph that shares most of its sentences with a training paragraph, or a
-tweet that differs only in its mention, still lands on the other side. These measures say how much of validation
-and test a model could have seen in train, in the unit the model reads:
-
-- word models: the share of val/test word 8-grams that also occur in train;
-- character models (text, ABC tunes): the share of val/test 40-character runs that also occur in train;
-- classification and other sentence tasks: the share of val/test examples whose *sentence* — lower-cased, with
-  URLs, mentions, emoji, placeholders (``<user>``) and punctuation removed — equals a training example's.
-
-N-grams never cross a document (paragraph, line, tune): an n-gram spanning two documents is no text of either.
+A paragraph sharing most of its sentences with a training one, or a tweet that differs only in its mention, is no
+exact duplicate. These measures say how much of validation and test occurs in train, in the unit the model reads:
+word 8-grams, 40-character runs, or (sentence tasks) :func:`sentence_key`. N-grams never cross a document.
 
 >>> ngram_overlap(["the cat sat on the mat"], ["the cat sat on a mat"], n=3, unit="word")
 0.5
@@ -104,7 +96,7 @@ def ngram_overlap(train: Iterable[str], split: Iterable[str], n: int, unit: str)
 
     Exact up to :data:`EXACT_LIMIT` training n-grams; above it, both sides keep the n-grams whose mixed hash is
     divisible by k = ⌈count / limit⌉ — whether an n-gram is kept depends on the n-gram alone, so the kept share is an
-    unbiased estimate of the share (preparing a 20 MB corpus stays within a small multiple of its size in memory)."""
+    unbiased estimate of the share (memory stays a small multiple of the corpus)."""
     table: dict[str, int] = {}
     train = list(train)
     train_ids = _ids(train, unit, table, n)
@@ -129,8 +121,7 @@ def sentence_overlap(train: Iterable[str], split: Iterable[str]) -> float | None
 def near_duplicates(texts: dict[str, list[str]], unit: str) -> dict[str, Any]:
     """The near-duplicate section of ``data_splits.json``: ``{"measure": …, "val": x, "test": y}``.
 
-    ``texts``: each split's documents (``train``/``validation``/``test``); ``unit``: ``word`` (8-grams), ``char``
-    (40-character runs) or ``sentence`` (:func:`sentence_key` of each example).
+    ``texts``: each split's documents; ``unit``: ``word``, ``char`` or ``sentence`` (see the module docstring).
     """
     train = texts.get("train", [])
     out: dict[str, Any] = {}

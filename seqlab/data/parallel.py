@@ -30,17 +30,10 @@ Pair = tuple[str, str, str]  # where, source text, target text
 class ParallelDataModule(SeqDataModule):
     """Sequence pairs for translation (``data=parallel``; task ``translation``, head ``seq2seq``).
 
-    Sources (``data.source``): ``builtin:dates`` (the offline default: human-readable dates in many formats and
-    locales → ISO dates, see :func:`human_dates`; sides ``human`` → ``iso``), a TSV/CSV file (a header naming
-    ``data.source_lang`` and ``data.target_lang``, or no header: column 0 is the source, column 1 the target), a
-    JSON-lines file (``{"en": …, "fr": …}`` or ``{"translation": {"en": …, "fr": …}}``), a folder of them (files
-    named ``train``/``valid``/``test`` give the splits), a glob, or ``hf:<name>[:<config>]`` with
-    ``opus_books``-style ``translation`` dicts (``hf:opus_books:en-fr``). Pairs longer than ``data.max_length``
-    tokens on either side are dropped.
-
-    Source and target have separate tokenizers (``data.tokenizer``, ``data.target_tokenizer``: char, word or bpe)
-    and vocabularies: ``spec.vocab`` / ``spec.tokenizer`` for the source, ``spec.target_vocab`` /
-    ``spec.target_tokenizer`` for the target.
+    Sources: ``builtin:dates`` (the offline default, :func:`human_dates`; sides ``human`` → ``iso``), TSV/CSV files
+    (a header naming ``data.source_lang`` and ``data.target_lang``, or none: column 0 → column 1), JSON-lines
+    files (flat keys or ``translation`` dicts), or ``hf:<name>[:<config>]`` such as ``hf:opus_books:en-fr``. Source
+    and target have their own tokenizer and vocabulary (``spec.vocab``, ``spec.target_vocab``).
 
     Batches: ``inputs (B, S)``, ``lengths (B,)``, ``targets_in (B, T)`` = ``<bos>`` + target,
     ``targets (B, T)`` = target + ``<eos>``, ``target_lengths (B,)``.
@@ -111,9 +104,8 @@ class ParallelDataModule(SeqDataModule):
         return pairs
 
     def refuse_other_header(self, file: Path, first: list[str]) -> None:
-        """A CSV/TSV whose first line names its columns, but not ``data.source_lang``/``data.target_lang``
-        (``en<TAB>fr`` with the defaults ``human``/``iso``), would turn that header into a training pair: refused in
-        one line naming the options to set."""
+        """Refuse a CSV/TSV whose first line names columns other than the sides (``en<TAB>fr`` with the defaults
+        ``human``/``iso``), which would otherwise become a training pair."""
         if len(set(first)) == 2 and all(HEADER_CODE.match(c) or c.lower() in HEADER_NAMES for c in first):
             raise DataError(
                 f"{file}:1: the header names the columns '{first[0]}' and '{first[1]}', not data.source_lang="

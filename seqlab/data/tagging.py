@@ -22,21 +22,13 @@ CONLLU_FIELDS = ("upos", "xpos", "deprel", "lemma")
 Sentence = tuple[str, list[str], list[str]]  # (where, words, tags)
 
 
-# -- the datamodule ----------------------------------------------------------------------------------------------------
 class TaggingDataModule(SeqDataModule):
     """Aligned tagging (``data=tagging``; task ``tagging``, head ``many_to_many``): one tag per word.
 
-    Sources (``data.source``): ``builtin:synthetic_ner`` (the offline default: :func:`synthetic_entity_sentences`
-    written as CoNLL-U files into the cache, then read like any other), a CoNLL-U file (``.conllu``, read with the
-    ``conllu`` package; ``data.tag_field``: ``upos``, ``xpos``, ``deprel``, ``lemma`` or ``misc:KEY`` such as
-    ``misc:NER``), a CoNLL file (whitespace-separated columns, a blank line between sentences, ``-DOCSTART-``
-    skipped; the word in column 0, the tag in ``data.tag_column``), a folder of them (files named
-    ``train``/``dev``/``valid``/``test`` give the splits; otherwise sentences are split by ``data.split``) or a
-    glob. The tag set (``spec.target_vocab``, after the four special tokens) is every tag seen, sorted.
-
-    Metrics (from the head): ``accuracy`` per word, and ``entity_f1`` (:class:`~seqlab.metrics.EntityF1`) when the tags
-    are BIO.
-    Batches: ``inputs (B, T)`` word ids, ``targets (B, T)`` tag ids, ``lengths (B,)``.
+    Sources: ``builtin:synthetic_ner`` (the offline default, :func:`synthetic_entity_sentences`), CoNLL-U files
+    (the tag from ``data.tag_field``), CoNLL files (the word in column 0, the tag in ``data.tag_column``), or a
+    folder or glob of them. The tag set (``spec.target_vocab``, after the four special tokens) is every tag seen,
+    sorted. Batches: ``inputs (B, T)`` word ids, ``targets (B, T)`` tag ids, ``lengths (B,)``.
     """
 
     name = "tagging"
@@ -67,8 +59,7 @@ class TaggingDataModule(SeqDataModule):
 
     # -- reading (:meth:`~seqlab.data.base.SeqDataModule.read_splits`: ``(where, words, tags)`` sentences) ---------
     def read_builtin(self, out_dir: Path) -> dict[str, list[Sentence]]:
-        """The generated sentences (:func:`~seqlab.data.synthetic.synthetic_entity_sentences`), split by seed,
-        written as CoNLL-U files into the build folder and read back like any other source."""
+        """The generated sentences, split by seed, written as CoNLL-U files and read back like any other source."""
         folder = out_dir / "conllu"
         folder.mkdir(parents=True, exist_ok=True)
         sentences = synthetic_entity_sentences(self.num_sentences, self.seed)

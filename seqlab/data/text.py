@@ -30,26 +30,14 @@ from seqlab.schema import data as schema
 class TextDataModule(SeqDataModule):
     """Text for language modelling (task ``language_model``, head ``many_to_many``).
 
-    Sources (``data.source``): ``builtin:python_reference`` (CPython's reference topics, paragraphs),
-    ``builtin:python_reference_wikitext`` (the same as a WikiText-style folder written into the cache), a text
-    file, a folder or glob of text files, a WikiText/PTB-style folder (``train.txt``/``valid.txt``/``test.txt``,
-    ``wiki.train.tokens`` … or ``ptb.train.txt`` …; one sentence or paragraph per line), or
-    ``hf:<name>[:<config>]`` (one row per line, column ``data.text_column``; ``<name>`` may be a local copy's
-    folder). Sources without splits are cut into paragraphs (blank-line separated) and assigned to
-    train/validation/test by a seeded shuffle with fractions ``data.split``; identical paragraphs (after
-    lower-casing with ``lowercase``, and whitespace for words) go to one split together.
-
-    ``data.tokenizer``: ``char``, ``word`` (whitespace; ``lowercase``, ``min_freq``, ``max_vocab``, rarer words
-    become ``<unk>``) or ``bpe`` (byte-level BPE trained on the train split, ``bpe_vocab_size`` tokens).
-    Word-level text has ``<eos>`` after every line/paragraph, blank lines of a WikiText/PTB folder or ``hf:``
-    dataset included, and keeps the corpus' own ``<unk>`` — the token streams of pytorch/examples
-    ``word_language_model`` (``line.split() + ['<eos>']`` per line). Char/BPE text has the line/paragraph
-    separator (``\n`` / ``\n\n``) after each instead. Windows and streams therefore contain the separator, and
-    sampling and scoring start from it (``spec.start_ids``); ``lines`` examples start with ``<bos>``.
-
-    ``data.mode`` (one class each in :mod:`seqlab.data.modes`, whose docstrings give the batches): ``windows`` (fixed
-    windows of ``seq_len + 1`` tokens, shuffled), ``lines`` (each line/paragraph one ``<bos> … <eos>`` example) or
-    ``stream`` (truncated BPTT over parallel streams that carry the recurrent state).
+    Sources: ``builtin:python_reference`` (CPython's reference topics), ``builtin:python_reference_wikitext`` (the
+    same as a WikiText-style folder), text files, a WikiText/PTB-style folder, or ``hf:<name>[:<config>]`` (one row
+    per line). Sources without splits are cut into paragraphs and split by seed (duplicates: :meth:`split_key`).
+    Word-level text has ``<eos>`` after every line/paragraph, blank ones of a WikiText/PTB folder included: the token
+    streams of pytorch/examples ``word_language_model`` (``line.split() + ['<eos>']`` per line). Char/BPE text has
+    the separator (``\n`` / ``\n\n``) instead, and windows and streams start sampling and scoring from it
+    (``spec.start_ids``). ``data.mode``: :mod:`seqlab.data.modes`, whose docstrings give the batches. docs/data.md
+    has the details.
 
     >>> dm = WordTextDataModule(source="builtin:python_reference_wikitext", batch_size=4)  # doctest: +SKIP
     >>> dm.prepare_data(); dm.setup(); next(iter(dm.train_dataloader()))["inputs"].shape  # doctest: +SKIP
@@ -119,8 +107,7 @@ class TextDataModule(SeqDataModule):
         return {split: [line for file in files for line in iter_lines(file)] for split, files in named.items()}
 
     def read_file(self, file: Path) -> list[str]:
-        """A file of a source without splits, paragraph by paragraph (read line by line: only the paragraphs are
-        held, never a file's bytes or text besides them)."""
+        """A file of a source without splits, paragraph by paragraph (read line by line, never held whole)."""
         self.separator = "\n\n"
         return file_paragraphs(file)
 
@@ -137,9 +124,8 @@ class TextDataModule(SeqDataModule):
         return super().split(docs, made)
 
     def split_key(self, text: str) -> bytes | str:
-        """A document as the model sees it, for finding duplicates: lower-cased with ``lowercase``; for words,
-        whitespace runs are one space (the tokenizer splits on whitespace). Kept as a 16-byte digest (``""`` for
-        a blank document), so finding duplicates in a large corpus does not hold a second copy of it."""
+        """A document as the model sees it (``lowercase``; for words, whitespace runs as one space), as a 16-byte
+        digest (``""`` if blank), so finding duplicates in a large corpus holds no second copy of it."""
         text = text.lower() if self.lowercase else text
         text = " ".join(text.split()) if self.tokenizer_kind == "word" else text.strip()
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest() if text else ""
@@ -161,12 +147,10 @@ class TextDataModule(SeqDataModule):
         # streams and windows: every document is followed by the separator (char/BPE) or <eos> (words)
         suffix = separator if separated and not word_level else ""
         end_token = [EOS] if separated and word_level else []
-
         char_level = tokenizer.kind == "char"
 
         def tokenized(texts: list[str]) -> Iterator[tuple[list[Any], list[bool]]]:
-            """``(tokens of each piece, whether it ends a document)`` of ``texts``, a batch of pieces at a time (a
-            piece's tokens are its text, for char tokens)."""
+            """``(tokens of each piece, whether it ends a document)``, a batch at a time (char: the piece's text)."""
             for batch, ends in text_pieces(texts, suffix, cut_anywhere=char_level):
                 if char_level:
                     yield [piece.lower() if self.lowercase else piece for piece in batch], ends
@@ -178,11 +162,9 @@ class TextDataModule(SeqDataModule):
         char_ids = CharIds(vocab) if char_level else None
 
         def ids(piece: Any) -> np.ndarray:
-            """A piece's ids: its text through :class:`CharIds` (char tokens), or its tokens through the vocabulary."""
             return char_ids(piece) if char_ids else np.asarray(vocab.encode(piece), dtype=np.int32)
 
         for split, texts in docs.items():
-            # (ids of each piece, whether it ends a document), a batch of pieces at a time
             encoded = (([ids(piece) for piece in pieces], ends) for pieces, ends in tokenized(texts))
             self.write_split_batches(out_dir, split, *self.layout.rows(self, split, vocab, encoded))
         # windows and streams never hold <bos>: their samples and scores start after a document separator instead
@@ -236,10 +218,9 @@ def file_paragraphs(path: Path) -> list[str]:
 
 
 def text_pieces(texts: Iterable[str], suffix: str, cut_anywhere: bool) -> Iterator[tuple[list[str], list[bool]]]:
-    """Batches of about :data:`PIECE_CHARS` characters of ``texts``, each text followed by ``suffix``:
-    ``(pieces, ends)``, ``ends[i]`` telling whether piece i ends its text. A text longer than a piece is cut before
-    a whitespace character (anywhere with ``cut_anywhere``), so word and byte-level BPE tokens never straddle a
-    cut; shorter texts are whole pieces, tokenized exactly as they would be alone."""
+    """Batches ``(pieces, ends)`` of about :data:`PIECE_CHARS` characters of ``texts``, each followed by ``suffix``
+    (``ends[i]``: piece i ends its text). A longer text is cut before whitespace (anywhere with ``cut_anywhere``), so
+    word and byte-level BPE tokens never straddle a cut; shorter texts are whole pieces."""
     batch, ends, size = [], [], 0
     for text in texts:
         long = len(text) + len(suffix) > PIECE_CHARS

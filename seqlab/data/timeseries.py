@@ -1,12 +1,5 @@
 """Real-valued time series for forecasting: windows of the past → the value ``horizon`` steps ahead.
 
-The lectures' first sequence task (the ball's next position, prices, EKG, climate) as regression: each example is a
-window of ``window`` consecutive observations of one or more numeric columns, and its target is the target column
-``horizon`` steps after the window's last observation. Splits are chronological: the series is cut at two points
-in time, train before validation before test, and an example belongs to the split its *target* falls in (its window
-may reach back into the earlier split: that is the past, known at forecast time). Normalisation (mean and standard
-deviation per column) is fitted on the training part alone.
-
 Built-in series (offline, from statsmodels' bundled data sets):
 
 - ``builtin:co2`` — weekly atmospheric CO2 at Mauna Loa, March 1958 – December 2001 (ppm; Keeling & Whorf, as
@@ -57,8 +50,7 @@ def builtin_series(source: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def read_table(path: Path, columns: list[str] | None, time_column: str | None) -> tuple[np.ndarray, dict]:
     """A CSV or Parquet file as ``(times, {column: values})``: numeric ``columns`` (default: all numeric ones but
-    ``time_column``), sorted by ``time_column`` when given (else the row order is the time order; times = row
-    numbers)."""
+    ``time_column``), sorted by ``time_column`` when given (else times are row numbers)."""
     import pandas as pd
 
     if not path.is_file():
@@ -105,19 +97,16 @@ def seasonal_naive_index(target: np.ndarray, horizon: int, season: int) -> np.nd
 class TimeSeriesDataModule(SeqDataModule):
     """Forecasting a real-valued series (``data=timeseries``; task ``regression``, head ``regression``).
 
-    An example: ``inputs (W, F)`` — the ``window`` observations up to time t of the ``F`` columns, normalised
-    (``transform=difference``: their changes from the step before, normalised) — and the target: the target column at
-    t + ``horizon`` (``difference``: its change from time t), normalised. Batches: ``inputs (B, W, F)`` float,
-    ``lengths (B,)`` (all W), ``targets (B,)`` the forecast target, ``step_targets (B, W)`` the same quantity for
-    every step of the window (``horizon`` steps after each), read by ``model.head.pool=none`` (many-to-many).
+    An example: ``inputs (W, F)``, the ``window`` normalised observations (``transform=difference``: changes) up to
+    time t, and the normalised target column at t + ``horizon`` (``difference``: its change from t). Batches:
+    ``inputs (B, W, F)``, ``lengths (B,)`` (all W), ``targets (B,)``, ``step_targets (B, W)`` (the same quantity
+    ``horizon`` steps after every step, for ``model.head.pool=none``).
 
-    Chronological splits: the observations are cut by ``split`` fractions in time order; an example belongs to the
-    split of its target's time, and a training example reads and predicts nothing after the training part.
-    Normalisation: per column, the mean and standard deviation of the training part only (``self.stats``, and
-    ``normalisation.json`` in the cache). Each example keeps, in original units, the value at t (``last``, the naive
-    forecast), the target value (``truth``), the seasonal-naive forecast (``seasonal``), the seasonal random walk's
-    on the changes (``seasonal_change``) and the target's time (``time``, ns or the row number), for
-    :class:`~seqlab.experiments.forecast.ForecastCallback`.
+    Splits are cut in time; an example belongs to the split of its target's time (its window may reach back into
+    the earlier split: the past, known at forecast time). Normalisation is fitted on the training part only
+    (``self.stats``, ``normalisation.json``). For :class:`~seqlab.experiments.forecast.ForecastCallback` each example
+    keeps, in original units, ``last`` (the naive forecast), ``truth``, ``seasonal``, ``seasonal_change`` and the
+    target's ``time`` (ns or the row number).
 
     >>> dm = TimeSeriesDataModule(window=24, horizon=1, cache_dir="/tmp/seqlab-doctest")  # doctest: +SKIP
     >>> dm.setup("fit"); tuple(next(iter(dm.train_dataloader()))["inputs"].shape)  # doctest: +SKIP
@@ -235,8 +224,7 @@ class TimeSeriesDataModule(SeqDataModule):
         return np.where(before >= 0, target_column[t] + change, np.nan)
 
     def scaled(self, future: np.ndarray, now: np.ndarray) -> np.ndarray:
-        """The training target of a forecast of ``future`` made at the time of ``now`` (original units): the value
-        itself (``transform=none``) or its change from ``now`` (``difference``), normalised by train's statistics."""
+        """The normalised training target: ``future`` (``none``) or its change from ``now`` (``difference``)."""
         value = future if self.transform == "none" else future - now
         return (value - self.stats["target_mean"]) / self.stats["target_std"]
 

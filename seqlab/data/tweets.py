@@ -80,18 +80,11 @@ class TweetNormalizer:
 class TweetsDataModule(SeqDataModule):
     """Tweet (short-text) classification (``data=tweets``; task ``classification``, head ``many_to_one``).
 
-    Sources (``data.source``): ``builtin:sentiment_order`` (the offline default: generated, see
-    :func:`sentiment_order_examples`), a CSV/TSV (with a header row) or JSON-lines file, a folder of them (files
-    named ``train``/``valid``/``test`` give the splits; otherwise all rows are split by ``data.split``), a glob,
-    or ``hf:<name>[:<config>]`` such as ``hf:cardiffnlp/tweet_eval:sentiment`` (``data=tweet_eval``; columns
-    ``text``, ``label`` 0/1/2).
-
-    Columns ``data.text_column`` / ``data.label_column``. Labels are class names — numbers too (star ratings 1–5
-    are five classes ``"1"``..``"5"``) — unless ``data.label_ids=true`` says they are integer ids into
-    ``data.classes`` (``hf:`` datasets with ``ClassLabel`` features say so themselves; their names are used).
-    ``data.classes: null`` takes the distinct labels, sorted (by value where they are numbers).
-    Text is cleaned by :class:`TweetNormalizer` and split into words (or ``char``/``bpe``).
-    ``data.class_weights=balanced`` puts ``n / (C * n_c)`` per class (training counts) into ``spec.class_weights``.
+    Sources: ``builtin:sentiment_order`` (the offline default, :func:`sentiment_order_examples`), CSV/TSV (with a
+    header row) or JSON-lines files, or ``hf:<name>[:<config>]`` such as ``hf:cardiffnlp/tweet_eval:sentiment``.
+    Labels: :meth:`class_names`. Text is cleaned by :class:`TweetNormalizer` and split into words (or
+    ``char``/``bpe``). ``data.class_weights=balanced`` puts ``n / (C * n_c)`` per class (training counts) into
+    ``spec.class_weights``.
 
     Batches: ``inputs (B, T)``, ``lengths (B,)``, ``targets (B,)``.
     """
@@ -173,8 +166,8 @@ class TweetsDataModule(SeqDataModule):
         """The class list: ``data.classes``, else the source's, else the distinct labels.
 
         Labels are class names, numbers included (1–5 stars are five classes ``"1"``..``"5"``, sorted by value),
-        unless ``data.label_ids=true`` says they are ids ``0..C-1`` (then the classes are ``"0"``..``"max"``).
-        Numbers mixed with words (``0``, ``1``, ``negative``, ``positive``) are refused: they are ambiguous.
+        unless ``data.label_ids=true`` says they are ids ``0..C-1`` (then the classes are ``"0"``..``"max"``);
+        a hub ``ClassLabel`` column gives its names. Numbers mixed with words are refused as ambiguous.
         """
         if self.classes or self.declared_classes:
             return list(self.classes or self.declared_classes)

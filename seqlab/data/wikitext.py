@@ -19,15 +19,13 @@ WIKITEXT_LAYOUTS = (
     {"train": "wiki.train.tokens", "validation": "wiki.valid.tokens", "test": "wiki.test.tokens"},
     {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"},
 )
-#: the built-in WikiText-style folder under ``cache_dir/builtin`` (versioned: v2 groups duplicate paragraphs; v3
-#: also those equal once rare words are ``<unk>``: two test lines moved to train)
+#: the built-in WikiText-style folder under ``cache_dir/builtin``, versioned (bump when its content changes)
 BUILTIN_WIKITEXT_FOLDER = "python_reference_wikitext_v3"
 
 
 def python_reference_text() -> str:
     """The Python Language Reference topics that CPython ships for ``help()`` (``pydoc_data.topics``): ~460 kB of
-    English prose with code, on every machine with Python — real text, no download. Paragraphs are blank-line
-    separated."""
+    English prose with code, on every machine with Python, in blank-line separated paragraphs."""
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[k].strip() for k in sorted(topics))
@@ -41,9 +39,7 @@ def write_python_reference_wikitext(folder: Path, min_count: int = 3) -> Path:
 
     ``train.txt``/``valid.txt``/``test.txt`` hold one paragraph per line, lower-cased, punctuation split into its
     own tokens, words seen fewer than ``min_count`` times in train replaced by ``<unk>`` (as in PTB); paragraphs
-    are assigned 90/5/5 by a fixed seed (0), so every machine gets the same corpus; paragraphs identical before or
-    after the ``<unk>`` replacement go to one split together (:func:`group_after_unk`: no validation or test line
-    also occurs in train).
+    are split 90/5/5 by a fixed seed (0), duplicates grouped (:func:`group_after_unk`).
     """
     if all((folder / name).is_file() for name in WIKITEXT_FILES.values()):
         return folder
@@ -91,7 +87,6 @@ def group_after_unk(splits: dict[str, list[str]], min_count: int) -> tuple[dict[
         for split, i in moves:
             kept[home[replaced[split][i]]].append(splits[split][i])
         splits = kept
-
 
 
 def wikitext_layout(folder: Path) -> dict[str, str] | None:
