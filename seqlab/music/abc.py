@@ -1,6 +1,5 @@
-"""ABC notation: tunes split from a file and parsed into header and body, and the validity check of a tune —
-music21 parses it and every complete bar fills its meter — used by the abc_music data, the music samples callback
-and the report. MIDI rendering of a tune too."""
+"""ABC notation: tunes split and parsed, the validity check of a tune (music21 parses it and every complete bar
+fills its meter) and MIDI rendering; used by the abc_music data, the music samples callback and the report."""
 
 from __future__ import annotations
 
@@ -82,8 +81,7 @@ _INVISIBLE_REST = re.compile(_INLINE_FIELD + "|x")
 _INLINE_METER = re.compile(r"\[M:([^\]\n]*)\]")
 _ONLY_BAR = re.compile(r"\s*[|:\[\]]*\s*")
 #: grace notes ``{g}``, ``{/g}``: they take no time in ABC, but music21 10 counts a grace group inside a tuplet
-#: (``(3{a}gfg``) as one of the tuplet's notes, so the third note keeps its full length and the bar is long —
-#: 18 of the 206 corpus tunes that failed the check failed only on that (measured 2026-11-30)
+#: (``(3{a}gfg``) as one of the tuplet's notes, so the third note keeps its full length and the bar is long
 _GRACE = re.compile(r"\{[^}\n]*\}")
 _METER = re.compile(r"^M:([^\n%]*)|\[M:([^\]\n]*)\]", re.MULTILINE)
 _BAR_THEN_REPEAT = re.compile(r"\|(\s*\\?\s*):\|")
@@ -156,12 +154,10 @@ def _bar_after_meter_lines(lines: list[str]) -> list[str]:
 
 
 def _strip_decorations(text: str) -> str:
-    """Body lines without annotations, decoration shortcuts and grace notes (field lines and inline ``[M:…]``
-    fields kept), invisible rests ``x`` written as rests ``z``, meter changes as music21 10 applies them (inline
-    ``[M:2/4]`` as an ``M:`` line, and the music after it starting at a bar line), and two bar-line spellings music21
-    10 misreads written out: ``::`` (ABC 2.1's short form of ``:||:``; music21 drops the note before it) and a bar
-    line directly followed by a repeat end, ``| :|2`` (music21 makes an empty bar of it, so the short bar before the
-    repeat no longer touches it)."""
+    """Body lines rewritten for music21 10 (see the patterns above): annotations, decorations and grace notes
+    dropped, ``x`` as ``z``, meter changes as :func:`_meter_lines` and :func:`_bar_after_meter_lines` write them,
+    ``::`` as ``:||:`` (ABC 2.1's short form; music21 drops the note before it) and ``| :|`` as ``:|`` (music21
+    makes an empty bar of it, so the short bar before the repeat no longer touches it)."""
     lines, in_body = [], False
     for line in text.splitlines():
         if not _FIELD.match(line):
@@ -226,14 +222,12 @@ def check_tune(abc_text: str) -> TuneCheck:
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
     for part in parts:
         measures = list(part.getElementsByClass("Measure"))
-        # music21 cuts an over-long bar at the bar length and gives the rest a meter of its own (``reBar``): only a
-        # meter the tune writes (``M:``, ``[M:…]``) counts, so the cut-off rest is checked against it and fails
         # the last bar of every first/second ending (``[1 … :|``) may be short, completing the next pickup
         allowed_short = {id(b.getLast()) for b in part.spanners.getElementsByClass(spanner.RepeatBracket)}
         meter = None
         for i, measure in enumerate(measures):
-            # the cut-off rest of an over-long bar: music21 gave it a meter the tune does not write; it is checked
-            # against the meter in force even where a short bar is otherwise excused (before a section line, last)
+            # music21 cuts an over-long bar at the bar length and gives the rest a meter the tune does not write
+            # (``reBar``): that rest is checked against the meter in force, even where a short bar is excused
             signature = measure.timeSignature
             length = signature.barDuration.quarterLength if signature is not None else None
             cut_off = length is not None and length not in written
@@ -279,11 +273,8 @@ def parses_tune(abc_text: str) -> bool:
 
 
 def _without_repeats(text: str) -> str:
-    """The tune with repeat signs and ending numbers turned into plain bar lines, each section played once.
-
-    music21's MIDI writer expands repeats, and on a sampled tune with many unmatched ``:|`` that took minutes (more
-    than 2 minutes and 38 s of CPU for one 69-bar sample) — so the MIDI file plays every section once.
-    """
+    """The tune with repeat signs and ending numbers turned into plain bar lines, each section played once:
+    music21's MIDI writer expands repeats, which takes minutes on a sampled tune with many unmatched ``:|``."""
     text = _REPEAT.sub("|", text.replace("::", "|"))
     return _ENDING.sub(lambda m: m[1] if m[1] else "", text)
 

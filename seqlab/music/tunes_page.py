@@ -1,12 +1,10 @@
 """Generated ABC tunes as sheet music with a play button, in one self-contained HTML page (no network needed).
 
 The notation is drawn by abcjs (MIT licence, Paul Rosen and Gregory Dyke; ``seqlab/static/abcjs-basic-min.js``,
-vendored from the npm package ``abcjs`` with its ``abcjs-LICENSE.md``), inlined into the page so that it opens offline
-and anywhere it is copied. Playback: abcjs' own synthesizer fetches a sound font from the network, so the page does
-not use it; **Play** instead sends the notes abcjs computes (``visualObj.setUpAudio()``: MIDI pitch, start and
-duration in whole notes, tempo from ``Q:`` or abcjs' default) to Web Audio triangle oscillators — a plain but offline
-sound — and **MIDI** downloads the tune as a MIDI file made by abcjs in the page (``ABCJS.synth.getMidiFile``), for a
-real instrument sound in any MIDI player.
+vendored from the npm package ``abcjs`` with its ``abcjs-LICENSE.md``), inlined so that the page opens offline.
+abcjs' own synthesizer fetches a sound font from the network, so **Play** sends the notes abcjs computes
+(``visualObj.setUpAudio()``) to Web Audio triangle oscillators instead, and **MIDI** downloads a MIDI file made by
+abcjs in the page (``ABCJS.synth.getMidiFile``) for a real instrument sound.
 
 Used by :class:`seqlab.callbacks.music.MusicSamplesCallback` (``<run>/tunes/index.html``) and by ``seqlab.report``.
 """
@@ -34,11 +32,9 @@ STYLE = """
 .tune pre { white-space: pre-wrap; font-size: 0.85em; background: #f6f6f6; padding: 0.4em; }
 """
 
-# Render every .tune's ABC text (read from its <pre>, where it is HTML-escaped) with abcjs; mark the result in
-# data-rendered (svg | error) and the number of notes Play would sound in data-notes, so a headless browser test can
-# check each one; wire Play (Web Audio oscillators on
-# abcjs' note events: seconds = whole notes × ms-per-measure / 1000 / meter size, as abcjs' CreateSynth computes)
-# and MIDI (abcjs' MIDI writer, a data: URI, no network).
+# Draw every .tune's ABC text (read from its HTML-escaped <pre>) with abcjs; data-rendered (svg | error) and
+# data-notes (the notes Play sounds) let a headless browser test check each. Play: seconds = whole notes ×
+# ms-per-measure / 1000 / meter size, as abcjs' CreateSynth computes; MIDI: a data: URI.
 SCRIPT = """
 (function () {
   function secondsPerWhole(visual, audio) {
@@ -105,9 +101,8 @@ def abcjs_source() -> str:
 
 def tunes_html(tunes: Sequence[dict[str, Any]], prefix: str = "") -> str:
     """One ``<div class="tune">`` per entry of ``tunes`` (``tunes.json`` rows: ``index``, ``abc``, and optionally
-    ``valid``, ``parses``, ``bars``, ``matching``, ``type``); ``prefix`` keeps element ids unique when one page shows
-    several runs. Every text is HTML-escaped; the ABC text sits in a ``<pre>`` and is read back as plain text by
-    :func:`tunes_assets`' script, which must follow on the page."""
+    ``valid``, ``parses``, ``bars``, ``matching``, ``type``); ``prefix`` keeps element ids unique across runs on one
+    page. Every text is HTML-escaped; :func:`tunes_assets` must follow on the page."""
     esc = html.escape
     blocks = []
     for position, tune in enumerate(tunes, start=1):
@@ -133,8 +128,7 @@ def tunes_html(tunes: Sequence[dict[str, Any]], prefix: str = "") -> str:
 
 
 def tunes_assets() -> str:
-    """The style, the note on playback, abcjs and the script that draws every ``.tune`` on the page: once per page,
-    after the tunes."""
+    """The style, abcjs and the script that draws every ``.tune`` on the page: once per page, after the tunes."""
     return f"<style>{STYLE}</style><script>{abcjs_source()}</script><script>{SCRIPT}</script>"
 
 
