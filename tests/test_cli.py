@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -87,12 +88,26 @@ def test_bad_generate_input_is_one_line(run_seqlab, tmp_path):
 
 @pytest.mark.e2e
 def test_wandb_logs_offline_without_credentials(run_seqlab, tmp_path):
-    result = run_seqlab(*TINY, "logger=many")
+    result = run_seqlab(*TINY, "logger=many", "callbacks.gradient_flow.plots=true")
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = run_dirs(tmp_path, "char_rnn")
     offline = list((run / "wandb").glob("offline-run-*"))
     assert offline, "wandb should write an offline run that `wandb sync` can upload later"
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    # the gradient-flow pictures reach TensorBoard as the PNGs written in the run folder, pixel for pixel
+    from matplotlib.image import imread
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    pngs = sorted((run / "gradient_flow").glob("*.png"))
+    tags = sorted(t for t in events.Tags()["images"] if t.startswith("gradient_flow/"))
+    assert pngs and len(tags) == len(pngs), (tags, pngs)
+    for tag in tags:
+        png = run / "gradient_flow" / (tag.removeprefix("gradient_flow/").replace("/", "_") + ".png")
+        logged = imread(io.BytesIO(events.Images(tag)[-1].encoded_image_string))
+        assert (logged[..., :3] == imread(png)[..., :3]).all(), tag
+    assert len(list((run / "wandb").glob("offline-run-*/files/media/images/gradient_flow/**/*.png"))) == len(pngs)
 
 
 @pytest.mark.e2e

@@ -34,7 +34,7 @@ def write_plots(
         fig = figure_for(plt, label, curves)
         fig.savefig(path, dpi=90)
         if trainer is not None:
-            log_figure(trainer, f"gradient_flow/{label}", fig, path)
+            log_figure(trainer, f"gradient_flow/{label}", path)
         plt.close(fig)
         drawn[label] = curves[-1][0]
     return written
@@ -80,10 +80,14 @@ def figure_for(plt: Any, label: str, history: list[tuple[int, list[float]]]) -> 
     return fig
 
 
-def log_figure(trainer: pl.Trainer, tag: str, fig: Any, path: Path) -> None:
+def log_figure(trainer: pl.Trainer, tag: str, path: Path) -> None:
+    """Send the PNG just written to TensorBoard and wandb. TensorBoard gets the file's pixels: its ``add_figure``
+    would render the figure a second time (about 0.25 s per figure on a CPU core)."""
     for logger in trainer.loggers:
-        experiment = getattr(logger, "experiment", None)
         if type(logger).__name__ == "TensorBoardLogger":
-            experiment.add_figure(tag, fig, global_step=trainer.global_step, close=False)
+            from matplotlib.image import imread
+
+            pixels = imread(path)[..., :3]  # RGBA floats in [0, 1] → RGB
+            logger.experiment.add_image(tag, pixels, global_step=trainer.global_step, dataformats="HWC")
         elif type(logger).__name__ == "WandbLogger":
             logger.log_image(key=tag, images=[str(path)], step=trainer.global_step)
