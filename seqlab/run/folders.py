@@ -1,16 +1,11 @@
-"""Run folders: each new run claims a folder of its own, atomically; ``ckpt_path=last`` finds the run to resume and
-a resume is checked against the composed config before anything is written.
-
-A run folder is *claimed* by creating its record folder (Hydra's ``output_subdir``, ``.hydra``) with ``os.mkdir``,
-which succeeds in exactly one process. ``outputs/<exp>/<date>/<H-M-S>`` taken (two runs started in the same second,
-or an explicit ``hydra.run.dir`` that already holds a run) → ``<H-M-S>-1``, ``-2``, ...
+"""Run folders: each new run claims a folder of its own, atomically (:func:`claim_run_dir`); ``ckpt_path=last`` finds
+the run to resume, checked against the composed config before anything is written. Torch is imported only to read a
+checkpoint.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
 >>> [claim_run_dir(root / "12-00-00").name for _ in range(3)]
 ['12-00-00', '12-00-00-1', '12-00-00-2']
-
-This module imports nothing heavy; torch is imported only to read a checkpoint (resumes).
 """
 
 from __future__ import annotations
@@ -34,9 +29,8 @@ RESUME_RECORD = "resume-{n}"
 def claim_run_dir(path: Path, marker: str = RECORD, marker_is_file: bool = False) -> Path:
     """Create and return the first of ``path``, ``path-1``, ``path-2``, ... that no run holds yet.
 
-    The claim is ``os.mkdir(<folder>/<marker>)`` (or, ``marker_is_file``, an exclusive create of the file): atomic,
-    so of any number of processes (or machines sharing the disk) trying the same name, exactly one gets it. A folder
-    already holding a run's files (:data:`RUN_FILES`) without a marker is skipped too."""
+    The claim, ``os.mkdir(<folder>/<marker>)`` (``marker_is_file``: an exclusive create), is atomic: of any processes
+    (or machines sharing the disk) trying one name, exactly one gets it. A folder of :data:`RUN_FILES` is skipped."""
     import os
 
     path = Path(path)
@@ -57,8 +51,7 @@ def claim_run_dir(path: Path, marker: str = RECORD, marker_is_file: bool = False
 
 
 def claim_resume_record(run_dir: Path) -> str:
-    """``.hydra/resume-N`` (relative to the run folder), the first N not used yet, created atomically: where a
-    resume's Hydra record goes, so the run's original ``.hydra/*.yaml`` stay as they were written."""
+    """``.hydra/resume-N`` (relative to the run folder, the first free N, created atomically): a resume's record."""
     for n in itertools.count(1):
         name = f"{RECORD}/{RESUME_RECORD.format(n=n)}"
         with contextlib.suppress(FileExistsError):
@@ -77,9 +70,8 @@ def run_folders(root: Path) -> list[Path]:
 
 def find_last_checkpoint(experiment_name: str, run_dir: str | None = None, outputs: Path = Path("outputs")) -> Path:
     """What ``ckpt_path=last`` resumes: ``<run_dir>/checkpoints/last.ckpt`` when a run folder is given
-    (``hydra.run.dir=D``), else the ``last.ckpt`` of the experiment's newest run. The newest run having none (it
-    stopped before its first checkpoint, or is still starting) is an error naming the run that has one: resuming an
-    older run silently would report its old results as if they were new."""
+    (``hydra.run.dir=D``), else the newest run's. A newest run without one (stopped before its first checkpoint) is an
+    error naming the run that has one: resuming an older run silently would report its old results as new."""
     if run_dir:
         ckpt = Path(run_dir) / "checkpoints" / "last.ckpt"
         if not ckpt.is_file():
@@ -178,8 +170,7 @@ def spec_mismatch(saved: dict[str, Any], built: dict[str, Any]) -> str | None:
 
 
 def resume_message(ckpt: Path, checkpoint: dict[str, Any], in_place: bool) -> str:
-    """The line that says what a run continues from: its own run folder (``in_place``), or a checkpoint that a new
-    run folder starts from."""
+    """The line that says what a run continues from: its own folder (``in_place``) or a checkpoint a new run starts."""
     step = checkpoint.get("global_step", "?")
     if in_place:
         return f"seqlab: resuming run {run_dir_of(ckpt)} from {ckpt.name} (step {step})"
@@ -206,9 +197,8 @@ _fresh: dict[str, Path | None] = {"run": None}  # the new run folder this proces
 
 def lock_folder(folder: Path, what: str = "run") -> None:
     """Hold an exclusive OS lock (``flock``) on ``<folder>/.seqlab.lock`` for the rest of this process, so a second
-    process — a resume, a new run, a sweep's job — cannot write the same folder. The kernel releases it when the
-    process ends, however it ends (a SIGKILL, the OOM killer), so a dead run never blocks its own resume. Refused in
-    one line naming the holder's PID."""
+    process (a resume, a new run, a sweep's job) cannot write the folder. The kernel releases it however the process
+    ends (SIGKILL, the OOM killer): a dead run never blocks its resume. Refused in one line naming the holder's PID."""
     import fcntl
     import os
 
@@ -246,8 +236,7 @@ def training_started() -> None:
 
 def forget_unstarted_run() -> None:
     """Remove the new run folder of a run that ends before training started (a bad ``data.source``, a hub failure,
-    a signal during data preparation): it holds only the record of a run that never ran, and would stand in
-    ``ckpt_path=last``'s and the report's way. A resumed run's folder is never touched."""
+    a signal in data preparation), which would mislead ``ckpt_path=last`` and the report. A resumed run's is kept."""
     import shutil
 
     folder, _fresh["run"] = _fresh["run"], None
@@ -262,8 +251,7 @@ SWEEP_MARKER = ".seqlab-sweep"
 
 
 def find_last_sweep(experiment_name: str, outputs: Path = Path("outputs")) -> Path:
-    """The experiment's newest sweep folder (``outputs/<experiment>/multirun/<date>/<time>``), for ``-m …
-    ckpt_path=last``."""
+    """The newest sweep folder (``outputs/<experiment>/multirun/<date>/<time>``), for ``-m … ckpt_path=last``."""
     root = outputs / experiment_name / "multirun"
     sweeps = [p.parent for p in root.glob("*/*/multirun.yaml")] if root.is_dir() else []
     if not sweeps:
@@ -283,8 +271,7 @@ def job_state(job_dir: Path) -> str:
 
 
 def expected_jobs(args: list[str]) -> list[list[str]] | None:
-    """The jobs a basic-sweeper multirun of ``args`` runs, in order (each its list of overrides); None for other
-    sweepers (Optuna decides its trials as it goes)."""
+    """The jobs (override lists) a basic-sweeper multirun of ``args`` runs, in order; None for Optuna's and others."""
     if any(a.startswith("hparams_search=") or a.startswith("hydra/sweeper=") for a in args):
         return None
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -299,8 +286,7 @@ def expected_jobs(args: list[str]) -> list[list[str]] | None:
 
 
 def sweep_summary(sweep_dir: Path, expected: list[list[str]] | None) -> tuple[str, bool]:
-    """One line per sweep: how many jobs finished, failed or did not run (naming the jobs that did not finish), and
-    whether all finished."""
+    """The sweep's line (jobs finished, failed or not run, naming the unfinished) and whether all finished."""
     jobs = sorted((p.parent for p in Path(sweep_dir).glob("*/.hydra")), key=lambda p: int(p.name.split("_")[0])
                   if p.name.split("_")[0].isdigit() else 0)
     states = {job: job_state(job) for job in jobs}
