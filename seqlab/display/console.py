@@ -1,11 +1,9 @@
 """What a run prints: a quiet console by default, everything with ``verbose=true``, the full log in ``config.log``.
 
-By default the console of a training run shows the run's start line, the estimate of its length (with a warning when
-it exceeds an hour), one line per validation, the progress bar, and at the end one results table. Everything else
-that is logged (seqlab's own info lines, Lightning's "GPU available" lines, the model summary, …) goes to the run's
-``config.log`` only. Third-party tips and deprecation warnings that a user cannot act on are filtered where they are
-made, by their exact message (:data:`NOISE_WARNINGS`, :data:`NOISE_LOG_PREFIXES`); other warnings still show.
-wandb prints one line instead of its summary. ``verbose=true`` brings all of it back.
+By default the console shows the run's own lines and bar (:mod:`seqlab.display.progress`) and one results table;
+everything else logged (Lightning's "GPU available" lines, the model summary, …) goes to ``config.log`` only.
+Third-party tips and warnings a user cannot act on are filtered where they are made, by their exact message; other
+warnings still show. wandb prints one line instead of its summary.
 
 :class:`ConsoleCallback` (a Hydra callback, ``conf/hydra/default.yaml``) sets this up when a job starts, after Hydra
 has configured logging. This module imports nothing heavy.
@@ -98,8 +96,7 @@ def configure(verbose: bool) -> None:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):  # console
             handler.setLevel(logging.NOTSET if verbose else logging.WARNING)
             handler.addFilter(_not_shown_twice)
-    # wandb prints ~30 lines per run (its run history and summary); quiet, seqlab prints one line instead
-    # (:func:`wandb_line`). A WANDB_SILENT of the user's own is kept.
+    # wandb's ~30 lines per run (history, summary) give way to :func:`wandb_line`; a user's own WANDB_SILENT is kept
     if os.environ.get("SEQLAB_WANDB_SILENT") == os.environ.get("WANDB_SILENT"):
         if verbose:
             os.environ.pop("WANDB_SILENT", None)

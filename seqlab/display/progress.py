@@ -1,16 +1,13 @@
 """What a run shows while it trains: one progress bar over the whole run (:class:`RunProgressBar`, a thin subclass
-of Lightning's ``RichProgressBar``) and the run's own lines (:class:`RunConsole`).
+of Lightning's ``RichProgressBar``) and the run's own lines above it (:class:`RunConsole`).
 
 ::
 
     train ━━━━━━━━━━━╺━━━━━━━━━━━━━━ 480/1,500 steps 6.12 steps/s 0:01:22 • ETA 0:02:51 epoch 2
     train/loss 1.912 · val/loss 1.874 · val/perplexity 6.51 · val/bpc 2.703
 
-The bar counts the run's optimizer steps (``trainer.max_steps``, or epochs × batches), not the batches of an epoch;
-the ETA is for the whole run (from the average time per step so far, validation included). The metrics have a line
-of their own. Printed above the bar (or alone with ``trainer.enable_progress_bar=false``): a start line, the
-estimated length of the run after its first timed steps (and a one-line warning when it exceeds an hour, naming a
-faster setting where one exists), and one line per validation. Each of those lines also goes to ``config.log``.
+The bar counts the run's optimizer steps (``trainer.max_steps``, or epochs × batches), not an epoch's batches; the
+ETA is for the whole run (the average time per step so far, validation included).
 """
 
 from __future__ import annotations
@@ -97,9 +94,8 @@ def _clock(seconds: float | None) -> str:
 
 class RunConsole(pl.Callback):
     """The run's own lines on the console (rank 0 only; each also goes to ``config.log``): a start line, the
-    estimated length of the run after its first timed steps (and a one-line warning beyond :data:`LONG_RUN_SECONDS`,
-    naming a faster setting where one exists), and one line per validation. With :class:`RunProgressBar` they are
-    printed above the bar; with ``trainer.enable_progress_bar=false`` on their own.
+    estimated length of the run after its first timed steps (and a warning beyond :data:`LONG_RUN_SECONDS`, naming
+    a faster setting where one exists), and one line per validation; above the bar, or alone without one.
 
     ``warmup_steps``: the first steps of the process, not timed (allocator, kernels, compilation); the estimate comes
     after ``estimate_after_steps`` timed steps or ``estimate_after_seconds`` of timed training, whichever is first.
@@ -205,9 +201,8 @@ class RunConsole(pl.Callback):
 
 
 class RunProgressBar(RichProgressBar):
-    """Lightning's Rich bar over the whole run (see the module docstring): one task counting the run's steps, its
-    elapsed time, ETA and pace from the trainer's :class:`RunConsole`, the epoch as a detail, the metrics on a line
-    of their own."""
+    """Lightning's Rich bar over the whole run: one task counting the run's steps (elapsed time, ETA and pace from
+    the trainer's :class:`RunConsole`), the metrics on a line of their own."""
 
     @property
     def live(self) -> bool:

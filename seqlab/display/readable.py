@@ -24,8 +24,7 @@ NO_SPACE_AFTER = frozenset("([{")
 
 
 def join_words(words: Iterable[str]) -> str:
-    """Words → text: spaces between words, none before closing punctuation or after an opening bracket; ``<eos>``
-    → a line break; ``<pad>``/``<bos>`` dropped."""
+    """Words → text by the rules in the module docstring; ``<pad>``/``<bos>`` dropped."""
     out: list[str] = []
     glue = True  # no space before the next word (start of text, after a bracket or a line break)
     for word in words:
