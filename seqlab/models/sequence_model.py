@@ -14,19 +14,11 @@ from seqlab.spec import DataSpec
 
 class SequenceModel(nn.Module):
     """The network of one run: ``embedding → encoder → head``. A container: :func:`seqlab.models.builder.build_model`
-    turns the ``model`` options into the parts, and this class only wires them (it is the heads'
-    :class:`~seqlab.heads.Backbone`).
+    turns the ``model`` options (:mod:`seqlab.schema.model`; kept in ``options``, what checkpoints store) into the
+    parts, and this class only wires them (it is the heads' :class:`~seqlab.heads.Backbone`).
 
-    Options (``options``, what checkpoints store): ``embedding``: ``learned`` or ``onehot`` (token ids), ``linear``
-    or ``identity`` (real-valued inputs ``(B, T, spec.input_features)``); ``embedding_dim``; ``encoder``: ``name``
-    (``recurrent``, the default: the cell run by :class:`~seqlab.cells.Recurrent`, with ``hidden_size``,
-    ``num_layers``, ``bidirectional``, ``dropout``, ``path``, ``compile``; or ``fixed_window``, ``bag_of_words``,
-    ``transformer``, a plugin's) and its options; ``freeze_embedding`` stops training the embedding; ``cell``:
-    ``{"name": ..., **cell options}``; ``head``: ``{"name": ..., **head options}``; ``init_range`` (U(−r, r) for the
-    embedding and output weights, :func:`~seqlab.models.builder.init_uniform`); ``embedding_dropout``: dropout on the
-    embedding's outputs, before the encoder (pytorch/examples ``word_language_model``'s ``drop(encoder(input))``).
-    ``encode(ids (B, T), lengths, state)`` returns ``(outputs (B, T, D*H), final state)``; ``forward(batch)`` returns
-    the head's output dict.
+    ``encode(ids (B, T) or features (B, T, spec.input_features), lengths, state)`` returns ``(outputs (B, T, D*H),
+    final state)``; ``forward(batch)`` returns the head's output dict.
     """
 
     def __init__(
