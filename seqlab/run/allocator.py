@@ -1,11 +1,9 @@
 """The CPU memory allocator setting of a run (``cpu_allocator``).
 
-PyTorch on CPU allocates every activation and gradient with ``malloc`` and frees it within the step. glibc
-returns large freed blocks to the operating system (blocks over its mmap threshold are unmapped, and free memory at
-the top of the heap is trimmed), so the next step maps them again and the kernel zero-fills every page: on the
-word-level LM of ``benchmarks/overhead.py`` that is ~10,000 page faults and ~20 % of the step time, and how much a
-process suffers depends on where its heap happens to end. ``retain`` tells glibc to serve all blocks from the heap
-and to keep freed memory for reuse; the process's memory then stays at its peak instead of shrinking between steps.
+PyTorch on CPU ``malloc``s every activation and gradient and frees it within the step. glibc returns large freed
+blocks to the OS (unmapping blocks over its mmap threshold, trimming the heap's top), so the next step maps them again
+and the kernel zero-fills every page (measured: benchmarks/README.md). ``retain`` tells glibc to serve all blocks from
+the heap and keep freed memory: the process's memory stays at its peak instead of shrinking between steps.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """Checkpoints that survive a kill at any moment: written to a temp file next to the target, fsynced, renamed.
 
-Lightning's default (``TorchCheckpointIO``) serialises into memory and writes through an fsspec transaction whose temp
-file lives in ``$TMPDIR``; when that is another filesystem (a tmpfs ``/tmp``, outputs on NFS or another disk) the
-final move is a *copy into the existing file*, so a kill mid-copy leaves a truncated ``last.ckpt`` where a good one
-was, and nothing is fsynced. :class:`AtomicCheckpointIO` instead writes ``.<name>.<pid>.tmp`` in the target's own
-folder, fsyncs it, ``os.replace``s it over the target (atomic on POSIX within one filesystem) and fsyncs the folder:
-at every instant the target is either the old complete checkpoint or the new complete one. Temp files of killed saves
-(their process is gone) are removed at the next save into that folder, and at the start of a run
-(:func:`remove_stale_temp_files`).
+Lightning's default writes its temp file in ``$TMPDIR``; on another filesystem its final move is a copy *into* the
+existing file, so a kill mid-copy truncates a good ``last.ckpt`` (docs/reliability.md). :class:`AtomicCheckpointIO`
+writes ``.<name>.<pid>.tmp`` in the target's folder, fsyncs it, ``os.replace``s it over the target (atomic on POSIX
+within one filesystem) and fsyncs the folder. Temp files of killed saves are removed at the next save into that
+folder and when a run starts (:func:`remove_stale_temp_files`).
 """
 
 from __future__ import annotations
@@ -114,8 +111,7 @@ def atomic_save(checkpoint: dict[str, Any], path: Path) -> None:
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint IO with :func:`atomic_save` for local paths (remote URLs keep Lightning's own).
-    :attr:`saved_steps` records the training step each path was last written at (a final save skips a file that holds
-    the final step already)."""
+    :attr:`saved_steps`: the step each path was last written at (a final save skips a file holding it already)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -46,7 +46,6 @@ def debug_overrides(args: list[str]) -> list[str]:
     given = [a for a in args if a.startswith("debug=")]
     if not given:
         return args
-
     own = {a.lstrip("+~").split("=", 1)[0] for a in args if "=" in a and not a.startswith("debug=")}
     try:  # the config without debug: a setting under a node the recipe switched off (gradient_flow: null) is skipped
         base = compose_config([a for a in args if not a.startswith("debug=") and "=" in a])

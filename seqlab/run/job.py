@@ -39,11 +39,10 @@ def interrupt_message(err: BaseException | None, signal_name: str = "SIGINT") ->
 
 def exit_on_interrupt(signum: int, frame: object) -> None:
     """SIGINT/SIGTERM outside the training loop and before it (checks, imports, data preparation, model building):
-    leave at once with one line and status 130/143. Raising KeyboardInterrupt there instead can land inside an
-    import and leave half-initialised modules (a RecursionError traceback later), or reach Lightning's handler (exit
-    1). Nothing is lost: no checkpoint is being written, and a half-built data cache is never reused. A fresh run's
-    folder, which holds nothing yet, is removed. The training loop installs its own handler
-    (:class:`~seqlab.callbacks.reliability.GracefulInterrupt`), and so do the phases after it."""
+    leave at once with one line and status 130/143. A KeyboardInterrupt there could land in an import (modules left
+    half-initialised, a RecursionError later) or reach Lightning's handler (exit 1). Nothing is lost: no checkpoint is
+    being written, a half-built data cache is never reused, and a fresh run's empty folder is removed. The training
+    loop (:class:`~seqlab.callbacks.reliability.GracefulInterrupt`) and the phases after it have their own handlers."""
     name = signal.Signals(signum).name
     sys.stdout.flush()
     print(f"seqlab: {interrupt_message(None, name)}", file=sys.stderr, flush=True)
@@ -69,8 +68,7 @@ def print_sweep_summary(sweep_dir: Path, argv: list[str]) -> bool:
 
 def os_error_message(err: OSError, cfg: DictConfig) -> str | None:
     """One line for a file-system refusal the user can fix (permission, read-only or full disk), naming the path
-    (a full disk with no file named — a library writing through an open file — names the run's folder,
-    ``paths.output_dir``); None for other OS errors (bugs keep their traceback)."""
+    (``paths.output_dir`` for a full disk with no file named); None for other OS errors (bugs keep their traceback)."""
     import errno
 
     full = err.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -89,12 +87,10 @@ def os_error_message(err: OSError, cfg: DictConfig) -> str | None:
 
 
 def run_job(cfg: DictConfig) -> float | None:
-    """One Hydra job: the task function ``hydra.main`` calls. A single run was composed and validated before
-    Hydra started (:func:`preflight`); each job of a sweep is validated here, when it starts. In a multirun a
-    failing job (any exception, or a NaN objective) leaves ``error.txt`` in its folder and returns the worst value,
-    so the sweep goes on (see :mod:`seqlab.run.scale`); a job of a continued sweep (``ckpt_path=last``) that finished is
-    skipped and one with a ``last.ckpt`` resumes from it. A single run that fails before training starts leaves no
-    run folder behind."""
+    """One Hydra job: the task function ``hydra.main`` calls. A single run was checked by :func:`preflight`; a sweep
+    job is validated here, and when it fails (any exception, or a NaN objective) it leaves ``error.txt`` and returns
+    the worst value, so the sweep goes on (:mod:`seqlab.run.scale`; a continued sweep: :func:`start_sweep_job`). A
+    single run that fails before training starts leaves no run folder behind."""
     # imported when a job starts, not at pre-flight: a bad override fails before torch and Lightning are loaded
     from seqlab.callbacks.reliability import ForcedStop
     from seqlab.run import train

@@ -16,13 +16,10 @@ from seqlab.paths import write_atomic
 class StepWriter(csv_logs.ExperimentWriter):
     """``metrics.csv`` with exactly one row per step, steps increasing, on disk after every logging call.
 
-    Lightning writes a row per ``log_metrics`` call, so a step at which training metrics, a validation and the
-    gradient-flow probe are all logged got three rows with the same step. Here metrics of the same step are merged
-    into one row: the file's last row is rewritten in place (truncated and written again) while its step goes on,
-    and the whole file is rewritten — atomically — only when a new column appears.
-
-    A resumed run (``ckpt_path=…``) keeps the rows of steps before its checkpoint and drops the others
-    (:meth:`resume_at`): rows logged after the checkpoint by a run that was then killed would otherwise appear twice.
+    Lightning writes a row per ``log_metrics`` call (training metrics, a validation and the gradient-flow probe at one
+    step: three rows). Here a step's metrics share one row: the last row is rewritten in place while its step goes on,
+    and the whole file (atomically) only when a new column appears. A resumed run keeps the rows of steps before its
+    checkpoint (:meth:`resume_at`), so rows a killed run logged after it do not appear twice.
     """
 
     def __init__(self, log_dir: str) -> None:
@@ -106,7 +103,6 @@ class CSVLogger(csv_logs.CSVLogger):
     def resume_at(self, step: int) -> None:
         """Drop the rows logged at steps ≥ ``step`` (see :meth:`StepWriter.resume_at`)."""
         self.experiment.resume_at(step)
-
 
 
 class WandbLogger(wandb_logs.WandbLogger):

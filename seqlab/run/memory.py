@@ -1,10 +1,9 @@
-"""How much memory a composed config needs at least, before anything is built: a pre-flight check that refuses a
-model that cannot fit (``model.encoder.num_layers=100000`` once grew to 23 GB until the kernel's OOM killer ended it).
+"""How much memory a composed config needs at least, before anything is built: pre-flight refuses a model that
+cannot fit (rather than the kernel's OOM killer ending it).
 
-A lower bound, never a guess upward: the recurrent encoder's weights (the cell's gate blocks per layer and direction),
-their gradients and the optimizer's state, plus the activations training keeps for backward (each layer's gate
-pre-activations and states, per step of a batch). The embedding and the head are left out (their size depends on the
-vocabulary, known only after the data loads). Torch is not imported.
+A lower bound, never a guess upward: the recurrent encoder's weights (gate blocks per layer and direction), their
+gradients and the optimizer's state, plus the activations kept for backward (gate pre-activations and states per
+layer and step). The embedding and head are left out (their size needs the vocabulary). Torch is not imported.
 
 >>> need = training_bytes({"model": {"embedding_dim": 64, "encoder": {"name": "recurrent", "hidden_size": 256,
 ...     "num_layers": 1}, "cell": {"name": "lstm"}}, "optimizer": {"_target_": "torch.optim.Adam"},

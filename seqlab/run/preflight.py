@@ -31,8 +31,7 @@ from seqlab.schema.trainer import trainer_options
 
 def missing_key_message(message: str, args: list[str]) -> str | None:
     """Hydra's "Could not override 'trainer.max_step'" (a key the config does not hold, given without ``+``) as
-    one line with the valid options and a did-you-mean; for a real Trainer option the config leaves out, the ``+``
-    form to use."""
+    one line with the valid options and a did-you-mean, or for a Trainer option the config omits, the ``+`` form."""
     match = re.search(r"Could not override '([\w.]+)'", message)
     if not match or "." not in match[1]:
         return None
@@ -91,9 +90,8 @@ def explain(err: BaseException, args: list[str]) -> str:
 
 
 def resume_overrides(args: list[str]) -> list[str]:
-    """``ckpt_path=last`` → the ``last.ckpt`` of the run folder given (``hydra.run.dir=D``), else of the
-    experiment's newest run (see :func:`seqlab.run.folders.find_last_checkpoint`); a checkpoint inside a run folder
-    resumes in that folder (same CSV/TensorBoard logs, same wandb run)."""
+    """``ckpt_path=last`` → the ``last.ckpt`` of the run folder given (``hydra.run.dir=D``), else of the newest run
+    (:func:`seqlab.run.folders.find_last_checkpoint`); a run folder's checkpoint resumes in it (its logs, wandb run)."""
     value = explicit_value(args, "ckpt_path")
     if value in (None, "", "null") or not single_run(args):
         return args
@@ -115,12 +113,10 @@ def resume_overrides(args: list[str]) -> list[str]:
 def prepare_run_dir(args: list[str], cfg: DictConfig | None = None) -> list[str]:
     """Check a resume and claim the run folder, before Hydra writes anything (single runs).
 
-    A resume (``ckpt_path`` given) is compared with the composed model and datamodule first; a mismatch raises one
-    line naming both sides, and nothing is written. Resuming inside the checkpoint's own run folder writes Hydra's
-    record of the resume to ``.hydra/resume-N`` (the run's original ``.hydra/*.yaml`` are kept as written).
-    Otherwise the run claims a folder no other run holds (:func:`seqlab.run.folders.claim_run_dir`): the configured
-    ``hydra.run.dir``, or the same name with ``-1``, ``-2``, ... when it is taken. DDP ranks started by Lightning,
-    torchrun or SLURM use the folder their launcher gave them."""
+    A resume (``ckpt_path``) must match the composed model and datamodule (else one line naming both sides, nothing
+    written); resuming in the checkpoint's own folder records it in ``.hydra/resume-N``. Otherwise the run claims
+    ``hydra.run.dir``, or ``-1``, ``-2``, ... when taken (:func:`~seqlab.run.folders.claim_run_dir`). DDP ranks
+    started by Lightning, torchrun or SLURM use the folder their launcher gave them."""
     cfg = cfg if cfg is not None else compose_checked(args)
     run_dir = Path(cfg.hydra.run.dir).absolute()
     ckpt_value = explicit_value(args, "ckpt_path")
@@ -168,11 +164,9 @@ def sweep_overrides_removed(args: list[str]) -> list[str]:
 
 
 def prepare_sweep_dir(args: list[str]) -> list[str]:
-    """Claim the sweep's folder before Hydra starts (``-m``), as a single run claims its own: sweeps started in the
-    same second, or a rerun into an existing ``hydra.sweep.dir``, get a folder of their own (``<dir>-1`` ...), so no
-    two sweeps share job folders. ``ckpt_path=last`` instead continues a sweep — the one ``hydra.sweep.dir`` names,
-    else the experiment's newest: jobs that finished are skipped, each other job resumes from its own ``last.ckpt``
-    (or starts, if it never saved one). The sweep folder is locked while the sweep runs."""
+    """Claim the sweep's folder before Hydra starts (``-m``), as a single run claims its own (``<dir>-1`` ... when
+    taken), so no two sweeps share job folders. ``ckpt_path=last`` instead continues ``hydra.sweep.dir``'s sweep, else
+    the newest: finished jobs are skipped, others resume from their ``last.ckpt`` (or start). Locked while it runs."""
     explicit = explicit_value(args, "hydra.sweep.dir")
     if explicit_value(args, "ckpt_path") == "last":
         composed = compose_config(sweep_overrides_removed(args), with_hydra=True)
@@ -194,10 +188,8 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
 
 
 def preflight(argv: list[str]) -> list[str]:
-    """Everything before Hydra starts a single run, each failure one line (a :func:`~seqlab.errors.user_errors`
-    exception): group options exist, ``ckpt_path`` resolves, the config composes (once) and validates, a group
-    swapped after a recipe sheds the recipe's options for the replaced choice, a resume matches its checkpoint, and
-    the run folder is claimed. Returns the overrides Hydra is to run with."""
+    """Everything before Hydra starts a single run (the module's docstring; docs/architecture.md), each failure a
+    :func:`~seqlab.errors.user_errors` exception in one line. Returns the overrides Hydra is to run with."""
     if error := check_group_overrides(argv, search_dirs()):
         raise ConfigError(error)
     argv = resume_overrides(debug_overrides(argv))
@@ -214,8 +206,7 @@ def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> lis
     """Deletion overrides (``~model.cell.forget_bias``) for what a recipe set for the option a command line swaps
     out (``+experiment=word_lm cell=gru``: the recipe's LSTM ``forget_bias`` means nothing to a GRU) or set to a
     value the new choice refuses (``+experiment=forecast head=many_to_one``: ``pool=none``), each named in one note
-    line. Keys the command line sets itself are kept (and validated as usual). ``composed``: ``argv``'s
-    config when the caller has it already (one composition fewer)."""
+    line. Keys the command line sets itself are kept. ``composed``: ``argv``'s config, when the caller has it."""
     if not any(a.startswith("+experiment=") for a in argv):
         return []
     swapped = {g: explicit_value(argv, g) for g in GROUP_NODES if explicit_value(argv, g) not in (None, "", "null")}

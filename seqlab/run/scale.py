@@ -1,7 +1,4 @@
-"""Sweeps and many devices: what a job does differently inside a Hydra multirun or a distributed launch.
-
-Used by :mod:`seqlab.cli` (failed sweep jobs) and :mod:`seqlab.run.train` (wandb names, per-device batch size, the
-DDP launcher under a multirun). See docs/scale.md.
+"""Sweeps and many devices: what a job does differently inside a Hydra multirun or a distributed launch (docs/scale.md).
 
 >>> per_device_batch_size(64, world_size=4)
 16
@@ -105,9 +102,8 @@ def check_sweep_result(value: float | None, optimized_metric: str | None) -> str
 def wandb_names(group: str | None, name: str | None, experiment_name: str) -> dict[str, str | None]:
     """Resolve ``logger.wandb.group`` / ``logger.wandb.name`` set to ``auto``.
 
-    In a multirun: group = ``<experiment_name>-<date>_<time>`` (the last two parts of ``hydra.sweep.dir``), so the
-    sweep's runs appear together; name = the job's overrides (``hydra.job.override_dirname``, e.g.
-    ``cell=gru,optimizer.lr=0.01``). In a single run: no group, name = ``experiment_name``.
+    In a multirun: group = ``<experiment_name>-<date>_<time>`` (of ``hydra.sweep.dir``: the sweep's runs together),
+    name = the job's overrides (``cell=gru,optimizer.lr=0.01``). In a single run: no group, name = ``experiment_name``.
     """
     hydra = hydra_config()
     multirun = in_multirun()
@@ -141,10 +137,8 @@ def launched_externally() -> bool:
 def strategy_for_sweep(trainer_options: dict[str, Any]) -> dict[str, Any]:
     """Inside a local multirun, ``trainer.strategy=ddp`` becomes ``ddp_spawn``.
 
-    Lightning's ``ddp`` launcher starts each extra rank by re-running the command line, which in a multirun would
-    re-run the whole sweep; ``ddp_spawn`` starts the ranks from inside the job instead. Under SLURM or torchrun the
-    ranks already exist and nothing changes.
-    """
+    Lightning's ``ddp`` starts each extra rank by re-running the command line (in a multirun: the whole sweep);
+    ``ddp_spawn`` starts them from inside the job. Under SLURM or torchrun the ranks exist already."""
     if trainer_options.get("strategy") == "ddp" and in_multirun() and not launched_externally():
         log.info("multirun: trainer.strategy=ddp runs as ddp_spawn so that the ranks do not re-run the sweep")
         return {**trainer_options, "strategy": "ddp_spawn"}
@@ -186,11 +180,9 @@ def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
 
 
 def console_callbacks(trainer_options: dict[str, Any], callbacks: list[Any]) -> list[Any]:
-    """``callbacks`` plus what the console shows (:mod:`seqlab.display.console`): the run's lines
-    (:class:`~seqlab.display.progress.RunConsole`), the whole-run bar
-    (:class:`~seqlab.display.progress.RunProgressBar`) unless ``trainer.enable_progress_bar=false`` or a progress bar
-    is given, and — on the quiet console — the model summary as a plain table in ``config.log`` rather than on
-    screen."""
+    """``callbacks`` plus what the console shows (:mod:`seqlab.display.console`): the run's lines (``RunConsole``),
+    the whole-run bar (``RunProgressBar``) unless disabled or another bar is given, and on the quiet console the model
+    summary as a table in ``config.log``, not on screen (:mod:`seqlab.display.progress`)."""
     from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
     from seqlab.display import console

@@ -59,9 +59,8 @@ def build_loggers(logger_cfg: dict[str, Any] | None, experiment_name: str = "seq
             conf.update(wandb_names(conf.get("group"), conf.get("name"), experiment_name))
             save_dir = Path(conf.get("save_dir", ".")).resolve()
             save_dir.mkdir(parents=True, exist_ok=True)
-            # the processes trainer=ddp_cpu spawns attach to this run through wandb's service and write its media
-            # (images, tables) under WANDB_DIR, or ./wandb when it is unset: point it at the run's folder too
-            # (a WANDB_DIR of the user's own is kept; one seqlab set for an earlier job of a sweep is replaced)
+            # trainer=ddp_cpu's processes write this run's media under WANDB_DIR (else ./wandb): point it at the run's
+            # folder, unless the user set it (one seqlab set for an earlier sweep job is replaced)
             if "WANDB_DIR" not in os.environ or os.environ.get("SEQLAB_WANDB_DIR") == os.environ["WANDB_DIR"]:
                 os.environ["WANDB_DIR"] = os.environ["SEQLAB_WANDB_DIR"] = str(save_dir)
         loggers.append(instantiate(conf))
@@ -164,8 +163,7 @@ def run(cfg: DictConfig) -> float | None:
     training_started()  # from here on the run folder is a run's record, whatever happens
     try:
         try:
-            # outside the training loop's own handling (GracefulInterrupt) — setup, the end-of-fit samples and checks
-            # — a signal stops the run at once; the final weights are saved before the samples start
+            # outside GracefulInterrupt's loop a signal stops the run at once (final weights are saved before samples)
             with interrupts_raise("fit, outside the training loop (setup, or the end-of-fit samples and checks)"):
                 trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except TrainingInterrupted:  # saved at a batch boundary; stop_if_unsafe says so and exits 130/143
@@ -205,9 +203,8 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def test_weights(trainer: Any, output_dir: Path) -> tuple[str, int, str | None]:
-    """Which weights the test phase uses: the best validation's (``best.ckpt`` of the run's own folder, when the
-    monitored checkpoint saved one) or else the final ones in memory (``last``); with their training step and the
-    ``ckpt_path`` to hand to ``trainer.test``."""
+    """Which weights the test phase uses: the best validation's (``best.ckpt`` of the run's own folder, when saved)
+    or else the final ones in memory (``last``), with their step and the ``ckpt_path`` for ``trainer.test``."""
     callback = trainer.checkpoint_callback
     best = Path(callback.best_model_path) if callback is not None and callback.best_model_path else None
     if best is not None and best.is_file() and best.resolve().parent == (output_dir / "checkpoints").resolve():
@@ -218,8 +215,7 @@ def test_weights(trainer: Any, output_dir: Path) -> tuple[str, int, str | None]:
 @contextlib.contextmanager
 def interrupts_raise(phase: str):
     """SIGINT/SIGTERM during ``phase`` raise :class:`~seqlab.errors.RunInterrupted` at once; the job reports it in
-    one line and exits 130/143. (Lightning adds its own SIGTERM notice on top during fit and test; it calls this
-    handler too.)"""
+    one line and exits 130/143 (Lightning's SIGTERM notice in fit and test calls this handler too)."""
     import signal
 
     def handle(signum: int, frame: Any) -> None:

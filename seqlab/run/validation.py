@@ -100,8 +100,7 @@ def check_rule(cfg: DictConfig, rule: Rule) -> str | None:
 
 def group_option_error(cfg: DictConfig, search_dirs: list[Path], group: str, where: str) -> str | None:
     """An option at ``where`` that the chosen option of ``group`` does not declare (``+model.cell.forget_bais=1``),
-    or a value of the wrong type or out of bounds: checked against the component's schema (:mod:`seqlab.schema`), or
-    for a plugin's option against its config file (types from its defaults)."""
+    or a value of the wrong type or out of bounds: by its schema, or by a plugin's config file (its defaults' types)."""
     node = _get(cfg, where)
     if not isinstance(node, DictConfig):
         return None
@@ -152,9 +151,8 @@ def unknown_key_of_trainer(key: str) -> str:
 
 
 def callback_option_error(node: DictConfig, search_dirs: list[Path]) -> str | None:
-    """A callback setting its schema (seqlab's callbacks), Lightning's class (seqlab's settings of Lightning's
-    callbacks) or the config that declares it (a plugin's ``callbacks/NAME.yaml``) does not know, or a value of the
-    wrong type: ``+callbacks.samples.temprature=0.5``."""
+    """A callback setting its schema, Lightning's class (for Lightning's callbacks) or its config file (a plugin's
+    ``callbacks/NAME.yaml``) does not know, or a value of the wrong type: ``+callbacks.samples.temprature=0.5``."""
     declared: dict[tuple[str, str], set[str]] = {}
     for root in search_dirs:
         for path in sorted((root / "callbacks").glob("*.yaml")):
