@@ -66,7 +66,8 @@ class RunCheckpoint(ModelCheckpoint):
     load every remembered path takes the current ``dirpath`` (older checkpoints' absolute paths too)."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Lightning's state with ``dirpath`` and the paths in it as names: nothing points at the folder it was in."""
+        """Lightning's state, with the paths of checkpoints in ``dirpath`` stored as file names (relative to it) and
+        ``dirpath`` as its own name: nothing in the file points at the folder it was written in."""
         state = super().state_dict()
         if not self.dirpath:
             return state

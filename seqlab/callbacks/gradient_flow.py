@@ -225,7 +225,8 @@ class GradientFlowCallback(pl.Callback):
             self.plot(trainer)
 
     def plot(self, trainer: pl.Trainer | None = None) -> list[Path]:
-        """Write the heat map and line plot of each curve recorded since it was last drawn; returns the PNG paths."""
+        """Write the heat map and line plot of each recorded curve; returns the PNG paths. A curve with no
+        recording since it was last drawn is not drawn again."""
         return write_plots(self.history, self._drawn, self.dirpath, trainer)
 
 
@@ -236,9 +237,9 @@ def _rng_kept(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def log_at_step(trainer: pl.Trainer, metrics: dict[str, float], step: int) -> None:
-    """Send ``metrics`` to every logger at ``step``, once. (``LightningModule.log`` with ``on_step=True`` would write
-    them at Lightning's next logging step, and repeat them until the epoch ends.) ``step`` counts the optimizer steps
-    before the measurement, as Lightning labels the training loss of the same batch."""
+    """Send ``metrics`` to every logger at ``step``, the step they were measured at — once. (``LightningModule.log``
+    with ``on_step=True`` would write them at the next logging step, and repeat them until the epoch ends.) ``step``
+    counts the optimizer steps before the measurement, as Lightning labels the training loss of the same batch."""
     if trainer.is_global_zero:
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)

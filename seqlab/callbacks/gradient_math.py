@@ -1,13 +1,9 @@
 """The numbers of the gradient-flow diagnostics: curves aligned at each row's last real step, the vanishing index,
 σ_max of the recurrent weights a cell declares, and gradient norms per layer.
 
-Two curves, named apart because they answer different questions (docs/experiments.md, "Gradient flow"):
-
-- the **step-loss gradient** ``‖∂L/∂h_t‖`` of the training loss ``L``: where gradient mass lands. It mixes each
-  step's direct term with what is propagated back, so it says nothing about how far a signal travels;
-- the **terminal-loss gradient** ``‖∂L_T/∂h_{T−k}‖`` against ``k``, ``L_T`` the loss of each sequence's last real
-  step only (:meth:`Head.terminal_loss <seqlab.heads.Head.terminal_loss>`), ``k`` counted back from each row's own
-  last real step: how far back a signal reaches. The vanishing index is defined on it.
+The two curves (README, "Gradient flow"): the **step-loss gradient** ``‖∂L/∂h_t‖`` of the training loss, where
+gradient mass lands; the **terminal-loss gradient** ``‖∂L_T/∂h_{T−k}‖`` of the loss of each sequence's last real
+step only (:meth:`Head.terminal_loss <seqlab.heads.Head.terminal_loss>`), how far back a signal reaches.
 """
 
 from __future__ import annotations
@@ -61,8 +57,9 @@ def aligned_norms(grads: Tensor, last: Tensor) -> list[float]:
 
 
 def vanishing_index(curve: list[float], span: int) -> float:
-    """``G_span / G_0`` of a terminal curve (≪ 1: vanishing, ≫ 1: exploding); ``span`` is the shortest row's length
-    − 1, so every row counts at both ends. Never NaN: 0 when ``G_span`` or ``G_0`` is 0, inf on an overflow."""
+    """``G_span / G_0`` of a terminal curve: how much of the last step's gradient is left ``span`` steps back
+    (≪ 1: vanishing, ≫ 1: exploding). ``span`` is the shortest row's length − 1, so every row counts at both ends.
+    Never NaN: 0 when ``G_span`` or ``G_0`` is 0, inf on an overflow."""
     near, far = curve[0], curve[span]
     if not math.isfinite(near) or not math.isfinite(far):
         return math.inf

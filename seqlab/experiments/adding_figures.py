@@ -1,6 +1,5 @@
 """The figures of the adding-problem study (``vanishing_gradients``): validation MSE against steps, and the
-terminal-loss gradient curve ``‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖`` of a sweep's jobs and, measured without training, of
-the recipe's cells at initialisation."""
+terminal-loss gradient curve of a sweep's jobs and, measured without training, of the recipe's cells at init."""
 
 from __future__ import annotations
 
@@ -38,7 +37,6 @@ def panels(path: Path, count: int, height: float) -> Iterator[tuple[Any, list[An
 
 
 def _colours(plt: Any, cells: Iterable[str]) -> dict[str, str]:
-    """A colour of matplotlib's cycle per cell, in the order the cells first appear."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     return {cell: cycle[i % len(cycle)] for i, cell in enumerate(dict.fromkeys(cells))}
 
@@ -82,8 +80,7 @@ ZERO_FLOOR = 1e-46
 
 def plot_gradients(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> None:
     """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖ / ‖∂L_T/∂h_T‖`` against ``k``: one panel per length, one colour per
-    cell (the first seed of each (cell, length) group of ``grouped``), dashed at initialisation (the first
-    recording), solid at the end. Exact zeros (underflow) are drawn on a floor line."""
+    cell (the first seed of each group of ``grouped``), dashed at initialisation, solid at the end."""
     lengths = sorted({length for _, length in grouped})
     with panels(path, len(lengths), 3.8) as (plt, axes):
         colours = _colours(plt, (cell for cell, _ in grouped))
@@ -118,10 +115,9 @@ def terminal_curves_at_init(length: int, seeds: list[int], cells: tuple[str, ...
                             hidden_size: int = 64, batch_size: int = 50, **data: Any) -> dict[str, list[list[float]]]:
     """The terminal-loss curve ``‖∂L_T/∂h_{T−k}‖`` of the recipe's model (identity input, one layer of
     ``hidden_size`` units, regression head) at initialisation, per cell and seed, on one batch of the adding
-    problem: ``{cell: [curve per seed]}``. The cells' options are their config defaults (``conf/cell``) and the
-    weights are drawn after ``seed_everything(seed)`` as a run does, so these are the sweep's own initial curves.
-    Nothing is trained; a few seconds of CPU. ``data``: more
-    options of :class:`~seqlab.data.adding.AddingDataModule` (e.g. ``cache_dir``)."""
+    problem: ``{cell: [curve per seed]}``. Cells take their config defaults, weights are drawn after
+    ``seed_everything(seed)`` as a run does: the sweep's own initial curves. Nothing is trained (seconds of CPU).
+    ``data``: more :class:`~seqlab.data.adding.AddingDataModule` options (e.g. ``cache_dir``)."""
     import pytorch_lightning as pl
 
     from seqlab import schema

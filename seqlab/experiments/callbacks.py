@@ -53,9 +53,8 @@ class BagOfWordsBaseline(pl.Callback):
     """At the end of fit, train a logistic regression on bag-of-words counts of the training split and score it on
     the validation split: what word identity alone reaches on this data, with no word order.
 
-    Works with any classification datamodule (batch keys ``inputs (B, T)`` ids, ``lengths``, ``targets``). Logged to
-    every logger and put into ``trainer.callback_metrics`` (so ``metrics.json`` holds it next to ``val/accuracy``) as
-    ``baseline/bow_val_accuracy`` and ``baseline/bow_train_accuracy``; printed as one line. Takes a few seconds.
+    Works with any classification datamodule (batch keys ``inputs (B, T)`` ids, ``lengths``, ``targets``). The
+    accuracies are published (:func:`publish`) and printed. Takes a few seconds.
     """
 
     def __init__(self, steps: int = 300, lr: float = 0.1, weight_decay: float = 1e-4):
@@ -95,11 +94,8 @@ class BagOfWordsBaseline(pl.Callback):
 
 class AttentionMapsCallback(pl.Callback):
     """At the end of fit, translate the first ``num_examples`` validation sources greedily and save one attention
-    heat map each (target steps × source tokens) as ``<dirpath>/attention_<i>.png``.
-
-    For the ``seq2seq`` head (:meth:`~seqlab.heads.seq2seq.Seq2SeqHead.save_attention_maps`, which writes nothing
-    without attention); other heads are skipped.
-    """
+    heat map each (target steps × source tokens) as ``<dirpath>/attention_<i>.png``. Heads other than ``seq2seq``
+    (:meth:`~seqlab.heads.seq2seq.Seq2SeqHead.save_attention_maps`) are skipped."""
 
     def __init__(self, dirpath: str, num_examples: int = 4):
         if num_examples < 1:
@@ -129,10 +125,7 @@ class AttentionMapsCallback(pl.Callback):
 class GradientHistoryCallback(pl.Callback):
     """At the end of fit, write the :class:`~seqlab.callbacks.gradient_flow.GradientFlowCallback`'s recorded curves
     as JSON, ``{label: [{"step": training step, "norms": [curve]}]}``, into ``path`` — so sweeps can compare gradient
-    flow across runs after the processes are gone. Labels: ``terminal/<recurrent>.<layer>/h`` (and ``/c``) — the
-    terminal-loss curve ‖∂L_T/∂h_{T−k}‖ over ``k = 0, 1, ...`` steps back; ``step_loss_grad/<recurrent>.<layer>`` —
-    ‖∂L/∂h_t‖ of the training loss over ``t``; ``terminal/inputs`` and ``step_loss_grad/inputs`` for x_t.
-    ``<recurrent>`` names where a :class:`~seqlab.cells.Recurrent` sits in the model (``encoder``, ``head.decoder``)."""
+    flow across runs after the processes are gone. Labels: those of ``GradientFlowCallback.history``."""
 
     def __init__(self, path: str):
         self.path = Path(path)

@@ -1,7 +1,5 @@
 """The summary of an encoder comparison sweep (``+experiment=why_recurrence``): one row per encoder, one column per
-data set, each cell the data's headline metric — written as ``comparison.md`` into the sweep folder when it ends.
-Swept over seeds too (``-m +experiment=why_recurrence seed=0,1,2``), each cell is the mean over the seeds ± the
-half-width of its 95 % Student-t interval, with n (:func:`seqlab.stats.interval`)."""
+data set, each cell the data's headline metric (over seeds: mean ± 95 % t-interval, n), as ``comparison.md``."""
 
 from __future__ import annotations
 

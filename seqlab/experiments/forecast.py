@@ -1,16 +1,13 @@
 """Forecast figures in the series' own units, beside the naive and seasonal-naive forecasts, and a plot of them.
 
-For ``data=timeseries`` (:class:`~seqlab.data.timeseries.TimeSeriesDataModule`). The module's ``val/loss`` is a
-squared error on normalised targets; what a forecaster reads is the error in ppm or sunspots, next to the forecasts
-anyone can make without a model (Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed., §5.2):
+For ``data=timeseries``. ``val/loss`` is a squared error on normalised targets; a forecaster reads the error in ppm
+or sunspots, next to the forecasts anyone can make without a model (Hyndman & Athanasopoulos, *Forecasting:
+Principles and Practice*, 3rd ed., §5.2):
 
 - naive: the last observed value, ŷ_{t+h} = y_t;
 - seasonal naive: the same season's last observed value, ŷ_{t+h} = y_{t+h−m·ceil(h/m)} (season m);
 - seasonal change: the last value plus the same season's change a season before, ŷ_{t+h} = y_t + y_{t+h−m·k} − y_{t−m·k}
-  (k = ceil(h/m)) — a seasonal random walk on the changes, ARIMA(0,1,0)(0,1,0)_m without parameters: trend and
-  season with nothing learned, a stronger bar than either naive forecast for a trending seasonal series.
-
-A model that does not beat the naive forecast has learned nothing a forecaster can use.
+  (k = ceil(h/m)) — ARIMA(0,1,0)(0,1,0)_m without parameters: a stronger bar for a trending seasonal series.
 """
 
 from __future__ import annotations
@@ -96,12 +93,10 @@ def plot_forecasts(path: Path, title: str, columns: dict[str, np.ndarray], forec
 class ForecastCallback(pl.Callback):
     """Forecast errors in original units beside the naive and seasonal-naive ones, and forecast-vs-truth plots.
 
-    At the end of fit (final weights): ``val/forecast_mae``, ``val/forecast_rmse``, and for both validation and
-    test ``baseline/<naive|seasonal_naive|seasonal_change>_<split>_mae|rmse`` (they need no model);
-    at the end of testing (the weights the test uses): ``test/forecast_mae``, ``test/forecast_rmse``. Put into
-    ``trainer.callback_metrics`` (so ``metrics.json`` and the report hold them), logged, printed as one line per
-    split; ``<dirpath>/forecast_val.png`` and ``forecast_test.png`` plot truth, model and both naive forecasts.
-    Other datamodules are skipped.
+    At the end of fit (final weights): ``val/forecast_mae``, ``val/forecast_rmse``, and for both validation and test
+    ``baseline/<naive|seasonal_naive|seasonal_change>_<split>_mae|rmse``; at the end of testing (the weights the test
+    uses): ``test/forecast_mae``, ``test/forecast_rmse``. Published (:func:`publish`) and printed, one line per split;
+    ``<dirpath>/forecast_val.png`` and ``forecast_test.png`` plot them. Other datamodules are skipped.
     """
 
     def __init__(self, dirpath: str):

@@ -1,22 +1,19 @@
 """An n-gram language model with interpolated Kneser-Ney smoothing: the count baseline beside every LM figure.
 
 Interpolated Kneser-Ney as Chen & Goodman describe it (1998, "An empirical study of smoothing techniques for language
-modeling"), with one discount per order: the highest order uses counts c, every lower order continuation
-counts N1+(• g) (the number of distinct tokens seen before g), each order is interpolated with the next lower one,
-and the unigram with the uniform distribution over the vocabulary, so no token gets probability 0:
+modeling"), one discount per order, each order interpolated with the next lower one and the unigram with the uniform
+distribution, so no token gets probability 0:
 
     P_k(w | h) = max(a(h w) − D_k, 0) / a(h •) + D_k · N1+(h •) / a(h •) · P_{k−1}(w | h′)     (a(h •) > 0)
     P_k(w | h) = P_{k−1}(w | h′)                                                               (a(h •) = 0)
     P_0(w) = 1 / V
 
-with a = c at the top order and a = N1+(• ·) below, h′ the history without its first token, and N1+(h •) the number
-of distinct tokens seen after h. The discount D_k = n1 / (n1 + 2 n2) (Ney, Essen & Kneser 1994; n_r = the number of
-k-grams with a = r) unless given. A history never crosses a sequence start; the first tokens of a sequence are
-scored with the shorter history they have (the top order then uses continuation counts, as lower orders do).
+with a = c (counts) at the top order and a = N1+(• ·) below (N1+(• g): the distinct tokens seen before g), h′ the
+history without its first token, N1+(h •) the distinct tokens seen after h. D_k = n1 / (n1 + 2 n2) unless given
+(Ney, Essen & Kneser 1994; n_r: the k-grams with a = r). A history never crosses a sequence start; a sequence's first
+tokens are scored with the shorter history they have (the top order then uses continuation counts, as lower ones do).
 
-Counts are numpy arrays of n-gram keys (token ids in base V). :class:`NGramBaseline` fits one on a language-model
-datamodule's training split and scores its validation and test splits exactly as the model is scored (the same
-targets, windows or streams): ``baseline/ngram_*``.
+Counts are numpy arrays of n-gram keys (token ids in base V).
 """
 
 from __future__ import annotations
@@ -158,12 +155,10 @@ class NGramBaseline(pl.Callback):
     """At the end of fit, an interpolated Kneser-Ney n-gram model (:class:`KneserNeyLM`) counted on the training
     split and scored on validation and test the way the model is: the count model's figure beside the network's.
 
-    For language-model datamodules (``spec.task == "language_model"``) and conditional generation (counted without
-    the condition: an unconditional baseline for a conditioned model, scored on the same targets); others are
-    skipped. Logged to every logger and put into ``trainer.callback_metrics`` (so ``metrics.json`` and
-    ``python -m seqlab.report`` hold it beside ``val/perplexity``) as ``baseline/ngram_val_loss``, ``_perplexity``,
-    ``_bpc`` and the same for ``test``; printed as one line. ``_bpc`` is bits per token (per character for character
-    models).
+    For language models and conditional generation (counted without the condition: an unconditional baseline for a
+    conditioned model, scored on the same targets); others are skipped. :func:`ngram_figures` are published
+    (:func:`~seqlab.experiments.callbacks.publish`) and printed; ``_bpc`` is bits per token (per character for
+    character models).
     """
 
     def __init__(self, order: int = options.NGramBaseline.order):

@@ -1,7 +1,6 @@
 """Summary of the ``vanishing_gradients`` sweep: which cells learn the adding problem at which sequence length, over
-seeds, and how far back the last step's gradient reaches at initialisation and at the end of training. With several
-learning rates swept, each cell's rate is chosen per length on validation (:func:`choose_rates`); the tables report
-that rate's runs, with their test MSE, and every rate tried (docs/experiments.md, vanishing_gradients)."""
+seeds, and how far back the last step's gradient reaches at initialisation and at the end of training; with several
+learning rates, each cell's is chosen per length on validation (docs/experiments.md, vanishing_gradients)."""
 
 from __future__ import annotations
 
@@ -116,10 +115,8 @@ def format_rate(row: dict[str, Any]) -> str:
 
 def markdown_table(rows: list[dict[str, Any]], threshold: float) -> str:
     """Per cell and length, at the learning rate chosen on validation (:func:`choose_rates`): the optimizer and
-    rate, the success rate over the seeds that ended, the final val MSE as mean ± the half-width of a 95 % Student-t
-    interval over seeds, the test MSE likewise, and the median over seeds of the terminal-gradient index at
-    initialisation and at the end; then every rate tried (when more than one was), a cell × length grid of success
-    rates at the chosen rates, and one line per job (a job still running reads ``unfinished``)."""
+    rate, success, val and test MSE (mean ± 95 % t-interval over seeds), the median index at init and end; then
+    every rate tried (when more than one was), a cell × length grid of success rates, and one line per job."""
     choose_rates(rows)
     lines = [
         f"# Adding problem: which cells learn (success: val MSE < {threshold}; predicting 1 scores "
