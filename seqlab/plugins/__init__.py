@@ -1,22 +1,12 @@
 """Plugins: cells, heads and datamodules from other packages (or a local ``plugins/`` folder), selectable by name.
 
-Where seqlab finds plugins, before Hydra composes the config:
-
-- **installed packages** that declare an entry point in the group ``seqlab.plugins``::
-
-      [project.entry-points."seqlab.plugins"]
-      mgu = "seqlab_mgu"            # plugin name = "module" (imported) or "module:function" (imported, then called)
-
-  The package's config folder ``<package>/conf/<group>/<option>.yaml`` (``conf/cell/mgu.yaml``) joins Hydra's
-  search path, so ``python -m seqlab cell=mgu`` works without touching seqlab.
-- **a local folder** ``./plugins/`` in the working directory, no packaging needed: each ``plugins/<name>.py``
-  module and each ``plugins/<name>/__init__.py`` package is a plugin named ``<name>``. Config goes in
-  ``plugins/conf/<group>/<option>.yaml`` (a package may keep its own in ``plugins/<name>/conf/``).
-
-A plugin registers its classes the way seqlab's built-ins do (``CELLS.register("mgu", MGUCell)``); the registry
-records the plugin as their owner. Failure is contained: a plugin that fails to import, registers a name that is
-taken, or ships a config file that shadows another one (``conf/cell/lstm.yaml``) is reported once, by name, and
-skipped with everything it registered; the rest of seqlab works. ``seqlab plugins`` lists what was found.
+Found before Hydra composes the config: **installed packages** with an entry point in the group ``seqlab.plugins``
+(``mgu = "seqlab_mgu"``; ``"module:function"`` is imported, then called) and config in
+``<package>/conf/<group>/<option>.yaml``; **a local folder** ``./plugins/`` (each ``<name>.py`` or
+``<name>/__init__.py`` is plugin ``<name>``; config in ``plugins/conf/`` or ``plugins/<name>/conf/``). A plugin
+registers its classes as the built-ins do (``CELLS.register("mgu", MGUCell)``). One that fails to import, registers a
+taken name or shadows a config file is reported once and skipped with all it registered; the rest of seqlab works.
+``seqlab plugins`` lists what was found. See docs/plugins.md.
 """
 
 from seqlab.plugins.checkpoints import missing_plugin_advice, plugin_requirements, require_plugins

@@ -12,7 +12,6 @@ from seqlab.plugins.discovery import LOCAL_FOLDER, Plugin, discover, load_plugin
 from seqlab.registry import REGISTRIES
 
 
-# -- checkpoints ----------------------------------------------------------------------------------------------------
 def plugin_requirements(used: dict[str, str | None]) -> list[dict[str, Any]]:
     """The plugins a run depends on, for the checkpoint: ``used`` maps a kind to the name selected.
 
@@ -39,11 +38,8 @@ def plugin_requirements(used: dict[str, str | None]) -> list[dict[str, Any]]:
 
 def require_plugins(requirements: list[dict[str, Any]], source: str) -> None:
     """Check that the plugins a checkpoint records for its model (cells, heads, encoders) are loaded; say what to
-    install if not.
-
-    Raises :class:`~seqlab.errors.CheckpointError` naming the option, the plugin and the package, e.g.
-    ``ckpt_path=run.ckpt: needs cell 'mgu' from plugin 'mgu'; install it: pip install seqlab-mgu==0.1.0``.
-    """
+    install if not: a :class:`~seqlab.errors.CheckpointError`, ``ckpt_path=run.ckpt: needs cell 'mgu' from plugin
+    'mgu'; install it: pip install seqlab-mgu==0.1.0``."""
     plugins = load_plugins()
     for requirement in requirements:
         for kind, name in requirement["provides"].items():

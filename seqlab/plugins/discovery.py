@@ -49,8 +49,7 @@ class Plugin:
 
     @property
     def origin(self) -> str:
-        """Where it comes from: ``seqlab-mgu 0.1.0``, or ``./plugins/janet.py`` (a local plugin's version is
-        ``local``)."""
+        """Where it comes from: ``seqlab-mgu 0.1.0``, or ``./plugins/janet.py`` for a local plugin."""
         return self.package if self.version == "local" else f"{self.package} {self.version}"
 
 
@@ -138,9 +137,7 @@ def discover(local_dir: Path | None = None) -> _Found:
 def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str, Plugin]:
     """Find and import every plugin once per process (later calls return the same result).
 
-    ``local_dir`` defaults to ``./plugins``. With ``report``, each failure is printed to stderr as one line
-    (only on the first process of a multi-process run).
-    """
+    ``local_dir`` defaults to ``./plugins``; ``report`` prints each failure to stderr in one line (on rank 0 only)."""
     found = discover(local_dir)
     if found.loaded:
         return found.plugins
@@ -193,10 +190,8 @@ def _installed() -> list[Plugin]:
 
 
 def _local(folder: Path) -> list[Plugin]:
-    """``plugins/<name>.py`` and ``plugins/<name>/__init__.py``, imported as top-level modules from ``folder``.
-
-    The folder is appended to ``sys.path`` (so processes spawned for DDP can import them too), never prepended:
-    a local module cannot shadow an installed one, and a name clash is reported."""
+    """``plugins/<name>.py`` and ``plugins/<name>/__init__.py``, imported as top-level modules from ``folder``, which
+    is appended to ``sys.path`` (DDP's processes import them too), never prepended: they cannot shadow installed ones."""
     if not folder.is_dir():
         return []
     modules = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
@@ -325,8 +320,7 @@ def _describe(plugin: Plugin) -> str:
 
 
 def plugin_conf_dirs() -> list[Path]:
-    """Config folders of the plugins not known to have failed (and the local ``plugins/conf``): Hydra's extra
-    search path."""
+    """Hydra's extra search path: config folders of plugins not known to have failed, and ``plugins/conf``."""
     found = discover()
     dirs = [p.conf_dir for p in found.plugins.values() if p.conf_dir is not None and p.error is None]
     if found.local_conf_error is None and found.local_conf.is_dir():

@@ -16,7 +16,6 @@ from seqlab.plugins.discovery import (
 )
 
 
-# -- listing --------------------------------------------------------------------------------------------------------
 def describe_plugins() -> str:
     """What ``seqlab plugins`` prints: each plugin, its version, and the options it adds."""
     plugins = load_plugins(report=False)
@@ -47,8 +46,7 @@ def describe_plugins() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """``seqlab plugins`` / ``python -m seqlab.plugins`` (no options): the listing; exit status 1 when any plugin
-    failed to load (so scripts and CI notice), and a quiet exit when the reader closes the pipe
-    (``seqlab plugins | head -1``)."""
+    failed to load (so scripts and CI notice), quiet when the reader closes the pipe (``seqlab plugins | head -1``)."""
     listing = describe_plugins()
     try:
         print(listing, flush=True)
