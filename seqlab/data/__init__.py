@@ -1,10 +1,8 @@
 """Datamodules (one module each) and the shared vocabulary/tokenizer layer.
 
-Importing the package is light: it loads the vocabulary layer only. The plugin API —
-``from seqlab.data import SeqDataModule, DataError, DataSpec`` — and the built-in datamodule classes resolve on first
-access (PEP 562), because :mod:`seqlab.spec` imports :mod:`seqlab.data.vocab` and would otherwise meet a half-imported
-package. The built-ins register by name in :mod:`seqlab.data.builtins`, which the ``DATAMODULES`` registry imports
-when a datamodule is first asked for.
+Importing the package loads the vocabulary layer only. The plugin API (``SeqDataModule``, ``DataError``,
+``DataSpec``) and the datamodule classes resolve on first access (PEP 562): :mod:`seqlab.spec` imports
+:mod:`seqlab.data.vocab` and would otherwise meet a half-imported package. Registration: :mod:`seqlab.data.builtins`.
 """
 
 from __future__ import annotations

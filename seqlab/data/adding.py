@@ -18,9 +18,8 @@ CONSTANT_BASELINE_MSE = 1 / 6
 
 
 def adding_examples(count: int, seq_len: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """``count`` sequences of length ``seq_len``: ``values (N, T)`` uniform in [0, 1), ``markers (N, T)`` with exactly
-    two ones — one in the first half, one in the second (as in Le et al. 2015) — and ``target (N,)``, the sum of the
-    two marked values."""
+    """``count`` sequences: ``values (N, T)`` uniform in [0, 1), ``markers (N, T)`` with one 1 in each half (as in
+    Le et al. 2015), and ``target (N,)``, the sum of the two marked values."""
     values = rng.random((count, seq_len), dtype=np.float32)
     half = seq_len // 2
     first = rng.integers(0, half, size=count)
@@ -36,15 +35,10 @@ def adding_examples(count: int, seq_len: int, rng: np.random.Generator) -> dict[
 class AddingDataModule(SeqDataModule):
     """The adding problem (``data=adding``; task ``regression``, head ``regression``).
 
-    Each step reads two real numbers: a value drawn uniformly from [0, 1) and a marker (0 or 1); exactly two steps
-    are marked, one in each half of the sequence. The target is the sum of the two marked values, scored by mean
-    squared error. Predicting 1 whatever the input scores ≈ 0.167 (:data:`CONSTANT_BASELINE_MSE`); a model that
-    carries the first marked value across ``seq_len / 2`` steps or more gets near 0. Generated from ``seed``
-    (``source: builtin:adding`` is the only source).
-
-    Batches: ``inputs (B, T, 2)`` float (value, marker), ``lengths (B,)`` (all ``T``), ``targets (B,)`` float.
-    The spec has ``input_features = 2``; use it with ``model.embedding=identity`` (the paper's setup: the cell reads
-    the two numbers) or ``linear`` (a learned projection to ``model.embedding_dim``).
+    The examples are :func:`adding_examples`, generated from ``seed``. Predicting 1 whatever the input scores
+    ≈ 0.167 (:data:`CONSTANT_BASELINE_MSE`); a model that carries the first marked value across the sequence gets
+    near 0. Batches: ``inputs (B, T, 2)`` float (value, marker), ``lengths (B,)`` (all ``T``), ``targets (B,)``
+    float; ``input_features = 2``, for ``model.embedding=identity`` (the paper's setup) or ``linear``.
 
     >>> dm = AddingDataModule(seq_len=6, num_train=4, num_val=2, num_test=2, cache_dir="/tmp/seqlab-doctest")
     >>> dm.setup("fit")

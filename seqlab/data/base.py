@@ -119,8 +119,8 @@ class SeqDataModule(pl.LightningDataModule):
         raise NotImplementedError
 
     def unread_options(self) -> tuple[str, ...]:
-        """Options this instance's ``build`` does not read, left out of :meth:`cache_key` too (an option left in
-        costs a rebuild, never a wrong cache)."""
+        """Options this instance's ``build`` does not read, left out of :meth:`cache_key` too (none by default: an
+        option left in costs a rebuild, never a wrong cache)."""
         return ()
 
     def read_builtin(self, out_dir: Path) -> dict[str, list[Any]]:

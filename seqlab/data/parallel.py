@@ -104,8 +104,8 @@ class ParallelDataModule(SeqDataModule):
         return pairs
 
     def refuse_other_header(self, file: Path, first: list[str]) -> None:
-        """Refuse a CSV/TSV whose first line names columns other than the sides (``en<TAB>fr`` with the defaults
-        ``human``/``iso``), which would otherwise become a training pair."""
+        """A CSV/TSV whose first line names its columns, but not ``data.source_lang``/``data.target_lang``
+        (``en<TAB>fr`` with the defaults), would turn that header into a training pair: refused in one line."""
         if len(set(first)) == 2 and all(HEADER_CODE.match(c) or c.lower() in HEADER_NAMES for c in first):
             raise DataError(
                 f"{file}:1: the header names the columns '{first[0]}' and '{first[1]}', not data.source_lang="

@@ -1,6 +1,5 @@
-"""Data loading that resumes exactly: the shuffle order is a function of (seed, epoch), and the loader tells
-Lightning how many batches of the current pass were consumed, so a run resumed from a mid-epoch checkpoint sees
-the same batches, in the same order, as one that was never interrupted."""
+"""Data loading that resumes exactly: the shuffle order is a function of (seed, epoch) and the loader's position is
+checkpointed, so a run resumed mid-epoch sees the same batches as one never interrupted."""
 
 from __future__ import annotations
 
@@ -39,9 +38,7 @@ class EpochSampler(Sampler[int]):
 class ResumableDataLoader(DataLoader):
     """A ``DataLoader`` whose position Lightning saves in checkpoints (``state_dict``/``load_state_dict``).
 
-    It counts the batches handed out in the current pass; after ``load_state_dict`` the next pass skips that many
-    (they are read and dropped, so any dataset, sampler or iterable works).
-    """
+    After ``load_state_dict`` the next pass reads and drops the batches already consumed (any dataset works)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -1,5 +1,4 @@
-"""Sources: files, folders, globs and UTF-8 text, the Hugging Face hub, and the cheap identity of a source's
-content that goes into the cache key."""
+"""Sources: files, folders, globs and UTF-8 text, the Hugging Face hub, and a source's identity in the cache key."""
 
 from __future__ import annotations
 
@@ -12,9 +11,8 @@ from seqlab.errors import DataError
 
 
 def source_signature(source: str) -> dict[str, Any]:
-    """Identify a source's content cheaply: for local files their paths, sizes and modification times. A source
-    that is no local file, folder or glob (``builtin:``, a hub id, a plugin's own name such as ``generated``) is
-    identified by its text; reading it reports what is wrong with it."""
+    """Identify a source's content cheaply: local files by their paths, sizes and modification times; anything
+    else (``builtin:``, a hub id, a plugin's own name such as ``generated``) by its text."""
     if source.startswith("hf:") and Path(parse_hf(source)[0]).expanduser().is_dir():  # a local copy of a hub dataset
         return {**source_signature(str(Path(parse_hf(source)[0]).expanduser())), "source": source}
     try:
@@ -39,9 +37,7 @@ def is_remote_or_builtin(source: str) -> bool:
 def resolve_files(source: str, suffixes: tuple[str, ...] = ()) -> list[Path]:
     """A file, a folder (its files, recursively) or a glob → the list of files. Raises a clear DataError.
 
-    Symlinks are followed, but never into a folder already visited (a link to an ancestor is a loop), and a file
-    reached by several paths is listed once (by its real path), so every file is read exactly once.
-    """
+    Each real file once; symlinks are followed, but never into a folder already visited (a loop)."""
     path = Path(source).expanduser()
     if path.is_file():
         return [path]
@@ -85,9 +81,8 @@ def walk_files(root: Path) -> Iterator[Path]:
 
 
 def glob_files(pattern: str) -> Iterator[Path]:
-    """Files matching a glob. ``**`` (any number of folders) is matched over :func:`walk_files`, which does not
-    follow symlink loops (``glob.glob(recursive=True)`` does, until the path is too long); like ``glob``, ``*`` and
-    ``**`` do not match names starting with a dot."""
+    """Files matching a glob. ``**`` is matched over :func:`walk_files`, which ends on symlink loops (unlike
+    ``glob.glob(recursive=True)``); as in ``glob``, ``*`` and ``**`` do not match names starting with a dot."""
     import glob
 
     if "**" not in pattern:
@@ -144,8 +139,7 @@ def read_text(path: Path) -> str:
 
 def iter_lines(path: Path) -> Iterator[str]:
     """The lines of a UTF-8 text file without their newline, read one at a time. Newlines are ``\n``, ``\r\n`` and
-    ``\r`` only (``str.splitlines`` would also cut at form feeds, U+2028 and the like, which a corpus may hold inside
-    a line); an empty or non-UTF-8 file is reported by :func:`read_text`."""
+    ``\r`` only (``str.splitlines`` also cuts at form feeds, U+2028 and the like, which a line of a corpus may hold)."""
     content = False
     try:
         with open(path, encoding="utf-8-sig", newline=None) as file:
@@ -173,12 +167,10 @@ def parse_hf(source: str) -> tuple[str, str | None]:
 
 
 def hub_unreachable(name: str = "") -> str | None:
-    """Why the Hugging Face hub cannot serve a dataset now (None when it can, or when ``HF_HUB_OFFLINE`` is set and
-    the datasets cache is to be used): one HTTP request for the dataset's record (``HF_ENDPOINT/api/datasets/<name>``,
-    through the environment's proxies) within :data:`HUB_PROBE_TIMEOUT` seconds, name lookup included (run in a
-    thread, since ``getaddrinfo`` has no timeout of its own). A refused or timed-out connection, or a server error
-    (a proxy's ``502 Bad Gateway``), is a reason; an answer of the hub itself (200, or 401/403/404 for a gated or
-    missing dataset, which ``datasets`` then reports) is not."""
+    """Why the Hugging Face hub cannot serve a dataset now (None when it can, or with ``HF_HUB_OFFLINE``): one HEAD
+    request for the dataset's record within :data:`HUB_PROBE_TIMEOUT` seconds, name lookup included (in a thread:
+    ``getaddrinfo`` has no timeout). A refused or timed-out connection or a server error (a proxy's 502) is a
+    reason; an answer of the hub itself (200, or 401/403/404, which ``datasets`` then reports) is not."""
     import urllib.error
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
@@ -214,10 +206,8 @@ def hub_unreachable(name: str = "") -> str | None:
 def load_hf(source: str) -> Any:
     """``hf:<name>[:<config>]`` → the ``DatasetDict`` from the Hugging Face hub, its local cache, or a local copy.
 
-    ``name`` is a hub id (``Salesforce/wikitext``) or the folder of a local copy laid out as on the hub (a clone of
-    the dataset repository: ``<config>/<split>-*.parquet``, or the config's folder itself); both go through
-    ``datasets.load_dataset``. When the hub cannot be reached the source fails within seconds (not after
-    huggingface_hub's retries), saying how to use a local copy.
+    ``name`` is a hub id (``Salesforce/wikitext``) or a clone of the dataset repository (or its config's folder).
+    An unreachable hub fails within seconds, not after huggingface_hub's retries, saying how to use a local copy.
     """
     import datasets
     from huggingface_hub import constants

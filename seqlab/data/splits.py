@@ -26,10 +26,8 @@ def split_by_seed(
 ) -> dict[str, list[Any]]:
     """Assign items to train/validation/test by a seeded shuffle (the same seed, the same split; order kept).
 
-    With ``key`` (the datamodule's normalised text of an item), items with equal keys — exact duplicates after
-    normalisation — form one group that goes to one split as a whole, so no validation or test example also
-    occurs in train. The groups (in order of first appearance) are shuffled and cut by ``fractions`` of their
-    count; without duplicates this is the same split as one without ``key``.
+    Items with equal ``key`` (the normalised text) form one group that goes to one split whole, so no validation or
+    test example also occurs in train; without duplicates the split is the same as without ``key``.
     """
     groups: dict[Hashable, list[int]] = {}
     for i, item in enumerate(items):
@@ -47,11 +45,9 @@ def split_report(keys: dict[str, list[Hashable]], made: tuple[str, ...] = ()) ->
     """How the splits look: ``{"train": N, "val": N, "test": N, "duplicates_grouped": K, "val_overlap": x,
     "test_overlap": y}``.
 
-    ``keys`` holds each split's examples as normalised texts; ``made`` names the splits seqlab made with
-    :func:`split_by_seed` (the rest came with the source). ``K`` = examples of those splits that duplicate
-    another one there (kept in the same split as it); ``x``/``y`` = share of val/test examples whose normalised
-    text also occurs in train — 0.0 when seqlab made the splits. Empty texts (a WikiText blank line) are not
-    examples of text and count in neither share.
+    ``keys``: each split's normalised texts; ``made``: the splits :func:`split_by_seed` made (the rest came with the
+    source). ``K``: examples of those splits kept with a duplicate; ``x``/``y``: share of val/test texts also in
+    train (empty texts, a WikiText blank line, not counted).
     """
     train = set(keys.get("train", []))
 
@@ -71,8 +67,8 @@ def split_report(keys: dict[str, list[Hashable]], made: tuple[str, ...] = ()) ->
 
 
 def save_split_report(recorded: Path, run_dir: Path, sizes: dict[str, int], name: str, source: str) -> dict[str, Any]:
-    """Copy the report a build ``recorded`` to ``<run_dir>/data_splits.json`` (without one — a plugin's build —
-    the split ``sizes`` with ``null`` for the rest) and say in one line when val/test texts also occur in train."""
+    """Copy the report a build ``recorded`` (or, without one, the split ``sizes``) to ``<run_dir>/data_splits.json``
+    and say in one line when val/test texts also occur in train."""
     if recorded.exists():
         report = json.loads(recorded.read_text())
     else:

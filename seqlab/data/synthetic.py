@@ -1,6 +1,5 @@
-"""The generated data sets: each a task a model can only solve by reading in order (or both ways), deterministic
-for a seed, offline. Tweets whose word order decides the sentiment, sentences whose entity types only context
-gives, and human-readable dates in many formats and locales → ISO dates."""
+"""The generated data sets, offline and deterministic for a seed: tweets whose word order decides the sentiment,
+sentences whose entity types only context gives, and human-readable dates → ISO dates."""
 
 from __future__ import annotations
 
@@ -29,9 +28,8 @@ _EMOJI_NEUTRAL = ["🍕", "☕", "🎬", "👀", "📚", "🎵"]
 def sentiment_order_examples(count: int, seed: int) -> list[tuple[str, str]]:
     """``count`` distinct tweet-like ``(text, label)`` pairs, label ``negative``/``positive``, where only the word
     order decides the label: every text holds one positive and one negative word ("the food was good, not bad at
-    all" vs "the food was bad, not good at all"), and @mentions, #hashtags, URLs, emoji and elongated words are
-    added independently of the label — so a bag of words is at chance and a model that reads in order is not.
-    Deterministic for a ``seed``."""
+    all" vs "the food was bad, not good at all"), and tweet noise is added independently of the label — so a bag
+    of words is at chance and a model that reads in order is not."""
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
@@ -81,8 +79,7 @@ def synthetic_entity_sentences(count: int, seed: int) -> list[tuple[list[str], l
     """``count`` sentences ``(words, BIO tags)`` whose entity names (``jordan``, ``paris hill`` …) are PER, LOC or
     ORG only by context: each entity has one cue word, either just before it (``mr jordan``, ``in jordan``,
     ``firm jordan``) or just after it (``jordan said``, ``jordan flooded``, ``jordan merged``), with neutral filler
-    words around. A tagger reading left to right sees only half of the cues; a bidirectional one sees all.
-    Deterministic for a ``seed``."""
+    words around. A tagger reading left to right sees only half of the cues; a bidirectional one sees all."""
     rng = random.Random(seed)
 
     def filler(most: int) -> list[tuple[str, str]]:

@@ -13,8 +13,6 @@ from seqlab.data.sources import read_text
 from seqlab.errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".json", ".ndjson")
-
-
 #: ``malformed(where, reason, what)``: the datamodule's count of a line that cannot be read
 Malformed = Callable[[str, str, str], None]
 #: ``(line number, record)`` per row, and the column names seen
@@ -24,10 +22,8 @@ Records = tuple[list[tuple[int, dict[str, Any]]], list[str]]
 def read_records(path: Path, malformed: Malformed, positional: tuple[str, ...] = ()) -> Records:
     """Rows of a CSV/TSV/JSON-lines file as ``(line number, record)``, and the column names seen.
 
-    CSV/TSV: the first row is the header, unless ``positional`` names are given and the first row does not hold all
-    of them (then columns are taken by position: ``positional[i]`` is column i). JSON lines: one
-    object per line. A line that cannot be read — fewer fields than the columns, or more (a tab or comma inside an
-    unquoted field shifts every column after it) — is passed to ``malformed(where, reason, what)``.
+    CSV/TSV: the first row is the header, unless it lacks one of the ``positional`` names (then ``positional[i]`` is
+    column i). JSON lines: one object per line. A line that cannot be read goes to ``malformed``.
     """
     text = read_text(path)
     suffix = path.suffix.lower()

@@ -36,8 +36,7 @@ class TextDataModule(SeqDataModule):
     Word-level text has ``<eos>`` after every line/paragraph, blank ones of a WikiText/PTB folder included: the token
     streams of pytorch/examples ``word_language_model`` (``line.split() + ['<eos>']`` per line). Char/BPE text has
     the separator (``\n`` / ``\n\n``) instead, and windows and streams start sampling and scoring from it
-    (``spec.start_ids``). ``data.mode``: :mod:`seqlab.data.modes`, whose docstrings give the batches. docs/data.md
-    has the details.
+    (``spec.start_ids``). ``data.mode``: :mod:`seqlab.data.modes` (batches in its docstrings); more in docs/data.md.
 
     >>> dm = WordTextDataModule(source="builtin:python_reference_wikitext", batch_size=4)  # doctest: +SKIP
     >>> dm.prepare_data(); dm.setup(); next(iter(dm.train_dataloader()))["inputs"].shape  # doctest: +SKIP
@@ -247,8 +246,7 @@ def text_pieces(texts: Iterable[str], suffix: str, cut_anywhere: bool) -> Iterat
 
 
 class CharIds:
-    """Text → character-vocabulary ids, vectorised: code points index a table (``<unk>`` for characters the
-    vocabulary lacks), as ``vocab.encode(list(text))`` does one character at a time.
+    """Text → character-vocabulary ids, as ``vocab.encode(list(text))`` but vectorised (code points index a table).
 
     >>> from seqlab.data.vocab import Vocabulary
     >>> CharIds(Vocabulary.build(["ab"]))("abz").tolist()

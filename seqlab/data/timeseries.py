@@ -3,12 +3,10 @@
 Built-in series (offline, from statsmodels' bundled data sets):
 
 - ``builtin:co2`` — weekly atmospheric CO2 at Mauna Loa, March 1958 – December 2001 (ppm; Keeling & Whorf, as
-  statsmodels ships it), averaged per calendar month (526 months; 7 months without a reading interpolated
-  linearly in time). Season 12 months.
+  statsmodels ships it), averaged per calendar month (526 months, 7 gaps interpolated in time). Season 12 months.
 - ``builtin:sunspots`` — the yearly mean sunspot number, 1700–2008 (309 years). Season 11 years (the solar cycle).
 
-Or a CSV/Parquet file: numeric ``columns`` (default: every numeric column), rows in time order or ordered by
-``time_column``.
+Or a CSV/Parquet file (:func:`read_table`).
 """
 
 from __future__ import annotations

@@ -38,9 +38,8 @@ class TweetNormalizer:
     """Tweet clean-up before tokenizing; each option is ``data.<name>``.
 
     ``urls`` / ``mentions`` / ``emoji``: ``replace`` (by ``<url>`` / ``<user>`` / ``<emoji>``), ``remove`` or
-    ``keep``; ``hashtags``: ``strip`` (``#happy`` → ``happy``), ``remove`` or ``keep``; ``max_repeat``: runs of one
-    character longer than this are cut to it (``sooooo`` → ``soo`` with 2; 0 turns it off); ``lowercase``;
-    ``split_punctuation``: punctuation and emoji become separate words.
+    ``keep``; ``hashtags``: ``strip`` (``#happy`` → ``happy``), ``remove`` or ``keep``; the rest: their ``help=``
+    in :mod:`seqlab.schema.data`.
 
     >>> TweetNormalizer()("@bob The food was GOOOOD!!! #yum https://t.co/x")
     '<user> the food was good ! ! yum <url>'

@@ -40,8 +40,7 @@ class Vocabulary:
     def build(cls, sequences: Iterable[Iterable[str]], min_freq: int = 1, max_size: int | None = None) -> Vocabulary:
         """Count tokens; keep those seen ``min_freq`` times, most frequent first (ties by first appearance).
 
-        ``max_size`` counts the four special tokens.
-        """
+        ``max_size`` counts the specials."""
         counts: Counter[str] = Counter()
         for seq in sequences:
             counts.update(seq)
@@ -82,9 +81,8 @@ class Vocabulary:
 class Tokenizer:
     """Splits text into tokens and joins them back.
 
-    ``kind``: ``char`` (every character a token; exact round trip), ``word`` (whitespace-separated words; the round
-    trip normalises whitespace to single spaces) or ``bpe`` (byte-level BPE from the ``tokenizers`` library, trained
-    with :meth:`train_bpe`; exact round trip). ``lowercase`` lower-cases text before splitting.
+    ``kind``: ``char`` (every character a token), ``word`` (whitespace-separated words; the round trip normalises
+    whitespace) or ``bpe`` (byte-level BPE from ``tokenizers``, :meth:`train_bpe`). ``lowercase`` applies first.
 
     >>> t = Tokenizer("word", lowercase=True)
     >>> t.tokenize("The cat  sat"), t.detokenize(["the", "cat"])
@@ -123,8 +121,7 @@ class Tokenizer:
 
     @classmethod
     def make(cls, kind: str, texts: Iterable[str], bpe_vocab_size: int, lowercase: bool = False) -> Tokenizer:
-        """The tokenizer ``data.tokenizer`` names: ``char`` or ``word`` as they are, ``bpe`` trained on ``texts`` (the
-        training split) with about ``bpe_vocab_size`` tokens."""
+        """The tokenizer ``data.tokenizer`` names; ``bpe`` is trained on ``texts`` (the training split)."""
         if kind == "bpe":
             return cls.train_bpe(texts, bpe_vocab_size, lowercase)
         return cls(kind, lowercase)

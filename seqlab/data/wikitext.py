@@ -62,10 +62,9 @@ def group_after_unk(splits: dict[str, list[str]], min_count: int) -> tuple[dict[
     """``splits`` with the lines that become equal once rare words are ``<unk>`` put into one split, and the
     training word counts that decide which words are rare.
 
-    Grouping identical lines before the ``<unk>`` replacement leaves lines that differ only in rare words apart
-    (``str . isascii ( )`` and ``str . isdigit ( )`` both become ``str . <unk> ( )``). A validation or test line
-    equal to a training line after replacement moves to train, a test line equal to a validation line to
-    validation; train's counts grow with each move (never turning a word rare), so this repeats until nothing moves.
+    Grouping before the replacement leaves lines that differ only in rare words apart (``str . isascii ( )`` and
+    ``str . isdigit ( )`` both become ``str . <unk> ( )``). A val/test line equal to a training line after it moves
+    to train, a test line equal to a validation line to validation, until nothing moves (train's counts only grow).
 
     >>> splits, _ = group_after_unk({"train": ["a b", "a b", "a y"], "validation": ["a z"]}, 2)  # both "a <unk>"
     >>> splits["train"][-1], splits["validation"]
