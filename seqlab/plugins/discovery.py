@@ -191,7 +191,7 @@ def _installed() -> list[Plugin]:
 
 def _local(folder: Path) -> list[Plugin]:
     """``plugins/<name>.py`` and ``plugins/<name>/__init__.py``, imported as top-level modules from ``folder``, which
-    is appended to ``sys.path`` (DDP's processes import them too), never prepended: they cannot shadow installed ones."""
+    is appended to ``sys.path`` (DDP's processes import them too), never prepended (no shadowing an installed one)."""
     if not folder.is_dir():
         return []
     modules = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
