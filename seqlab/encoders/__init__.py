@@ -1,9 +1,5 @@
-"""Encoders (``encoder=NAME``): ``Recurrent`` (the default), baselines and a Transformer. Built-ins register
-here; the model builder (:func:`seqlab.models.builder.build_encoder`) builds any of them through their ``build``.
-
-``encoder=recurrent`` is :class:`seqlab.cells.Recurrent` running ``model.cell`` (:class:`RecurrentEncoder`); the
-others share its contract (:class:`Encoder`), so every head works with any of them.
-"""
+"""Encoders (``encoder=NAME``): ``Recurrent`` (the default), baselines and a Transformer, registered here and built
+through their ``build``; all share the contract of :class:`Encoder`, so every head works with any of them."""
 
 from seqlab.encoders.base import LEFT_TO_RIGHT_TASKS, Encoder, EncoderState
 from seqlab.encoders.baselines import BagOfWordsEncoder, FixedWindowEncoder

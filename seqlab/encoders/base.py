@@ -17,12 +17,10 @@ LEFT_TO_RIGHT_TASKS = ("language_model", "conditional_generation")
 class EncoderState(tuple):
     """A non-recurrent encoder's final state.
 
-    As a tuple it holds ``num_states`` tensors ``(1, B, H)`` shaped like a one-layer recurrent encoder's state with
-    the configured cell (``h`` = a summary of the outputs, the others zero), so a seq2seq decoder can start from it
-    and a one_to_many condition can be given to the encoder. ``context`` holds what a continuation needs (the last
-    inputs of a fixed window, the running sum of a bag, the prefix of a Transformer): passed back as ``state``,
-    the encoder continues where it stopped — what step-by-step generation does. A plain tuple (a copy without
-    ``context``) starts a new sequence.
+    As a tuple: ``num_states`` tensors ``(1, B, H)`` shaped like a one-layer recurrent state of the configured cell
+    (``h`` = :meth:`Encoder.summary` of the outputs, the others zero), so a seq2seq decoder can start from it.
+    ``context``: what a continuation needs (each encoder says what); passed back as ``state``, the encoder continues
+    where it stopped (step-by-step generation). A plain tuple starts a new sequence.
     """
 
     context: Any
@@ -44,10 +42,8 @@ class Encoder(nn.Module):
     is added to every output. Steps at or past a length are padding: outputs there are unspecified and never read
     by real steps. Subclasses set ``output_size`` and implement :meth:`encode`.
 
-    ``causal`` (set by the model: true for language models and conditional generation) means output ``t`` depends
-    only on inputs ``≤ t``. ``num_states`` is the configured cell's state count (2 for an LSTM). The model builder
-    makes every encoder through :meth:`build`; the subclass's own keyword options are the config's
-    (``model.encoder.hidden_size`` below).
+    ``causal`` (see :meth:`build`) means output ``t`` depends only on inputs ``≤ t``; ``num_states`` is the cell's
+    state count (2 for an LSTM). A subclass's own keyword options are the config's (``model.encoder.hidden_size``).
 
     >>> import torch
     >>> class RunningMean(Encoder):  # step t: a linear map of the mean of the inputs up to t (causal)
@@ -75,8 +71,7 @@ class Encoder(nn.Module):
     def build(cls, input_size: int, *, task: str, cell: dict[str, Any], **options: Any) -> Encoder:
         """How the model builder makes every registered encoder: ``model.encoder`` options (without ``name``), the
         data's task and ``model.cell`` → the encoder. ``causal: auto`` (or absent) follows the task: left to right
-        for :data:`LEFT_TO_RIGHT_TASKS`, where ``causal: false`` is refused; ``num_states`` is the cell's state
-        count. Subclasses keep this and take their own options as keyword arguments of ``__init__``."""
+        for :data:`LEFT_TO_RIGHT_TASKS`, where ``causal: false`` is refused. Subclasses keep this."""
         causal = options.pop("causal", "auto")
         left_to_right = task in LEFT_TO_RIGHT_TASKS
         if causal == "auto":
@@ -128,4 +123,3 @@ def mlp(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> n
             layers.append(nn.Dropout(dropout))
         layers += [nn.Linear(input_size if i == 0 else hidden_size, hidden_size), nn.Tanh()]
     return nn.Sequential(*layers)
-

@@ -58,12 +58,11 @@ class FixedWindowEncoder(Encoder):
 
 
 class BagOfWordsEncoder(Encoder):
-    """Order-free: the mean (or sum) of the input vectors, then ``num_layers`` of ``Linear → tanh``
+    """Order-free: the mean (or sum, ``pool``) of the input vectors, then ``num_layers`` of ``Linear → tanh``
     (``encoder=bag_of_words``).
 
     Not causal (classification, translation): every step's output is the bag of the whole sequence, so any
-    ``pool`` of a many_to_one head gives the same order-free vector. Causal (language models): step ``t`` gets the
-    running bag of ``x_1..x_t``. ``pool``: ``mean`` or ``sum``.
+    many_to_one ``pool`` gives the same vector. Causal (language models): step ``t`` gets the bag of ``x_1..x_t``.
 
     ``x (B, T, I)`` → ``outputs (B, T, hidden_size)``; the continuation context is the running sum and count.
 

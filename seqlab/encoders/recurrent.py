@@ -15,10 +15,8 @@ class RecurrentEncoder(Recurrent):
 
     @classmethod
     def build(cls, input_size: int, *, task: str, cell: dict[str, Any], **options: Any) -> RecurrentEncoder:
-        """``model.encoder`` options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
-        ``compile``) and ``model.cell`` (``{"name": ..., **cell options}``) → the encoder. ``task`` is not checked
-        here: a head that reads left to right refuses a bidirectional encoder with its own message. The options are
-        the schema's (:func:`~seqlab.models.builder.check_model` refused any other key before)."""
+        """``model.encoder`` options and ``model.cell`` (``{"name": ..., **cell options}``) → the encoder. ``task``
+        is not checked here: a head that reads left to right refuses a bidirectional encoder with its own message."""
         cell = dict(cell)
         hidden_size = options.pop("hidden_size", schema.Recurrent.hidden_size)
         return cls(cell.pop("name"), input_size, hidden_size, **options, **cell)

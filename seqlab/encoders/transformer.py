@@ -17,11 +17,9 @@ class TransformerEncoder(Encoder):
     """Multi-head self-attention over the whole sequence (``encoder=transformer``).
 
     ``z_0 = W_in x + PE``; ``num_layers`` pre-norm blocks ``z ← z + MHA(LN(z))``, ``z ← z + FFN(LN(z))``
-    (``torch.nn.TransformerEncoderLayer``), then a final ``LN``. Padded keys are masked out (from ``lengths``).
-    ``causal`` (``model.encoder.causal``: ``auto`` — on for language models and conditional generation —, ``true``,
-    ``false``) adds the mask that hides later steps. ``positional``: ``sinusoidal`` or ``learned`` (a table of
-    ``max_length`` positions). At most ``max_length`` positions are attended: a longer continuation (generation)
-    keeps the last ``max_length``.
+    (``torch.nn.TransformerEncoderLayer``), then a final ``LN``. Padded keys are masked out; ``causal`` also hides
+    later steps. ``positional``: ``sinusoidal`` or ``learned``. A continuation (generation) longer than
+    ``max_length`` keeps the last ``max_length`` steps.
 
     ``x (B, T, I)`` → ``outputs (B, T, hidden_size)``; the continuation context is the prefix ``x`` seen so far.
 
