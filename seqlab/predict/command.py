@@ -89,4 +89,3 @@ def main(argv: list[str] | None = None) -> None:
         return f"seqlab: {len(rows)} prediction{'s' if len(rows) != 1 else ''} written to {path}"
 
     run_command(body)
-

@@ -69,7 +69,6 @@ def parse(args: list[str]) -> PredictOptions:
     return options
 
 
-
 def read_inputs(options: PredictOptions) -> list[Line]:
     """The inputs in order: ``text``, or the lines (or the CSV/TSV column) of ``file``; bad files raise one line."""
     from seqlab.errors import DataError
@@ -131,4 +130,3 @@ def input_preparation(config: dict[str, Any] | None) -> Callable[[str], str]:
         accepted = inspect.signature(TweetNormalizer).parameters
         return TweetNormalizer(**{k: v for k, v in data.items() if k in accepted})
     return lambda text: text
-

@@ -220,4 +220,3 @@ PREDICTORS: dict[str, type[Predictor]] = {
     "language_model": ContinuationPredictor,
     "conditional_generation": ConditionPredictor,
 }
-
