@@ -235,4 +235,3 @@ def print_results(results: dict[str, Any], output_dir: Path) -> None:
     table = results_table(results, output_dir, tokenizer_of_run(output_dir))
     print(table, flush=True)
     shown("%s", table)
-

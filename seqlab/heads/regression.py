@@ -90,4 +90,3 @@ class RegressionHead(Head):
         predictions, targets = self.pairs(out, batch)
         metrics["loss"].update(F.mse_loss(predictions, targets), weight=targets.numel())
         metrics["mse"].update(predictions.detach(), targets)
-
