@@ -1,9 +1,5 @@
-"""The ``seqlab`` command: a dispatcher, nothing else. The work lives in the modules the verbs name.
-
-``seqlab`` / ``seqlab train`` / ``python -m seqlab``  train (overrides as Hydra takes them)
-``seqlab generate|score|predict|report|plugins``      the same as ``python -m seqlab.<verb>``
-``seqlab --help``                                     the verbs, then Hydra's help for training
-"""
+"""The ``seqlab`` command: a dispatcher, nothing else. The work lives in the modules the verbs name (:data:`VERBS`):
+``seqlab`` (or ``seqlab train``) trains, ``seqlab generate`` and the other verbs are ``python -m seqlab.<verb>``."""
 
 from __future__ import annotations
 

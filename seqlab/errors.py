@@ -1,7 +1,5 @@
 """User-facing errors: the CLI prints them as one line (``seqlab: error: ...``) and exits non-zero.
-
-This module imports nothing heavy, so the command line can report a bad option before torch is loaded.
-"""
+Nothing heavy is imported, so the command line can report a bad option before torch is loaded."""
 
 from __future__ import annotations
 

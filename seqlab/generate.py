@@ -1,9 +1,8 @@
 """``python -m seqlab.generate ckpt_path=PATH prompt="..." temperature=0.8 num_samples=3`` — sample from a checkpoint.
 
-Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it. Language models sample
-(``temperature`` 0.8, 3 samples by default); a translation (``source=TEXT``, seq2seq heads) is decoded greedily, or
-by beam search where the model was configured with ``model.head.beam_size`` > 1, as one output by default — it is
-sampled only when ``temperature`` is given. Word-level text is joined as it reads (:mod:`seqlab.display.readable`).
+Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it. Language models sample;
+a translation (``source=TEXT``, seq2seq heads) is decoded greedily (or by the model's beam search), sampled only when
+``temperature`` is given. Word-level text is joined as it reads (:mod:`seqlab.display.readable`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ USAGE = (
     "usage: python -m seqlab.generate ckpt_path=PATH [prompt=TEXT] [num_samples=3] [max_length=300] "
     "[temperature=0.8] [top_k=null] [seed=0] [condition=CLASS] [source=TEXT] [beam_size=N]"
 )
-#: sampling temperature of language models when none is given (translations: greedy or beam search)
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_SAMPLES = 3
 

@@ -1,7 +1,5 @@
 """Metrics that heads share and that no single head or datamodule owns: entity-level F1 of BIO tags.
-
-A leaf beside :mod:`seqlab.spec`: heads import it without importing a datamodule.
-"""
+A leaf beside :mod:`seqlab.spec`, importing no datamodule."""
 
 from __future__ import annotations
 

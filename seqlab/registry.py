@@ -42,8 +42,7 @@ class Registry:
 
     def register(self, name: str, obj: Any = None, *, owner: str | None = None) -> Callable:
         """Register ``obj`` under ``name`` (usable as a decorator). A name taken by another owner is refused.
-
-        ``owner`` defaults to the plugin being loaded (see :func:`registering_as`), else ``seqlab``."""
+        ``owner``: the plugin being loaded (:func:`registering_as`), else ``seqlab``."""
         owner = owner or _current_owner.get()
         if owner != "seqlab":
             self._load_builtins()  # so a plugin's name that collides with a built-in is caught here
@@ -91,16 +90,13 @@ CELLS = Registry("cell", builtins="seqlab.cells")
 HEADS = Registry("head", builtins="seqlab.heads")
 DATAMODULES = Registry("datamodule", builtins="seqlab.data.builtins")
 ENCODERS = Registry("encoder", builtins="seqlab.encoders")
-#: kind → registry
 REGISTRIES = {registry.kind: registry for registry in (CELLS, HEADS, DATAMODULES, ENCODERS)}
 
 
 @contextlib.contextmanager
 def registering_as(owner: str) -> Iterator[None]:
     """Attribute registrations inside the block to ``owner`` (a plugin); if the block raises, undo them all.
-
-    Built-ins are registered first, so they stay seqlab's even when the plugin imports ``seqlab.cells``.
-    """
+    Built-ins are registered first: they stay seqlab's even if the plugin imports ``seqlab.cells``."""
     for registry in REGISTRIES.values():
         registry._load_builtins()
     saved = [(registry, dict(registry._entries), dict(registry._owners)) for registry in REGISTRIES.values()]

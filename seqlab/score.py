@@ -1,11 +1,9 @@
 """``python -m seqlab.score ckpt_path=PATH text="..."`` — the probability of a text under a language model.
 
 Prints ``log P(y_1 … y_T) = Σ_t log P(y_t | c, y_1 … y_{t-1})`` in nats and bits, the perplexity
-``exp(-log P / T)``, and each token's log-probability. ``eos=true`` also scores the end, ``P(<eos> | y_1 … y_T)``
-(for models trained on whole lines). ``c`` is the start context the model was trained with
-(``spec.start_context()``: ``<bos>`` for models of ``<bos> … <eos>`` examples, the document separator — ``<eos>``
-for words, ``\n``/``\n\n`` for characters — for windows and streams). Works from the checkpoint alone, like
-``seqlab.generate``.
+``exp(-log P / T)``, and each token's log-probability; ``c`` is the start context the model was trained with
+(:meth:`~seqlab.spec.DataSpec.start_context`). ``eos=true`` also scores the end, ``P(<eos> | y_1 … y_T)`` (for
+models trained on whole lines). Works from the checkpoint alone.
 """
 
 from __future__ import annotations

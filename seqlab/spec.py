@@ -1,8 +1,6 @@
 """What the model knows about the data: the task names and :class:`DataSpec`. Shared by data, models and heads.
 
-Data builds a spec; models and heads read it and never the data's config. This module imports only the vocabulary
-layer (:mod:`seqlab.data.vocab`, plain data), so heads and the model builder use it without importing any datamodule.
-"""
+It imports only :mod:`seqlab.data.vocab` (plain data), so heads and the model builder need no datamodule."""
 
 from __future__ import annotations
 

@@ -4,16 +4,13 @@ For n values x_1..x_n (one per seed) the interval is
 
     mean ± t_{(1+c)/2, n-1} · s / √n,      s² = Σ (x_i − mean)² / (n − 1),
 
-with t_{q, ν} the q-quantile of Student's t distribution with ν = n − 1 degrees of freedom and c the confidence
-(0.95 by default: t_{0.975,1} = 12.706, t_{0.975,2} = 4.303, t_{0.975,4} = 2.776). n = 1 has no interval.
+with t_{q, ν} the q-quantile of Student's t with ν = n − 1 degrees of freedom, c the confidence (0.95 by default).
 
 The quantile is found by bisection on the exact distribution function for integer ν (Abramowitz & Stegun 26.7.3/4):
 with θ = atan(t/√ν), the two-sided probability A(t|ν) = P(|T| ≤ t) is
 
     ν odd:  A = (2/π) [θ + sin θ (cos θ + (2/3) cos³ θ + … + (2·4···(ν−3))/(1·3···(ν−2)) cos^{ν−2} θ)]   (ν = 1: 2θ/π)
     ν even: A = sin θ [1 + (1/2) cos² θ + (1·3)/(2·4) cos⁴ θ + … + (1·3···(ν−3))/(2·4···(ν−2)) cos^{ν−2} θ]
-
-A is increasing in θ ∈ [0, π/2), so bisection on θ converges to machine precision.
 
 >>> round(t_quantile(0.975, 1), 3), round(t_quantile(0.975, 2), 3), round(t_quantile(0.975, 4), 3)
 (12.706, 4.303, 2.776)
@@ -54,7 +51,7 @@ def two_sided_of_angle(theta: float, dof: int) -> float:
 
 def t_quantile(q: float, dof: int) -> float:
     """The q-quantile of Student's t with ``dof`` degrees of freedom, for 0 < q < 1 (bisection on
-    :func:`two_sided_of_angle`, exact to double precision)."""
+    :func:`two_sided_of_angle`, increasing in θ ∈ [0, π/2): exact to double precision)."""
     if not 0 < q < 1:
         raise ValueError(f"quantile level must be in (0, 1), got {q}")
     if dof < 1 or int(dof) != dof:

@@ -1,10 +1,8 @@
 """Compare the runs of a sweep in one self-contained HTML file.
 
-``python -m seqlab.report <sweep dir> [-o FILE] [--json]``: runs whose composed configs differ only in ``seed`` (and
-their paths) are grouped, each metric shown as the mean ± the half-width of a 95 % Student-t interval with n; then
-the runs, curves, gradient-flow plots, samples and tunes, images inline (base64). What each part shows, and the keys
-of ``report.json``: docs/scale.md ("Comparing runs"). Modules, in the order the command uses them: ``read`` (the run
-folders), ``groups`` (over seeds, JSON, text), ``page`` (the HTML), ``command``.
+``python -m seqlab.report <sweep dir> [-o FILE] [--json]``; what each part shows, and the keys of ``report.json``:
+docs/scale.md ("Comparing runs"). Modules, in the order the command uses them: ``read`` (the run folders),
+``groups`` (over seeds, JSON, text), ``page`` (the HTML), ``command``.
 
 >>> from pathlib import Path; import tempfile
 >>> sweep = Path(tempfile.mkdtemp())

@@ -125,9 +125,7 @@ def finite_or_none(value: float | None) -> float | None:
 
 def summary_json(sweep: Sweep) -> dict[str, Any]:
     """The numbers of the report as plain data, what ``--json`` writes to ``report.json`` (its keys, one by one:
-    docs/scale.md): ``sweep_dir``, ``confidence``, ``interval``, ``swept``; ``groups``, each with its metrics' mean,
-    n, std, half_width (t_{0.975, n−1} · std / √n), low, high and per-seed values; ``runs``. ``std``,
-    ``half_width``, ``low`` and ``high`` are null when n = 1; every non-finite number is null."""
+    docs/scale.md); every non-finite number is null."""
     group_of = {id(run): number for number, group in enumerate(sweep.groups) for run in group.runs}
     groups = []
     for group in sweep.groups:

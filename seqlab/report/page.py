@@ -237,7 +237,6 @@ def render_report(sweep_dir: str | Path | Sweep) -> str:
         "".join(curves) if curves else "<p>No csv/metrics.csv in any run.</p>",
         "<h2>Gradient flow</h2>",
         plots_table(runs, "gradient_flow", "gradient_flow"),
-        # forecast vs truth, with the naive forecasts (data=timeseries runs only)
         f"<h2>Forecasts</h2>{plots_table(runs, 'forecasts', 'forecast')}" if any(r.forecasts for r in runs) else "",
         f"<h2>Samples</h2>{samples}" if samples else "",
         tunes_section(runs),

@@ -28,8 +28,7 @@ class Run:
     path: Path
     overrides: dict[str, str]
     status: str  # ok | failed | incomplete
-    #: the composed config (``.hydra/config.yaml``, interpolations unresolved) flattened to dotted keys; empty when
-    #: the run has none
+    #: the composed config (``.hydra/config.yaml``, unresolved) as dotted keys; empty when the run has none
     config: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
