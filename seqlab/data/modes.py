@@ -25,9 +25,8 @@ Encoded = Iterable[tuple[list[np.ndarray], list[bool]]]
 
 
 class Mode:
-    """One ``data.mode``. ``separated``: the documents follow each other in one token stream, each followed by the
-    separator (``\\n``/``\\n\\n``, ``<eos>`` for words) that samples and scores start from (``spec.start_ids``); else
-    each is one ``<bos> … <eos>`` example. ``unread``: options this mode never reads (left out of the cache key)."""
+    """One ``data.mode``. ``separated``: the documents form one stream, each followed by the separator sampling and
+    scoring start from (``spec.start_ids``); else each is a ``<bos> … <eos>`` example. ``unread``: unread options."""
 
     name: ClassVar[str]
     separated: ClassVar[bool] = True
