@@ -2,9 +2,8 @@
 
 A component's options are a dataclass registered with :func:`component` (``seqlab.schema.model`` holds cells,
 encoders, heads, optimizers and schedulers; ``seqlab.schema.trainer`` reads the Trainer's options from Lightning).
-Everything else derives from it: the config group option Hydra composes (stored in Hydra's ConfigStore, so there is
-no YAML copy of the defaults), pre-flight validation with did-you-mean (:func:`check_node`), and the listing
-``seqlab options`` prints. This package imports neither torch nor the components: pre-flight stays fast.
+Everything else derives from it: the group option in Hydra's ConfigStore (no YAML copy of the defaults), pre-flight
+validation (:func:`check_node`) and ``seqlab options``. Neither torch nor the components are imported.
 
 >>> @component("cell", "demo", package="model.cell")
 ... class Demo:

@@ -1,6 +1,5 @@
 """Options of seqlab's callbacks, and the ``callbacks`` group's options built from them: ``default`` (every run) and
-``music`` (the default set plus ABC tune sampling). Lightning's own callbacks keep Lightning's options; seqlab's
-settings for them are written here once."""
+``music`` (plus ABC tune sampling). Lightning's callbacks keep Lightning's options; seqlab's settings are here."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""The schema's building blocks: :func:`option` (a field with bounds and help), :func:`component` (makes a class
-of option fields a dataclass and registers it as the options of ``group=name``) and :func:`check_options` (a node
-against a dataclass, one line per problem). The components themselves are in :mod:`seqlab.schema.model`,
-:mod:`~seqlab.schema.data` and :mod:`~seqlab.schema.callbacks`; :mod:`seqlab.schema` gathers them."""
+"""The schema's building blocks: :func:`option` (a field with bounds and help), :func:`component` (registers a class
+of option fields as the options of ``group=name``) and :func:`check_options`; :mod:`seqlab.schema` gathers them."""
 
 from __future__ import annotations
 
@@ -17,12 +15,10 @@ from typing import Any, Literal
 SCHEMAS: dict[tuple[str, str], Component] = {}
 
 
-
 def option(default: Any, *, ge: float | None = None, gt: float | None = None, lt: float | None = None,
            le: float | None = None, help: str = "") -> Any:
     """A dataclass field with bounds and a one-line help (a list's default is written as a tuple: immutable)."""
     return field(default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "le": le, "help": help})
-
 
 
 @dataclass(frozen=True)
@@ -42,13 +38,11 @@ class Component:
         return {f.name: f for f in fields(self.options)}
 
 
-
 def component(group: str, name: str, *, package: str | None, target: str | None = None, partial: bool = False,
               named: bool | str = True):
     """Make a class of :func:`option` fields a dataclass and register it as the options of ``group=name``.
-    ``named``: the node carries ``name: <name>`` (the registry lookup of cells, encoders, heads, datamodules; a text:
-    another name, as ``encoder=bidirectional`` is ``name: recurrent``); ``target``: its ``_target_`` (optimizers,
-    ...)."""
+    ``named``: the node carries ``name: <name>`` (a text: another name, as ``encoder=bidirectional`` is ``name:
+    recurrent``); ``target``: its ``_target_`` (optimizers)."""
 
     def add(cls: type) -> type:
         cls = dataclass(cls)
@@ -65,7 +59,6 @@ def component(group: str, name: str, *, package: str | None, target: str | None 
         return cls
 
     return add
-
 
 
 # -- validation -----------------------------------------------------------------------------------------------------
@@ -123,7 +116,6 @@ def unknown_key(where: str, key: str, known: list[str], what: str) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"{where}.{key}: {what} has no option '{key}'{hint}; its options are: {', '.join(known) or 'none'}"
-
 
 
 def check_options(options: type, node: Any, where: str, what: str, fixed: set[str] = frozenset()) -> str | None:

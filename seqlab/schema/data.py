@@ -17,8 +17,7 @@ def data(name: str, named: str | None = None):
 
 @dataclass
 class Loading:
-    """What every datamodule takes: how batches are served and where the prepared data lives (a datamodule's own
-    schema sets its batch size)."""
+    """What every datamodule takes: batching and where prepared data lives (each sets its own batch size)."""
 
     batch_size: int = option(32, ge=1)
     num_workers: int = option(0, ge=0, help="DataLoader worker processes")
@@ -71,16 +70,14 @@ class TextWord(TextChar):
 
 
 # WikiText-2, tokenised (v1) — the corpus of pytorch/examples word_language_model's figures (Merity et al. 2016,
-# arXiv:1609.07843). Hub: Salesforce/wikitext, config wikitext-2-v1; offline, copy the dataset and set
-# data.source=hf:/path/to/wikitext:wikitext-2-v1.
+# arXiv:1609.07843). Offline: a copy of the hub dataset, data.source=hf:/path/to/wikitext:wikitext-2-v1.
 @data("wikitext2", named="text_word")
 class WikiText2(TextWord):
     source: str = option("hf:Salesforce/wikitext:wikitext-2-v1")
 
 
 # Penn Treebank, text only: Mikolov's preprocessed PTB (10k words), the corpus of Zaremba et al. 2014
-# (arXiv:1409.2329). Hub: ptb-text-only/ptb_text_only, config penn_treebank, column sentence; offline, copy its
-# parquet export and set data.source=hf:/path/to/ptb_text_only:penn_treebank.
+# (arXiv:1409.2329). Offline: a copy of the hub's parquet, data.source=hf:/path/to/ptb_text_only:penn_treebank.
 @data("ptb", named="text_word")
 class PTB(TextWord):
     source: str = option("hf:ptb-text-only/ptb_text_only:penn_treebank")
@@ -199,9 +196,8 @@ class Tweets(Examples):
     batch_size: int = option(64, ge=1)
 
 
-# TweetEval sentiment (Barbieri et al. 2020, arXiv:2010.12421): label 0 negative, 1 neutral, 2 positive. Hub:
-# cardiffnlp/tweet_eval, config sentiment; offline, copy the dataset and set
-# data.source=hf:/path/to/tweet_eval:sentiment.
+# TweetEval sentiment (Barbieri et al. 2020, arXiv:2010.12421): label 0 negative, 1 neutral, 2 positive. Offline: a
+# copy of the hub dataset, data.source=hf:/path/to/tweet_eval:sentiment.
 @data("tweet_eval", named="tweets")
 class TweetEval(Tweets):
     source: str = option("hf:cardiffnlp/tweet_eval:sentiment")

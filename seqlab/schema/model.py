@@ -143,8 +143,7 @@ class Transformer:
 
 
 # -- heads ------------------------------------------------------------------------------------------------------------
-# The head that fits the data's task: language_model/tagging → many_to_many, classification → many_to_one,
-# translation → seq2seq, conditional_generation → one_to_many.
+# The head that fits the data's task (seqlab.models.builder.DEFAULT_HEADS).
 @head("auto")
 class Auto:
     pass
