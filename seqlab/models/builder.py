@@ -102,8 +102,7 @@ def build_embedding(kind: str, spec: DataSpec, dim: int, freeze: bool = False) -
 
 
 def build_encoder(options: dict[str, Any], input_size: int, spec: DataSpec, cell: dict[str, Any]) -> nn.Module:
-    """``model.encoder`` (``name``, default ``recurrent``, and its options) → the registered encoder, built by its
-    ``build`` classmethod (:meth:`seqlab.encoders.Encoder.build`; ``RecurrentEncoder`` has its own)."""
+    """``model.encoder`` (``name``, default ``recurrent``) → the registered encoder, by its ``build``."""
     options = dict(options)
     name = options.pop("name", "recurrent")
     try:
@@ -198,8 +197,7 @@ def make_module(
     scheduler: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
 ) -> SequenceLitModule:
-    """The LightningModule around :func:`build_model` ``(spec, **model_config)``, with the plugins that provide its
-    cell, head, encoder and datamodule (``config["data"]["name"]``) recorded for its checkpoints."""
+    """The LightningModule around :func:`build_model`, recording the plugins of its parts for checkpoints."""
     model = build_model(spec, **model_config)
     required = plugin_requirements(
         {
@@ -227,8 +225,7 @@ def build_module(config: dict[str, Any], spec: DataSpec) -> SequenceLitModule:
 
 
 def load_module(path: str | Path, map_location: str = "cpu") -> SequenceLitModule:
-    """Rebuild a trained module from a checkpoint alone (the vocabulary travels with it), in eval mode. The plugins
-    it was trained with must be loaded: a missing one is one clear error, before anything is built."""
+    """Rebuild a trained module from a checkpoint alone, in eval mode; its plugins must be loaded."""
     checkpoint = load_checkpoint(path, map_location)
     meta = checkpoint[CHECKPOINT_KEY]
     require_plugins(meta.get("plugins", []), source=f"ckpt_path={path}")
@@ -242,8 +239,7 @@ def load_module(path: str | Path, map_location: str = "cpu") -> SequenceLitModul
 
 
 def check_monitored_metrics(config: dict[str, Any], module: SequenceLitModule) -> None:
-    """Refuse, before training, a callback that monitors a metric the head never logs (``monitor: val/accuracy``
-    from a recipe, with a head that logs only ``val/loss``) — Lightning would fail at the first validation."""
+    """Refuse, before training, a callback monitoring a metric the head never logs (Lightning would fail later)."""
     names = ["loss", *module.val_metrics]
     logged = {f"val/{name}" for name in [*names, *module.model.head.derived_metrics(dict.fromkeys(names, 1.0))]}
     for name, callback in (config.get("callbacks") or {}).items():

@@ -44,8 +44,7 @@ class GradientStats:
 
 
 class NonFiniteHandler(Protocol):
-    """Told by the module when a step's gradient norm is NaN or inf (the gradients are already dropped);
-    :class:`~seqlab.callbacks.reliability.NonFiniteGuard` is one and installs itself as ``module.nonfinite_guard``."""
+    """Told by the module when a step's gradient norm is NaN or inf (gradients already dropped); see NonFiniteGuard."""
 
     def nonfinite_step(self, trainer: pl.Trainer) -> None: ...
 
@@ -159,8 +158,7 @@ class SequenceLitModule(pl.LightningModule):
         self._log_metrics("test", self.test_metrics, self.test_loss)
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Lightning's optimizer step, then :meth:`Cell.constrain_ <seqlab.cells.Cell.constrain_>` of every cell
-        (IndRNN clamps ``|u|`` to ``recurrent_max``), so no forward pass sees an out-of-bound weight."""
+        """Lightning's optimizer step, then each cell's ``constrain_()`` (IndRNN's ``|u|`` clamp) before any forward."""
         super().optimizer_step(*args, **kwargs)
         for module in self.model.modules():
             if isinstance(module, Cell):
@@ -240,8 +238,7 @@ class SequenceLitModule(pl.LightningModule):
 
 
 def unreadable_reason(path: Path, err: BaseException) -> str:
-    """Why ``torch.load(weights_only=True)`` refused a file, in words: a text file, pickled code, or a damaged
-    checkpoint (torch's own advice to turn weights-only loading off is never passed on)."""
+    """Why ``torch.load(weights_only=True)`` refused a file, in words (never torch's advice to load unsafely)."""
     import re
 
     with path.open("rb") as f:

@@ -43,8 +43,7 @@ class SequenceModel(nn.Module):
         self.embedding_dropout = dropout_layer(float(options.get("embedding_dropout", 0.0)))
 
     def load_pretrained_vectors(self, path: str) -> None:
-        """Copy word vectors from a GloVe/word2vec text file into the learned embedding (``model.pretrained_vectors``);
-        words missing from the file keep their random initialisation. The coverage is logged."""
+        """Copy GloVe/word2vec vectors into the learned embedding (missing words stay random; coverage logged)."""
         if not isinstance(self.embedding, nn.Embedding):
             raise ConfigError("model.pretrained_vectors needs model.embedding=learned")
         load_pretrained_embedding(self.embedding.weight, path, self.spec.vocab, self.spec.pad_id)

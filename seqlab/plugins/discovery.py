@@ -161,8 +161,7 @@ def load_plugins(local_dir: Path | None = None, report: bool = True) -> dict[str
 
 
 def load_plugins_for(choices: dict[str, str]) -> None:
-    """Import the plugins when the run selects an option a plugin provides (``cell=mgu``), so a failure is one line
-    before anything runs; a run of seqlab's own options imports none before it starts."""
+    """Import the plugins whose options the run selects (``cell=mgu``): a failure is one line before anything runs."""
     found = discover()
     used = {g: c for g, c in choices.items() if found.conf_owners.get(f"{g}/{c}", "seqlab") != "seqlab"}
     if not used:
@@ -233,8 +232,7 @@ def _load(plugin: Plugin) -> None:
 
 
 def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
-    """Refuse a config folder with an option that exists already (Hydra would silently use the first one found)
-    or that lands elsewhere in the config than seqlab's options of its group (a missing ``# @package model.cell``)."""
+    """Refuse a config folder whose option exists (Hydra would use the first found) or lacks its ``# @package``."""
     if conf_dir is None or conf_dir in found.claimed_dirs:
         return  # no config, or a folder shared by plugins of one package, checked once
     options = config_options(conf_dir)
@@ -272,8 +270,7 @@ def _read_yaml(path: Path, option: str, owner: str) -> Any:
 
 
 def _check_folder(conf_dir: Path | None, owner: str) -> None:
-    """Refuse, when the plugin loads (before any data is prepared), a config file that passes a key the registered
-    class's constructor does not take (``betta: 1.0`` for ``beta``)."""
+    """Refuse, at load, a config key the registered class's constructor does not take (``betta: 1.0`` for ``beta``)."""
     for option in config_options(conf_dir):
         values = _read_yaml(conf_dir / f"{option}.yaml", option, owner)
         kind = CONSTRUCTED_GROUPS.get(option.rpartition("/")[0])

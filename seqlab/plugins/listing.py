@@ -45,8 +45,7 @@ def describe_plugins() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``seqlab plugins`` / ``python -m seqlab.plugins`` (no options): the listing; exit status 1 when any plugin
-    failed to load (so scripts and CI notice), quiet when the reader closes the pipe (``seqlab plugins | head -1``)."""
+    """``seqlab plugins``: the listing; exit 1 if a plugin failed (for CI), quiet on a closed pipe (``| head``)."""
     listing = describe_plugins()
     try:
         print(listing, flush=True)

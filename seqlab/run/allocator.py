@@ -39,8 +39,7 @@ def glibc() -> ctypes.CDLL | None:
 
 
 def configure_cpu_allocator(mode: str) -> bool:
-    """Apply ``cpu_allocator=<mode>`` to this process and the processes it starts; True when glibc took the
-    ``retain`` settings. Variables the user set already are left as they are."""
+    """Apply ``cpu_allocator=<mode>`` here and to child processes (user-set variables win); True if glibc took it."""
     if mode not in CHOICES:
         raise ValueError(f"cpu_allocator={mode!r}: expected one of {', '.join(CHOICES)}")
     if mode == "system":

@@ -69,8 +69,7 @@ def pause(marker: Path) -> None:
 
 
 def write_error(path: Path, err: BaseException) -> BaseException:
-    """An ``OSError`` naming ``path`` and the reason (a full disk, a folder that is not writable) for torch's
-    ``RuntimeError`` from a failed checkpoint write; other errors are returned as they are."""
+    """An ``OSError`` naming ``path`` and why (full disk, unwritable folder) for torch's failed-write error."""
     import errno
     import shutil
 

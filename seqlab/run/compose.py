@@ -86,8 +86,7 @@ def _override_value(value: Any) -> str:
 
 
 def compose_config(args: list[str], with_hydra: bool = False):
-    """Compose ``train.yaml`` with command-line overrides: before Hydra starts (the checks of pre-flight), or inside
-    a job Hydra runs (a sweep job's checks), with the search path Hydra holds."""
+    """Compose ``train.yaml`` with overrides: before Hydra starts (pre-flight), or in a Hydra job (its search path)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -122,8 +121,7 @@ def explicit_value(args: list[str], key: str) -> str | None:
 
 @functools.cache
 def option_defaults(group: str, choice: str, node: str, roots: tuple[str, ...]) -> dict[str, Any]:
-    """What ``group=choice`` alone puts at its node (defaults lists followed, interpolations kept as written): one
-    composition per option and config search path (``roots``)."""
+    """What ``group=choice`` alone puts at its node (defaults lists followed, interpolations as written), cached."""
     composed = OmegaConf.select(compose_config([f"{group}={choice}"]), node)
     return OmegaConf.to_container(composed, resolve=False) if composed is not None else {}
 

@@ -132,8 +132,7 @@ def config_mismatch(saved: dict[str, Any], asked: dict[str, Any]) -> str | None:
 
 
 def check_resume(ckpt: Path, model_options: dict[str, Any], data_name: str | None) -> dict[str, Any]:
-    """Read ``ckpt`` (weights only) and refuse, in one line naming both sides, a checkpoint whose model or
-    datamodule differs from the composed config's. Returns the checkpoint (for :func:`resume_message`)."""
+    """Read ``ckpt`` (weights only); refuse in one line a model or datamodule unlike the config's; return it."""
     from seqlab.models.module import CHECKPOINT_KEY, load_checkpoint
 
     checkpoint = load_checkpoint(ckpt)

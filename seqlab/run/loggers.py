@@ -89,8 +89,7 @@ class StepWriter(csv_logs.ExperimentWriter):
 
 
 class CSVLogger(csv_logs.CSVLogger):
-    """Lightning's CSV logger with :class:`StepWriter`: one row per step, and a run resumed in its own folder
-    (``ckpt_path=last``) continues its ``metrics.csv`` from the checkpoint's step instead of replacing it."""
+    """Lightning's CSV logger with :class:`StepWriter`; a run resumed in its folder continues its ``metrics.csv``."""
 
     @property
     @rank_zero_experiment
@@ -106,8 +105,7 @@ class CSVLogger(csv_logs.CSVLogger):
 
 
 class WandbLogger(wandb_logs.WandbLogger):
-    """Lightning's wandb logger, without the ``anonymous`` setting it always hands to ``wandb.init``: wandb 0.2x
-    deprecated that setting and warns about it on every run, even when it is None."""
+    """Lightning's wandb logger without the ``anonymous`` setting, which wandb 0.2x deprecated (a warning a run)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -49,8 +49,7 @@ def training_bytes(config: dict[str, Any]) -> int:
 
 
 def device_bytes(accelerator: str) -> tuple[int, str] | None:
-    """The memory of the device training runs on, and its name: the machine's RAM for the CPU, the first GPU's
-    memory (``nvidia-smi``) for a GPU; None when it cannot be told without importing torch."""
+    """The training device's memory and name: RAM, or ``nvidia-smi``'s first GPU; None if unknown without torch."""
     if accelerator in ("gpu", "cuda", "auto") and shutil.which("nvidia-smi"):
         try:
             out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],

@@ -65,8 +65,7 @@ def compose_checked(args: list[str]):
 
 
 def check_composes(args: list[str]) -> str | None:
-    """Compose and validate the config before Hydra runs, so a bad override or value fails fast with one line,
-    before torch or the data are loaded (single runs; each job of a sweep is validated when it starts)."""
+    """Compose and validate a single run's config before Hydra and torch load, so a bad override fails in one line."""
     if not single_run(args):
         return None
     try:
@@ -188,8 +187,7 @@ def prepare_sweep_dir(args: list[str]) -> list[str]:
 
 
 def preflight(argv: list[str]) -> list[str]:
-    """Everything before Hydra starts a single run (the module's docstring; docs/architecture.md), each failure a
-    :func:`~seqlab.errors.user_errors` exception in one line. Returns the overrides Hydra is to run with."""
+    """Everything before Hydra starts a single run (module docstring), failures in one line; returns the overrides."""
     if error := check_group_overrides(argv, search_dirs()):
         raise ConfigError(error)
     argv = resume_overrides(debug_overrides(argv))
@@ -204,9 +202,8 @@ def preflight(argv: list[str]) -> list[str]:
 
 def recipe_leftovers(argv: list[str], composed: DictConfig | None = None) -> list[str]:
     """Deletion overrides (``~model.cell.forget_bias``) for what a recipe set for the option a command line swaps
-    out (``+experiment=word_lm cell=gru``: the recipe's LSTM ``forget_bias`` means nothing to a GRU) or set to a
-    value the new choice refuses (``+experiment=forecast head=many_to_one``: ``pool=none``), each named in one note
-    line. Keys the command line sets itself are kept. ``composed``: ``argv``'s config, when the caller has it."""
+    out (``+experiment=word_lm cell=gru``: LSTM's ``forget_bias``) or to a value the new choice refuses (``pool=none``
+    for ``head=many_to_one``), each in a note line; not keys the command line sets. ``composed``: ``argv``'s config."""
     if not any(a.startswith("+experiment=") for a in argv):
         return []
     swapped = {g: explicit_value(argv, g) for g in GROUP_NODES if explicit_value(argv, g) not in (None, "", "null")}

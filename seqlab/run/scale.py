@@ -26,8 +26,7 @@ ERROR_FILE = "error.txt"
 
 
 def sweep_job_name(override_dirname: str) -> str:
-    """A sweep job's name from Hydra's ``override_dirname``, without the settings ``debug=NAME`` added (its
-    ``++key=value`` overrides): ``cell=gru``, not ``++model.embedding_dim=8,…,cell=gru``."""
+    """A sweep job's name from ``override_dirname`` without ``debug=NAME``'s ``++key=value``: ``cell=gru``."""
     return ",".join(item for item in override_dirname.split(",") if item and not item.startswith("++"))
 
 
@@ -45,8 +44,7 @@ def in_multirun() -> bool:
 
 
 def is_rank_zero() -> bool:
-    """True in the process that writes files (global rank 0); reads the launcher's environment, so it also works
-    before a Trainer exists (torchrun sets ``RANK``, SLURM sets ``SLURM_PROCID``)."""
+    """True in the process that writes files (global rank 0), also before a Trainer exists (``RANK``, SLURM's)."""
     from pytorch_lightning.utilities import rank_zero_only
 
     return getattr(rank_zero_only, "rank", 0) == 0
@@ -62,8 +60,7 @@ def worst_value(direction: str | list[str] | None) -> float | list[float]:
 
 
 def record_failed_job(message: str, error: BaseException | None = None) -> float | list[float]:
-    """Write ``error.txt`` (the message and, for unexpected errors, the traceback) into the running job's folder,
-    print one line, and return :func:`worst_value` for the sweeper, so the sweep carries on with its other jobs."""
+    """Write the job's ``error.txt`` (message, traceback if unexpected), print one line, return :func:`worst_value`."""
     hydra = hydra_config()
     return write_failed_job(Path(hydra.runtime.output_dir), message, hydra.job.num, list(hydra.overrides.task),
                             hydra.sweeper.get("direction"), error)
@@ -71,8 +68,7 @@ def record_failed_job(message: str, error: BaseException | None = None) -> float
 
 def write_failed_job(job_dir: Path, message: str, num: int, overrides: list[str], direction: Any,
                      error: BaseException | None = None) -> float | list[float]:
-    """:func:`record_failed_job` for a job given by its folder, number and overrides (also from outside the job's
-    process: a launcher whose job process died)."""
+    """:func:`record_failed_job` for a job given by folder, number and overrides (also a launcher's dead job)."""
     if is_rank_zero():
         details = "".join(traceback.format_exception(error)) if error is not None else ""
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -88,8 +84,7 @@ def write_failed_job(job_dir: Path, message: str, num: int, overrides: list[str]
 
 
 def check_sweep_result(value: float | None, optimized_metric: str | None) -> str | None:
-    """Why a finished sweep job's objective is unusable (None when it is fine): NaN or infinite (the run diverged),
-    or no value at all while the sweeper optimises something."""
+    """Why a finished sweep job's objective is unusable (NaN or inf; none while optimising), or None."""
     hydra = hydra_config()
     optimizing = hydra is not None and hydra.sweeper.get("direction") is not None
     if value is None and optimizing and optimized_metric:
@@ -115,8 +110,7 @@ def wandb_names(group: str | None, name: str | None, experiment_name: str) -> di
 
 
 def per_device_batch_size(global_batch_size: int, world_size: int) -> int:
-    """``data.batch_size`` is the global batch: each of the ``world_size`` processes loads an equal share, so the
-    optimisation is the same on 1 or N devices. Raises ConfigError when it does not divide evenly."""
+    """Each process's share of the global ``data.batch_size`` (the same optimisation on 1 or N devices)."""
     if world_size <= 1:
         return global_batch_size
     if global_batch_size % world_size:
@@ -146,8 +140,7 @@ def strategy_for_sweep(trainer_options: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_trainer(trainer_options: dict[str, Any], **kwargs: Any) -> Any:
-    """``pl.Trainer(**trainer_options, **kwargs)``; options Lightning rejects (no GPU for ``trainer=gpu``/``ddp``,
-    more devices than the machine has, ...) become a one-line ConfigError naming them."""
+    """``pl.Trainer(**trainer_options, **kwargs)``; options Lightning rejects become a ConfigError naming them."""
     import difflib
     import inspect
 

@@ -91,8 +91,7 @@ def memory_error(stage: str, model: dict[str, Any], err: BaseException) -> Confi
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Train (and test) one composed, validated configuration (:mod:`seqlab.run.preflight` checks it before; this module
-    never reads the command line); returns ``cfg.optimized_metric`` for sweepers."""
+    """Train (and test) one composed, validated config (never the command line); returns ``cfg.optimized_metric``."""
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -203,8 +202,7 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def test_weights(trainer: Any, output_dir: Path) -> tuple[str, int, str | None]:
-    """Which weights the test phase uses: the best validation's (``best.ckpt`` of the run's own folder, when saved)
-    or else the final ones in memory (``last``), with their step and the ``ckpt_path`` for ``trainer.test``."""
+    """Which weights the test uses, with their step and ``ckpt_path``: the run's own ``best.ckpt``, else ``last``."""
     callback = trainer.checkpoint_callback
     best = Path(callback.best_model_path) if callback is not None and callback.best_model_path else None
     if best is not None and best.is_file() and best.resolve().parent == (output_dir / "checkpoints").resolve():
@@ -230,8 +228,7 @@ def interrupts_raise(phase: str):
 
 
 def resume_loggers(loggers: list[Any], step: int) -> None:
-    """A run resumed from a checkpoint of training step ``step`` continues its logs from there: rows logged at steps
-    ≥ ``step`` (written after that checkpoint, before a kill) are dropped from ``metrics.csv`` and TensorBoard."""
+    """Drop log rows at steps ≥ ``step`` (after the resumed checkpoint, before a kill): ``metrics.csv``, TensorBoard."""
     for logger in loggers:
         if hasattr(logger, "resume_at"):
             logger.resume_at(step)
