@@ -44,7 +44,7 @@ class GradientStats:
 
 
 class NonFiniteHandler(Protocol):
-    """Told by the module when a step's gradient norm is NaN or inf (gradients already dropped); see NonFiniteGuard."""
+    """Told by the module when a step's gradient norm is NaN or inf (gradients already dropped): ``NonFiniteGuard``."""
 
     def nonfinite_step(self, trainer: pl.Trainer) -> None: ...
 

@@ -232,7 +232,7 @@ def _load(plugin: Plugin) -> None:
 
 
 def _claim_options(conf_dir: Path | None, owner: str, found: _Found) -> None:
-    """Refuse a config folder whose option exists (Hydra would use the first found) or lacks its ``# @package``."""
+    """Refuse a config folder whose option exists already (Hydra uses the first found) or lacks its ``# @package``."""
     if conf_dir is None or conf_dir in found.claimed_dirs:
         return  # no config, or a folder shared by plugins of one package, checked once
     options = config_options(conf_dir)

@@ -1,6 +1,5 @@
 """Run folders: each new run claims a folder of its own, atomically (:func:`claim_run_dir`); ``ckpt_path=last`` finds
-the run to resume, checked against the composed config before anything is written. Torch is imported only to read a
-checkpoint.
+the run to resume, checked against the composed config before anything is written (torch only reads checkpoints).
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())

@@ -105,7 +105,7 @@ class CSVLogger(csv_logs.CSVLogger):
 
 
 class WandbLogger(wandb_logs.WandbLogger):
-    """Lightning's wandb logger without the ``anonymous`` setting, which wandb 0.2x deprecated (a warning a run)."""
+    """Lightning's wandb logger without the ``anonymous`` setting, which wandb 0.2x deprecated (warns every run)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -119,7 +119,7 @@ def unknown_key(where: str, key: str, known: list[str], what: str) -> str:
 
 
 def check_options(options: type, node: Any, where: str, what: str, fixed: set[str] = frozenset()) -> str | None:
-    """The first key ``options`` (a dataclass) lacks, or value of wrong type or out of bounds, in ``node``; or None."""
+    """The first key of ``node`` the dataclass ``options`` lacks, or value of the wrong type or bounds, as one line."""
     known, hints = {f.name: f for f in fields(options)}, typing.get_type_hints(options)
     for key in node:
         if key not in known and key not in fixed:
