@@ -73,10 +73,7 @@ def save_attention_heatmap(
     path: str | Path,
     title: str | None = None,
 ) -> Path:
-    """Write a PNG heat map of ``weights (T, S)``: one row per generated token, one column per source token.
-
-    Uses matplotlib's Agg backend (no display needed); returns the path written.
-    """
+    """Write a PNG heat map of ``weights (T, S)``: one row per generated token, one column per source token."""
     import matplotlib
 
     matplotlib.use("Agg")

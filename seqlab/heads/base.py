@@ -49,8 +49,7 @@ class HeadContext:
     """What a head may use to build itself: the data spec, the model's sizes, and the model's recurrent config.
 
     ``encoder_size`` is the encoder's output size ``D*H``; ``cell`` is ``{"name": ..., **cell options}`` and
-    ``encoder`` the ``Recurrent`` options (``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, ``path``,
-    ``compile``), so a head can build a decoder of the same kind with :meth:`build_recurrent`.
+    ``encoder`` the encoder's ``head_options()``, from which :meth:`build_recurrent` builds a decoder.
     """
 
     spec: DataSpec
@@ -68,8 +67,7 @@ class HeadContext:
         return int(self.encoder.get("num_layers", 1))
 
     def build_recurrent(self, input_size: int, hidden_size: int) -> Recurrent:
-        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, cell options, layer count and loop
-        options (dropout, path, compile), e.g. a decoder: ``ctx.build_recurrent(embedding_dim, ctx.encoder_size)``."""
+        """A left-to-right :class:`~seqlab.cells.Recurrent` with the model's cell, layer count and loop options."""
         cell = dict(self.cell)
         loop = {k: v for k, v in self.encoder.items() if k in ("dropout", "path", "compile")}
         return Recurrent(cell.pop("name"), input_size, hidden_size, num_layers=self.num_layers, **loop, **cell)
@@ -80,12 +78,9 @@ class Head(nn.Module):
 
     Implement :meth:`predict` (encoder outputs ``(B, T, D*H)`` → dict with at least ``logits``) and :meth:`loss`;
     that is a complete head. Optionally :meth:`make_metrics` (logged as ``val/<name>``) with :meth:`update_metrics`,
-    and :meth:`generate`. ``val/loss`` and ``test/loss`` (what checkpointing and the plateau scheduler monitor) are
-    always logged: the mean of :meth:`loss` over the evaluation batches, kept by the LightningModule apart from the
-    head's metrics, unless :meth:`make_metrics` returns its own ``"loss"`` (e.g. weighted by tokens). The default
+    and :meth:`generate`; ``val/loss`` and ``test/loss`` are always logged (docs/heads.md, "Metrics"). The default
     :meth:`forward` runs ``model.encode`` over ``batch["inputs"]`` and calls :meth:`predict`; heads that run the
-    encoder themselves override it. The gradient-flow diagnostics read :meth:`terminal_loss` and
-    :meth:`pools_over_steps`.
+    encoder themselves override it. Gradient-flow diagnostics read :meth:`terminal_loss`, :meth:`pools_over_steps`.
 
     >>> import torch
     >>> from seqlab.heads import Head
@@ -128,14 +123,12 @@ class Head(nn.Module):
 
     def terminal_loss(self, out: dict[str, Any], batch: dict[str, Tensor]) -> Tensor:
         """``L_T``: the loss of each sequence's last real step alone (mean over rows), whose gradient says how far
-        back a signal reaches (``grad_flow/.../vanishing_index``). Default: :meth:`loss` — right for one prediction
-        per sequence; a head predicting every step returns :func:`last_step_cross_entropy` (or its own)."""
+        back a signal reaches. Default: :meth:`loss`; per-step heads return :func:`last_step_cross_entropy`."""
         return self.loss(out, batch)
 
     def pools_over_steps(self) -> bool:
         """Whether :meth:`terminal_loss` reads the encoder's outputs at every step (mean, max or attention pooling):
-        the gradient-flow probe then lets gradient reach the encoder through each row's last real step only.
-        Default False: the head reads the last step, or its :meth:`terminal_loss` picks it."""
+        the gradient-flow probe then lets gradient reach the encoder through each row's last real step only."""
         return False
 
     def output_layer(self) -> nn.Linear | None:

@@ -24,8 +24,7 @@ class ManyToManyHead(TokenHead):
     must run left to right (a bidirectional one would see the answer); ``tie_weights`` shares the output matrix with
     the input embedding (Press & Wolf 2017; projected when sizes differ). Tagging (task ``tagging``): one tag id per
     input token, ``V`` tags (``spec.target_vocab`` or ``spec.classes``); bidirectional encoders are welcome.
-    Metrics: ``loss``, ``perplexity`` and ``bpc`` (bits per token) for language models; ``accuracy`` always;
-    ``entity_f1`` (entity-level F1) for BIO tags.
+    Metrics beyond ``loss`` and ``accuracy``: ``perplexity``, ``bpc`` for language models, ``entity_f1`` for BIO tags.
     """
 
     tasks = ("language_model", "tagging")

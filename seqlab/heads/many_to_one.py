@@ -42,9 +42,8 @@ class ManyToOneHead(Head):
     Batch keys: ``inputs (B, T)`` token ids, ``lengths (B,)`` real lengths, ``targets (B,)`` class ids
     (``spec.classes`` names them; task ``classification``).
 
-    ``pool``: ``last``, ``mean``, ``max`` (:func:`pool_steps`) or ``attention`` (learned, over real steps; its
-    weights come back as ``out["attention"] (B, T)``). ``class_weights``: ``null``, ``spec`` (the data spec's) or
-    one weight per class, for the cross-entropy. Metrics: ``loss``, ``accuracy``, ``macro_f1``, ``macro_recall``.
+    ``pool``: ``last``, ``mean``, ``max`` (:func:`pool_steps`) or ``attention`` (its weights come back as
+    ``out["attention"] (B, T)``); ``class_weights`` weigh the cross-entropy. More: docs/heads.md.
 
     >>> import torch
     >>> from seqlab.spec import DataSpec

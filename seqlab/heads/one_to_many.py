@@ -17,14 +17,12 @@ Condition = int | str | list[int | str] | None
 class OneToManyHead(TokenHead):
     """A sequence generated from a condition: the model's embedding and encoder are the decoder (left to right).
 
-    Batch keys (task ``conditional_generation``): ``condition (B,)`` class ids (``spec.classes`` names them) — or a
-    float ``(B, C)`` vector of class weights, mixing the classes' embeddings —, ``inputs (B, T)`` = ``<bos>`` +
-    tokens, ``targets (B, T)`` = tokens + ``<eos>``, ``lengths (B,)``. Trained with teacher forcing.
+    Batch keys (task ``conditional_generation``): ``condition (B,)`` class ids or ``(B, C)`` class weights,
+    ``inputs (B, T)`` = ``<bos>`` + tokens, ``targets (B, T)`` = tokens + ``<eos>``, ``lengths (B,)``.
 
-    The condition (an embedding of ``condition_dim``) enters the decoder in one or both ways: ``condition_init``
-    sets every layer's initial state (``tanh`` of a linear map per state tensor), ``condition_input`` adds a
-    projection of it to the token embedding at every step (the same as concatenating it). The encoder must not be
-    bidirectional. Metrics: ``loss``, ``perplexity``, ``accuracy``.
+    The condition (an embedding of ``condition_dim``) sets every layer's initial state (``condition_init``: ``tanh``
+    of a linear map per state tensor) and/or is projected and added to each step's input (``condition_input``).
+    The encoder must not be bidirectional.
 
     >>> import torch
     >>> from seqlab.spec import DataSpec

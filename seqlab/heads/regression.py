@@ -21,10 +21,9 @@ class RegressionHead(Head):
     ``(B, T, F)``), ``lengths (B,)``, ``targets (B,)`` float. ``pool``: ``last`` or ``mean`` (:func:`pool_steps`).
     Metrics: ``loss`` and ``mse`` (both the mean squared error, over examples).
 
-    ``pool=none`` is the many-to-many shape: one number per step, ``logits (B, T)``, against the batch's
-    ``step_targets (B, T)`` (a datamodule that has them: ``data=timeseries``), the squared error averaged over real
-    steps. It refuses a bidirectional encoder (step t would read the later steps it predicts); a non-recurrent
-    encoder needs ``model.encoder.causal=true`` for the same reason (its ``auto`` is not causal for regression).
+    ``pool=none`` is the many-to-many shape: one number per step, ``logits (B, T)``, against ``step_targets (B, T)``
+    (``data=timeseries``), averaged over real steps. A bidirectional encoder is refused (step t would read the later
+    steps it predicts); a non-recurrent one needs ``model.encoder.causal=true`` (``auto`` is not causal here).
 
     >>> import torch
     >>> from seqlab.spec import DataSpec

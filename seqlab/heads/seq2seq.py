@@ -51,13 +51,10 @@ class Seq2SeqHead(TokenHead):
     The decoder has the encoder's layer count and output size ``D*H`` (a bidirectional encoder's final states,
     directions joined per layer, start it). ``attention``: ``none``, ``bahdanau`` (additive score on the previous
     decoder state, the context fed with the next input; Bahdanau et al. 2015) or ``luong`` (``score`` on the current
-    decoder state, then ``h̃ = tanh(W_c [c; s])``; Luong et al. 2015). ``teacher_forcing``: the chance, per step and
-    sequence, of feeding the true previous token in training.
+    decoder state, then ``h̃ = tanh(W_c [c; s])``; Luong et al. 2015).
 
-    ``forward`` returns ``logits (B, T, V)`` and ``attention (B, T, S)`` (teacher-forced); in eval mode also
-    ``predictions`` (greedy, at most ``2 * length + 10`` tokens), which the metrics score: ``loss``, ``perplexity``,
-    ``accuracy`` (teacher-forced), ``bleu`` and ``chrf`` (sacreBLEU's 13a tokenisation, on detokenised text),
-    ``exact_match``. :meth:`generate` samples or beam-searches (``beam_size`` > 1, GNMT ``length_penalty``).
+    ``forward`` returns ``logits (B, T, V)`` and ``attention (B, T, S)`` (teacher-forced); in eval mode also greedy
+    ``predictions`` (at most ``2 * length + 10`` tokens), which ``bleu``, ``chrf`` and ``exact_match`` score.
 
     >>> import torch
     >>> from seqlab.spec import DataSpec
