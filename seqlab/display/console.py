@@ -1,12 +1,9 @@
 """What a run prints: a quiet console by default, everything with ``verbose=true``, the full log in ``config.log``.
 
 By default the console shows the run's own lines and bar (:mod:`seqlab.display.progress`) and one results table;
-everything else logged (Lightning's "GPU available" lines, the model summary, …) goes to ``config.log`` only.
-Third-party tips and warnings a user cannot act on are filtered where they are made, by their exact message; other
-warnings still show. wandb prints one line instead of its summary.
-
-:class:`ConsoleCallback` (a Hydra callback, ``conf/hydra/default.yaml``) sets this up when a job starts, after Hydra
-has configured logging. This module imports nothing heavy.
+everything else logged goes to ``config.log`` only, and third-party noise a user cannot act on is filtered where
+it is made. :class:`ConsoleCallback` (``conf/hydra/default.yaml``) sets this up when a job starts, after Hydra has
+configured logging. This module imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -26,8 +23,7 @@ NOISE_WARNINGS = (
     # Lightning 2.6 on torch 2.13 (pytorch_lightning/utilities/_pytree.py), twice per run
     re.escape("`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, TreeSpec) and "
               "treespec.is_leaf()` instead."),
-    # torch's and Lightning's advice on IterableDatasets with __len__ under multi-process loading: seqlab's only
-    # one, the truncated-BPTT stream of data.mode=stream (seqlab/data/text.py), is always loaded in the main process
+    # advice on IterableDatasets with __len__ under multi-process loading: seqlab's (data.mode=stream) runs in-process
     r"Length of IterableDataset <seqlab\.data\.batching\.StreamBatches object at 0x[0-9a-f]+> was reported to be "
     r"\d+\(when accessing len\(dataloader\)\), but \d+ samples have been fetched\. ",
     re.escape("Your `IterableDataset` has `__len__` defined. In combination with multi-process data loading (when "
@@ -42,8 +38,7 @@ NOISE_WARNINGS = (
 NOISE_LOG_PREFIXES = ("💡 Tip: ",)
 #: third-party loggers whose info lines are noise on the console (alembic, which optuna imports: "setup plugin …")
 NOISY_LOGGERS = ("alembic",)
-#: loggers whose own handlers (added when they were imported before logging was configured) are dropped, so that
-#: their records reach ``config.log`` through the root logger
+#: loggers whose own handlers :func:`route_third_party_logs` drops
 THIRD_PARTY_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning", "lightning.pytorch", "lightning.fabric")
 
 log = logging.getLogger("seqlab.display.console")
@@ -75,10 +70,8 @@ def quiet_third_party(verbose: bool = False) -> None:
 
 
 def route_third_party_logs() -> None:
-    """Make Lightning's records reach the root logger's handlers (and so ``config.log``).
-
-    Lightning gives its logger a handler of its own and stops propagation when it is imported before the root logger
-    has handlers — which is what happens when a plugin imports it before Hydra configures logging."""
+    """Make Lightning's records reach the root logger's handlers (and so ``config.log``): imported before Hydra
+    configures logging (by a plugin), Lightning gives its logger a handler of its own and stops propagation."""
     for name in THIRD_PARTY_LOGGERS:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
@@ -140,8 +133,7 @@ def metric_label(name: str, tokenizer_kind: str | None) -> str:
 
 def results_rows(results: dict[str, Any], tokenizer_kind: str | None = None) -> list[tuple[str, str, str]]:
     """``{"val/loss": 1.2, "test/loss": 1.3, …}`` → ``[("loss", "1.2000", "1.3000"), …]`` (``""`` where a split
-    has no value); ``bpc`` named for the tokenizer (:func:`bits_label`). Keys outside ``val/``/``test/`` (e.g.
-    ``baseline/…``) are rows of their own with the value in the val column."""
+    has no value); ``bpc`` named for the tokenizer. Other keys (``baseline/…``) are rows of their own."""
     table: dict[str, dict[str, float]] = {}
     for key, value in results.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or key.startswith("test_weights"):
@@ -171,8 +163,7 @@ def format_value(value: float | None) -> str:
 
 
 def results_table(results: dict[str, Any], output_dir: Path, tokenizer_kind: str | None = None) -> str:
-    """The end-of-run block: one table (metric, val, test), which weights the test figures come from
-    (``results["test_weights"]`` where the run recorded it), the run folder and wandb's one line."""
+    """The end-of-run block: the table, which weights the test figures come from, the run folder, wandb's line."""
     rows = results_rows(results, tokenizer_kind)
     width = max([len("metric"), *(len(r[0]) for r in rows)])
     value_width = max([10, *(len(v) for r in rows for v in r[1:])])

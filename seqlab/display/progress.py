@@ -30,8 +30,7 @@ LONG_RUN_SECONDS = 3600
 
 
 def total_steps(trainer: pl.Trainer) -> float:
-    """The optimizer steps this run ends at: ``max_steps``, or ``max_epochs`` × steps per epoch, whichever comes
-    first; ``inf`` when neither is bounded."""
+    """The optimizer step this run ends at: the first of ``max_steps`` and ``max_epochs`` × steps per epoch, or inf."""
     bounds = []
     if trainer.max_steps is not None and trainer.max_steps > 0:
         bounds.append(trainer.max_steps)
@@ -97,9 +96,8 @@ class RunConsole(pl.Callback):
     estimated length of the run after its first timed steps (and a warning beyond :data:`LONG_RUN_SECONDS`, naming
     a faster setting where one exists), and one line per validation; above the bar, or alone without one.
 
-    ``warmup_steps``: the first steps of the process, not timed (allocator, kernels, compilation); the estimate comes
-    after ``estimate_after_steps`` timed steps or ``estimate_after_seconds`` of timed training, whichever is first.
-    A step is timed from the end of the previous one, validation excluded."""
+    ``warmup_steps`` are not timed (allocator, kernels, compilation); the estimate follows ``estimate_after_steps``
+    timed steps or ``estimate_after_seconds``, whichever is first. A step is timed from the end of the previous one."""
 
     def __init__(self, warmup_steps: int = 3, estimate_after_steps: int = 10, estimate_after_seconds: float = 20.0):
         self.warmup_steps = warmup_steps

@@ -42,8 +42,7 @@ def join_words(words: Iterable[str]) -> str:
 
 
 def join_tokens(tokens: Iterable[str], tokenizer: Tokenizer) -> str:
-    """Tokens → text for ``tokenizer``'s kind: :func:`join_words` for words, ``detokenize`` otherwise (specials
-    dropped)."""
+    """Tokens → text: :func:`join_words` for word models, else the tokenizer's ``detokenize`` (specials dropped)."""
     if tokenizer.kind == "word":
         return join_words(tokens)
     return tokenizer.detokenize([t for t in tokens if t not in (PAD, BOS, EOS)])
