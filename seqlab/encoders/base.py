@@ -85,8 +85,7 @@ class Encoder(nn.Module):
         return cls(input_size, causal=causal, num_states=len(CELLS.get(cell["name"]).state_names), **options)
 
     def head_options(self) -> dict[str, Any]:
-        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: heads see a non-recurrent encoder as one
-        left-to-right layer of its output size."""
+        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: one left-to-right layer of the output size."""
         return {"hidden_size": self.output_size, "num_layers": 1}
 
     def encode(self, x: Tensor, mask: Tensor | None, lengths: Tensor | None, context: Any) -> tuple[Tensor, Any]:

@@ -1,5 +1,4 @@
-"""``encoder=recurrent`` (the default): the configured cell run by :class:`~seqlab.cells.Recurrent`, registered in
-``ENCODERS`` like every other encoder so that the model builder has one way to build any of them."""
+"""``encoder=recurrent`` (the default): ``model.cell`` run by :class:`~seqlab.cells.Recurrent`, built like others."""
 
 from __future__ import annotations
 
@@ -22,8 +21,7 @@ class RecurrentEncoder(Recurrent):
         return cls(cell.pop("name"), input_size, hidden_size, **options, **cell)
 
     def head_options(self) -> dict[str, Any]:
-        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: the ``Recurrent`` options, so a head can build a
-        decoder of the same kind (``ctx.build_recurrent``)."""
+        """What :class:`~seqlab.heads.HeadContext` calls ``encoder``: the options a decoder of the same kind needs."""
         return {
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,

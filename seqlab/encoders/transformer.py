@@ -18,8 +18,7 @@ class TransformerEncoder(Encoder):
 
     ``z_0 = W_in x + PE``; ``num_layers`` pre-norm blocks ``z ← z + MHA(LN(z))``, ``z ← z + FFN(LN(z))``
     (``torch.nn.TransformerEncoderLayer``), then a final ``LN``. Padded keys are masked out; ``causal`` also hides
-    later steps. ``positional``: ``sinusoidal`` or ``learned``. A continuation (generation) longer than
-    ``max_length`` keeps the last ``max_length`` steps.
+    later steps. A continuation (generation) longer than ``max_length`` keeps the last ``max_length`` steps.
 
     ``x (B, T, I)`` → ``outputs (B, T, hidden_size)``; the continuation context is the prefix ``x`` seen so far.
 

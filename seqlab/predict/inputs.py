@@ -121,8 +121,7 @@ def table_column(path: Path, text: str, delimiter: str, column: str | None) -> l
 
 
 def input_preparation(config: dict[str, Any] | None) -> Callable[[str], str]:
-    """How the training data turned raw text into what was tokenized: the tweet normaliser for ``data=tweets``
-    (with the run's options), else nothing."""
+    """How the training data prepared raw text: the tweet normaliser for ``data=tweets`` (run options), or none."""
     data = (config or {}).get("data") or {}
     if data.get("name") == "tweets":
         from seqlab.data.tweets import TweetNormalizer

@@ -58,8 +58,7 @@ class Predictor:
             return self.model({"inputs": inputs, "lengths": lengths})
 
     def generate(self, default_length: int, **inputs: Any) -> list[list[int]]:
-        """The head's generation, one output per input, with the command's ``max_length`` (else ``default_length``),
-        ``temperature``, ``top_k`` and ``seed``."""
+        """The head's generation, one output per input, with the command's options (``max_length`` or the default)."""
         options = self.options
         return self.model.head.generate(self.model, num_samples=1, max_length=options.max_length or default_length,
                                         temperature=options.temperature, top_k=options.top_k, seed=options.seed,
