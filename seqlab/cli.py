@@ -1,5 +1,4 @@
-"""The ``seqlab`` command: a dispatcher, nothing else. The work lives in the modules the verbs name (:data:`VERBS`):
-``seqlab`` (or ``seqlab train``) trains, ``seqlab generate`` and the other verbs are ``python -m seqlab.<verb>``."""
+"""The ``seqlab`` command: a dispatcher, nothing else. The work lives in the modules the verbs name (:data:`VERBS`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What the small ``key=value`` commands (``seqlab.generate``, ``seqlab.score``, ``seqlab.predict``) share: option
-parsing into a dataclass schema, and one-line errors."""
+"""What the ``key=value`` commands (generate, score, predict) share: options parsed to a dataclass, one-line errors."""
 
 from __future__ import annotations
 

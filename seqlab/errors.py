@@ -1,5 +1,4 @@
-"""User-facing errors: the CLI prints them as one line (``seqlab: error: ...``) and exits non-zero.
-Nothing heavy is imported, so the command line can report a bad option before torch is loaded."""
+"""User-facing errors the CLI prints as one line (``seqlab: error: ...``); no heavy imports, so torch need not load."""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """``python -m seqlab.generate ckpt_path=PATH prompt="..." temperature=0.8 num_samples=3`` — sample from a checkpoint.
 
-Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it. Language models sample;
-a translation (``source=TEXT``, seq2seq heads) is decoded greedily (or by the model's beam search), sampled only when
-``temperature`` is given. Word-level text is joined as it reads (:mod:`seqlab.display.readable`).
+Works from the checkpoint alone: the vocabulary, tokenizer and model config travel inside it. Word-level text is
+joined as it reads (:mod:`seqlab.display.readable`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Metrics that heads share and that no single head or datamodule owns: entity-level F1 of BIO tags.
-A leaf beside :mod:`seqlab.spec`, importing no datamodule."""
+"""Metrics that heads share: entity-level F1 of BIO tags. A leaf, like :mod:`seqlab.spec`: no datamodule imported."""
 
 from __future__ import annotations
 

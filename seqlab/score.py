@@ -2,8 +2,7 @@
 
 Prints ``log P(y_1 … y_T) = Σ_t log P(y_t | c, y_1 … y_{t-1})`` in nats and bits, the perplexity
 ``exp(-log P / T)``, and each token's log-probability; ``c`` is the start context the model was trained with
-(:meth:`~seqlab.spec.DataSpec.start_context`). ``eos=true`` also scores the end, ``P(<eos> | y_1 … y_T)`` (for
-models trained on whole lines). Works from the checkpoint alone.
+(:meth:`~seqlab.spec.DataSpec.start_context`). Works from the checkpoint alone.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ USAGE = "usage: python -m seqlab.score ckpt_path=PATH text=TEXT [eos=false]"
 class ScoreOptions:
     ckpt_path: str = "???"
     text: str = "???"
-    #: also score the end of the text, log P(<eos> | text)
+    #: also score the end of the text, log P(<eos> | text) (for models trained on whole lines)
     eos: bool = False
 
 

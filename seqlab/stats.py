@@ -1,13 +1,10 @@
-"""Means over seeds with Student-t confidence intervals, without scipy.
-
-For n values x_1..x_n (one per seed) the interval is
+"""Means over seeds with Student-t confidence intervals, without scipy. For n values x_i (one per seed) the interval is
 
     mean ± t_{(1+c)/2, n-1} · s / √n,      s² = Σ (x_i − mean)² / (n − 1),
 
-with t_{q, ν} the q-quantile of Student's t with ν = n − 1 degrees of freedom, c the confidence (0.95 by default).
-
-The quantile is found by bisection on the exact distribution function for integer ν (Abramowitz & Stegun 26.7.3/4):
-with θ = atan(t/√ν), the two-sided probability A(t|ν) = P(|T| ≤ t) is
+with t_{q, ν} the q-quantile of Student's t with ν = n − 1 degrees of freedom, c the confidence (0.95 by default),
+found by bisection on the exact distribution function for integer ν (Abramowitz & Stegun 26.7.3/4): with
+θ = atan(t/√ν), the two-sided probability A(t|ν) = P(|T| ≤ t) is
 
     ν odd:  A = (2/π) [θ + sin θ (cos θ + (2/3) cos³ θ + … + (2·4···(ν−3))/(1·3···(ν−2)) cos^{ν−2} θ)]   (ν = 1: 2θ/π)
     ν even: A = sin θ [1 + (1/2) cos² θ + (1·3)/(2·4) cos⁴ θ + … + (1·3···(ν−3))/(2·4···(ν−2)) cos^{ν−2} θ]

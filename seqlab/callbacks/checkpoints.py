@@ -1,5 +1,4 @@
-"""Checkpoints of a run's own folder: the final weights always saved (:class:`FinalCheckpoint`), and paths that move
-with the folder (:class:`RunCheckpoint`)."""
+"""Checkpoints of a run's own folder: the final weights always saved, and paths that move with the folder."""
 
 from __future__ import annotations
 

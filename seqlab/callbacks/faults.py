@@ -7,8 +7,7 @@
 ``phase``: ``train`` (after the training batch that reaches ``step``), ``validation`` (during the first validation
 at or after ``step``), ``test``, ``fit_end`` (among the end-of-fit callbacks). ``signal``: ``SIGINT``, ``SIGTERM``,
 ``SIGKILL``, or ``pause`` — sleep, so another process can act while this run holds its folder. ``marker``: a file
-written (with this process's PID) when the fault fires; while it exists the fault does not fire again, so the same
-command resumes the run.
+(holding the PID) written when the fault fires; while it exists the fault does not fire again: a rerun resumes.
 """
 
 from __future__ import annotations

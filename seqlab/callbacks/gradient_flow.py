@@ -1,10 +1,8 @@
 """Gradient-flow diagnostics, the callback: when to record, the probe, what is logged. The numbers are defined in
 :mod:`seqlab.callbacks.gradient_math`, the pictures in :mod:`seqlab.callbacks.gradient_plots`.
 
-Both curves come from a *probe*: a separate forward and two ``torch.autograd.grad`` calls on the recorded batch, same
-weights, RNG state saved and restored. The training step is left alone, so a run gives the same numbers with the
-callback on or off. The probe reads only what cells and heads declare: ``Head.terminal_loss``,
-``Head.pools_over_steps``, ``Cell.recurrent_weights`` (with ``Cell.gate_names``).
+The curves come from a *probe* (README, "Gradient flow") that leaves the training step alone and reads only what cells
+and heads declare: ``Head.terminal_loss``, ``Head.pools_over_steps``, ``Cell.recurrent_weights`` (``gate_names``).
 """
 
 from __future__ import annotations
@@ -42,19 +40,16 @@ class GradientFlowCallback(pl.Callback):
     at the first step. Logged (``<rnn>``: ``encoder``, ``head.decoder``, ...; ``<layer>``: ``layer0``,
     ``layer0_reverse``, ...; what each means: README, "Gradient flow"):
 
-    - ``grad_flow/<rnn>.<layer>/vanishing_index`` (:func:`vanishing_index` of ``h``), ``/terminal_near`` (``G_0``),
-      ``/terminal_far`` (``G_K``), ``/vanishing_span`` (``K``), ``/vanished`` (``G_K`` exactly 0);
-      ``/vanishing_index_c`` of ``c`` (LSTM family);
-    - ``grad_flow/step_loss_grad/<rnn>.<layer>/first``, ``/last``; ``grad_flow/step_loss_grad/inputs/...`` and
-      ``grad_flow/inputs/vanishing_index`` for the encoder's inputs x_t;
-    - ``sigma_max/<layer>/W_h<gate>`` (other ``Recurrent`` modules: ``sigma_max/<rnn>.<layer>/...``):
-      :func:`recurrent_norms`;
-    - ``grad_norm/total`` (before clipping), ``grad_norm/clipped_fraction``, ``grad_norm/<module>`` and
-      ``grad_norm/optimizer_group<i>``, from the training step's own gradients; ``grad_flow/probe_seconds``.
+    - ``grad_flow/<rnn>.<layer>/vanishing_index`` (:func:`vanishing_index` of ``h``; ``_c``: of ``c``, LSTM family),
+      ``/terminal_near`` (``G_0``), ``/terminal_far`` (``G_K``), ``/vanishing_span`` (``K``), ``/vanished``;
+    - ``grad_flow/step_loss_grad/<rnn>.<layer>/first``, ``/last``; for the encoder's inputs x_t, ``inputs`` in place
+      of ``<rnn>.<layer>`` (here and in ``vanishing_index``);
+    - ``sigma_max/<layer>/W_h<gate>`` (:func:`recurrent_norms`; ``sigma_max/<rnn>.<layer>/...`` besides the encoder);
+    - ``grad_norm/total`` (before clipping), ``/clipped_fraction``, ``/<module>``, ``/optimizer_group<i>``, from the
+      training step's own gradients; ``grad_flow/probe_seconds``.
 
-    PNGs per curve go to ``dirpath``, TensorBoard and wandb. ``history`` keeps the curves:
-    ``step_loss_grad/<rnn>.<layer>``, ``terminal/<rnn>.<layer>/h`` (and ``/c``), ``step_loss_grad/inputs``,
-    ``terminal/inputs``.
+    PNGs per curve go to ``dirpath``, TensorBoard and wandb. :attr:`history` keeps the curves, labelled
+    ``step_loss_grad/<rnn>.<layer>``, ``terminal/<rnn>.<layer>/h`` (and ``/c``) and the same for ``inputs``.
     """
 
     def __init__(
@@ -92,7 +87,6 @@ class GradientFlowCallback(pl.Callback):
             self._pending = self.probe(trainer, pl_module, batch)
             self._pending["grad_flow/probe_seconds"] = time.perf_counter() - started  # its cost, for the record
 
-    # -- the probe ------------------------------------------------------------------------------------------------
     def probe(
         self, trainer: pl.Trainer | None, pl_module: pl.LightningModule, batch: dict[str, Tensor]
     ) -> dict[str, float]:
@@ -213,7 +207,6 @@ class GradientFlowCallback(pl.Callback):
     def last(self) -> dict[str, float]:
         return self.records[-1] if self.records else {}
 
-    # -- pictures -------------------------------------------------------------------------------------------------
     @rank_zero_only
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.plots and not trainer.sanity_checking:

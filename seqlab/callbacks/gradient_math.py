@@ -28,9 +28,8 @@ def cell_label(layer: int, direction: int) -> str:
 
 def recurrent_norms(cell: Cell) -> dict[str, float]:
     """``{name: σ_max}`` of the recurrent weights a cell declares (:meth:`Cell.recurrent_weights
-    <seqlab.cells.Cell.recurrent_weights>`), per gate block of ``W_h`` (σ_max of the stacked matrix overstates each
-    block: 1.74 for an LSTM at init against ≈ 1.14); a vector is diagonal, σ_max = max|u| (IndRNN's ``u``); a cell
-    without recurrent weights (minGRU, minLSTM) gives nothing."""
+    <seqlab.cells.Cell.recurrent_weights>`), per gate block of ``W_h`` (the stacked matrix's σ_max overstates each);
+    a vector is diagonal, σ_max = max|u| (IndRNN); a cell without recurrent weights (minGRU, minLSTM) gives nothing."""
     weights = {name: weight.detach().float() for name, weight in cell.recurrent_weights().items()}
     return {name: float(w.abs().max() if w.dim() == 1 else torch.linalg.matrix_norm(w, ord=2))
             for name, w in weights.items()}

@@ -1,5 +1,4 @@
-"""Sample ABC tunes at the end of training, check them with music21, keep the valid ones as .abc and .mid, and show
-them all as sheet music with a play button in ``<run>/tunes/index.html``."""
+"""Sample ABC tunes at the end of training and check them with music21 (:class:`MusicSamplesCallback`)."""
 
 from __future__ import annotations
 
@@ -36,9 +35,8 @@ class MusicSamplesCallback(pl.Callback):
     Each sample is checked with :func:`seqlab.music.abc.check_tune`; :data:`RATE_KEY`, :data:`PARSE_KEY` and
     :data:`BAR_KEY` are logged and printed. Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
     ``tunes.json`` lists every sample with its checks; ``index.html`` shows every sample as sheet music with a play
-    button (:mod:`seqlab.music.tunes_page`). ``weights``: ``final`` samples from the weights training ended with;
-    ``best`` from the best validation's (the ModelCheckpoint that monitors a metric), after which the final weights
-    are put back. Only rank 0 samples; heads that do not generate tunes from nothing are skipped.
+    button (:mod:`seqlab.music.tunes_page`). ``weights``: ``final`` samples from the weights training ended with,
+    ``best`` from the best validation's (:meth:`sample_from_best`). Heads that do not generate from nothing are skipped.
     """
 
     def __init__(

@@ -31,9 +31,8 @@ class GracefulInterrupt(pl.Callback):
     """On SIGINT (Ctrl+C) or SIGTERM, finish the current batch, save ``<dirpath>/last.ckpt`` and stop.
 
     At a batch boundary model, optimizer, scheduler, step counters, RNG and data position are consistent;
-    ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once, unsaved (:class:`ForcedStop`). After fit,
-    :attr:`signal_name` tells the caller the run was interrupted. Its handlers live from ``on_train_start`` to
-    ``on_train_end``; outside them :func:`seqlab.run.train.run`'s handler stops the run at once.
+    ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once, unsaved (:class:`ForcedStop`). Handlers live
+    from ``on_train_start`` to ``on_train_end`` (outside them, :func:`seqlab.run.train.run`'s stop the run at once).
     """
 
     def __init__(self, dirpath: str):
@@ -81,8 +80,7 @@ class GracefulInterrupt(pl.Callback):
             raise TrainingInterrupted(self.signal_name)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # FinalCheckpoint has saved the final weights by now (its hook runs first): from here a signal stops the run
-        # at once (seqlab.run.train.run's handler), also during the save below
+        # FinalCheckpoint's hook ran first (final weights saved): from here a signal stops the run at once, mid-save too
         self._restore_handlers()
         if self.signal_name is not None and self.checkpoint is None:  # the signal came after the last batch
             self.checkpoint = self.dirpath / "last.ckpt"
@@ -96,11 +94,10 @@ class GracefulInterrupt(pl.Callback):
 class NonFiniteGuard(pl.Callback):
     """Never train silently on a NaN/inf loss or gradient.
 
-    The module measures the total gradient norm once per step (while clipping) and calls :meth:`nonfinite_step` when
-    it is not finite, as a NaN/inf loss makes it. ``action="skip"``: the step is dropped (every gradient set to None,
-    so the optimizer leaves parameters and moments untouched) and counted in ``train/nonfinite_steps``.
-    ``action="stop"``: ``<dirpath>/last.ckpt`` (the weights before the bad step) is saved and the run stops with a
-    message. ``max_skips`` stops a run that keeps skipping. Costs one norm per step when clipping is off.
+    The module measures the total gradient norm once per step (free while clipping) and calls
+    :meth:`nonfinite_step` when it is not finite. ``action="skip"``: the step is dropped (gradients set to None, so
+    parameters and optimizer moments stay) and counted in ``train/nonfinite_steps``; ``action="stop"``, or more than
+    ``max_skips`` skips: ``<dirpath>/last.ckpt`` (the weights before the bad step) is saved and the run stops.
     """
 
     def __init__(

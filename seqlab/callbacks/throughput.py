@@ -17,9 +17,8 @@ class ThroughputMonitor(pl.Callback):
     """Count input tokens (real steps, from ``lengths``) per second of training, validation excluded.
 
     A step is timed from the end of the previous step to its own end, so fetching the batch and every hook, logger
-    and callback count: what a user waits for, not just the model. The first ``warmup_steps`` steps are not timed.
-    Logs ``train/tokens_per_s`` every ``trainer.log_every_n_steps``; at the end of fit writes the figures (this
-    process's share under DDP) to ``throughput.json``.
+    and callback count: what a user waits for, not just the model. ``warmup_steps`` are not timed. Logs
+    ``train/tokens_per_s``; at the end of fit writes ``throughput.json`` (this process's share under DDP).
     """
 
     def __init__(self, dirpath: str, warmup_steps: int = options.Throughput.warmup_steps):

@@ -1,2 +1,1 @@
-"""What the recipe cards in ``conf/experiment/`` add to a run (docs/experiments.md): baselines, attention maps,
-gradient histories, rules of published recipes, and Hydra callbacks that summarise a sweep when it ends."""
+"""What recipe cards add to a run (docs/experiments.md): baselines, training rules, diagnostics, sweep summaries."""

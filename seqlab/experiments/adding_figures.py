@@ -1,5 +1,4 @@
-"""The figures of the adding-problem study (``vanishing_gradients``): validation MSE against steps, and the
-terminal-loss gradient curve of a sweep's jobs and, measured without training, of the recipe's cells at init."""
+"""Figures of the adding problem (``vanishing_gradients``): val MSE, terminal-loss gradients of jobs and at init."""
 
 from __future__ import annotations
 

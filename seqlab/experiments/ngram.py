@@ -117,8 +117,7 @@ def scored_sequences(datamodule: Any, split: str) -> list[np.ndarray]:
     """A language-model split as the model reads it: the sequences whose tokens after the first are its targets —
     the parallel streams of ``mode=stream`` (``eval_batch_size`` rows for val, ``test_batch_size`` for test), or
     the Arrow rows (windows, lines, tunes). For ``train`` a stream is one sequence, and non-overlapping windows
-    (``stride == seq_len``, each window's last token the next one's first) are joined back into the stream they were
-    cut from."""
+    (``stride == seq_len``: each one's last token the next one's first) are joined back into their stream."""
     if getattr(datamodule, "mode", None) == "stream":
         ids = np.asarray(datamodule.streams[split], dtype=np.int64)
         if split == "train":
@@ -155,9 +154,8 @@ class NGramBaseline(pl.Callback):
     """At the end of fit, an interpolated Kneser-Ney n-gram model (:class:`KneserNeyLM`) counted on the training
     split and scored on validation and test the way the model is: the count model's figure beside the network's.
 
-    For language models and conditional generation (counted without the condition: an unconditional baseline for a
-    conditioned model, scored on the same targets); others are skipped. :func:`ngram_figures` are published
-    (:func:`~seqlab.experiments.callbacks.publish`) and printed; ``_bpc`` is bits per token (per character for
+    For language models and conditional generation (counted without the condition, on the same targets); others are
+    skipped. :func:`ngram_figures` are published and printed; ``_bpc`` is bits per token (per character for
     character models).
     """
 

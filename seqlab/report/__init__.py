@@ -1,8 +1,7 @@
 """Compare the runs of a sweep in one self-contained HTML file.
 
-``python -m seqlab.report <sweep dir> [-o FILE] [--json]``; what each part shows, and the keys of ``report.json``:
-docs/scale.md ("Comparing runs"). Modules, in the order the command uses them: ``read`` (the run folders),
-``groups`` (over seeds, JSON, text), ``page`` (the HTML), ``command``.
+``python -m seqlab.report <sweep dir> [-o FILE] [--json]`` (docs/scale.md, "Comparing runs"). Modules, in the order
+the command uses them: ``read`` (the run folders), ``groups`` (over seeds), ``page`` (the HTML), ``command``.
 
 >>> from pathlib import Path; import tempfile
 >>> sweep = Path(tempfile.mkdtemp())

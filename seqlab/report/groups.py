@@ -1,5 +1,4 @@
-"""Runs grouped over seeds: the mean ± 95 % Student-t interval of each metric per group, the sweep read once, and the
-groups' numbers as JSON (``--json``) and as the text the command prints."""
+"""Runs grouped over seeds (mean ± 95 % Student-t interval per metric), the sweep read once, JSON and text summaries."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from seqlab.stats import Interval, interval
 
 #: metric names (substrings) where lower is better; every other metric is taken as higher-is-better
 LOWER_IS_BETTER = ("loss", "perplexity", "bpc", "error", "wer", "cer")
-#: the confidence of the intervals over seeds
 CONFIDENCE = 0.95
 
 

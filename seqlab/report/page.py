@@ -1,5 +1,4 @@
-"""The report as one self-contained HTML page: tables of groups and runs, curves and gradient-flow plots as embedded
-PNGs (matplotlib's Agg backend, base64), the Optuna result, samples and tunes."""
+"""The report as one self-contained HTML page: tables, curves and plots as embedded PNGs (base64), samples, tunes."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from pathlib import Path
 from seqlab.report.groups import Group, Sweep, best_value, load_sweep, metric_order
 from seqlab.report.read import ReportError, Run, read_yaml
 
-#: the curve sections of the report: what a run is for first, then what explains it
 CURVE_SECTIONS = ("Losses and metrics", "Diagnostics")
 #: metric name prefixes that are diagnostics (gradient flow, learning rate, throughput, bookkeeping)
 DIAGNOSTIC_PREFIXES = ("grad_flow/", "grad_norm/", "sigma_max/", "lr-", "lr/", "epoch", "train/tokens_per_s",

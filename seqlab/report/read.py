@@ -1,5 +1,4 @@
-"""Reading a sweep's run folders: what each job was given (overrides, composed config), how it ended (ok / failed /
-incomplete, wall time), and what it logged (final metrics, curves, gradient-flow plots, samples)."""
+"""Reading a sweep's run folders: what each job was given, how it ended and what it logged (:class:`Run`)."""
 
 from __future__ import annotations
 
@@ -38,7 +37,7 @@ class Run:
     #: the forecast-vs-truth plots of ``data=timeseries`` runs (``forecast/*.png``, ForecastCallback)
     forecasts: dict[str, Path] = field(default_factory=dict)
     samples: str = ""
-    #: how plots and tables name the run: its swept parameters (``cell=gru``), set by :func:`render_report`
+    #: how plots and tables name the run: its swept parameters (``cell=gru``), set by ``load_sweep``
     label: str = ""
 
     @property
