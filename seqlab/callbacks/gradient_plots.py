@@ -41,8 +41,7 @@ def write_plots(
 
 
 def figure_for(plt: Any, label: str, history: list[tuple[int, list[float]]]) -> Any:
-    """A heat map of log10 of the curve over recordings, and the latest five recordings as lines. Terminal curves
-    run over ``k`` (steps back from each row's last real step), step-loss curves over the time step ``t``."""
+    """A heat map of log10 of the curve over recordings, and the latest five recordings as lines."""
     terminal = label.startswith("terminal/")
     axis = "k (steps back from each row's last real step)" if terminal else "time step t"
     quantity = "‖∂L_T/∂h_{T−k}‖" if terminal else "‖∂L/∂h_t‖"
