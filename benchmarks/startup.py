@@ -17,7 +17,8 @@
   ``trainer`` (made), ``fit_start`` (Lightning's ``on_fit_start``: the loggers' runs started, wandb's included),
   ``train_start`` (after the sanity validation), ``first_step`` (the first training batch starts). Measured by
   running seqlab in a child process of this script with marks set on those functions as their modules load
-  (:func:`timeline_child`); the run itself is unchanged.
+  (:func:`timeline_child`); the run itself is unchanged;
+- ``timeline_rss_mb``: the resident memory (MB) of that child at each of those phases.
 
 Each figure is the median of ``--reps`` runs.
 
@@ -60,10 +61,16 @@ def timeline_child(out: str, argv: list[str]) -> None:
     import importlib.abc
     import importlib.util
 
-    marks = {"interpreter": time.time()}
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+    marks: dict[str, float] = {}
+    rss: dict[str, float] = {}  # resident memory (MB) at each mark, from /proc/self/statm
 
     def mark(name: str) -> None:
-        marks.setdefault(name, time.time())
+        if name not in marks:
+            marks[name] = time.time()
+            rss[name] = int(Path("/proc/self/statm").read_text().split()[1]) * page_mb
+
+    mark("interpreter")
 
     def after(module, name: str, phase: str) -> None:  # the phase is reached when FUNCTION returns
         original = getattr(module, name)
@@ -126,7 +133,7 @@ def timeline_child(out: str, argv: list[str]) -> None:
             patches[module.__name__](module)
 
     sys.meta_path.insert(0, Marker())
-    atexit.register(lambda: Path(out).write_text(json.dumps(marks)))
+    atexit.register(lambda: Path(out).write_text(json.dumps({"at": marks, "rss_mb": rss})))
     # what ``python -m seqlab ARGV`` runs (seqlab/__main__.py calls seqlab.cli.main), called directly: under
     # runpy.run_module's swapped __main__ module, wandb's start took 2-3 s longer than in a real run
     sys.argv = [str(Path(importlib.util.find_spec("seqlab").origin).with_name("__main__.py")), *argv]
@@ -161,6 +168,7 @@ def main() -> None:
     figures: dict[str, list[float]] = {"help_s": [], "bad_option_s": [], "typo_with_plugins_s": [],
                                        "first_step_s": [], "peak_rss_mb": []}
     timeline: dict[str, list[float]] = {}
+    timeline_rss: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "SEQLAB_CACHE_DIR": f"{tmp}/cache", "WANDB_MODE": "offline", "WANDB_SILENT": "true",
                "PYTHONWARNINGS": "ignore"}
@@ -188,8 +196,9 @@ def main() -> None:
                             f"hydra.run.dir={run_dir}-timeline"], env=env, cwd=tmp, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             marks = json.loads(marks_file.read_text())
-            for phase, at in sorted(marks.items(), key=lambda item: item[1]):
+            for phase, at in sorted(marks["at"].items(), key=lambda item: item[1]):
                 timeline.setdefault(phase, []).append(at - launched)
+                timeline_rss.setdefault(phase, []).append(marks["rss_mb"][phase])
             _, code, rss = timed([f"trainer.max_steps={args.steps}", f"trainer.val_check_interval={args.steps // 2}",
                                   f"hydra.run.dir={run_dir}-full"], env, tmp)
             assert code == 0
@@ -198,7 +207,10 @@ def main() -> None:
     result: dict = {k: statistics.median(v) for k, v in figures.items()}
     print("median: " + "  ".join(f"{k} {v:.2f}" for k, v in result.items()))
     result["timeline"] = {phase: statistics.median(at) for phase, at in timeline.items()}
+    result["timeline_rss_mb"] = {phase: statistics.median(mb) for phase, mb in timeline_rss.items()}
     print("timeline (s from launch, median): " + "  ".join(f"{k} {v:.2f}" for k, v in result["timeline"].items()))
+    print("resident MB at each phase (median): "
+          + "  ".join(f"{k} {v:.0f}" for k, v in result["timeline_rss_mb"].items()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 
