@@ -145,9 +145,8 @@ class Head(nn.Module):
 
 class TokenHead(Head):
     """A head predicting a token at every step (``many_to_many``, ``one_to_many``, ``seq2seq``): ``logits (B, T, V)``
-    against ``targets (B, T)``, steps at or past ``batch[lengths_key]`` skipped. Loss and ``accuracy`` are per real
-    token (the ``loss`` metric weighted by tokens, as perplexity needs). Subclasses set ``out`` (the output layer, or
-    None) and ``num_outputs`` (``V``)."""
+    against ``targets (B, T)``, steps at or past ``batch[lengths_key]`` skipped; loss and ``accuracy`` per real token.
+    Subclasses set ``out`` (the output layer, or None) and ``num_outputs`` (``V``)."""
 
     #: the batch key of the targets' lengths
     lengths_key: ClassVar[str] = "lengths"
@@ -182,7 +181,7 @@ class TokenHead(Head):
         metrics["accuracy"].update(logits.argmax(-1), targets)
 
     def derived_metrics(self, values: dict[str, float]) -> dict[str, float]:
-        """Perplexity from the epoch's mean cross-entropy ``values["loss"]`` (nats per token)."""
+        """Perplexity from the epoch's mean cross-entropy ``values["loss"]`` (nats per token: weighted by tokens)."""
         return {"perplexity": math.exp(min(values["loss"], 50.0))} if "loss" in values else {}
 
 

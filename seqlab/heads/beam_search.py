@@ -13,9 +13,8 @@ from torch import Tensor
 def beam_search(step: Callable[..., tuple[Any, ...]], state: tuple[Tensor, ...], bos_id: int, eos_id: int,
                 beam_size: int, max_length: int, length_penalty: float) -> list[list[int]]:
     """Beam search for one source: ``state`` holds ``(layers, 1, H)`` tensors and ``step(tokens (beam_size,),
-    state) → (logits (beam_size, V), state, ...)`` decodes one step of every beam (later outputs, such as attention
-    weights, are ignored). Returns the hypotheses (ids without ``<eos>``) best first, scored by log-probability
-    divided by GNMT's ``((5 + length) / 6) ** length_penalty``."""
+    state) → (logits (beam_size, V), state, ...)`` decodes one step of every beam. Returns the hypotheses (ids
+    without ``<eos>``) best first, scored by log-probability / GNMT's ``((5 + length) / 6) ** length_penalty``."""
     state = tuple(s.repeat_interleave(beam_size, dim=1) for s in state)
     device = state[0].device
     token = torch.full((beam_size,), bos_id, device=device)

@@ -106,9 +106,8 @@ class ManyToManyHead(TokenHead):
         seed: int | None = None,
         stop_at_eos: bool = True,
     ) -> list[list[int]]:
-        """Sample continuations of ``prompt`` (token ids), read after the data's start context
-        (``spec.start_context()``: the document separator a windows/stream model was trained on, or ``<bos>``), so
-        the model starts from a state it saw in training. Deterministic for a ``seed``."""
+        """Sample continuations of ``prompt`` (token ids), read after ``spec.start_context()`` (the document separator
+        windows/stream models train on, or ``<bos>``): a state seen in training. Deterministic for a ``seed``."""
         if not self.language_model:
             raise ValueError("only language models generate")
         device = next(model.parameters()).device

@@ -39,8 +39,7 @@ class AttentionPooling(nn.Module):
 class ManyToOneHead(Head):
     """One label per sequence: encoder outputs ``(B, T, D*H)`` → pooled ``(B, D*H)`` → ``logits (B, C)``.
 
-    Batch keys: ``inputs (B, T)`` token ids, ``lengths (B,)`` real lengths, ``targets (B,)`` class ids
-    (``spec.classes`` names them; task ``classification``).
+    Batch keys (task ``classification``): ``inputs (B, T)``, ``lengths (B,)``, ``targets (B,)`` (``spec.classes`` ids).
 
     ``pool``: ``last``, ``mean``, ``max`` (:func:`pool_steps`) or ``attention`` (its weights come back as
     ``out["attention"] (B, T)``); ``class_weights`` weigh the cross-entropy. More: docs/heads.md.

@@ -136,8 +136,7 @@ class OneToManyHead(TokenHead):
         seed: int | None = None,
         stop_at_eos: bool = True,
     ) -> list[list[int]]:
-        """Sample sequences from a condition alone (class name, class id, or a list of them; None: every class in
-        turn), optionally continuing ``prompt`` (token ids after ``<bos>``). Deterministic for a ``seed``."""
+        """Sample sequences of ``condition`` (:meth:`class_ids`) after ``<bos>`` + ``prompt``, the same per ``seed``."""
         device = next(model.parameters()).device
         generator = seeded_generator(device, seed)
         ids = torch.tensor(self.class_ids(condition, num_samples), device=device)

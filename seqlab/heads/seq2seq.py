@@ -112,7 +112,6 @@ class Seq2SeqHead(TokenHead):
         self.dropout = dropout_layer(dropout)
         self.out = nn.Linear(size, self.num_outputs)
 
-    # -- the network ----------------------------------------------------------------------------------------------
     def encode(self, model: Backbone, inputs: Tensor, lengths: Tensor | None) -> tuple[Memory, tuple]:
         """Source ``(B, S)`` → the decoder's memory and initial state (each layer's directions joined)."""
         outputs, final = model.encode(inputs, lengths)
@@ -177,7 +176,6 @@ class Seq2SeqHead(TokenHead):
         attention = torch.stack(weights, 1) if weights[0] is not None else None
         return torch.stack(logits, 1), attention
 
-    # -- loss and metrics -----------------------------------------------------------------------------------------
     def make_metrics(self) -> dict[str, Any]:
         return {
             **super().make_metrics(),
@@ -203,7 +201,6 @@ class Seq2SeqHead(TokenHead):
         metrics["chrf"].update(hypotheses, texts)
         metrics["exact_match"].update(torch.tensor([float(p == r) for p, r in zip(predictions, references)]))
 
-    # -- decoding -------------------------------------------------------------------------------------------------
     def _sample(
         self,
         memory: Memory,
@@ -253,11 +250,9 @@ class Seq2SeqHead(TokenHead):
         beam_size: int | None = None,
         length_penalty: float | None = None,
     ) -> list[list[int]]:
-        """Translate ``source`` (a list of source id lists; ``prompt`` alone stands for one source).
-
-        Returns ``num_samples`` target id lists per source, without ``<eos>``: the best beams with ``beam_size`` > 1
-        (default: ``model.head.beam_size``), else samples (``temperature`` 0: greedy), deterministic for a ``seed``.
-        """
+        """Translate ``source`` (a list of source id lists; ``prompt`` alone stands for one source): ``num_samples``
+        target id lists per source, without ``<eos>`` — the best beams with ``beam_size`` > 1 (default:
+        ``model.head.beam_size``), else samples (``temperature`` 0: greedy), deterministic for a ``seed``."""
         sources = source if source is not None else ([list(prompt)] if prompt else None)
         if sources is None:
             raise ValueError("seq2seq translates a source: pass source=[[ids...], ...]")
