@@ -1,2 +1,1 @@
-"""Music tools beside the data: the ABC validity checker (:mod:`seqlab.music.abc`) and the tunes page with sheet
-music and a play button (:mod:`seqlab.music.tunes_page`)."""
+"""Music tools: the ABC checker (:mod:`seqlab.music.abc`) and the tunes page (:mod:`seqlab.music.tunes_page`)."""

@@ -68,9 +68,8 @@ def parse_tune(lines: list[str]) -> Tune:
     return Tune(headers, body)
 
 
-#: ABC 2.1 decoration shortcuts (fermata, trill, bowings …) and quoted chord symbols/annotations: no duration, and
-#: music21 10 misreads some of them (``"<"`` and ``">"`` as broken rhythm, ``H`` before a note shortens the bar), so
-#: the bar check removes them first
+#: quoted chord symbols/annotations and ABC 2.1 ``!decorations!`` (shortcuts like ``H``: _DECORATION): no duration, and
+#: music21 10 misreads some of them (``"<"`` and ``">"`` as broken rhythm, ``H`` before a note shortens the bar)
 _ANNOTATION = re.compile(r'"[^"\n]*"|![^!\n]*!')
 #: an inline field (``[K:Dmix]``, ``[M:2/4]``): kept whole by the substitutions below, which match it first
 _INLINE_FIELD = r"(\[[A-Za-z]:[^\]\n]*\])"
@@ -96,9 +95,7 @@ class TuneCheck:
     """What music21 makes of one tune.
 
     ``parses``: music21 reads it and finds at least one note (the lenient check, ``samples/parse_rate``).
-    ``bars``: complete bars checked — every bar but a short first one (the pickup) and a short last one (the final
-    bar, or a sample cut off mid-bar); a short bar is also allowed either side of a section line (``||``, ``:|``,
-    ``|:``, ``|]``), where the bar before completes the pickup of the section after.
+    ``bars``: complete bars checked — all but a short pickup, a short last bar and a short bar beside a section line.
     ``matching``: those whose duration equals the bar length of the meter in force (inline ``[M:…]`` changes count).
     ``valid``: the strict check — it parses, it has a meter, at least :data:`MIN_BARS` bars match and none does not.
     """
@@ -125,9 +122,8 @@ def with_x(abc_text: str, number: int = 1) -> str:
 
 
 def _meter_lines(line: str) -> str:
-    """A body line with each inline meter change ``[M:2/4]`` written as an ``M:2/4`` line of its own (music21 10
-    ignores the inline form); a bar line that is all that comes before the change moves after it
-    (``|:[M:2/4]GA`` → ``M:2/4`` / ``|:GA``)."""
+    """A body line with each inline meter change ``[M:2/4]`` as an ``M:2/4`` line of its own; a bar line that is all
+    that comes before the change moves after it (``|:[M:2/4]GA`` → ``M:2/4`` / ``|:GA``)."""
     parts = _INLINE_METER.split(line)  # text, meter, text, meter, text …
     out, carried = [], ""
     for i in range(0, len(parts), 2):

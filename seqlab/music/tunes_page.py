@@ -2,9 +2,8 @@
 
 The notation is drawn by abcjs (MIT licence, Paul Rosen and Gregory Dyke; ``seqlab/static/abcjs-basic-min.js``,
 vendored from the npm package ``abcjs`` with its ``abcjs-LICENSE.md``), inlined so that the page opens offline.
-abcjs' own synthesizer fetches a sound font from the network, so **Play** sends the notes abcjs computes
-(``visualObj.setUpAudio()``) to Web Audio triangle oscillators instead, and **MIDI** downloads a MIDI file made by
-abcjs in the page (``ABCJS.synth.getMidiFile``) for a real instrument sound.
+abcjs' own synthesizer fetches a sound font from the network, so **Play** sends abcjs' notes to Web Audio
+oscillators instead, and **MIDI** downloads a MIDI file abcjs makes in the page, for a real instrument sound.
 
 Used by :class:`seqlab.callbacks.music.MusicSamplesCallback` (``<run>/tunes/index.html``) and by ``seqlab.report``.
 """
@@ -139,8 +138,7 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 
 def write_tunes_page(path: str | Path, tunes: Sequence[dict[str, Any]], title: str, summary: dict[str, Any]) -> Path:
-    """Write ``tunes`` (``tunes.json`` rows) as a self-contained page at ``path``; ``summary`` (e.g. the rates) is
-    shown under the title. Returns the path."""
+    """Write ``tunes`` (``tunes.json`` rows) as a self-contained page at ``path``, ``summary`` under the title."""
     path = Path(path)
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
