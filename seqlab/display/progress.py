@@ -93,8 +93,7 @@ def _clock(seconds: float | None) -> str:
 
 class RunConsole(pl.Callback):
     """The run's own lines on the console (rank 0 only; each also goes to ``config.log``): a start line, the
-    estimated length of the run after its first timed steps (and a warning beyond :data:`LONG_RUN_SECONDS`, naming
-    a faster setting where one exists), and one line per validation; above the bar, or alone without one.
+    estimated run length after its first timed steps (warned beyond :data:`LONG_RUN_SECONDS`), one line per validation.
 
     ``warmup_steps`` are not timed (allocator, kernels, compilation); the estimate follows ``estimate_after_steps``
     timed steps or ``estimate_after_seconds``, whichever is first. A step is timed from the end of the previous one."""
@@ -207,7 +206,6 @@ class RunProgressBar(RichProgressBar):
         """Whether the bar is on screen now (lines are then printed above it)."""
         return self.progress is not None and not self._progress_stopped and self.is_enabled
 
-    # -- what is shown ---------------------------------------------------------------------------------------------
     def configure_columns(self, trainer: pl.Trainer) -> list:
         width = self._console.width if self._console is not None else 80
         return [

@@ -1,8 +1,7 @@
 """Token ids → text a person reads, for what seqlab prints (``generate``, ``score``, ``predict``).
 
-Character and BPE models round-trip exactly (their tokenizer's own ``detokenize``). Word models join words with
-spaces, except where the tokenizer split punctuation off a word: no space before ``. , ; : ! ? ) ] } %``, none after
-``( [ {``, and ``<eos>`` (the end of a line or paragraph in word streams) becomes a line break.
+Character and BPE models round-trip exactly (``detokenize``). Word models join words with spaces, but none before
+``. , ; : ! ? ) ] } %`` or after ``( [ {``; ``<eos>`` (the end of a line or paragraph) becomes a line break.
 
 >>> from seqlab.data.vocab import Tokenizer
 >>> join_tokens(["the", "cat", "(", "a", "tabby", ")", "sat", ".", "<eos>", "then"], Tokenizer("word"))

@@ -1,5 +1,4 @@
-"""``seqlab predict`` / ``python -m seqlab.predict``: read the inputs, load the checkpoint, predict, and write the
-predictions out — an aligned table on stdout, or a JSONL or CSV file."""
+"""``seqlab predict``: read the inputs, load the checkpoint, predict, and write a table, a JSONL or a CSV file out."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What ``seqlab predict`` is asked: its options, and the input lines read from ``text=``, a text file or a column of a
-CSV/TSV file, prepared as the training data was."""
+"""What ``seqlab predict`` is asked: its options and its input lines (``text=``, a text file, a CSV/TSV column)."""
 
 from __future__ import annotations
 
