@@ -17,8 +17,7 @@ TASKS = ("language_model", "classification", "translation", "conditional_generat
 class DataSpec:
     """Everything the model needs to know about the data — the model never reads the data's config.
 
-    ``task`` is one of :data:`TASKS`; the default head follows it. ``vocab`` is the input vocabulary;
-    ``target_vocab`` the output one where it differs (translation, tagging); ``classes`` names the labels.
+    ``task`` is one of :data:`TASKS`; ``target_vocab`` is the output vocabulary where it differs (translation, tagging).
     """
 
     task: str
@@ -33,8 +32,7 @@ class DataSpec:
     class_weights: list[float] | None = None
     #: real-valued features per step when ``inputs`` are float vectors ``(B, T, F)`` (0: token ids ``(B, T)``)
     input_features: int = 0
-    #: the context sampling and scoring start from (language models): ids the model saw in training before a new
-    #: document — the document separator of windows/streams; None: ``<bos>`` (examples ``<bos> … <eos>``)
+    #: ids sampling and scoring start from (language models): the document separator of windows/streams; None: <bos>
     start_ids: list[int] | None = None
 
     def __post_init__(self) -> None:

@@ -16,10 +16,9 @@ RESULT_PREFIXES = ("val/", "baseline/")
 class FinalCheckpoint(pl.Callback):
     """Save ``<dirpath>/last.ckpt`` of the final weights when fit ends, unless it holds them already.
 
-    A run stopped by ``max_steps`` is saved at its last batch (the loop's position mid-epoch, so ``ckpt_path=last``
-    with a larger ``max_steps`` continues exactly as an uninterrupted run would); any other end (the last epoch,
-    early stopping, ``max_time``, a callback's ``should_stop``) is saved when training ends. :attr:`results` holds the
-    last validation's ``val/*`` metrics and travels in the checkpoint, so a run resumed after it ended reports them."""
+    A run stopped by ``max_steps`` is saved at its last batch (mid-epoch, so ``ckpt_path=last`` with a larger
+    ``max_steps`` continues as an uninterrupted run would), any other end when training ends. :attr:`results`
+    holds the last validation's ``val/*`` metrics and travels in the checkpoint: a resumed finished run reports them."""
 
     def __init__(self, dirpath: str | Path):
         self.dirpath = Path(dirpath)
@@ -61,8 +60,7 @@ class RunCheckpoint(ModelCheckpoint):
 
     Lightning keeps the absolute ``best_model_path`` of the folder that wrote the checkpoint; in a moved folder that
     file is gone (the test phase fails), in a copied one it is the *original* folder's, which the copy would test and
-    then delete when it finds a better model. Here the paths are stored relative to ``dirpath`` (file names), and on
-    load every remembered path takes the current ``dirpath`` (older checkpoints' absolute paths too)."""
+    then delete when it finds a better model. Here the paths are stored as file names and re-rooted on load."""
 
     def state_dict(self) -> dict[str, Any]:
         """Lightning's state, with the paths of checkpoints in ``dirpath`` stored as file names (relative to it) and

@@ -72,7 +72,6 @@ class GradientFlowCallback(pl.Callback):
         self.records: list[dict[str, float]] = []
         self._pending: dict[str, float] | None = None
 
-    # -- when to record -------------------------------------------------------------------------------------------
     def period(self, trainer: pl.Trainer) -> int:
         return self.every_n_steps or max(1, trainer.log_every_n_steps * self.interval)
 

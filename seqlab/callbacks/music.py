@@ -33,10 +33,9 @@ class MusicSamplesCallback(pl.Callback):
     Works with generating heads over ABC data: ``many_to_many`` (language model; tunes start at ``<bos>``) and
     ``one_to_many`` (conditional generation; the tune types are taken in turn and written as the ``R:`` field).
     Each sample is checked with :func:`seqlab.music.abc.check_tune`; :data:`RATE_KEY`, :data:`PARSE_KEY` and
-    :data:`BAR_KEY` are logged and printed. Each valid tune is written as ``<dirpath>/tune_<i>.abc`` and ``.mid``;
-    ``tunes.json`` lists every sample with its checks; ``index.html`` shows every sample as sheet music with a play
-    button (:mod:`seqlab.music.tunes_page`). ``weights``: ``final`` samples from the weights training ended with,
-    ``best`` from the best validation's (:meth:`sample_from_best`). Heads that do not generate from nothing are skipped.
+    :data:`BAR_KEY` are logged and printed. Valid tunes are written as ``<dirpath>/tune_<i>.abc`` and ``.mid``, every
+    sample to ``tunes.json`` and, as sheet music, to ``index.html``. ``weights``: ``final`` (those training ended with)
+    or ``best`` (the best validation's, :meth:`sample_from_best`). Heads that do not generate from nothing are skipped.
     """
 
     def __init__(

@@ -43,8 +43,7 @@ def generate(module: pl.LightningModule, skipped: str, **options: Any) -> list[l
 class SampleCallback(pl.Callback):
     """After each validation (and at the end of fit), sample from generating heads and save the text.
 
-    Files: ``<dirpath>/step_<N>.txt`` during training and ``final.txt`` at the end, also logged as text to wandb and
-    TensorBoard. Heads that do not generate are skipped quietly.
+    Files: ``<dirpath>/step_<N>.txt`` and ``final.txt``, also logged to wandb and TensorBoard; other heads are skipped.
     """
 
     def __init__(

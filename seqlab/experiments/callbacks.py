@@ -53,8 +53,7 @@ class BagOfWordsBaseline(pl.Callback):
     """At the end of fit, train a logistic regression on bag-of-words counts of the training split and score it on
     the validation split: what word identity alone reaches on this data, with no word order.
 
-    Works with any classification datamodule (batch keys ``inputs (B, T)`` ids, ``lengths``, ``targets``). The
-    accuracies are published (:func:`publish`) and printed. Takes a few seconds.
+    For any classification datamodule (``inputs``, ``lengths``, ``targets``); the accuracies are published and printed.
     """
 
     def __init__(self, steps: int = 300, lr: float = 0.1, weight_decay: float = 1e-4):

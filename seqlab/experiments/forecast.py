@@ -1,8 +1,7 @@
 """Forecast figures in the series' own units, beside the naive and seasonal-naive forecasts, and a plot of them.
 
-For ``data=timeseries``. ``val/loss`` is a squared error on normalised targets; a forecaster reads the error in ppm
-or sunspots, next to the forecasts anyone can make without a model (Hyndman & Athanasopoulos, *Forecasting:
-Principles and Practice*, 3rd ed., §5.2):
+For ``data=timeseries``: the error in ppm or sunspots (``val/loss`` is on normalised targets), next to the forecasts
+anyone can make without a model (Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 3rd ed., §5.2):
 
 - naive: the last observed value, ŷ_{t+h} = y_t;
 - seasonal naive: the same season's last observed value, ŷ_{t+h} = y_{t+h−m·ceil(h/m)} (season m);
@@ -93,10 +92,9 @@ def plot_forecasts(path: Path, title: str, columns: dict[str, np.ndarray], forec
 class ForecastCallback(pl.Callback):
     """Forecast errors in original units beside the naive and seasonal-naive ones, and forecast-vs-truth plots.
 
-    At the end of fit (final weights): ``val/forecast_mae``, ``val/forecast_rmse``, and for both validation and test
-    ``baseline/<naive|seasonal_naive|seasonal_change>_<split>_mae|rmse``; at the end of testing (the weights the test
-    uses): ``test/forecast_mae``, ``test/forecast_rmse``. Published (:func:`publish`) and printed, one line per split;
-    ``<dirpath>/forecast_val.png`` and ``forecast_test.png`` plot them. Other datamodules are skipped.
+    At the end of fit (final weights): ``val/forecast_mae|rmse`` and, for validation and test,
+    ``baseline/<naive|seasonal_naive|seasonal_change>_<split>_mae|rmse``; at the end of testing (the test's weights):
+    ``test/forecast_mae|rmse``. Published and printed, and plotted in ``<dirpath>/forecast_<split>.png``.
     """
 
     def __init__(self, dirpath: str):

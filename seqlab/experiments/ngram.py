@@ -12,8 +12,6 @@ with a = c (counts) at the top order and a = N1+(• ·) below (N1+(• g): the 
 history without its first token, N1+(h •) the distinct tokens seen after h. D_k = n1 / (n1 + 2 n2) unless given
 (Ney, Essen & Kneser 1994; n_r: the k-grams with a = r). A history never crosses a sequence start; a sequence's first
 tokens are scored with the shorter history they have (the top order then uses continuation counts, as lower ones do).
-
-Counts are numpy arrays of n-gram keys (token ids in base V).
 """
 
 from __future__ import annotations
@@ -154,9 +152,8 @@ class NGramBaseline(pl.Callback):
     """At the end of fit, an interpolated Kneser-Ney n-gram model (:class:`KneserNeyLM`) counted on the training
     split and scored on validation and test the way the model is: the count model's figure beside the network's.
 
-    For language models and conditional generation (counted without the condition, on the same targets); others are
-    skipped. :func:`ngram_figures` are published and printed; ``_bpc`` is bits per token (per character for
-    character models).
+    For language models and conditional generation (counted without the condition); others are skipped.
+    :func:`ngram_figures` are published and printed (``_bpc``: bits per token, per character for character models).
     """
 
     def __init__(self, order: int = options.NGramBaseline.order):

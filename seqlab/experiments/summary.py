@@ -1,6 +1,5 @@
-"""Summary of the ``vanishing_gradients`` sweep: which cells learn the adding problem at which sequence length, over
-seeds, and how far back the last step's gradient reaches at initialisation and at the end of training; with several
-learning rates, each cell's is chosen per length on validation (docs/experiments.md, vanishing_gradients)."""
+"""Summary of the ``vanishing_gradients`` sweep (docs/experiments.md): which cells learn the adding problem at which
+length, over seeds, and how far back the last step's gradient reaches at initialisation and at the end of training."""
 
 from __future__ import annotations
 
