@@ -32,7 +32,7 @@ class GracefulInterrupt(pl.Callback):
 
     At a batch boundary model, optimizer, scheduler, step counters, RNG and data position are consistent;
     ``ckpt_path=last`` resumes from it. A second Ctrl+C stops at once, unsaved (:class:`ForcedStop`). Handlers live
-    from ``on_train_start`` to ``on_train_end`` (outside them, :func:`seqlab.run.train.run`'s stop the run at once).
+    from ``on_train_start`` to ``on_train_end`` (outside, :func:`seqlab.run.train.run`'s handler stops the run at once).
     """
 
     def __init__(self, dirpath: str):
