@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from typing import Any
 
 from pytorch_lightning.loggers import csv_logs
@@ -106,77 +105,9 @@ class CSVLogger(csv_logs.CSVLogger):
 
 
 class WandbLogger(wandb_logs.WandbLogger):
-    """Lightning's wandb logger, started without blocking training, and without the ``anonymous`` setting (wandb 0.2x
-    deprecated it: a warning every run).
-
-    :meth:`start` runs ``wandb.init`` (~1.2 s: wandb imports its Launch agent on every run) in a background thread;
-    until the run is up, logging calls are queued, then replayed in their order. What needs the run itself
-    (:attr:`experiment`, :meth:`finish`) waits for it; a start that failed raises there, in the caller's thread.
-    """
+    """Lightning's wandb logger without the ``anonymous`` setting, which wandb 0.2x deprecated (warns every run)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
-        self._starting: threading.Thread | None = None
-        self._start_error: BaseException | None = None
-        self._queue: list[tuple[str, tuple, dict]] = []
-
-    def start(self) -> None:
-        """Begin ``wandb.init`` in a background thread (on rank zero; once)."""
-        if self._experiment is None and self._starting is None:
-            self._starting = threading.Thread(target=self._start, name="seqlab-wandb-start", daemon=True)
-            self._starting.start()
-
-    def _start(self) -> None:
-        try:
-            wandb_logs.WandbLogger.experiment.fget(self)
-        except BaseException as err:  # raised again where the run is next needed, in that caller's thread
-            self._start_error = err
-
-    def wait(self) -> None:
-        """Wait for the run, raise its start's error, replay the queued calls."""
-        if self._starting is not None:
-            self._starting.join()
-        if self._start_error is not None:
-            error, self._start_error = self._start_error, None
-            raise error
-        queued, self._queue = self._queue, []
-        for name, args, kwargs in queued:
-            getattr(wandb_logs.WandbLogger, name)(self, *args, **kwargs)
-
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> Any:
-        self.wait()
-        return wandb_logs.WandbLogger.experiment.fget(self)
-
-    def _log(self, name: str, args: tuple, kwargs: dict) -> None:
-        if self._starting is not None and self._starting.is_alive():
-            self._queue.append((name, args, kwargs))
-        else:
-            self.wait()
-            getattr(wandb_logs.WandbLogger, name)(self, *args, **kwargs)
-
-    def log_metrics(self, *args: Any, **kwargs: Any) -> None:
-        self._log("log_metrics", args, kwargs)
-
-    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
-        self._log("log_hyperparams", args, kwargs)
-
-    def log_image(self, *args: Any, **kwargs: Any) -> None:
-        self._log("log_image", args, kwargs)
-
-    def log_text(self, *args: Any, **kwargs: Any) -> None:
-        self._log("log_text", args, kwargs)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled for spawned processes (``trainer=ddp_cpu``): after the start, without the thread."""
-        return {**super().__getstate__(), "_starting": None, "_start_error": None, "_queue": []}
-
-    def finish(self) -> None:
-        """Close the run once it is up and the queued calls are in (an offline run is then complete and syncable)."""
-        if self._starting is not None:
-            self._starting.join()
-        if self._experiment is not None or self._start_error is not None:
-            self.experiment.finish()

@@ -102,7 +102,6 @@ def run(cfg: DictConfig) -> float | None:
     from seqlab.run.allocator import configure_cpu_allocator
     from seqlab.run.checkpoint_io import AtomicCheckpointIO, remove_stale_temp_files
     from seqlab.run.folders import spec_mismatch, training_started
-    from seqlab.run.loggers import WandbLogger
     from seqlab.run.scale import build_trainer, is_rank_zero, per_device_batch_size, strategy_for_sweep
 
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -148,9 +147,6 @@ def run(cfg: DictConfig) -> float | None:
     loggers = build_loggers(config.get("logger"), config.get("experiment_name", "seqlab"))
     if checkpoint_step is not None:  # rows logged past the checkpoint (before a kill) are dropped: each step once
         resume_loggers(loggers, checkpoint_step)
-    for logger in loggers if is_rank_zero() else []:
-        if isinstance(logger, WandbLogger):
-            logger.start()  # wandb's start runs beside the Trainer's setup and the first steps
     callbacks = build_callbacks(config.get("callbacks"))
     final = FinalCheckpoint(output_dir / "checkpoints")
     interrupt = GracefulInterrupt(str(output_dir / "checkpoints"))
@@ -263,11 +259,6 @@ def stop_if_unsafe(interrupt: Any, callbacks: list[Any]) -> None:
 
 def finish_wandb(loggers: list[Any]) -> None:
     """Close wandb runs even when training failed, so offline runs stay complete and syncable."""
-    from seqlab.run.loggers import WandbLogger
-
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):  # after its start and its queued calls
-            logger.finish()
     if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
         import wandb
 
